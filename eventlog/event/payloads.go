@@ -1,0 +1,163 @@
+package event
+
+import (
+	"crypto/sha1"
+	"encoding/binary"
+	"fmt"
+)
+
+// Statuses of schedules and runs, as the GoScheduler API spells them.
+const (
+	StatusScheduled = "SCHEDULED"
+	StatusSuccess   = "SUCCESS"
+	StatusFailure   = "FAILURE"
+	StatusMiss      = "MISS"
+	StatusDeleted   = "DELETED"
+)
+
+// Bulk actions.
+const (
+	ActionReconcile = "reconcile"
+	ActionDelete    = "delete"
+)
+
+// AppRegistered: a client application was registered.
+type AppRegistered struct {
+	AppID      string `json:"appId"`
+	Partitions int    `json:"partitions"`
+	Active     bool   `json:"active"`
+}
+
+// AppActivated: firing and creates resume for the app.
+type AppActivated struct {
+	AppID string `json:"appId"`
+}
+
+// AppDeactivated: the app takes no creates and nothing of it fires.
+type AppDeactivated struct {
+	AppID string `json:"appId"`
+}
+
+// Callback is what to call when a run is due.
+type Callback struct {
+	Type    string            `json:"type"`
+	URL     string            `json:"url"`
+	Method  string            `json:"method"`
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// RetryPolicy holds a schedule's overrides of the server's delivery policy;
+// a zero field means "use the server default".
+type RetryPolicy struct {
+	MaxAttempts      int   `json:"maxAttempts,omitempty"`
+	TimeoutMs        int64 `json:"timeoutMs,omitempty"`
+	InitialBackoffMs int64 `json:"initialBackoffMs,omitempty"`
+	MaxBackoffMs     int64 `json:"maxBackoffMs,omitempty"`
+	RetryOn4xx       *bool `json:"retryOn4xx,omitempty"`
+}
+
+// ScheduleCreated: a one-time schedule (ScheduleTime set) or a cron schedule
+// (CronExpression set) was created. For a cron, NextRunTime is its first
+// occurrence, computed by the proposer; apply never evaluates cron itself.
+type ScheduleCreated struct {
+	ScheduleID     string       `json:"scheduleId"`
+	AppID          string       `json:"appId"`
+	Partition      int          `json:"partition"`
+	Payload        string       `json:"payload"`
+	ScheduleTime   int64        `json:"scheduleTime,omitempty"`
+	CronExpression string       `json:"cronExpression,omitempty"`
+	TimeZone       string       `json:"timeZone,omitempty"`
+	NextRunTime    int64        `json:"nextRunTime,omitempty"`
+	Callback       Callback     `json:"callback"`
+	Retry          *RetryPolicy `json:"retry,omitempty"`
+}
+
+// IsCron reports whether the created schedule is a cron schedule.
+func (s ScheduleCreated) IsCron() bool { return s.CronExpression != "" }
+
+// ScheduleDeleted: a schedule was deleted; a cron's future runs go with it.
+type ScheduleDeleted struct {
+	ScheduleID string `json:"scheduleId"`
+	AppID      string `json:"appId"`
+}
+
+// RunFired: the leader is about to call a run's callback. It is committed
+// before the call, so only a node that can still commit (the real leader)
+// ever calls out. For a cron occurrence NextRunTime is the following
+// occurrence (0: the cron never fires again). Refire marks a re-delivery,
+// under the same run id, of a run whose outcome was never recorded.
+type RunFired struct {
+	ScheduleID    string `json:"scheduleId"`
+	RunID         string `json:"runId"`
+	AppID         string `json:"appId"`
+	Partition     int    `json:"partition"`
+	ScheduledTime int64  `json:"scheduledTime"`
+	NextRunTime   int64  `json:"nextRunTime,omitempty"`
+	Refire        bool   `json:"refire,omitempty"`
+}
+
+// RunCompleted: a run's final outcome: SUCCESS, FAILURE, or MISS (the run
+// was not fired because it was overdue beyond the misfire threshold). A
+// MISS of a cron occurrence carries NextRunTime like RunFired does, and
+// Skipped counts further occurrences that were passed over with it.
+type RunCompleted struct {
+	ScheduleID    string `json:"scheduleId"`
+	RunID         string `json:"runId"`
+	AppID         string `json:"appId"`
+	Partition     int    `json:"partition"`
+	ScheduledTime int64  `json:"scheduledTime"`
+	Status        string `json:"status"`
+	ErrorMessage  string `json:"errorMessage,omitempty"`
+	HTTPStatus    int    `json:"httpStatus,omitempty"`
+	Attempts      int    `json:"attempts,omitempty"`
+	StartedAt     int64  `json:"startedAt,omitempty"`  // unix ms of the first attempt
+	FinishedAt    int64  `json:"finishedAt,omitempty"` // unix ms
+	NextRunTime   int64  `json:"nextRunTime,omitempty"`
+	Skipped       int    `json:"skipped,omitempty"`
+}
+
+// BulkAction: delete or reconcile (re-run) every schedule and cron run of an
+// app whose scheduled time is in [StartTime, EndTime] and whose status
+// matches Status ("" matches every status but DELETED). Apply resolves the
+// matches from the projection, which is itself a function of the log, so
+// replay reaches the same set.
+type BulkAction struct {
+	AppID     string `json:"appId"`
+	Action    string `json:"action"`
+	Status    string `json:"status,omitempty"`
+	StartTime int64  `json:"startTime"` // unix seconds, inclusive
+	EndTime   int64  `json:"endTime"`   // unix seconds, inclusive
+}
+
+func (AppRegistered) EventType() Type   { return TypeAppRegistered }
+func (AppActivated) EventType() Type    { return TypeAppActivated }
+func (AppDeactivated) EventType() Type  { return TypeAppDeactivated }
+func (ScheduleCreated) EventType() Type { return TypeScheduleCreated }
+func (ScheduleDeleted) EventType() Type { return TypeScheduleDeleted }
+func (RunFired) EventType() Type        { return TypeRunFired }
+func (RunCompleted) EventType() Type    { return TypeRunCompleted }
+func (BulkAction) EventType() Type      { return TypeBulkAction }
+
+// CronRunID derives the run id of a cron occurrence from the cron's id and
+// the occurrence time. It is a name-based (version 5 style) UUID, so every
+// node, every retry and every re-fire after a failover computes the same id
+// and receivers can de-duplicate on it.
+func CronRunID(cronID string, scheduledUnix int64) string {
+	h := sha1.New()
+	h.Write([]byte("chronicle-cron-run\x00"))
+	h.Write([]byte(cronID))
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(scheduledUnix))
+	h.Write(ts[:])
+	sum := h.Sum(nil)
+	sum[6] = (sum[6] & 0x0f) | 0x50 // version 5
+	sum[8] = (sum[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", sum[0:4], sum[4:6], sum[6:8], sum[8:10], sum[10:16])
+}
+
+// ReconcileRunID is the run id of the n-th reconcile (n ≥ 1) of a run. A
+// reconcile is a deliberate re-run, so it gets its own id; retries and
+// failover re-fires of it keep that id.
+func ReconcileRunID(baseRunID string, n int) string {
+	return fmt.Sprintf("%s.r%d", baseRunID, n)
+}
