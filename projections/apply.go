@@ -1,0 +1,538 @@
+package projections
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Rejections: an event that breaks an invariant is refused with one of
+// these (wrapped with detail) and changes nothing.
+var (
+	ErrAppExists          = errors.New("app already registered")
+	ErrAppNotFound        = errors.New("unregistered App")
+	ErrAppInactive        = errors.New("app is deactivated")
+	ErrAppAlreadyActive   = errors.New("app is already activated")
+	ErrAppAlreadyInactive = errors.New("app is already deactivated")
+	ErrScheduleExists     = errors.New("schedule already exists")
+	ErrScheduleNotFound   = errors.New("not found")
+	ErrRunNotPending      = errors.New("run is not pending")
+	ErrRunAlreadyFired    = errors.New("run already fired")
+	ErrRunNotFired        = errors.New("run has not fired")
+	ErrInvalidEvent       = errors.New("invalid event")
+)
+
+// Batch is an indexed Pebble batch: apply reads its own earlier writes, so
+// several events applied in one batch see each other.
+type Batch interface {
+	pebble.Reader
+	Set(key, value []byte, opts *pebble.WriteOptions) error
+	Delete(key []byte, opts *pebble.WriteOptions) error
+}
+
+// Effects collects what changed for the live scheduler (timer actors) to
+// react to once the batch is committed. Rebuilds ignore it.
+type Effects struct {
+	Due     []PendingRun // became pending (not fired yet)
+	Gone    []PendingRun // stopped being pending
+	Apps    []App        // registered, activated or deactivated
+	Deleted []Schedule   // schedules deleted
+
+	// Restored: the whole state was replaced from a snapshot; reload everything.
+	Restored bool
+}
+
+// Apply applies one event to the projections in b. It returns the number
+// of records a bulk action touched (0 for other events), or a rejection.
+// Handlers validate first and write after, so a rejection writes nothing.
+func Apply(b Batch, ev event.Event, fx *Effects) (int, error) {
+	if fx == nil {
+		fx = &Effects{}
+	}
+	p, err := ev.Payload()
+	if err != nil {
+		return 0, err
+	}
+	a := applier{b: b, ev: ev, fx: fx}
+	switch p := p.(type) {
+	case *event.AppRegistered:
+		return 0, a.appRegistered(p)
+	case *event.AppActivated:
+		return 0, a.appActive(p.AppID, true)
+	case *event.AppDeactivated:
+		return 0, a.appActive(p.AppID, false)
+	case *event.ScheduleCreated:
+		return 0, a.scheduleCreated(p)
+	case *event.ScheduleDeleted:
+		return 0, a.scheduleDeleted(p)
+	case *event.RunFired:
+		return 0, a.runFired(p)
+	case *event.RunCompleted:
+		return 0, a.runCompleted(p)
+	case *event.BulkAction:
+		return a.bulkAction(p)
+	}
+	return 0, fmt.Errorf("%w: no apply rule for %s", ErrInvalidEvent, ev.Type)
+}
+
+type applier struct {
+	b  Batch
+	ev event.Event
+	fx *Effects
+}
+
+// nowMs is the proposer's stamp of the event, the only "time" apply knows.
+func (a applier) nowMs() int64 { return a.ev.Time / 1e6 }
+
+func (a applier) appRegistered(p *event.AppRegistered) error {
+	if p.AppID == "" || p.Partitions < 1 {
+		return fmt.Errorf("%w: app %q with %d partitions", ErrInvalidEvent, p.AppID, p.Partitions)
+	}
+	if _, ok, err := getJSON[App](a.b, appKey(p.AppID)); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("%w: %s", ErrAppExists, p.AppID)
+	}
+	app := App{AppID: p.AppID, Partitions: p.Partitions, Active: p.Active, CreatedAt: a.nowMs()}
+	a.fx.Apps = append(a.fx.Apps, app)
+	return putJSON(a.b, appKey(app.AppID), app)
+}
+
+func (a applier) appActive(appID string, active bool) error {
+	app, ok, err := getJSON[App](a.b, appKey(appID))
+	if err != nil {
+		return err
+	}
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: %s", ErrAppNotFound, appID)
+	case active && app.Active:
+		return fmt.Errorf("%w: %s", ErrAppAlreadyActive, appID)
+	case !active && !app.Active:
+		return fmt.Errorf("%w: %s", ErrAppAlreadyInactive, appID)
+	}
+	app.Active = active
+	a.fx.Apps = append(a.fx.Apps, app)
+	return putJSON(a.b, appKey(appID), app)
+}
+
+func (a applier) activeApp(appID string) (App, error) {
+	app, ok, err := getJSON[App](a.b, appKey(appID))
+	if err != nil {
+		return App{}, err
+	}
+	if !ok {
+		return App{}, fmt.Errorf("%w: %s", ErrAppNotFound, appID)
+	}
+	if !app.Active {
+		return App{}, fmt.Errorf("%w: %s", ErrAppInactive, appID)
+	}
+	return app, nil
+}
+
+func (a applier) scheduleCreated(p *event.ScheduleCreated) error {
+	app, err := a.activeApp(p.AppID)
+	if err != nil {
+		return err
+	}
+	if p.ScheduleID == "" || p.Partition < 0 || p.Partition >= app.Partitions ||
+		(p.IsCron() == (p.ScheduleTime > 0)) {
+		return fmt.Errorf("%w: schedule %q partition %d of %d", ErrInvalidEvent, p.ScheduleID, p.Partition, app.Partitions)
+	}
+	if _, ok, err := getJSON[Schedule](a.b, scheduleKey(p.ScheduleID)); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("%w: %s", ErrScheduleExists, p.ScheduleID)
+	}
+	s := Schedule{
+		ScheduleID: p.ScheduleID, AppID: p.AppID, Partition: p.Partition, Payload: p.Payload,
+		ScheduleTime: p.ScheduleTime, CronExpression: p.CronExpression, TimeZone: p.TimeZone,
+		NextRunTime: p.NextRunTime, Callback: p.Callback, Retry: p.Retry,
+		Status: event.StatusScheduled, CreatedAt: a.nowMs(), CreatedSeq: a.ev.Seq,
+	}
+	if err := putJSON(a.b, scheduleKey(s.ScheduleID), s); err != nil {
+		return err
+	}
+	if s.IsCron() {
+		if err := a.b.Set(cronIndexKey(s.AppID, s.ScheduleID), nil, nil); err != nil {
+			return err
+		}
+		return a.addCronOccurrence(s, s.NextRunTime)
+	}
+	if err := a.b.Set(atKey(s.AppID, s.ScheduleTime, s.ScheduleID), append([]byte{'o'}, s.ScheduleID...), nil); err != nil {
+		return err
+	}
+	return a.addPending(PendingRun{
+		RunID: s.ScheduleID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
+		ScheduledTime: s.ScheduleTime, DueMs: s.ScheduleTime * 1000, Kind: KindOnce,
+	})
+}
+
+// addCronOccurrence makes occurrence t of cron s pending (t == 0: none).
+func (a applier) addCronOccurrence(s Schedule, t int64) error {
+	if t <= 0 {
+		return nil
+	}
+	runID := event.CronRunID(s.ScheduleID, t)
+	if _, ok, err := getJSON[PendingRun](a.b, pendKey(runID)); err != nil || ok {
+		return err
+	}
+	return a.addPending(PendingRun{
+		RunID: runID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
+		ScheduledTime: t, DueMs: t * 1000, Kind: KindCron,
+	})
+}
+
+func (a applier) scheduleDeleted(p *event.ScheduleDeleted) error {
+	s, ok, err := getJSON[Schedule](a.b, scheduleKey(p.ScheduleID))
+	if err != nil {
+		return err
+	}
+	if !ok || s.Status == event.StatusDeleted {
+		return fmt.Errorf("%w: schedule %s", ErrScheduleNotFound, p.ScheduleID)
+	}
+	return a.deleteSchedule(s)
+}
+
+func (a applier) deleteSchedule(s Schedule) error {
+	pending, err := a.pendingOf(s.ScheduleID)
+	if err != nil {
+		return err
+	}
+	for _, pr := range pending {
+		if err := a.removePending(pr); err != nil {
+			return err
+		}
+	}
+	s.Status = event.StatusDeleted
+	s.NextRunTime = 0
+	a.fx.Deleted = append(a.fx.Deleted, s)
+	return putJSON(a.b, scheduleKey(s.ScheduleID), s)
+}
+
+func (a applier) runFired(p *event.RunFired) error {
+	pr, err := a.pendingRun(p.RunID, p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	if _, err := a.activeApp(pr.AppID); err != nil {
+		return err
+	}
+	if pr.Fired && !p.Refire {
+		return fmt.Errorf("%w: %s", ErrRunAlreadyFired, p.RunID)
+	}
+	s, err := a.schedule(pr.ScheduleID)
+	if err != nil {
+		return err
+	}
+	wasFired := pr.Fired
+	if !wasFired {
+		if err := a.b.Delete(dueKey(pr), nil); err != nil {
+			return err
+		}
+		if err := a.b.Set(inflKey(pr), nil, nil); err != nil {
+			return err
+		}
+	}
+	pr.Fired, pr.FiredAt = true, a.nowMs()
+	if err := putJSON(a.b, pendKey(pr.RunID), pr); err != nil {
+		return err
+	}
+	switch {
+	case pr.Kind == KindCron && !wasFired:
+		run := Run{RunID: pr.RunID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
+			ScheduledTime: pr.ScheduledTime, Status: event.StatusScheduled, FiredAt: pr.FiredAt}
+		if err := a.putNewRun(run); err != nil {
+			return err
+		}
+		return a.advanceCron(s, p.NextRunTime)
+	case s.IsCron():
+		return a.updateRun(s.ScheduleID, pr.ScheduledTime, func(r *Run) { r.FiredAt = pr.FiredAt })
+	default:
+		s.FiredAt = pr.FiredAt
+		return putJSON(a.b, scheduleKey(s.ScheduleID), s)
+	}
+}
+
+// advanceCron records the cron's next occurrence and makes it pending.
+func (a applier) advanceCron(s Schedule, next int64) error {
+	s.NextRunTime = next
+	if err := putJSON(a.b, scheduleKey(s.ScheduleID), s); err != nil {
+		return err
+	}
+	return a.addCronOccurrence(s, next)
+}
+
+func (a applier) runCompleted(p *event.RunCompleted) error {
+	switch p.Status {
+	case event.StatusSuccess, event.StatusFailure, event.StatusMiss:
+	default:
+		return fmt.Errorf("%w: run %s completed with status %q", ErrInvalidEvent, p.RunID, p.Status)
+	}
+	pr, err := a.pendingRun(p.RunID, p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	if !pr.Fired && p.Status != event.StatusMiss {
+		return fmt.Errorf("%w: %s", ErrRunNotFired, p.RunID)
+	}
+	s, err := a.schedule(pr.ScheduleID)
+	if err != nil {
+		return err
+	}
+	if err := a.removePending(pr); err != nil {
+		return err
+	}
+	outcome := func(status, msg *string, httpStatus, attempts *int, completed *int64) {
+		*status, *msg, *httpStatus, *attempts, *completed = p.Status, p.ErrorMessage, p.HTTPStatus, p.Attempts, a.nowMs()
+	}
+	switch {
+	case pr.Kind == KindCron && !pr.Fired:
+		run := Run{RunID: pr.RunID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
+			ScheduledTime: pr.ScheduledTime}
+		outcome(&run.Status, &run.ErrorMessage, &run.HTTPStatus, &run.Attempts, &run.CompletedAt)
+		if err := a.putNewRun(run); err != nil {
+			return err
+		}
+		return a.advanceCron(s, p.NextRunTime)
+	case s.IsCron():
+		return a.updateRun(s.ScheduleID, pr.ScheduledTime, func(r *Run) {
+			outcome(&r.Status, &r.ErrorMessage, &r.HTTPStatus, &r.Attempts, &r.CompletedAt)
+		})
+	default:
+		outcome(&s.Status, &s.ErrorMessage, &s.HTTPStatus, &s.Attempts, &s.CompletedAt)
+		return putJSON(a.b, scheduleKey(s.ScheduleID), s)
+	}
+}
+
+// bulkItem is one entry of an app's time index: a one-time schedule or a
+// cron run.
+type bulkItem struct {
+	sched *Schedule
+	run   *Run
+}
+
+func (a applier) bulkAction(p *event.BulkAction) (int, error) {
+	if _, ok, err := getJSON[App](a.b, appKey(p.AppID)); err != nil {
+		return 0, err
+	} else if !ok {
+		return 0, fmt.Errorf("%w: %s", ErrAppNotFound, p.AppID)
+	}
+	if p.Action != event.ActionDelete && p.Action != event.ActionReconcile {
+		return 0, fmt.Errorf("%w: bulk action %q", ErrInvalidEvent, p.Action)
+	}
+	// Collect first, mutate after: the index is not modified under the iterator.
+	var items []bulkItem
+	err := scanTimeIndex(a.b, p.AppID, p.StartTime, p.EndTime, nil, func(_ []byte, s *Schedule, r *Run) (bool, error) {
+		status := ""
+		if s != nil {
+			status = s.Status
+		} else {
+			status = r.Status
+		}
+		if status == event.StatusDeleted || (p.Status != "" && status != p.Status) {
+			return true, nil
+		}
+		items = append(items, bulkItem{sched: s, run: r})
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, it := range items {
+		var done bool
+		var err error
+		if p.Action == event.ActionDelete {
+			done, err = a.bulkDelete(it)
+		} else {
+			done, err = a.bulkReconcile(it)
+		}
+		if err != nil {
+			return 0, err
+		}
+		if done {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (a applier) bulkDelete(it bulkItem) (bool, error) {
+	if it.sched != nil {
+		return true, a.deleteSchedule(*it.sched)
+	}
+	r := *it.run
+	if r.Reconciles > 0 {
+		if pr, ok, err := getJSON[PendingRun](a.b, pendKey(event.ReconcileRunID(r.RunID, r.Reconciles))); err != nil {
+			return false, err
+		} else if ok {
+			if err := a.removePending(pr); err != nil {
+				return false, err
+			}
+		}
+	}
+	if _, ok, err := getJSON[PendingRun](a.b, pendKey(r.RunID)); err != nil {
+		return false, err
+	} else if ok {
+		return false, nil // in flight: its outcome is still to come
+	}
+	return true, a.updateRun(r.ScheduleID, r.ScheduledTime, func(r *Run) { r.Status = event.StatusDeleted })
+}
+
+// bulkReconcile re-runs a schedule or cron run that is not pending.
+func (a applier) bulkReconcile(it bulkItem) (bool, error) {
+	base, reconciles := "", 0
+	var scheduleID string
+	var t int64
+	var partition int
+	var app string
+	if it.sched != nil {
+		base, reconciles, scheduleID, t = it.sched.ScheduleID, it.sched.Reconciles, it.sched.ScheduleID, it.sched.ScheduleTime
+		partition, app = it.sched.Partition, it.sched.AppID
+	} else {
+		base, reconciles, scheduleID, t = it.run.RunID, it.run.Reconciles, it.run.ScheduleID, it.run.ScheduledTime
+		partition, app = it.run.Partition, it.run.AppID
+	}
+	for _, id := range []string{base, event.ReconcileRunID(base, reconciles)} {
+		if _, ok, err := getJSON[PendingRun](a.b, pendKey(id)); err != nil {
+			return false, err
+		} else if ok {
+			return false, nil
+		}
+	}
+	reconciles++
+	if err := a.addPending(PendingRun{
+		RunID: event.ReconcileRunID(base, reconciles), ScheduleID: scheduleID, AppID: app, Partition: partition,
+		ScheduledTime: t, DueMs: a.nowMs(), Kind: KindReconcile,
+	}); err != nil {
+		return false, err
+	}
+	reset := func(status, msg *string, httpStatus, attempts *int, rec *int) {
+		*status, *msg, *httpStatus, *attempts, *rec = event.StatusScheduled, "", 0, 0, reconciles
+	}
+	if it.sched != nil {
+		s := *it.sched
+		reset(&s.Status, &s.ErrorMessage, &s.HTTPStatus, &s.Attempts, &s.Reconciles)
+		return true, putJSON(a.b, scheduleKey(s.ScheduleID), s)
+	}
+	return true, a.updateRun(it.run.ScheduleID, it.run.ScheduledTime, func(r *Run) {
+		reset(&r.Status, &r.ErrorMessage, &r.HTTPStatus, &r.Attempts, &r.Reconciles)
+	})
+}
+
+func (a applier) schedule(id string) (Schedule, error) {
+	s, ok, err := getJSON[Schedule](a.b, scheduleKey(id))
+	if err != nil {
+		return Schedule{}, err
+	}
+	if !ok {
+		return Schedule{}, fmt.Errorf("%w: schedule %s", ErrScheduleNotFound, id)
+	}
+	return s, nil
+}
+
+func (a applier) pendingRun(runID, scheduleID string) (PendingRun, error) {
+	pr, ok, err := getJSON[PendingRun](a.b, pendKey(runID))
+	if err != nil {
+		return PendingRun{}, err
+	}
+	if !ok || pr.ScheduleID != scheduleID {
+		return PendingRun{}, fmt.Errorf("%w: %s", ErrRunNotPending, runID)
+	}
+	return pr, nil
+}
+
+func (a applier) pendingOf(scheduleID string) ([]PendingRun, error) {
+	var out []PendingRun
+	err := scanPrefix(a.b, pschPrefix(scheduleID), nil, func(k, _ []byte) (bool, error) {
+		runID := string(k[len(pschPrefix(scheduleID)):])
+		pr, ok, err := getJSON[PendingRun](a.b, pendKey(runID))
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			out = append(out, pr)
+		}
+		return true, nil
+	})
+	return out, err
+}
+
+func (a applier) addPending(pr PendingRun) error {
+	if err := putJSON(a.b, pendKey(pr.RunID), pr); err != nil {
+		return err
+	}
+	if err := a.b.Set(dueKey(pr), nil, nil); err != nil {
+		return err
+	}
+	if err := a.b.Set(pschKey(pr.ScheduleID, pr.RunID), nil, nil); err != nil {
+		return err
+	}
+	a.fx.Due = append(a.fx.Due, pr)
+	return nil
+}
+
+func (a applier) removePending(pr PendingRun) error {
+	for _, k := range [][]byte{pendKey(pr.RunID), dueKey(pr), inflKey(pr), pschKey(pr.ScheduleID, pr.RunID)} {
+		if err := a.b.Delete(k, nil); err != nil {
+			return err
+		}
+	}
+	a.fx.Gone = append(a.fx.Gone, pr)
+	return nil
+}
+
+func (a applier) putNewRun(r Run) error {
+	if err := putJSON(a.b, runKey(r.ScheduleID, r.ScheduledTime), r); err != nil {
+		return err
+	}
+	if err := a.b.Set(ridKey(r.RunID), runRef(r.ScheduleID, r.ScheduledTime), nil); err != nil {
+		return err
+	}
+	return a.b.Set(atKey(r.AppID, r.ScheduledTime, r.RunID), append([]byte{'r'}, runRef(r.ScheduleID, r.ScheduledTime)...), nil)
+}
+
+func (a applier) updateRun(cronID string, t int64, f func(*Run)) error {
+	r, ok, err := getJSON[Run](a.b, runKey(cronID, t))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// Callers validated the run before writing; returning a rejection
+		// here would leave their earlier writes in the batch.
+		return nil
+	}
+	f(&r)
+	return putJSON(a.b, runKey(cronID, t), r)
+}
+
+func getJSON[T any](r pebble.Reader, key []byte) (T, bool, error) {
+	var v T
+	b, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return v, false, nil
+	}
+	if err != nil {
+		return v, false, fmt.Errorf("read %q: %w", key, err)
+	}
+	defer closer.Close()
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, false, fmt.Errorf("decode %q: %w", key, err)
+	}
+	return v, true, nil
+}
+
+func putJSON(b Batch, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %q: %w", key, err)
+	}
+	if err := b.Set(key, data, nil); err != nil {
+		return fmt.Errorf("write %q: %w", key, err)
+	}
+	return nil
+}

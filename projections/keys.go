@@ -1,0 +1,97 @@
+package projections
+
+import "encoding/binary"
+
+// Key layout. Every projection key starts with Prefix, so the whole read
+// model can be checksummed, dropped and rebuilt as one range. App ids never
+// contain NUL (the API rejects them), so NUL separates an app id from what
+// follows it.
+//
+//	p/app/<app>                          App
+//	p/sch/<schedule>                     Schedule
+//	p/run/<cron>\0<T:8>                  Run (cron occurrence records)
+//	p/rid/<runId>                        <cron>\0<T:8> (run id → run record)
+//	p/at/<app>\0<T:8><item>              'o'+schedule | 'r'+<cron>\0<T:8>  (schedules and runs by time)
+//	p/cron/<app>\0<cron>                 "" (crons of an app)
+//	p/pend/<runId>                       PendingRun
+//	p/due/<app>\0<part:4><dueMs:8><run>  "" (pending, not fired, by due time)
+//	p/infl/<app>\0<part:4><run>          "" (fired, no outcome yet)
+//	p/psch/<schedule>\0<run>             "" (pending runs of a schedule)
+const Prefix = "p/"
+
+const (
+	pApp  = "p/app/"
+	pSch  = "p/sch/"
+	pRun  = "p/run/"
+	pRid  = "p/rid/"
+	pAt   = "p/at/"
+	pCron = "p/cron/"
+	pPend = "p/pend/"
+	pDue  = "p/due/"
+	pInfl = "p/infl/"
+	pPsch = "p/psch/"
+)
+
+func join(parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]byte, 0, n)
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func u32(v uint32) []byte {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], v)
+	return b[:]
+}
+
+var nul = []byte{0}
+
+func appKey(app string) []byte           { return join([]byte(pApp), []byte(app)) }
+func scheduleKey(id string) []byte       { return join([]byte(pSch), []byte(id)) }
+func runRef(cron string, t int64) []byte { return join([]byte(cron), nul, u64(uint64(t))) }
+func runKey(cron string, t int64) []byte { return join([]byte(pRun), runRef(cron, t)) }
+func runsOfCron(cron string) []byte      { return join([]byte(pRun), []byte(cron), nul) }
+func ridKey(runID string) []byte         { return join([]byte(pRid), []byte(runID)) }
+func atPrefix(app string) []byte         { return join([]byte(pAt), []byte(app), nul) }
+func atKey(app string, t int64, item string) []byte {
+	return join(atPrefix(app), u64(uint64(t)), []byte(item))
+}
+func cronPrefix(app string) []byte       { return join([]byte(pCron), []byte(app), nul) }
+func cronIndexKey(app, id string) []byte { return join(cronPrefix(app), []byte(id)) }
+func pendKey(runID string) []byte        { return join([]byte(pPend), []byte(runID)) }
+func duePrefix(app string, part int) []byte {
+	return join([]byte(pDue), []byte(app), nul, u32(uint32(part)))
+}
+func dueKey(p PendingRun) []byte {
+	return join(duePrefix(p.AppID, p.Partition), u64(uint64(p.DueMs)), []byte(p.RunID))
+}
+func inflPrefix(app string, part int) []byte {
+	return join([]byte(pInfl), []byte(app), nul, u32(uint32(part)))
+}
+func inflKey(p PendingRun) []byte   { return join(inflPrefix(p.AppID, p.Partition), []byte(p.RunID)) }
+func pschPrefix(id string) []byte   { return join([]byte(pPsch), []byte(id), nul) }
+func pschKey(id, run string) []byte { return join(pschPrefix(id), []byte(run)) }
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+package projections
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/chronicle-sched/chronicle/eventlog"
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// world applies events the way raftfsm does (event appended only when
+// accepted) to an in-memory Pebble, so tests read what users would see.
+type world struct {
+	t   *testing.T
+	db  *pebble.DB
+	seq uint64
+	now int64 // unix ns stamped on events
+}
+
+func newWorld(t *testing.T) *world {
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &world{t: t, db: db, now: 1_700_000_000e9}
+}
+
+func (w *world) apply(p event.Payload) (int, error) {
+	w.t.Helper()
+	ev, err := event.New(p, w.now, "n1")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ev.Seq = w.seq + 1
+	b := w.db.NewIndexedBatch()
+	defer b.Close()
+	n, err := Apply(b, ev, nil)
+	if err != nil {
+		if !IsRejection(err) {
+			w.t.Fatalf("apply %s: storage error %v", ev.Type, err)
+		}
+		return 0, err
+	}
+	if err := eventlog.Append(b, ev); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		w.t.Fatal(err)
+	}
+	w.seq++
+	return n, nil
+}
+
+func (w *world) must(p event.Payload) int {
+	w.t.Helper()
+	n, err := w.apply(p)
+	if err != nil {
+		w.t.Fatalf("apply %T: %v", p, err)
+	}
+	return n
+}
+
+func (w *world) q() Reader { return Reader{R: w.db} }
+
+func (w *world) schedule(id string) Schedule {
+	w.t.Helper()
+	s, ok, err := w.q().Schedule(id)
+	if err != nil || !ok {
+		w.t.Fatalf("schedule %s: found=%v err=%v", id, ok, err)
+	}
+	return s
+}
+
+var cb = event.Callback{Type: "http", URL: "http://127.0.0.1:1/cb", Method: "POST"}
+
+func TestAppLifecycleRejections(t *testing.T) {
+	w := newWorld(t)
+	w.must(event.AppRegistered{AppID: "a", Partitions: 2, Active: true})
+	for _, c := range []struct {
+		p    event.Payload
+		want error
+	}{
+		{event.AppRegistered{AppID: "a", Partitions: 2}, ErrAppExists},
+		{event.AppActivated{AppID: "a"}, ErrAppAlreadyActive},
+		{event.AppDeactivated{AppID: "zz"}, ErrAppNotFound},
+		{event.ScheduleCreated{ScheduleID: "s", AppID: "zz", ScheduleTime: 10, Callback: cb}, ErrAppNotFound},
+		{event.ScheduleCreated{ScheduleID: "s", AppID: "a", Partition: 2, ScheduleTime: 10, Callback: cb}, ErrInvalidEvent},
+	} {
+		if _, err := w.apply(c.p); !errors.Is(err, c.want) {
+			t.Errorf("%T: got %v, want %v", c.p, err, c.want)
+		}
+	}
+	w.must(event.AppDeactivated{AppID: "a"})
+	if _, err := w.apply(event.ScheduleCreated{ScheduleID: "s", AppID: "a", ScheduleTime: 10, Callback: cb}); !errors.Is(err, ErrAppInactive) {
+		t.Fatalf("create on a deactivated app: %v", err)
+	}
+	if w.seq != 2 {
+		t.Fatalf("rejected events reached the log: %d events, want 2", w.seq)
+	}
+}
+
+func TestOneTimeScheduleLifecycle(t *testing.T) {
+	w := newWorld(t)
+	w.must(event.AppRegistered{AppID: "a", Partitions: 1, Active: true})
+	w.must(event.ScheduleCreated{ScheduleID: "s1", AppID: "a", ScheduleTime: 100, Callback: cb, Payload: "{}"})
+
+	var due []PendingRun
+	if err := w.q().DueRuns("a", 0, 100_001, func(p PendingRun) bool { due = append(due, p); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 1 || due[0].RunID != "s1" || due[0].DueMs != 100_000 {
+		t.Fatalf("due runs: %+v", due)
+	}
+	// Not yet due before its time.
+	due = nil
+	_ = w.q().DueRuns("a", 0, 100_000, func(p PendingRun) bool { due = append(due, p); return true })
+	if len(due) != 0 {
+		t.Fatalf("run due before its time: %+v", due)
+	}
+	if _, err := w.apply(event.RunCompleted{ScheduleID: "s1", RunID: "s1", Status: event.StatusSuccess}); !errors.Is(err, ErrRunNotFired) {
+		t.Fatalf("success before fire: %v", err)
+	}
+	w.must(event.RunFired{ScheduleID: "s1", RunID: "s1", AppID: "a", ScheduledTime: 100})
+	if _, err := w.apply(event.RunFired{ScheduleID: "s1", RunID: "s1", AppID: "a", ScheduledTime: 100}); !errors.Is(err, ErrRunAlreadyFired) {
+		t.Fatalf("double fire: %v", err)
+	}
+	var infl []PendingRun
+	_ = w.q().InflightRuns("a", 0, func(p PendingRun) bool { infl = append(infl, p); return true })
+	if len(infl) != 1 {
+		t.Fatalf("in flight after fire: %+v", infl)
+	}
+	w.must(event.RunCompleted{ScheduleID: "s1", RunID: "s1", Status: event.StatusFailure, ErrorMessage: "500 Internal Server Error", HTTPStatus: 500, Attempts: 3})
+	s := w.schedule("s1")
+	if s.Status != event.StatusFailure || s.ErrorMessage != "500 Internal Server Error" || s.Attempts != 3 {
+		t.Fatalf("after failure: %+v", s)
+	}
+	if _, err := w.apply(event.RunCompleted{ScheduleID: "s1", RunID: "s1", Status: event.StatusSuccess}); !errors.Is(err, ErrRunNotPending) {
+		t.Fatalf("second outcome: %v", err)
+	}
+
+	// Reconcile re-runs it under a new run id, due at the event's time.
+	n := w.must(event.BulkAction{AppID: "a", Action: event.ActionReconcile, Status: event.StatusFailure, StartTime: 0, EndTime: 200})
+	if n != 1 {
+		t.Fatalf("reconcile touched %d, want 1", n)
+	}
+	pr, ok, _ := w.q().Pending(event.ReconcileRunID("s1", 1))
+	if !ok || pr.DueMs != w.now/1e6 || pr.Kind != KindReconcile {
+		t.Fatalf("reconcile run: %+v ok=%v", pr, ok)
+	}
+	if s := w.schedule("s1"); s.Status != event.StatusScheduled || s.ErrorMessage != "" {
+		t.Fatalf("reconciled schedule: %+v", s)
+	}
+	// A second reconcile while the first is pending touches nothing.
+	if n := w.must(event.BulkAction{AppID: "a", Action: event.ActionReconcile, StartTime: 0, EndTime: 200}); n != 0 {
+		t.Fatalf("reconcile of a pending run touched %d", n)
+	}
+
+	w.must(event.ScheduleDeleted{ScheduleID: "s1", AppID: "a"})
+	if _, ok, _ := w.q().Pending(event.ReconcileRunID("s1", 1)); ok {
+		t.Fatal("deleting a schedule left its pending run")
+	}
+	if _, err := w.apply(event.ScheduleDeleted{ScheduleID: "s1", AppID: "a"}); !errors.Is(err, ErrScheduleNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func TestCronAdvancesAndDeleteDropsFutureRuns(t *testing.T) {
+	w := newWorld(t)
+	w.must(event.AppRegistered{AppID: "a", Partitions: 1, Active: true})
+	w.must(event.ScheduleCreated{ScheduleID: "c1", AppID: "a", CronExpression: "* * * * *", NextRunTime: 60, Callback: cb})
+	r60 := event.CronRunID("c1", 60)
+	w.must(event.RunFired{ScheduleID: "c1", RunID: r60, AppID: "a", ScheduledTime: 60, NextRunTime: 120})
+	if s := w.schedule("c1"); s.NextRunTime != 120 {
+		t.Fatalf("next run time after fire: %d", s.NextRunTime)
+	}
+	w.must(event.RunCompleted{ScheduleID: "c1", RunID: r60, ScheduledTime: 60, Status: event.StatusSuccess})
+	// 120 is missed; the cron resumes at 300, skipping two.
+	r120 := event.CronRunID("c1", 120)
+	w.must(event.RunCompleted{ScheduleID: "c1", RunID: r120, ScheduledTime: 120, Status: event.StatusMiss, ErrorMessage: "missed", NextRunTime: 300, Skipped: 2})
+
+	page, err := w.q().PastRuns(w.schedule("c1"), 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 2 || page.Items[0].ScheduleID != r120 || page.Items[0].Status != event.StatusMiss ||
+		page.Items[1].Status != event.StatusSuccess {
+		t.Fatalf("past runs newest first: %+v", page.Items)
+	}
+	// Pagination: one per page, then the token leads to the older one.
+	p1, _ := w.q().PastRuns(w.schedule("c1"), 1, "")
+	p2, err := w.q().PastRuns(w.schedule("c1"), 1, p1.Next)
+	if err != nil || len(p2.Items) != 1 || p2.Items[0].ScheduleID != r60 || p2.Next != "" {
+		t.Fatalf("second page: %+v next=%q err=%v", p2.Items, p2.Next, err)
+	}
+	if _, err := w.q().PastRuns(w.schedule("c1"), 1, "bogus!"); !errors.Is(err, ErrBadToken) {
+		t.Fatalf("bad token: %v", err)
+	}
+	// A run id resolves to the run, as a schedule.
+	if s := w.schedule(r60); s.ParentID != "c1" || s.ScheduleTime != 60 || s.Status != event.StatusSuccess {
+		t.Fatalf("run by id: %+v", s)
+	}
+	w.must(event.ScheduleDeleted{ScheduleID: "c1", AppID: "a"})
+	if _, ok, _ := w.q().Pending(event.CronRunID("c1", 300)); ok {
+		t.Fatal("deleted cron kept its next run")
+	}
+	if crons, _ := w.q().Crons("a", event.StatusDeleted); len(crons) != 1 {
+		t.Fatalf("deleted crons: %+v", crons)
+	}
+}
+
+func TestRebuildEqualsLive(t *testing.T) {
+	w := newWorld(t)
+	w.must(event.AppRegistered{AppID: "a", Partitions: 3, Active: true})
+	w.must(event.AppRegistered{AppID: "b", Partitions: 1, Active: true})
+	for i := 0; i < 50; i++ {
+		id := string(rune('A'+i%26)) + string(rune('a'+i/26))
+		w.now += 1e9
+		w.must(event.ScheduleCreated{ScheduleID: id, AppID: "a", Partition: i % 3, ScheduleTime: int64(1000 + i), Callback: cb})
+		if i%3 == 0 {
+			w.must(event.RunFired{ScheduleID: id, RunID: id, AppID: "a", Partition: i % 3, ScheduledTime: int64(1000 + i)})
+			w.must(event.RunCompleted{ScheduleID: id, RunID: id, Status: event.StatusSuccess})
+		}
+		if i%7 == 0 {
+			w.must(event.ScheduleDeleted{ScheduleID: id, AppID: "a"})
+		}
+	}
+	w.must(event.ScheduleCreated{ScheduleID: "cron", AppID: "b", CronExpression: "@hourly", NextRunTime: 3600, Callback: cb})
+	w.must(event.RunFired{ScheduleID: "cron", RunID: event.CronRunID("cron", 3600), AppID: "b", ScheduledTime: 3600, NextRunTime: 7200})
+	w.must(event.BulkAction{AppID: "a", Action: event.ActionDelete, Status: event.StatusScheduled, StartTime: 1010, EndTime: 1020})
+	w.must(event.BulkAction{AppID: "a", Action: event.ActionReconcile, Status: event.StatusSuccess, StartTime: 0, EndTime: 2000})
+	w.must(event.AppDeactivated{AppID: "b"})
+
+	live, err := Checksums(w.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := newWorld(t)
+	if err := Rebuild(w.db, dst.db, 7, nil); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, err := Checksums(dst.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := DiffChecksums(live, rebuilt); len(d) > 0 {
+		t.Fatalf("rebuilt projections differ: %v", d)
+	}
+	// The check can fail: corrupt one key and it must be detected.
+	if err := dst.db.Set(scheduleKey("Aa"), []byte(`{"scheduleId":"Aa"}`), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	corrupted, _ := Checksums(dst.db)
+	if d := DiffChecksums(live, corrupted); len(d) != 1 {
+		t.Fatalf("corruption not detected exactly once: %v", d)
+	}
+}

@@ -1,0 +1,313 @@
+package projections
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// ErrBadToken means a continuation token was not one this query issued.
+var ErrBadToken = errors.New("invalid continuationToken")
+
+// Reader answers queries from the projections. It reads whatever r shows:
+// the live DB (committed state) or a snapshot.
+type Reader struct{ R pebble.Reader }
+
+// App returns a registered app.
+func (q Reader) App(id string) (App, bool, error) { return getJSON[App](q.R, appKey(id)) }
+
+// Apps returns every app, ordered by id.
+func (q Reader) Apps() ([]App, error) {
+	var out []App
+	err := scanPrefix(q.R, []byte(pApp), nil, func(_, v []byte) (bool, error) {
+		a, err := decode[App](v)
+		out = append(out, a)
+		return err == nil, err
+	})
+	return out, err
+}
+
+// Schedule returns a schedule by id. A cron run's id resolves to the run,
+// shaped as a schedule whose ParentID is the cron.
+func (q Reader) Schedule(id string) (Schedule, bool, error) {
+	s, ok, err := getJSON[Schedule](q.R, scheduleKey(id))
+	if err != nil || ok {
+		return s, ok, err
+	}
+	ref, closer, err := q.R.Get(ridKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Schedule{}, false, nil
+	}
+	if err != nil {
+		return Schedule{}, false, fmt.Errorf("read run id %s: %w", id, err)
+	}
+	key := join([]byte(pRun), ref)
+	closer.Close()
+	r, ok, err := getJSON[Run](q.R, key)
+	if err != nil || !ok {
+		return Schedule{}, ok, err
+	}
+	parent, ok, err := getJSON[Schedule](q.R, scheduleKey(r.ScheduleID))
+	if err != nil || !ok {
+		return Schedule{}, ok, err
+	}
+	return RunAsSchedule(parent, r), true, nil
+}
+
+// RunAsSchedule renders a cron run the way GoScheduler shows runs: as a
+// schedule of its own, carrying the parent's payload and callback.
+func RunAsSchedule(parent Schedule, r Run) Schedule {
+	return Schedule{
+		ScheduleID: r.RunID, ParentID: parent.ScheduleID, AppID: r.AppID, Partition: r.Partition,
+		Payload: parent.Payload, ScheduleTime: r.ScheduledTime, CronExpression: parent.CronExpression,
+		TimeZone: parent.TimeZone, Callback: parent.Callback, Retry: parent.Retry, Status: r.Status,
+		ErrorMessage: r.ErrorMessage, HTTPStatus: r.HTTPStatus, Attempts: r.Attempts, FiredAt: r.FiredAt,
+		CompletedAt: r.CompletedAt, Reconciles: r.Reconciles,
+	}
+}
+
+// Crons returns the cron schedules of app (every app if app is ""),
+// filtered by status if status is not "".
+func (q Reader) Crons(app, status string) ([]Schedule, error) {
+	prefix := []byte(pCron)
+	if app != "" {
+		prefix = cronPrefix(app)
+	}
+	var out []Schedule
+	err := scanPrefix(q.R, prefix, nil, func(k, _ []byte) (bool, error) {
+		id := k[bytes.LastIndexByte(k, 0)+1:]
+		s, ok, err := getJSON[Schedule](q.R, scheduleKey(string(id)))
+		if err != nil {
+			return false, err
+		}
+		if ok && (status == "" || s.Status == status) {
+			out = append(out, s)
+		}
+		return true, nil
+	})
+	return out, err
+}
+
+// Page is one page of a paginated query. Next is "" on the last page.
+type Page struct {
+	Items []Schedule
+	Next  string
+
+	lastKey []byte
+}
+
+// PastRuns returns the runs of cron schedule s that have fired or been
+// missed, newest first.
+func (q Reader) PastRuns(s Schedule, size int, token string) (Page, error) {
+	prefix := runsOfCron(s.ScheduleID)
+	upper := prefixEnd(prefix)
+	if token != "" {
+		k, err := decodeToken(token, prefix)
+		if err != nil {
+			return Page{}, err
+		}
+		upper = k
+	}
+	it, err := q.R.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	if err != nil {
+		return Page{}, fmt.Errorf("runs of %s: %w", s.ScheduleID, err)
+	}
+	defer it.Close()
+	var page Page
+	for ok := it.Last(); ok; ok = it.Prev() {
+		if len(page.Items) == size {
+			page.Next = encodeToken(page.lastKey)
+			break
+		}
+		r, err := decode[Run](it.Value())
+		if err != nil {
+			return Page{}, err
+		}
+		page.Items = append(page.Items, RunAsSchedule(s, r))
+		page.lastKey = append(page.lastKey[:0], it.Key()...)
+	}
+	return page, it.Error()
+}
+
+// AppSchedules pages through an app's one-time schedules and cron runs
+// whose scheduled time is in [start, end] (unix s), in time order,
+// filtered by status if status is not "".
+func (q Reader) AppSchedules(app string, start, end int64, status string, size int, token string) (Page, error) {
+	var from []byte
+	if token != "" {
+		k, err := decodeToken(token, atPrefix(app))
+		if err != nil {
+			return Page{}, err
+		}
+		from = append(k, 0) // strictly after the last key returned
+	}
+	var page Page
+	err := scanTimeIndex(q.R, app, start, end, from, func(k []byte, s *Schedule, r *Run) (bool, error) {
+		item := s
+		if r != nil {
+			parent, ok, err := getJSON[Schedule](q.R, scheduleKey(r.ScheduleID))
+			if err != nil || !ok {
+				return err == nil, err
+			}
+			rs := RunAsSchedule(parent, *r)
+			item = &rs
+		}
+		if status != "" && item.Status != status {
+			return true, nil
+		}
+		if len(page.Items) == size {
+			page.Next = encodeToken(page.lastKey)
+			return false, nil
+		}
+		page.Items = append(page.Items, *item)
+		page.lastKey = append(page.lastKey[:0], k...)
+		return true, nil
+	})
+	return page, err
+}
+
+// Pending returns a pending run by id.
+func (q Reader) Pending(runID string) (PendingRun, bool, error) {
+	return getJSON[PendingRun](q.R, pendKey(runID))
+}
+
+// DueRuns calls fn, in due order, for the not-yet-fired runs of one app
+// partition due before untilMs, until fn returns false.
+func (q Reader) DueRuns(app string, partition int, untilMs int64, fn func(PendingRun) bool) error {
+	prefix := duePrefix(app, partition)
+	it, err := q.R.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: join(prefix, u64(uint64(untilMs)))})
+	if err != nil {
+		return fmt.Errorf("due runs of %s/%d: %w", app, partition, err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		runID := string(it.Key()[len(prefix)+8:])
+		pr, found, err := getJSON[PendingRun](q.R, pendKey(runID))
+		if err != nil {
+			return err
+		}
+		if found && !fn(pr) {
+			break
+		}
+	}
+	return it.Error()
+}
+
+// InflightRuns calls fn for each run of one app partition that fired but
+// has no recorded outcome.
+func (q Reader) InflightRuns(app string, partition int, fn func(PendingRun) bool) error {
+	prefix := inflPrefix(app, partition)
+	return scanPrefix(q.R, prefix, nil, func(k, _ []byte) (bool, error) {
+		pr, found, err := getJSON[PendingRun](q.R, pendKey(string(k[len(prefix):])))
+		if err != nil || !found {
+			return err == nil, err
+		}
+		return fn(pr), nil
+	})
+}
+
+// scanTimeIndex visits an app's time index in [start, end], resolving each
+// entry to its schedule or run. from, if set, is the first key to visit.
+func scanTimeIndex(r pebble.Reader, app string, start, end int64, from []byte, fn func(k []byte, s *Schedule, run *Run) (bool, error)) error {
+	lower := join(atPrefix(app), u64(uint64(start)))
+	if from != nil && bytes.Compare(from, lower) > 0 {
+		lower = from
+	}
+	upper := join(atPrefix(app), u64(uint64(end)+1))
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("time index of %s: %w", app, err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		v := it.Value()
+		if len(v) < 2 {
+			return fmt.Errorf("time index of %s: corrupt entry %q", app, it.Key())
+		}
+		var s *Schedule
+		var run *Run
+		switch v[0] {
+		case 'o':
+			sc, found, err := getJSON[Schedule](r, scheduleKey(string(v[1:])))
+			if err != nil {
+				return err
+			}
+			if !found {
+				continue
+			}
+			s = &sc
+		case 'r':
+			rn, found, err := getJSON[Run](r, join([]byte(pRun), v[1:]))
+			if err != nil {
+				return err
+			}
+			if !found {
+				continue
+			}
+			run = &rn
+		default:
+			return fmt.Errorf("time index of %s: corrupt entry %q", app, it.Key())
+		}
+		cont, err := fn(it.Key(), s, run)
+		if err != nil || !cont {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// scanPrefix calls fn for each key with the prefix, from key `from` if set.
+func scanPrefix(r pebble.Reader, prefix, from []byte, fn func(k, v []byte) (bool, error)) error {
+	lower := prefix
+	if from != nil {
+		lower = from
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return fmt.Errorf("scan %q: %w", prefix, err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		cont, err := fn(it.Key(), it.Value())
+		if err != nil || !cont {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+func decode[T any](b []byte) (T, error) {
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("decode %T: %w", v, err)
+	}
+	return v, nil
+}
+
+// Continuation tokens are the last key a page returned, base64url: opaque
+// to clients, and checked against the query's key range when they return.
+func encodeToken(k []byte) string { return base64.RawURLEncoding.EncodeToString(k) }
+
+func decodeToken(tok string, prefix []byte) ([]byte, error) {
+	k, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || !bytes.HasPrefix(k, prefix) {
+		return nil, ErrBadToken
+	}
+	return k, nil
+}
+
+// IsRejection reports whether err is one of apply's rejections.
+func IsRejection(err error) bool {
+	for _, e := range []error{ErrAppExists, ErrAppNotFound, ErrAppInactive, ErrAppAlreadyActive,
+		ErrAppAlreadyInactive, ErrScheduleExists, ErrScheduleNotFound, ErrRunNotPending,
+		ErrRunAlreadyFired, ErrRunNotFired, ErrInvalidEvent} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,86 @@
+// Package projections holds Chronicle's read models: the current state of
+// apps, schedules, cron runs and pending runs, built only by applying
+// events from the log. Apply is deterministic: it reads the event and the
+// current projection, never a clock or a random source, so rebuilding from
+// the log reproduces the live projections byte for byte.
+//
+// Apply also enforces the invariants that must hold whichever node
+// proposed an event (an app must be active to take a schedule, a run fires
+// only while pending, ...). A rejected event is returned as an error value
+// and writes nothing; the caller then leaves it out of the log.
+package projections
+
+import "github.com/chronicle-sched/chronicle/eventlog/event"
+
+// App is a registered client application.
+type App struct {
+	AppID      string `json:"appId"`
+	Partitions int    `json:"partitions"`
+	Active     bool   `json:"active"`
+	CreatedAt  int64  `json:"createdAt"` // unix ms
+}
+
+// Schedule is a one-time or cron schedule. For a cron run looked up by its
+// run id, ParentID names the cron and the run's fields are filled in.
+type Schedule struct {
+	ScheduleID     string             `json:"scheduleId"`
+	ParentID       string             `json:"parentId,omitempty"`
+	AppID          string             `json:"appId"`
+	Partition      int                `json:"partition"`
+	Payload        string             `json:"payload"`
+	ScheduleTime   int64              `json:"scheduleTime,omitempty"`
+	CronExpression string             `json:"cronExpression,omitempty"`
+	TimeZone       string             `json:"timeZone,omitempty"`
+	NextRunTime    int64              `json:"nextRunTime,omitempty"`
+	Callback       event.Callback     `json:"callback"`
+	Retry          *event.RetryPolicy `json:"retry,omitempty"`
+	Status         string             `json:"status"`
+	ErrorMessage   string             `json:"errorMessage,omitempty"`
+	HTTPStatus     int                `json:"httpStatus,omitempty"`
+	Attempts       int                `json:"attempts,omitempty"`
+	FiredAt        int64              `json:"firedAt,omitempty"`     // unix ms
+	CompletedAt    int64              `json:"completedAt,omitempty"` // unix ms
+	Reconciles     int                `json:"reconciles,omitempty"`
+	CreatedAt      int64              `json:"createdAt"` // unix ms
+	CreatedSeq     uint64             `json:"createdSeq"`
+}
+
+// IsCron reports whether s is a cron schedule (not a run of one).
+func (s Schedule) IsCron() bool { return s.CronExpression != "" && s.ParentID == "" }
+
+// Run is one occurrence of a cron schedule that has fired or been missed.
+type Run struct {
+	RunID         string `json:"runId"`
+	ScheduleID    string `json:"scheduleId"`
+	AppID         string `json:"appId"`
+	Partition     int    `json:"partition"`
+	ScheduledTime int64  `json:"scheduledTime"`
+	Status        string `json:"status"`
+	ErrorMessage  string `json:"errorMessage,omitempty"`
+	HTTPStatus    int    `json:"httpStatus,omitempty"`
+	Attempts      int    `json:"attempts,omitempty"`
+	FiredAt       int64  `json:"firedAt,omitempty"`
+	CompletedAt   int64  `json:"completedAt,omitempty"`
+	Reconciles    int    `json:"reconciles,omitempty"`
+}
+
+// Run kinds of a PendingRun.
+const (
+	KindOnce      = "once"      // the single run of a one-time schedule
+	KindCron      = "cron"      // an occurrence of a cron schedule
+	KindReconcile = "reconcile" // a re-run requested by a bulk reconcile
+)
+
+// PendingRun is a run that is due (not fired yet) or in flight (fired, no
+// outcome recorded yet). Timer actors load these for their partition.
+type PendingRun struct {
+	RunID         string `json:"runId"`
+	ScheduleID    string `json:"scheduleId"`
+	AppID         string `json:"appId"`
+	Partition     int    `json:"partition"`
+	ScheduledTime int64  `json:"scheduledTime"` // unix s of the occurrence
+	DueMs         int64  `json:"dueMs"`         // when to fire, unix ms
+	Kind          string `json:"kind"`
+	Fired         bool   `json:"fired,omitempty"`
+	FiredAt       int64  `json:"firedAt,omitempty"` // unix ms of the latest RunFired
+}
