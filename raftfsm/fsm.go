@@ -1,0 +1,289 @@
+// Package raftfsm replicates Chronicle's commands with hashicorp/raft and
+// applies them to the state store: for every Raft batch, one Pebble batch
+// holds the events appended to the log, the projection updates they cause
+// and the last applied Raft index. Apply is deterministic: it reads only
+// the entry and the current state, so every node and every replay of the
+// log reaches the same bytes.
+package raftfsm
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/chronicle-sched/chronicle/eventlog"
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/projections"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/raft"
+)
+
+// Result is the outcome of one proposed event: its sequence number in the
+// log if accepted, or the rejection (a projections error) if not.
+type Result struct {
+	Seq      uint64
+	Affected int // records touched by a bulk action
+	Err      error
+}
+
+// Observer is told, after each batch commits, what changed. It runs on the
+// apply goroutine and must not block.
+type Observer func(fx projections.Effects)
+
+var appliedKey = []byte("m/applied")
+
+// FSM is the replicated state machine over the state Pebble DB. The
+// fields below are only touched by raft's FSM goroutine (Apply, Snapshot
+// and Restore never run concurrently), except observer, guarded by mu.
+type FSM struct {
+	db      *pebble.DB
+	logger  *slog.Logger
+	applied uint64
+	lastSeq uint64
+
+	mu       sync.RWMutex
+	observer Observer
+}
+
+var _ raft.BatchingFSM = (*FSM)(nil)
+
+func newFSM(db *pebble.DB, logger *slog.Logger) (*FSM, error) {
+	f := &FSM{db: db, logger: logger}
+	if err := f.loadMeta(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *FSM) loadMeta() error {
+	f.applied = 0
+	v, closer, err := f.db.Get(appliedKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("read applied index: %w", err)
+	default:
+		if len(v) == 8 {
+			f.applied = binary.BigEndian.Uint64(v)
+		}
+		closer.Close()
+	}
+	seq, err := eventlog.LastSeq(f.db)
+	if err != nil {
+		return err
+	}
+	f.lastSeq = seq
+	return nil
+}
+
+// SetObserver installs the observer of applied effects.
+func (f *FSM) SetObserver(o Observer) {
+	f.mu.Lock()
+	f.observer = o
+	f.mu.Unlock()
+}
+
+// AppliedIndex is the last Raft index whose effects are in the state DB.
+// Only meaningful from the FSM goroutine or after raft has shut down.
+func (f *FSM) AppliedIndex() uint64 { return f.applied }
+
+// Apply applies a single entry; raft uses ApplyBatch, this satisfies FSM.
+func (f *FSM) Apply(l *raft.Log) interface{} { return f.ApplyBatch([]*raft.Log{l})[0] }
+
+// ApplyBatch applies a Raft batch as one Pebble batch. The write is not
+// synced: the Raft log is the durable record, and entries after the
+// stored applied index are re-applied on start.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	out := make([]interface{}, len(logs))
+	b := f.db.NewIndexedBatch()
+	defer b.Close()
+	var fx projections.Effects
+	last := f.applied
+	seq := f.lastSeq
+	for i, l := range logs {
+		if l.Index <= f.applied {
+			continue // already in the state DB: a replay after restart
+		}
+		last = l.Index
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		cmd, err := decodeCommand(l.Data)
+		if err != nil {
+			// A committed entry we cannot read means this build cannot
+			// reproduce the state: stopping is the only safe answer.
+			panic(fmt.Sprintf("raftfsm: entry %d: %v", l.Index, err))
+		}
+		results := make([]Result, len(cmd.Events))
+		for j, ev := range cmd.Events {
+			ev.V, ev.Seq, ev.Term, ev.Index = event.SchemaVersion, seq+1, l.Term, l.Index
+			affected, err := projections.Apply(b, ev, &fx)
+			if err != nil {
+				if !projections.IsRejection(err) {
+					panic(fmt.Sprintf("raftfsm: entry %d event %d: %v", l.Index, j, err))
+				}
+				results[j].Err = err
+				continue
+			}
+			if err := eventlog.Append(b, ev); err != nil {
+				panic(fmt.Sprintf("raftfsm: entry %d: %v", l.Index, err))
+			}
+			seq++
+			results[j] = Result{Seq: ev.Seq, Affected: affected}
+		}
+		out[i] = results
+	}
+	if last == f.applied {
+		return out
+	}
+	var idx [8]byte
+	binary.BigEndian.PutUint64(idx[:], last)
+	if err := b.Set(appliedKey, idx[:], nil); err != nil {
+		panic(fmt.Sprintf("raftfsm: set applied index: %v", err))
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		panic(fmt.Sprintf("raftfsm: commit batch ending at %d: %v", last, err))
+	}
+	f.applied, f.lastSeq = last, seq
+	f.mu.RLock()
+	obs := f.observer
+	f.mu.RUnlock()
+	if obs != nil {
+		obs(fx)
+	}
+	return out
+}
+
+// Snapshot makes the state durable up to the applied index (raft may
+// truncate the log behind it) and pins a Pebble snapshot; Persist streams it.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	if err := f.db.LogData(nil, pebble.Sync); err != nil {
+		return nil, fmt.Errorf("sync state before snapshot: %w", err)
+	}
+	return &fsmSnapshot{snap: f.db.NewSnapshot(), index: f.applied}, nil
+}
+
+// Snapshot stream format: magic, then records of uvarint key length, key,
+// uvarint value length, value; a zero-length key ends the stream.
+const snapshotMagic = "chronicle-fsm-1\n"
+
+type fsmSnapshot struct {
+	snap  *pebble.Snapshot
+	index uint64
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.write(sink); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("persist snapshot at %d: %w", s.index, err)
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) write(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	if _, err := bw.WriteString(snapshotMagic); err != nil {
+		return err
+	}
+	it, err := s.snap.NewIter(nil)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var lenBuf [binary.MaxVarintLen64]byte
+	for ok := it.First(); ok; ok = it.Next() {
+		for _, part := range [][]byte{it.Key(), it.Value()} {
+			n := binary.PutUvarint(lenBuf[:], uint64(len(part)))
+			if _, err := bw.Write(lenBuf[:n]); err != nil {
+				return err
+			}
+			if _, err := bw.Write(part); err != nil {
+				return err
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if err := bw.WriteByte(0); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func (s *fsmSnapshot) Release() { s.snap.Close() }
+
+// Restore replaces the whole state with a snapshot. The applied index is
+// zeroed first, so a crash half-way leaves a state that start-up detects
+// as behind the snapshot and restores again.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 1<<20)
+	magic := make([]byte, len(snapshotMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
+		return fmt.Errorf("restore: not a chronicle snapshot (%v)", err)
+	}
+	wipe := f.db.NewBatch()
+	if err := wipe.DeleteRange([]byte{0}, []byte{0xff, 0xff, 0xff, 0xff}, nil); err != nil {
+		return fmt.Errorf("restore: clear state: %w", err)
+	}
+	if err := wipe.Delete(appliedKey, nil); err != nil {
+		return err
+	}
+	if err := wipe.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("restore: clear state: %w", err)
+	}
+	b := f.db.NewBatch()
+	for {
+		k, err := readPart(br)
+		if err != nil {
+			return fmt.Errorf("restore: read key: %w", err)
+		}
+		if len(k) == 0 {
+			break
+		}
+		v, err := readPart(br)
+		if err != nil {
+			return fmt.Errorf("restore: read value of %q: %w", k, err)
+		}
+		if err := b.Set(k, v, nil); err != nil {
+			return err
+		}
+		if b.Len() > 4<<20 {
+			if err := b.Commit(pebble.NoSync); err != nil {
+				return fmt.Errorf("restore: write: %w", err)
+			}
+			b = f.db.NewBatch()
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("restore: write: %w", err)
+	}
+	if err := f.loadMeta(); err != nil {
+		return err
+	}
+	f.mu.RLock()
+	obs := f.observer
+	f.mu.RUnlock()
+	if obs != nil {
+		obs(projections.Effects{Restored: true})
+	}
+	return nil
+}
+
+func readPart(r *bufio.Reader) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, err
+	}
+	if n > 64<<20 {
+		return nil, fmt.Errorf("record of %d bytes is too large", n)
+	}
+	buf := make([]byte, n)
+	_, err = io.ReadFull(r, buf)
+	return buf, err
+}

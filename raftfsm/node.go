@@ -1,0 +1,379 @@
+package raftfsm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/raftfsm/raftstore"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// Errors callers map to answers (the HTTP layer maps these to 503).
+var (
+	ErrNotLeader = errors.New("this node is not the leader")
+	ErrNoLeader  = errors.New("the cluster has no leader")
+	ErrShutdown  = errors.New("node is shutting down")
+)
+
+// Peer is a voting member named on the command line.
+type Peer struct {
+	ID   string
+	Addr string
+}
+
+// Config configures a node. Zero durations take the LAN defaults below.
+type Config struct {
+	NodeID   string
+	RaftAddr string // host:port to bind and advertise
+	DataDir  string
+	Peers    []Peer // empty: bootstrap a single-node cluster
+
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	MaxAppendEntries   int
+	SnapshotThreshold  uint64
+	SnapshotInterval   time.Duration
+	TrailingLogs       uint64
+
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	// Tuned for a LAN: a dead leader is noticed and replaced in well under
+	// a second; shorter timeouts caused spurious elections under load on
+	// 2-core machines (see shared/DEPENDENCIES.md).
+	def(&c.HeartbeatTimeout, 300*time.Millisecond)
+	def(&c.ElectionTimeout, 300*time.Millisecond)
+	def(&c.LeaderLeaseTimeout, 150*time.Millisecond)
+	def(&c.CommitTimeout, 10*time.Millisecond)
+	def(&c.SnapshotInterval, 30*time.Second)
+	if c.MaxAppendEntries == 0 {
+		c.MaxAppendEntries = 512
+	}
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = 16384
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = 10240
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+}
+
+// Node is one member of the Raft cluster with its state store.
+type Node struct {
+	cfg       Config
+	raft      *raft.Raft
+	fsm       *FSM
+	stateDB   *pebble.DB
+	logStore  *raftstore.Store
+	transport *raft.NetworkTransport
+
+	mu        sync.Mutex
+	listeners []func(isLeader bool)
+	notify    chan bool // raft's NotifyCh; read once the first listener is registered
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// Open starts a node: it opens (or creates) the stores under DataDir,
+// starts Raft and, on first start, bootstraps the cluster from Peers (or
+// from this node alone).
+func Open(cfg Config) (*Node, error) {
+	cfg.setDefaults()
+	if cfg.NodeID == "" || cfg.RaftAddr == "" || cfg.DataDir == "" {
+		return nil, errors.New("raftfsm: node id, raft address and data dir are required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	n := &Node{cfg: cfg, done: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeStores()
+		}
+	}()
+
+	var err error
+	n.stateDB, err = pebble.Open(filepath.Join(cfg.DataDir, "state"), &pebble.Options{Logger: quietPebble{cfg.Logger}})
+	if err != nil {
+		return nil, fmt.Errorf("open state store: %w", err)
+	}
+	if n.fsm, err = newFSM(n.stateDB, cfg.Logger); err != nil {
+		return nil, err
+	}
+	if n.logStore, err = raftstore.Open(filepath.Join(cfg.DataDir, "raft"), cfg.Logger); err != nil {
+		return nil, fmt.Errorf("open raft log store: %w", err)
+	}
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.DataDir, "snapshots"), 2, hlog)
+	if err != nil {
+		return nil, fmt.Errorf("open snapshot store: %w", err)
+	}
+	if err := n.catchUpFromSnapshot(snaps); err != nil {
+		return nil, err
+	}
+	addr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+	if err != nil {
+		return nil, fmt.Errorf("resolve raft address %q: %w", cfg.RaftAddr, err)
+	}
+	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 8, 10*time.Second, hlog)
+	if err != nil {
+		return nil, fmt.Errorf("listen on raft address %s: %w", cfg.RaftAddr, err)
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.CommitTimeout
+	rc.MaxAppendEntries = cfg.MaxAppendEntries
+	rc.BatchApplyCh = true
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
+	// The state store persists across restarts and records its applied
+	// index; reloading a snapshot on every start would only cost time.
+	rc.NoSnapshotRestoreOnStart = true
+	rc.Logger = hlog
+	notify := make(chan bool, 16)
+	rc.NotifyCh = notify
+
+	hasState, err := raft.HasExistingState(n.logStore, n.logStore, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("inspect raft state: %w", err)
+	}
+	if !hasState {
+		servers := []raft.Server{{ID: rc.LocalID, Address: raft.ServerAddress(cfg.RaftAddr)}}
+		if len(cfg.Peers) > 0 {
+			servers = servers[:0]
+			for _, p := range cfg.Peers {
+				servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr)})
+			}
+		}
+		if err := raft.BootstrapCluster(rc, n.logStore, n.logStore, snaps, n.transport, raft.Configuration{Servers: servers}); err != nil {
+			return nil, fmt.Errorf("bootstrap cluster: %w", err)
+		}
+	}
+	if n.raft, err = raft.NewRaft(rc, n.fsm, n.logStore, n.logStore, snaps, n.transport); err != nil {
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	n.notify = notify
+	ok = true
+	return n, nil
+}
+
+// catchUpFromSnapshot restores the newest snapshot if the state store is
+// behind it (its unsynced tail was lost in a crash after raft truncated
+// the log, or a restore was interrupted). Raft itself will not, because
+// NoSnapshotRestoreOnStart is set.
+func (n *Node) catchUpFromSnapshot(snaps raft.SnapshotStore) error {
+	list, err := snaps.List()
+	if err != nil {
+		return fmt.Errorf("list snapshots: %w", err)
+	}
+	if len(list) == 0 || list[0].Index <= n.fsm.AppliedIndex() {
+		return nil
+	}
+	n.cfg.Logger.Warn("state store is behind the newest snapshot; restoring it",
+		"applied", n.fsm.AppliedIndex(), "snapshot", list[0].Index)
+	_, rc, err := snaps.Open(list[0].ID)
+	if err != nil {
+		return fmt.Errorf("open snapshot %s: %w", list[0].ID, err)
+	}
+	return n.fsm.Restore(rc)
+}
+
+func (n *Node) watchLeadership(notify <-chan bool) {
+	for {
+		select {
+		case isLeader := <-notify:
+			n.mu.Lock()
+			ls := append([]func(bool){}, n.listeners...)
+			n.mu.Unlock()
+			for _, l := range ls {
+				l(isLeader)
+			}
+		case <-n.done:
+			return
+		}
+	}
+}
+
+// OnLeadership registers f to be called (on one goroutine, in order) each
+// time this node gains or loses leadership.
+// Changes that happened before the first registration are kept in raft's
+// buffered channel and delivered then, so a listener registered right
+// after Open misses nothing.
+func (n *Node) OnLeadership(f func(isLeader bool)) {
+	n.mu.Lock()
+	n.listeners = append(n.listeners, f)
+	first := len(n.listeners) == 1
+	n.mu.Unlock()
+	if first {
+		go n.watchLeadership(n.notify)
+	}
+}
+
+// SetObserver installs the observer of applied effects.
+func (n *Node) SetObserver(o Observer) { n.fsm.SetObserver(o) }
+
+// State is the read-only view of the state store, for projections queries.
+func (n *Node) State() pebble.Reader { return n.stateDB }
+
+// NodeID is this node's Raft id.
+func (n *Node) NodeID() string { return n.cfg.NodeID }
+
+// IsLeader reports whether this node currently believes it leads.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Barrier blocks until every entry committed before it is applied here.
+func (n *Node) Barrier(timeout time.Duration) error {
+	if err := n.raft.Barrier(timeout).Error(); err != nil {
+		return n.mapErr(err)
+	}
+	return nil
+}
+
+// Propose replicates events as one Raft entry and waits until it is
+// applied here, returning one Result per event.
+func (n *Node) Propose(evs []event.Event, timeout time.Duration) ([]Result, error) {
+	data, err := encodeCommand(evs)
+	if err != nil {
+		return nil, err
+	}
+	f := n.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		return nil, n.mapErr(err)
+	}
+	results, ok := f.Response().([]Result)
+	if !ok {
+		return nil, fmt.Errorf("raftfsm: unexpected apply response %T", f.Response())
+	}
+	return results, nil
+}
+
+func (n *Node) mapErr(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		if addr, _ := n.raft.LeaderWithID(); addr == "" {
+			return fmt.Errorf("%w: %v", ErrNoLeader, err)
+		}
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return fmt.Errorf("%w: %v", ErrShutdown, err)
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return fmt.Errorf("%w: %v", ErrNoLeader, err)
+	}
+	return err
+}
+
+// Member describes one server of the cluster configuration.
+type Member struct {
+	ID       string
+	RaftAddr string
+	Voter    bool
+	Leader   bool
+}
+
+// Status is this node's view of the cluster.
+type Status struct {
+	NodeID       string
+	State        string
+	LeaderID     string
+	LeaderAddr   string
+	Term         uint64
+	AppliedIndex uint64
+	LastContact  time.Time
+	Members      []Member
+}
+
+// Leader returns the leader's id as this node knows it ("" if none).
+func (n *Node) Leader() string {
+	_, id := n.raft.LeaderWithID()
+	return string(id)
+}
+
+// Status reports this node's view of the cluster.
+func (n *Node) Status() (Status, error) {
+	addr, id := n.raft.LeaderWithID()
+	st := Status{
+		NodeID: n.cfg.NodeID, State: n.raft.State().String(), LeaderID: string(id), LeaderAddr: string(addr),
+		Term: n.raft.CurrentTerm(), AppliedIndex: n.raft.AppliedIndex(), LastContact: n.raft.LastContact(),
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return st, n.mapErr(err)
+	}
+	for _, s := range f.Configuration().Servers {
+		st.Members = append(st.Members, Member{
+			ID: string(s.ID), RaftAddr: string(s.Address), Voter: s.Suffrage == raft.Voter, Leader: s.ID == id,
+		})
+	}
+	return st, nil
+}
+
+// Snapshot asks raft to take a snapshot now (and truncate its log).
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// Shutdown hands leadership over if it can (so a planned stop does not
+// wait for an election), stops raft and closes the stores.
+func (n *Node) Shutdown() error {
+	var err error
+	n.closeOnce.Do(func() {
+		if n.IsLeader() && len(n.raft.GetConfiguration().Configuration().Servers) > 1 {
+			_ = n.raft.LeadershipTransfer().Error()
+		}
+		err = n.raft.Shutdown().Error()
+		close(n.done)
+		n.closeStores()
+	})
+	return err
+}
+
+func (n *Node) closeStores() {
+	if n.transport != nil {
+		n.transport.Close()
+	}
+	if n.logStore != nil {
+		n.logStore.Close()
+	}
+	if n.stateDB != nil {
+		n.stateDB.Close()
+	}
+}
+
+// quietPebble drops Pebble's informational chatter and keeps errors.
+type quietPebble struct{ l *slog.Logger }
+
+func (q quietPebble) Infof(string, ...interface{}) {}
+func (q quietPebble) Errorf(format string, args ...interface{}) {
+	q.l.Error(fmt.Sprintf("pebble: "+format, args...))
+}
+func (q quietPebble) Fatalf(format string, args ...interface{}) {
+	q.l.Error(fmt.Sprintf("pebble: "+format, args...))
+	os.Exit(1)
+}
+
+var _ io.Closer = (*raft.NetworkTransport)(nil)
