@@ -1,0 +1,81 @@
+package actors
+
+import (
+	"sync"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+)
+
+// outcomeBatcher turns delivery outcomes into RunCompleted events, many per
+// Raft entry: at thousands of callbacks a second, one entry per outcome
+// would spend the log's fsyncs on bookkeeping.
+type outcomeBatcher struct {
+	eng  *Engine
+	in   chan event.RunCompleted
+	done chan struct{}
+	once sync.Once
+}
+
+const (
+	outcomeFlushEvery = 5 * time.Millisecond
+	outcomeQueue      = 1 << 16
+)
+
+func newOutcomeBatcher(e *Engine) *outcomeBatcher {
+	b := &outcomeBatcher{eng: e, in: make(chan event.RunCompleted, outcomeQueue), done: make(chan struct{})}
+	go b.run()
+	return b
+}
+
+// add queues an outcome; it blocks only if the queue is full, which slows
+// deliveries down rather than dropping outcomes.
+func (b *outcomeBatcher) add(rc event.RunCompleted) {
+	select {
+	case b.in <- rc:
+	case <-b.done:
+	}
+}
+
+func (b *outcomeBatcher) close() { b.once.Do(func() { close(b.done) }) }
+
+func (b *outcomeBatcher) run() {
+	var pending []event.Payload
+	flush := time.NewTicker(outcomeFlushEvery)
+	defer flush.Stop()
+	for {
+		select {
+		case rc := <-b.in:
+			pending = append(pending, rc)
+			if len(pending) < maxEventsPerEntry {
+				continue
+			}
+		case <-flush.C:
+			if len(pending) == 0 {
+				continue
+			}
+		case <-b.done:
+			return
+		}
+		b.record(pending)
+		pending = pending[:0]
+	}
+}
+
+// record proposes one batch. If it cannot be committed (leadership lost),
+// the runs stay in flight in the projection and the next leader re-fires
+// them under the same run ids; nothing is lost, a receiver may see a
+// duplicate it can recognise.
+func (b *outcomeBatcher) record(batch []event.Payload) {
+	results, err := b.eng.propose(batch...)
+	if err != nil {
+		b.eng.cfg.Logger.Warn("record run outcomes", "runs", len(batch), "err", err)
+		return
+	}
+	for i, r := range results {
+		if r.Err != nil {
+			rc := batch[i].(event.RunCompleted)
+			b.eng.cfg.Logger.Debug("run outcome not recorded", "run", rc.RunID, "err", r.Err)
+		}
+	}
+}

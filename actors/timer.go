@@ -1,0 +1,334 @@
+package actors
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/chronicle-sched/chronicle/actors/delivery"
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/projections"
+)
+
+// maxEventsPerEntry caps how many events one Raft entry carries, so a
+// burst of due runs becomes a few large entries rather than one huge one.
+const maxEventsPerEntry = 512
+
+// Messages to timer actors.
+type (
+	tick      struct{}
+	dueAdded  struct{ run projections.PendingRun }
+	dueGone   struct{ runID string }
+	firedDone struct{ runIDs []string }
+)
+
+// timerActor fires the runs of one app partition, on the leader only. It
+// keeps in memory just the runs due before loadedUntil (a near window
+// ahead of now) and reads further ahead from the projection as time
+// passes, so memory does not grow with the number of pending schedules.
+type timerActor struct {
+	eng  *Engine
+	key  timerKey
+	ctx  context.Context // canceled when this node stops leading
+	self *actor.PID
+
+	due         dueHeap
+	queued      map[string]bool // run ids in the heap (false: removed, lazily)
+	firing      map[string]bool // popped and being proposed
+	loadedUntil int64           // unix ms: every due run before it is queued or firing
+	wake        *time.Timer
+}
+
+func newTimer(e *Engine, k timerKey, ctx context.Context) *timerActor {
+	return &timerActor{eng: e, key: k, ctx: ctx, queued: map[string]bool{}, firing: map[string]bool{}}
+}
+
+func (t *timerActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		t.self = ctx.Self()
+		t.start()
+	case *actor.Stopping:
+		if t.wake != nil {
+			t.wake.Stop()
+		}
+	case tick:
+		t.process()
+	case dueAdded:
+		if m.run.DueMs < t.loadedUntil && !t.queued[m.run.RunID] && !t.firing[m.run.RunID] {
+			t.push(m.run)
+			t.arm()
+		}
+	case dueGone:
+		if t.queued[m.runID] {
+			t.queued[m.runID] = false
+		}
+	case firedDone:
+		for _, id := range m.runIDs {
+			delete(t.firing, id)
+		}
+	}
+}
+
+// start queues runs left in flight by a previous leader (to re-fire under
+// the same run id, or record as missed) and everything due in the window,
+// including runs that fell due while nobody was leading.
+func (t *timerActor) start() {
+	q := t.eng.state
+	err := q.InflightRuns(t.key.app, t.key.partition, func(pr projections.PendingRun) bool {
+		t.push(pr)
+		return true
+	})
+	if err != nil {
+		t.eng.cfg.Logger.Error("load in-flight runs", "app", t.key.app, "partition", t.key.partition, "err", err)
+	}
+	t.load(t.eng.cfg.Now().Add(t.eng.cfg.Window).UnixMilli())
+	t.process()
+}
+
+func (t *timerActor) load(until int64) {
+	err := t.eng.state.DueRuns(t.key.app, t.key.partition, until, func(pr projections.PendingRun) bool {
+		if pr.DueMs >= t.loadedUntil && !t.queued[pr.RunID] && !t.firing[pr.RunID] {
+			t.push(pr)
+		}
+		return true
+	})
+	if err != nil {
+		t.eng.cfg.Logger.Error("load due runs", "app", t.key.app, "partition", t.key.partition, "err", err)
+		return
+	}
+	t.loadedUntil = until
+}
+
+func (t *timerActor) push(pr projections.PendingRun) {
+	t.queued[pr.RunID] = true
+	heap.Push(&t.due, pr)
+}
+
+// process fires everything due now and re-arms the wake-up.
+func (t *timerActor) process() {
+	now := t.eng.cfg.Now()
+	nowMs := now.UnixMilli()
+	window := t.eng.cfg.Window.Milliseconds()
+	if t.loadedUntil-nowMs < window/2 {
+		t.load(nowMs + window)
+	}
+	var batch []projections.PendingRun
+	for t.due.Len() > 0 && t.due[0].DueMs <= nowMs {
+		pr := heap.Pop(&t.due).(projections.PendingRun)
+		live := t.queued[pr.RunID]
+		delete(t.queued, pr.RunID)
+		if !live || t.firing[pr.RunID] {
+			continue
+		}
+		t.firing[pr.RunID] = true
+		batch = append(batch, pr)
+	}
+	if len(batch) > 0 {
+		go t.eng.fire(t.ctx, t.self, batch, now)
+	}
+	t.arm()
+}
+
+// arm schedules the next tick: the next due run, or the next window load.
+func (t *timerActor) arm() {
+	next := t.loadedUntil - t.eng.cfg.Window.Milliseconds()/2
+	if t.due.Len() > 0 && t.due[0].DueMs < next {
+		next = t.due[0].DueMs
+	}
+	d := time.Until(time.UnixMilli(next))
+	if d < 0 {
+		d = 0
+	}
+	if t.wake != nil {
+		t.wake.Stop()
+	}
+	self, root := t.self, t.eng.system.Root
+	t.wake = time.AfterFunc(d, func() { root.Send(self, tick{}) })
+}
+
+// fire records a batch of due runs as fired (or missed) through Raft and,
+// for each RunFired that applied, hands the call to the delivery pool. The
+// RunFired commit comes first: a node that can no longer commit (a deposed
+// leader) never calls out.
+func (e *Engine) fire(ctx context.Context, timer *actor.PID, batch []projections.PendingRun, now time.Time) {
+	ids := make([]string, len(batch))
+	for i, pr := range batch {
+		ids[i] = pr.RunID
+	}
+	defer e.system.Root.Send(timer, firedDone{ids})
+	for start := 0; start < len(batch); start += maxEventsPerEntry {
+		end := min(start+maxEventsPerEntry, len(batch))
+		if err := e.fireChunk(ctx, batch[start:end], now); err != nil {
+			e.cfg.Logger.Warn("fire runs", "runs", end-start, "err", err)
+			return
+		}
+	}
+}
+
+func (e *Engine) fireChunk(ctx context.Context, chunk []projections.PendingRun, now time.Time) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	threshold := e.cfg.MisfireThreshold
+	var payloads []event.Payload
+	var fired []projections.PendingRun
+	var scheds []projections.Schedule
+	for _, pr := range chunk {
+		s, ok, err := e.state.Schedule(pr.ScheduleID)
+		if err != nil {
+			return err
+		}
+		if !ok || s.Status == event.StatusDeleted {
+			continue
+		}
+		overdue := now.Sub(time.UnixMilli(pr.DueMs))
+		if overdue > threshold {
+			payloads = append(payloads, e.missed(pr, s, now, overdue))
+			continue
+		}
+		rf := event.RunFired{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID,
+			Partition: pr.Partition, ScheduledTime: pr.ScheduledTime, Refire: pr.Fired}
+		if pr.Kind == projections.KindCron && !pr.Fired {
+			rf.NextRunTime = e.cronNext(pr.ScheduleID, pr.ScheduledTime)
+		}
+		payloads = append(payloads, rf)
+		fired = append(fired, pr)
+		scheds = append(scheds, s)
+	}
+	if len(payloads) == 0 {
+		return nil
+	}
+	results, err := e.propose(payloads...)
+	if err != nil {
+		return err
+	}
+	rejected := map[string]bool{}
+	for i, p := range payloads {
+		if rf, ok := p.(event.RunFired); ok && results[i].Err != nil {
+			rejected[rf.RunID] = true // deleted, deactivated or already fired meanwhile
+		}
+	}
+	for i, pr := range fired {
+		if !rejected[pr.RunID] {
+			e.deliver(ctx, pr, scheds[i])
+		}
+	}
+	return nil
+}
+
+// missed builds the MISS outcome of a run that is too late to fire.
+func (e *Engine) missed(pr projections.PendingRun, s projections.Schedule, now time.Time, overdue time.Duration) event.Payload {
+	rc := event.RunCompleted{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID,
+		Partition: pr.Partition, ScheduledTime: pr.ScheduledTime, Status: event.StatusMiss}
+	due := time.UnixMilli(pr.DueMs).UTC().Format(time.RFC3339)
+	if pr.Fired {
+		rc.ErrorMessage = fmt.Sprintf("no outcome recorded: fired at %s but leadership changed before its outcome was recorded; "+
+			"not re-sent because it is %s overdue (misfire threshold %s)",
+			time.UnixMilli(pr.FiredAt).UTC().Format(time.RFC3339), overdue.Round(time.Second), e.cfg.MisfireThreshold)
+	} else {
+		rc.ErrorMessage = fmt.Sprintf("missed: due at %s but the scheduler could only fire it %s later (misfire threshold %s)",
+			due, overdue.Round(time.Second), e.cfg.MisfireThreshold)
+	}
+	if pr.Kind == projections.KindCron && !pr.Fired {
+		cutoff := now.Add(-e.cfg.MisfireThreshold).Unix()
+		plan := e.cronMissPlan(pr.ScheduleID, pr.ScheduledTime, cutoff)
+		rc.NextRunTime, rc.Skipped = plan.Next, plan.Skipped
+		if plan.Skipped > 0 {
+			rc.ErrorMessage += fmt.Sprintf("; %d later occurrences were skipped with it", plan.Skipped)
+		}
+	}
+	return rc
+}
+
+func (e *Engine) cronNext(id string, t int64) int64 {
+	res, err := e.system.Root.RequestFuture(e.cronPID(id), nextAfter{T: t}, e.cfg.ProposeTimeout).Result()
+	if err != nil {
+		e.cfg.Logger.Error("cron next fire time", "schedule", id, "err", err)
+		return 0
+	}
+	return res.(int64)
+}
+
+func (e *Engine) cronMissPlan(id string, t, cutoff int64) missAnswer {
+	res, err := e.system.Root.RequestFuture(e.cronPID(id), missPlan{T: t, Cutoff: cutoff}, e.cfg.ProposeTimeout).Result()
+	if err != nil {
+		e.cfg.Logger.Error("cron miss plan", "schedule", id, "err", err)
+		return missAnswer{}
+	}
+	return res.(missAnswer)
+}
+
+// deliver queues the HTTP call of a fired run; its outcome is recorded by
+// the outcome batcher unless this node stopped leading meanwhile (then the
+// next leader re-fires it under the same run id).
+func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s projections.Schedule) {
+	req := delivery.Request{
+		ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: time.Unix(pr.ScheduledTime, 0),
+		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,
+	}
+	job := delivery.Job{Req: req, Policy: e.policyFor(s), Done: func(o delivery.Outcome) {
+		if o.Canceled {
+			return
+		}
+		status := event.StatusSuccess
+		if !o.Success {
+			status = event.StatusFailure
+		}
+		e.out.add(event.RunCompleted{
+			ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID, Partition: pr.Partition,
+			ScheduledTime: pr.ScheduledTime, Status: status, ErrorMessage: o.ErrorMessage,
+			HTTPStatus: o.HTTPStatus, Attempts: o.Attempts,
+			StartedAt: o.StartedAt.UnixMilli(), FinishedAt: o.FinishedAt.UnixMilli(),
+		})
+	}}
+	if err := e.pool.Submit(ctx, job); err != nil {
+		e.cfg.Logger.Warn("delivery not queued", "run", pr.RunID, "err", err)
+	}
+}
+
+// policyFor merges a schedule's retry overrides into the server default.
+func (e *Engine) policyFor(s projections.Schedule) delivery.Policy {
+	p := e.cfg.Policy
+	if r := s.Retry; r != nil {
+		if r.MaxAttempts > 0 {
+			p.MaxAttempts = r.MaxAttempts
+		}
+		if r.TimeoutMs > 0 {
+			p.Timeout = time.Duration(r.TimeoutMs) * time.Millisecond
+		}
+		if r.InitialBackoffMs > 0 {
+			p.InitialBackoff = time.Duration(r.InitialBackoffMs) * time.Millisecond
+		}
+		if r.MaxBackoffMs > 0 {
+			p.MaxBackoff = time.Duration(r.MaxBackoffMs) * time.Millisecond
+		}
+		if r.RetryOn4xx != nil {
+			p.RetryOn4xx = *r.RetryOn4xx
+		}
+	}
+	return p
+}
+
+func unixTime(s int64) time.Time { return time.Unix(s, 0).UTC() }
+
+// dueHeap orders pending runs by due time, then run id (deterministic).
+type dueHeap []projections.PendingRun
+
+func (h dueHeap) Len() int { return len(h) }
+func (h dueHeap) Less(i, j int) bool {
+	if h[i].DueMs != h[j].DueMs {
+		return h[i].DueMs < h[j].DueMs
+	}
+	return h[i].RunID < h[j].RunID
+}
+func (h dueHeap) Swap(i, j int)       { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x interface{}) { *h = append(*h, x.(projections.PendingRun)) }
+func (h *dueHeap) Pop() interface{} {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
