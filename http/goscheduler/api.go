@@ -1,0 +1,493 @@
+package goscheduler
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/actors"
+	"github.com/chronicle-sched/chronicle/actors/cronspec"
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/projections"
+	"github.com/julienschmidt/httprouter"
+)
+
+// Commands is what the API needs to change state; *actors.Engine has it.
+type Commands interface {
+	RegisterApp(ctx context.Context, c actors.RegisterApp) (projections.App, error)
+	SetAppActive(ctx context.Context, appID string, active bool) (projections.App, error)
+	CreateSchedule(ctx context.Context, c actors.CreateSchedule) (projections.Schedule, error)
+	DeleteSchedule(ctx context.Context, id string) (projections.Schedule, error)
+	BulkActionRun(ctx context.Context, c actors.BulkAction) (int, error)
+}
+
+// Queries is what the API reads; projections.Reader has it.
+type Queries interface {
+	App(id string) (projections.App, bool, error)
+	Apps() ([]projections.App, error)
+	Schedule(id string) (projections.Schedule, bool, error)
+	Crons(app, status string) ([]projections.Schedule, error)
+	PastRuns(s projections.Schedule, size int, token string) (projections.Page, error)
+	AppSchedules(app string, start, end int64, status string, size int, token string) (projections.Page, error)
+}
+
+// API serves the GoScheduler endpoints.
+type API struct {
+	cmd     Commands
+	q       Queries
+	healthy func() error
+	now     func() time.Time
+	logger  *slog.Logger
+	timeout time.Duration
+}
+
+// New builds the API. healthy reports why the node cannot serve (nil: it can).
+func New(cmd Commands, q Queries, healthy func() error, logger *slog.Logger) *API {
+	return &API{cmd: cmd, q: q, healthy: healthy, now: time.Now, logger: logger, timeout: 10 * time.Second}
+}
+
+// Register mounts the endpoints on r.
+func (a *API) Register(r *httprouter.Router) {
+	r.GET("/goscheduler/healthcheck", a.healthcheck)
+	r.POST("/goscheduler/apps", a.handle(a.registerApp))
+	r.GET("/goscheduler/apps", a.handle(a.getApps))
+	r.POST("/goscheduler/apps/:appId/activate", a.handle(a.activate(true)))
+	r.POST("/goscheduler/apps/:appId/deactivate", a.handle(a.activate(false)))
+	r.GET("/goscheduler/apps/:appId/schedules", a.handle(a.appSchedules))
+	r.POST("/goscheduler/apps/:appId/bulk-action/:action", a.handle(a.bulkAction))
+	r.POST("/goscheduler/schedules", a.handle(a.createSchedule))
+	r.GET("/goscheduler/schedules/:id", a.handle(a.getSchedule))
+	r.DELETE("/goscheduler/schedules/:id", a.handle(a.deleteSchedule))
+	r.GET("/goscheduler/schedules/:id/runs", a.handle(a.runs))
+	r.GET("/goscheduler/crons/schedules", a.handle(a.crons))
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error
+
+// handle bounds the body, gives the handler a deadline and answers its error.
+func (a *API) handle(h handlerFunc) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+		defer cancel()
+		if err := h(w, r.WithContext(ctx), ps); err != nil {
+			WriteError(w, a.logger, err)
+		}
+	}
+}
+
+func (a *API) healthcheck(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	if err := a.healthy(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"statusMessage": "Fail", "reason": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"statusMessage": "Success"})
+}
+
+type appJSON struct {
+	AppID      string `json:"appId"`
+	Partitions int    `json:"partitions"`
+	Active     bool   `json:"active"`
+}
+
+type registerRequest struct {
+	AppID      string `json:"appId"`
+	Partitions int    `json:"partitions"`
+	Active     *bool  `json:"active"`
+}
+
+func (a *API) registerApp(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	var req registerRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if err := validateAppID(req.AppID); err != nil {
+		return err
+	}
+	if req.Partitions < 0 || req.Partitions > maxPartitions {
+		return badRequest("partitions must be between 0 (server default) and %d", maxPartitions)
+	}
+	active := req.Active == nil || *req.Active
+	app, err := a.cmd.RegisterApp(r.Context(), actors.RegisterApp{AppID: req.AppID, Partitions: req.Partitions, Active: active})
+	if err != nil {
+		return err
+	}
+	ok(w, http.StatusCreated, 1, appJSON{app.AppID, app.Partitions, app.Active})
+	return nil
+}
+
+func (a *API) getApps(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	var apps []projections.App
+	if id := r.URL.Query().Get("app_id"); id != "" {
+		app, found, err := a.q.App(id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return &APIError{HTTP: http.StatusNotFound, Code: 4001, Message: "unregistered App"}
+		}
+		apps = append(apps, app)
+	} else {
+		var err error
+		if apps, err = a.q.Apps(); err != nil {
+			return err
+		}
+	}
+	out := make([]appJSON, 0, len(apps))
+	for _, app := range apps {
+		out = append(out, appJSON{app.AppID, app.Partitions, app.Active})
+	}
+	ok(w, http.StatusOK, len(out), map[string]any{"apps": out})
+	return nil
+}
+
+func (a *API) activate(active bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+		id := ps.ByName("appId")
+		if err := validateAppID(id); err != nil {
+			return err
+		}
+		app, err := a.cmd.SetAppActive(r.Context(), id, active)
+		if err != nil {
+			return err
+		}
+		ok(w, http.StatusCreated, 0, map[string]any{"appId": app.AppID, "Active": app.Active})
+		return nil
+	}
+}
+
+type detailsJSON struct {
+	URL     string            `json:"url"`
+	Method  string            `json:"method"`
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+type callbackJSON struct {
+	Type    string      `json:"type"`
+	Details detailsJSON `json:"details"`
+}
+
+type retryJSON struct {
+	MaxAttempts      int   `json:"maxAttempts,omitempty"`
+	TimeoutMs        int64 `json:"timeoutMs,omitempty"`
+	InitialBackoffMs int64 `json:"initialBackoffMs,omitempty"`
+	MaxBackoffMs     int64 `json:"maxBackoffMs,omitempty"`
+	RetryOn4xx       *bool `json:"retryOn4xx,omitempty"`
+}
+
+type createRequest struct {
+	AppID          string        `json:"appId"`
+	Payload        string        `json:"payload"`
+	ScheduleTime   *int64        `json:"scheduleTime"`
+	CronExpression string        `json:"cronExpression"`
+	TimeZone       string        `json:"timeZone"`
+	Callback       *callbackJSON `json:"callback"`
+	HTTPCallback   *detailsJSON  `json:"httpCallback"`
+	Retry          *retryJSON    `json:"retry"`
+}
+
+func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	var req createRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	if err := validateAppID(req.AppID); err != nil {
+		return err
+	}
+	var errs []string
+	cb := req.Callback
+	if cb == nil && req.HTTPCallback != nil {
+		cb = &callbackJSON{Type: "http", Details: *req.HTTPCallback}
+	}
+	callback := validateCallback(cb, &errs)
+	retry := validateRetry(req.Retry, &errs)
+	if len(req.Payload) > maxPayloadBytes {
+		errs = append(errs, fmt.Sprintf("payload is larger than %d bytes", maxPayloadBytes))
+	}
+	c := actors.CreateSchedule{AppID: req.AppID, Payload: req.Payload, Retry: retry}
+	cron := strings.TrimSpace(req.CronExpression)
+	switch {
+	case req.ScheduleTime != nil && cron != "":
+		errs = append(errs, "give either scheduleTime (one-time) or cronExpression (cron), not both")
+	case req.ScheduleTime == nil && cron == "":
+		errs = append(errs, "scheduleTime (epoch seconds) or cronExpression is required")
+	case cron != "":
+		spec, err := cronspec.Parse(cron, req.TimeZone)
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+		c.Cron = spec
+	default:
+		t, now := *req.ScheduleTime, a.now().Unix()
+		switch {
+		case t >= looksLikeMillis:
+			errs = append(errs, fmt.Sprintf("scheduleTime %d looks like milliseconds: send epoch seconds", t))
+		case t > maxScheduleTime:
+			errs = append(errs, fmt.Sprintf("scheduleTime %d is after the year 2200", t))
+		case t < now:
+			errs = append(errs, fmt.Sprintf("schedule time : %d is less than current time: %d for app: %s. Time cannot be in past.", t, now, req.AppID))
+		}
+		c.ScheduleTime = t
+	}
+	if len(errs) > 0 {
+		return badRequest("%s", strings.Join(errs, ","))
+	}
+	c.Callback = *callback
+	s, err := a.cmd.CreateSchedule(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	ok(w, http.StatusCreated, 1, map[string]any{"schedule": renderSchedule(s)})
+	return nil
+}
+
+func (a *API) getSchedule(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id := ps.ByName("id")
+	if err := validateScheduleID(id); err != nil {
+		return err
+	}
+	s, found, err := a.q.Schedule(id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return notFound("Schedule with id: %s not found", id)
+	}
+	ok(w, http.StatusOK, 1, map[string]any{"schedule": renderSchedule(s)})
+	return nil
+}
+
+func (a *API) deleteSchedule(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id := ps.ByName("id")
+	if err := validateScheduleID(id); err != nil {
+		return err
+	}
+	s, err := a.cmd.DeleteSchedule(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	ok(w, http.StatusOK, 1, map[string]any{"schedule": renderSchedule(s)})
+	return nil
+}
+
+func (a *API) runs(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id := ps.ByName("id")
+	if err := validateScheduleID(id); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	when := strings.ToLower(q.Get("when"))
+	if when == "" {
+		when = "past"
+	}
+	if when != "past" && when != "future" {
+		return badRequest("when must be past or future, not %q", truncate(q.Get("when"), 40))
+	}
+	size, err := parseSize(q, defaultRunsSize)
+	if err != nil {
+		return err
+	}
+	s, found, err := a.q.Schedule(id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return notFound("Schedule with id: %s not found", id)
+	}
+	var page projections.Page
+	switch {
+	case !s.IsCron():
+		pending := s.Status == event.StatusScheduled
+		if (when == "future") == pending {
+			page.Items = []projections.Schedule{s}
+		}
+	case when == "past":
+		if page, err = a.q.PastRuns(s, size, q.Get("continuationToken")); err != nil {
+			return err
+		}
+	default:
+		if page, err = futureRuns(s, size, q.Get("continuationToken")); err != nil {
+			return err
+		}
+	}
+	if len(page.Items) == 0 {
+		return notFound("No runs found for schedule with id %s", id)
+	}
+	ok(w, http.StatusOK, len(page.Items), map[string]any{"schedules": renderAll(page.Items), "continuationToken": page.Next})
+	return nil
+}
+
+// futureRuns lists a cron's coming occurrences, from its next pending one.
+// They are computed, not stored: the token is the last time listed.
+func futureRuns(s projections.Schedule, size int, token string) (projections.Page, error) {
+	var page projections.Page
+	if s.Status == event.StatusDeleted || s.NextRunTime == 0 {
+		return page, nil
+	}
+	spec, err := cronspec.Parse(s.CronExpression, s.TimeZone)
+	if err != nil {
+		return page, fmt.Errorf("stored cron expression of %s: %w", s.ScheduleID, err)
+	}
+	t := time.Unix(s.NextRunTime, 0).UTC()
+	if token != "" {
+		b, err := base64.RawURLEncoding.DecodeString(token)
+		if err != nil || len(b) != 8 {
+			return page, projections.ErrBadToken
+		}
+		t = spec.Next(time.Unix(int64(binary.BigEndian.Uint64(b)), 0))
+	}
+	for ; !t.IsZero() && len(page.Items) < size; t = spec.Next(t) {
+		run := projections.Run{RunID: event.CronRunID(s.ScheduleID, t.Unix()), ScheduleID: s.ScheduleID,
+			AppID: s.AppID, Partition: s.Partition, ScheduledTime: t.Unix(), Status: event.StatusScheduled}
+		page.Items = append(page.Items, projections.RunAsSchedule(s, run))
+	}
+	if !t.IsZero() && len(page.Items) > 0 {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], uint64(page.Items[len(page.Items)-1].ScheduleTime))
+		page.Next = base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	return page, nil
+}
+
+func (a *API) crons(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
+	q := r.URL.Query()
+	status, err := parseStatus(q)
+	if err != nil {
+		return err
+	}
+	appID := q.Get("app_id")
+	if appID != "" {
+		if err := validateAppID(appID); err != nil {
+			return err
+		}
+	}
+	list, err := a.q.Crons(appID, status)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		return notFound("No cron schedules found")
+	}
+	ok(w, http.StatusOK, len(list), renderAll(list))
+	return nil
+}
+
+func (a *API) appSchedules(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id := ps.ByName("appId")
+	if err := validateAppID(id); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	size, err := parseSize(q, defaultPageSize)
+	if err != nil {
+		return err
+	}
+	status, err := parseStatus(q)
+	if err != nil {
+		return err
+	}
+	start, end, err := parseRange(q)
+	if err != nil {
+		return err
+	}
+	if _, found, err := a.q.App(id); err != nil {
+		return err
+	} else if !found {
+		return classify(projections.ErrAppNotFound)
+	}
+	page, err := a.q.AppSchedules(id, start.Unix(), end.Unix(), status, size, q.Get("continuationToken"))
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"schedules": renderAll(page.Items), "continuationToken": page.Next}
+	if len(page.Items) > 0 {
+		data["continuationStartTime"] = page.Items[len(page.Items)-1].ScheduleTime
+	}
+	ok(w, http.StatusOK, len(page.Items), data)
+	return nil
+}
+
+func (a *API) bulkAction(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id := ps.ByName("appId")
+	if err := validateAppID(id); err != nil {
+		return err
+	}
+	action := strings.ToLower(ps.ByName("action"))
+	if action != event.ActionReconcile && action != event.ActionDelete {
+		return badRequest("invalid action type %q: use reconcile or delete", truncate(ps.ByName("action"), 40))
+	}
+	q := r.URL.Query()
+	status, err := parseStatus(q)
+	if err != nil {
+		return err
+	}
+	start, end, err := parseRange(q)
+	if err != nil {
+		return err
+	}
+	n, err := a.cmd.BulkActionRun(r.Context(), actors.BulkAction{AppID: id, Action: action, Status: status, Start: start, End: end})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, envelope{
+		Status: Status{StatusCode: http.StatusOK, StatusMessage: "Success", StatusType: "Success", TotalCount: &n},
+		Data:   map[string]any{"action": action, "affected": n},
+		Remarks: fmt.Sprintf("%s initiated successfully for app: %s, timeRange: {StartTime:%s EndTime:%s}, status: %s",
+			action, id, start.Format("2006-01-02 15:04:05 -0700 MST"), end.Format("2006-01-02 15:04:05 -0700 MST"), status),
+	})
+	return nil
+}
+
+// scheduleJSON is a schedule as GoScheduler shows it (the Get Schedule
+// shape), with a few additive fields of ours.
+type scheduleJSON struct {
+	ScheduleID       string       `json:"scheduleId"`
+	ParentScheduleID string       `json:"parentScheduleId,omitempty"`
+	Payload          string       `json:"payload"`
+	AppID            string       `json:"appId"`
+	ScheduleTime     int64        `json:"scheduleTime,omitempty"`
+	PartitionID      int          `json:"partitionId"`
+	ScheduleGroup    int64        `json:"scheduleGroup,omitempty"`
+	Callback         callbackJSON `json:"callback"`
+	CronExpression   string       `json:"cronExpression,omitempty"`
+	TimeZone         string       `json:"timeZone,omitempty"`
+	NextRunTime      int64        `json:"nextRunTime,omitempty"`
+	Retry            *retryJSON   `json:"retry,omitempty"`
+	Status           string       `json:"status"`
+	ErrorMessage     string       `json:"errorMessage,omitempty"`
+	HTTPStatus       int          `json:"httpStatus,omitempty"`
+	Attempts         int          `json:"attempts,omitempty"`
+}
+
+func renderSchedule(s projections.Schedule) scheduleJSON {
+	out := scheduleJSON{
+		ScheduleID: s.ScheduleID, ParentScheduleID: s.ParentID, Payload: s.Payload, AppID: s.AppID,
+		ScheduleTime: s.ScheduleTime, PartitionID: s.Partition,
+		Callback: callbackJSON{Type: s.Callback.Type, Details: detailsJSON{URL: s.Callback.URL,
+			Method: s.Callback.Method, Headers: s.Callback.Headers}},
+		Status: s.Status, ErrorMessage: s.ErrorMessage, HTTPStatus: s.HTTPStatus, Attempts: s.Attempts,
+	}
+	if s.ScheduleTime > 0 {
+		out.ScheduleGroup = s.ScheduleTime - s.ScheduleTime%60
+	}
+	if s.ParentID == "" {
+		out.CronExpression, out.TimeZone, out.NextRunTime = s.CronExpression, s.TimeZone, s.NextRunTime
+	}
+	if r := s.Retry; r != nil {
+		out.Retry = &retryJSON{r.MaxAttempts, r.TimeoutMs, r.InitialBackoffMs, r.MaxBackoffMs, r.RetryOn4xx}
+	}
+	return out
+}
+
+func renderAll(list []projections.Schedule) []scheduleJSON {
+	out := make([]scheduleJSON, 0, len(list))
+	for _, s := range list {
+		out = append(out, renderSchedule(s))
+	}
+	return out
+}
