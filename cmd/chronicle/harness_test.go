@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testConfig is a node tuned for tests: free ports, quick retries.
+func testConfig(t *testing.T, dataDir string) serveConfig {
+	t.Helper()
+	return serveConfig{
+		dataDir: dataDir, httpAddr: "127.0.0.1:0", raftAddr: freeAddr(t), nodeID: "node1",
+		logLevel: "warn", defaultPartitions: 2, workers: 64,
+		misfire: time.Minute, window: 2 * time.Second,
+		cbTimeout: 2 * time.Second, cbAttempts: 2, cbBackoff: 50 * time.Millisecond, cbMaxBackoff: 200 * time.Millisecond,
+		heartbeat: 300 * time.Millisecond, election: 300 * time.Millisecond, lease: 150 * time.Millisecond,
+		snapshotThreshold: 16384,
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// testNode is a node started in-process with the same wiring as `serve`.
+type testNode struct {
+	t    *testing.T
+	cfg  serveConfig
+	n    *node
+	base string
+}
+
+func startTestNode(t *testing.T, cfg serveConfig) *testNode {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n, err := startNode(cfg, logger)
+	if err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	tn := &testNode{t: t, cfg: cfg, n: n, base: "http://" + n.httpAddr()}
+	t.Cleanup(tn.stop)
+	tn.waitHealthy()
+	return tn
+}
+
+func (tn *testNode) stop() {
+	if tn.n != nil {
+		if err := tn.n.stop(); err != nil {
+			tn.t.Errorf("stop node: %v", err)
+		}
+		tn.n = nil
+	}
+}
+
+func (tn *testNode) waitHealthy() {
+	tn.t.Helper()
+	waitFor(tn.t, 15*time.Second, "node healthy", func() bool {
+		code, _ := tn.call("GET", "/goscheduler/healthcheck", nil)
+		return code == http.StatusOK
+	})
+}
+
+// resp is a decoded answer envelope.
+type resp struct {
+	Status struct {
+		StatusCode    int    `json:"statusCode"`
+		StatusMessage string `json:"statusMessage"`
+		StatusType    string `json:"statusType"`
+		TotalCount    *int   `json:"totalCount"`
+	} `json:"status"`
+	Data    json.RawMessage `json:"data"`
+	Remarks string          `json:"remarks"`
+	raw     []byte
+}
+
+func (tn *testNode) call(method, path string, body any) (int, resp) {
+	tn.t.Helper()
+	return callURL(tn.t, method, tn.base+path, body)
+}
+
+func callURL(t *testing.T, method, url string, body any) (int, resp) {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		js, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(js)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, resp{}
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var r resp
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatalf("%s %s: answer is not JSON (%d): %q", method, url, res.StatusCode, raw)
+		}
+	}
+	r.raw = raw
+	return res.StatusCode, r
+}
+
+// must calls and fails the test unless the HTTP status is want.
+func (tn *testNode) must(want int, method, path string, body any) resp {
+	tn.t.Helper()
+	code, r := tn.call(method, path, body)
+	if code != want {
+		tn.t.Fatalf("%s %s: HTTP %d, want %d: %s", method, path, code, want, r.raw)
+	}
+	return r
+}
+
+func decodeData[T any](t *testing.T, r resp) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(r.Data, &v); err != nil {
+		t.Fatalf("decode data %s: %v", r.Data, err)
+	}
+	return v
+}
+
+// schedule is the API's schedule shape.
+type schedule struct {
+	ScheduleID       string `json:"scheduleId"`
+	ParentScheduleID string `json:"parentScheduleId"`
+	Payload          string `json:"payload"`
+	AppID            string `json:"appId"`
+	ScheduleTime     int64  `json:"scheduleTime"`
+	PartitionID      int    `json:"partitionId"`
+	ScheduleGroup    int64  `json:"scheduleGroup"`
+	Callback         struct {
+		Type    string `json:"type"`
+		Details struct {
+			URL     string            `json:"url"`
+			Method  string            `json:"method"`
+			Headers map[string]string `json:"headers"`
+		} `json:"details"`
+	} `json:"callback"`
+	CronExpression string `json:"cronExpression"`
+	NextRunTime    int64  `json:"nextRunTime"`
+	Status         string `json:"status"`
+	ErrorMessage   string `json:"errorMessage"`
+}
+
+func (tn *testNode) registerApp(id string, partitions int) {
+	tn.t.Helper()
+	tn.must(200, "POST", "/goscheduler/apps", map[string]any{"appId": id, "partitions": partitions, "active": true})
+}
+
+func (tn *testNode) createOnce(app string, at int64, url, method string, payload string) schedule {
+	tn.t.Helper()
+	r := tn.must(200, "POST", "/goscheduler/schedules", map[string]any{
+		"appId": app, "payload": payload, "scheduleTime": at,
+		"callback": map[string]any{"type": "http", "details": map[string]any{
+			"url": url, "method": method, "headers": map[string]string{"X-Test": "yes"}}},
+	})
+	return decodeData[struct{ Schedule schedule }](tn.t, r).Schedule
+}
+
+func (tn *testNode) getSchedule(id string) schedule {
+	tn.t.Helper()
+	r := tn.must(200, "GET", "/goscheduler/schedules/"+id, nil)
+	return decodeData[struct{ Schedule schedule }](tn.t, r).Schedule
+}
+
+// waitStatus polls a schedule until it has the status.
+func (tn *testNode) waitStatus(id, status string, within time.Duration) schedule {
+	tn.t.Helper()
+	var s schedule
+	waitFor(tn.t, within, "schedule "+id+" "+status, func() bool {
+		s = tn.getSchedule(id)
+		return s.Status == status
+	})
+	return s
+}
+
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// hit is one callback a receiver got.
+type hit struct {
+	At      time.Time
+	Method  string
+	Path    string
+	Header  http.Header
+	Body    string
+	RunID   string
+	Attempt string
+}
+
+// receiver is a real HTTP server standing in for a user's endpoint.
+type receiver struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	hits   []hit
+	status map[string]int // path → status to answer (default 200)
+}
+
+func newReceiver(t *testing.T) *receiver {
+	rc := &receiver{status: map[string]int{}}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.hits = append(rc.hits, hit{At: time.Now(), Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(),
+			Body: string(body), RunID: r.Header.Get("X-Chronicle-Run-Id"), Attempt: r.Header.Get("X-Chronicle-Attempt")})
+		code, ok := rc.status[r.URL.Path]
+		rc.mu.Unlock()
+		if !ok {
+			code = http.StatusOK
+		}
+		w.WriteHeader(code)
+		fmt.Fprintf(w, "answer %d", code)
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *receiver) url(path string) string { return rc.srv.URL + path }
+
+func (rc *receiver) answer(path string, code int) {
+	rc.mu.Lock()
+	rc.status[path] = code
+	rc.mu.Unlock()
+}
+
+func (rc *receiver) hitsFor(path string) []hit {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var out []hit
+	for _, h := range rc.hits {
+		if h.Path == path {
+			out = append(out, h)
+		}
+	}
+	return out
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportDirection keeps the one-way flow of data true:
+// http → actors → raftfsm → eventlog + projections, with eventlog/event a
+// leaf everyone may use. A new import that breaks it fails here.
+func TestImportDirection(t *testing.T) {
+	const mod = "github.com/chronicle-sched/chronicle/"
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "../../...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	// forbidden[pkg prefix] = import prefixes that package may not import.
+	forbidden := map[string][]string{
+		mod + "eventlog/event": {mod, "github.com/cockroachdb/pebble", "github.com/hashicorp/raft"},
+		mod + "eventlog":       {mod + "projections", mod + "raftfsm", mod + "actors", mod + "http", mod + "cmd"},
+		mod + "projections":    {mod + "raftfsm", mod + "actors", mod + "http", mod + "cmd"},
+		mod + "raftfsm":        {mod + "actors", mod + "http", mod + "cmd"},
+		mod + "actors":         {mod + "http", mod + "cmd", "github.com/cockroachdb/pebble", "github.com/hashicorp/raft"},
+		mod + "http":           {mod + "raftfsm", mod + "eventlog", mod + "cmd", "github.com/cockroachdb/pebble", "github.com/hashicorp/raft"},
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, imports := fields[0], fields[1:]
+		rules := rulesFor(pkg, forbidden)
+		for _, imp := range imports {
+			checked++
+			for _, bad := range rules {
+				// eventlog/event is the shared vocabulary: allowed everywhere.
+				if imp == mod+"eventlog/event" && bad != mod {
+					continue
+				}
+				if imp == bad || strings.HasPrefix(imp, bad+"/") || (strings.HasSuffix(bad, "/") && strings.HasPrefix(imp, bad)) {
+					t.Errorf("%s imports %s: breaks the http → actors → raftfsm → eventlog/projections flow", pkg, imp)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("go list found no imports: the check ran on nothing")
+	}
+}
+
+// rulesFor returns the rules of the most specific prefix that matches pkg.
+func rulesFor(pkg string, forbidden map[string][]string) []string {
+	best := ""
+	for prefix := range forbidden {
+		if (pkg == prefix || strings.HasPrefix(pkg, prefix+"/")) && len(prefix) > len(best) {
+			best = prefix
+		}
+	}
+	return forbidden[best]
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/actors"
+	"github.com/chronicle-sched/chronicle/actors/delivery"
+	"github.com/chronicle-sched/chronicle/http/goscheduler"
+	"github.com/chronicle-sched/chronicle/http/server"
+	"github.com/chronicle-sched/chronicle/projections"
+	"github.com/chronicle-sched/chronicle/raftfsm"
+)
+
+type serveConfig struct {
+	dataDir, httpAddr, raftAddr, nodeID, peers string
+	logLevel                                   string
+	defaultPartitions, workers                 int
+	misfire, window                            time.Duration
+	cbTimeout, cbBackoff, cbMaxBackoff         time.Duration
+	cbAttempts                                 int
+	cbRetry4xx                                 bool
+	heartbeat, election, lease                 time.Duration
+	snapshotThreshold                          uint64
+}
+
+// parseServe reads flags; each flag can also come from CHRONICLE_<NAME>
+// (upper case, dashes as underscores), the command line winning.
+func parseServe(args []string) (serveConfig, error) {
+	var c serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory for the Raft log, snapshots and state")
+	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP API address")
+	fs.StringVar(&c.raftAddr, "raft-addr", "127.0.0.1:7000", "Raft address (bind and advertise)")
+	fs.StringVar(&c.nodeID, "node-id", "node1", "this node's id, unique in the cluster")
+	fs.StringVar(&c.peers, "peers", "", "voters as id=host:port,...; empty bootstraps a single-node cluster")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&c.defaultPartitions, "default-partitions", 4, "partitions of an app registered with partitions 0")
+	fs.IntVar(&c.workers, "callback-workers", 256, "callbacks delivered concurrently")
+	fs.DurationVar(&c.misfire, "misfire-threshold", time.Minute, "a run overdue by more than this is recorded as MISS instead of fired")
+	fs.DurationVar(&c.window, "timer-window", 10*time.Second, "how far ahead timers hold due runs in memory")
+	fs.DurationVar(&c.cbTimeout, "callback-timeout", 10*time.Second, "timeout of one callback attempt")
+	fs.IntVar(&c.cbAttempts, "callback-attempts", 3, "attempts per run (1 = no retry)")
+	fs.DurationVar(&c.cbBackoff, "callback-backoff", time.Second, "first retry delay (doubles each retry, with jitter)")
+	fs.DurationVar(&c.cbMaxBackoff, "callback-max-backoff", 30*time.Second, "largest retry delay")
+	fs.BoolVar(&c.cbRetry4xx, "callback-retry-4xx", false, "retry 4xx answers too (408 and 429 are always retried)")
+	fs.DurationVar(&c.heartbeat, "raft-heartbeat-timeout", 300*time.Millisecond, "Raft heartbeat timeout")
+	fs.DurationVar(&c.election, "raft-election-timeout", 300*time.Millisecond, "Raft election timeout")
+	fs.DurationVar(&c.lease, "raft-lease-timeout", 150*time.Millisecond, "Raft leader lease timeout")
+	fs.Uint64Var(&c.snapshotThreshold, "raft-snapshot-threshold", 16384, "log entries between Raft snapshots")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "CHRONICLE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && !set[f.Name] {
+			if err := fs.Set(f.Name, v); err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: %w", env, v, err)
+			}
+		}
+	})
+	return c, envErr
+}
+
+func parsePeers(s string) ([]raftfsm.Peer, error) {
+	var peers []raftfsm.Peer
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		id, addr, ok := strings.Cut(part, "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("peer %q: want id=host:port", part)
+		}
+		peers = append(peers, raftfsm.Peer{ID: id, Addr: addr})
+	}
+	return peers, nil
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func serve(args []string) error {
+	c, err := parseServe(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(c.logLevel)
+	if err != nil {
+		return err
+	}
+	n, err := startNode(c, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("chronicle serving", "node", c.nodeID, "http", n.httpAddr(), "raft", c.raftAddr, "data", c.dataDir)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	got := <-sig
+	logger.Info("shutting down", "signal", got.String())
+	if err := n.stop(); err != nil {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// node is a running Chronicle node: Raft and state, actors, HTTP.
+type node struct {
+	raft   *raftfsm.Node
+	engine *actors.Engine
+	srv    *server.Server
+	logger *slog.Logger
+}
+
+// startNode wires every layer together and starts serving.
+func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
+	peers, err := parsePeers(c.peers)
+	if err != nil {
+		return nil, err
+	}
+	rn, err := raftfsm.Open(raftfsm.Config{
+		NodeID: c.nodeID, RaftAddr: c.raftAddr, DataDir: c.dataDir, Peers: peers,
+		HeartbeatTimeout: c.heartbeat, ElectionTimeout: c.election, LeaderLeaseTimeout: c.lease,
+		SnapshotThreshold: c.snapshotThreshold, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	state := projections.Reader{R: rn.State()}
+	engine := actors.New(actors.Config{
+		NodeID: c.nodeID, DefaultPartitions: c.defaultPartitions, MisfireThreshold: c.misfire, Window: c.window,
+		Workers: c.workers, Logger: logger,
+		Policy: delivery.Policy{Timeout: c.cbTimeout, MaxAttempts: c.cbAttempts, InitialBackoff: c.cbBackoff,
+			MaxBackoff: c.cbMaxBackoff, RetryOn4xx: c.cbRetry4xx},
+	}, rn, state)
+	rn.SetObserver(engine.Observe)
+	rn.OnLeadership(engine.OnLeadership)
+
+	healthy := func() error {
+		switch {
+		case rn.Leader() == "":
+			return errors.New("no raft leader")
+		case rn.IsLeader() && !engine.Leading():
+			return errors.New("leader is still catching up")
+		}
+		return nil
+	}
+	api := goscheduler.New(engine, state, healthy, logger)
+	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: func() (server.ClusterStatus, error) {
+		st, err := rn.Status()
+		out := server.ClusterStatus{NodeID: st.NodeID, LeaderID: st.LeaderID, LeaderAddress: st.LeaderAddr,
+			State: st.State, Term: st.Term, AppliedIndex: st.AppliedIndex, LastContact: st.LastContact}
+		for _, m := range st.Members {
+			out.Members = append(out.Members, server.Member{ID: m.ID, RaftAddress: m.RaftAddr, Voter: m.Voter, Leader: m.Leader})
+		}
+		return out, err
+	}})
+	if err != nil {
+		engine.Stop()
+		rn.Shutdown()
+		return nil, err
+	}
+	return &node{raft: rn, engine: engine, srv: srv, logger: logger}, nil
+}
+
+func (n *node) httpAddr() string { return n.srv.Addr() }
+
+// stop shuts down in dependency order: no new requests, no more firing,
+// then Raft and the stores.
+func (n *node) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.srv.Shutdown(ctx); err != nil {
+		n.logger.Warn("http shutdown", "err", err)
+	}
+	n.engine.Stop()
+	if err := n.raft.Shutdown(); err != nil {
+		return fmt.Errorf("raft shutdown: %w", err)
+	}
+	return nil
+}
