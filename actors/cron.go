@@ -22,7 +22,7 @@ type (
 	// missPlan asks, for an occurrence T that is being recorded as missed,
 	// which occurrence to resume with (the first at or after Cutoff) and
 	// how many occurrences in between are skipped with it.
-	missPlan struct{ T, Cutoff int64 }
+	missPlan   struct{ T, Cutoff int64 }
 	missAnswer struct {
 		Next    int64
 		Skipped int

@@ -138,7 +138,11 @@ func TestCreateScheduleValidation(t *testing.T) {
 		{"neither", with(func(m map[string]any) { delete(m, "scheduleTime") }), 400, "scheduleTime (epoch seconds) or cronExpression is required"},
 		{"inverted cron", with(func(m map[string]any) { delete(m, "scheduleTime"); m["cronExpression"] = "5-3 * * * *" }), 400, "5-3"},
 		{"garbage cron", with(func(m map[string]any) { delete(m, "scheduleTime"); m["cronExpression"] = "every tuesday" }), 400, "cron"},
-		{"bad zone", with(func(m map[string]any) { delete(m, "scheduleTime"); m["cronExpression"] = "* * * * *"; m["timeZone"] = "Mars/Base" }), 400, "Mars/Base"},
+		{"bad zone", with(func(m map[string]any) {
+			delete(m, "scheduleTime")
+			m["cronExpression"] = "* * * * *"
+			m["timeZone"] = "Mars/Base"
+		}), 400, "Mars/Base"},
 		{"callback type", with(func(m map[string]any) { m["callback"].(map[string]any)["type"] = "kafka" }), 400, "only http is supported"},
 		{"header", with(func(m map[string]any) { details(m)["headers"] = map[string]string{"Bad Header": "x"} }), 400, "invalid callback header name"},
 		{"payload type", with(func(m map[string]any) { m["payload"] = map[string]any{"a": 1} }), 400, "field payload must be a string"},
