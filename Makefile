@@ -28,6 +28,7 @@ test: vet
 fuzz:
 	$(GO) test -run=XXX -fuzz=FuzzParse -fuzztime=60s ./actors/cronspec/
 	$(GO) test -run=XXX -fuzz=FuzzDecodeLog -fuzztime=30s ./raftfsm/raftstore/
+	$(GO) test -run=XXX -fuzz=FuzzCreateSchedule -fuzztime=60s ./cmd/chronicle/
 
 # Micro-benchmarks of the packages (the end-to-end bench/ suite is issue 5).
 bench:

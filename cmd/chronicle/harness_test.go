@@ -17,7 +17,7 @@ import (
 )
 
 // testConfig is a node tuned for tests: free ports, quick retries.
-func testConfig(t *testing.T, dataDir string) serveConfig {
+func testConfig(t testing.TB, dataDir string) serveConfig {
 	t.Helper()
 	return serveConfig{
 		dataDir: dataDir, httpAddr: "127.0.0.1:0", raftAddr: freeAddr(t), nodeID: "node1",
@@ -29,7 +29,7 @@ func testConfig(t *testing.T, dataDir string) serveConfig {
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -41,13 +41,13 @@ func freeAddr(t *testing.T) string {
 
 // testNode is a node started in-process with the same wiring as `serve`.
 type testNode struct {
-	t    *testing.T
+	t    testing.TB
 	cfg  serveConfig
 	n    *node
 	base string
 }
 
-func startTestNode(t *testing.T, cfg serveConfig) *testNode {
+func startTestNode(t testing.TB, cfg serveConfig) *testNode {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := startNode(cfg, logger)
@@ -95,7 +95,7 @@ func (tn *testNode) call(method, path string, body any) (int, resp) {
 	return callURL(tn.t, method, tn.base+path, body)
 }
 
-func callURL(t *testing.T, method, url string, body any) (int, resp) {
+func callURL(t testing.TB, method, url string, body any) (int, resp) {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -142,7 +142,7 @@ func (tn *testNode) must(want int, method, path string, body any) resp {
 	return r
 }
 
-func decodeData[T any](t *testing.T, r resp) T {
+func decodeData[T any](t testing.TB, r resp) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(r.Data, &v); err != nil {
@@ -206,7 +206,7 @@ func (tn *testNode) waitStatus(id, status string, within time.Duration) schedule
 	return s
 }
 
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -236,7 +236,7 @@ type receiver struct {
 	status map[string]int // path → status to answer (default 200)
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	rc := &receiver{status: map[string]int{}}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

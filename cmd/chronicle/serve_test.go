@@ -1,0 +1,129 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestFlagsFallBackToEnvironment(t *testing.T) {
+	t.Setenv("CHRONICLE_DATA_DIR", "/from/env")
+	t.Setenv("CHRONICLE_NODE_ID", "env-node")
+	t.Setenv("CHRONICLE_MISFIRE_THRESHOLD", "5s")
+	c, err := parseServe([]string{"--node-id", "flag-node"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.dataDir != "/from/env" || c.nodeID != "flag-node" || c.misfire != 5*time.Second || c.httpAddr != "127.0.0.1:8080" || c.raftAddr != "127.0.0.1:7000" {
+		t.Fatalf("config: %+v", c)
+	}
+	t.Setenv("CHRONICLE_CALLBACK_ATTEMPTS", "many")
+	if _, err := parseServe(nil); err == nil || !strings.Contains(err.Error(), "CHRONICLE_CALLBACK_ATTEMPTS") {
+		t.Fatalf("bad env value: %v", err)
+	}
+	if _, err := parsePeers("n1=127.0.0.1:1,broken"); err == nil {
+		t.Fatal("bad peer accepted")
+	}
+	peers, err := parsePeers("n1=127.0.0.1:1, n2=127.0.0.1:2")
+	if err != nil || len(peers) != 2 || peers[1].ID != "n2" {
+		t.Fatalf("peers: %+v %v", peers, err)
+	}
+}
+
+// TestSIGTERMShutsDownCleanly runs the binary, stops it with SIGTERM and
+// expects exit status 0 and its data intact on the next start.
+func TestSIGTERMShutsDownCleanly(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "chronicle")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	httpAddr := freeAddr(t)
+	env := append(os.Environ(), "CHRONICLE_DATA_DIR="+dir, "CHRONICLE_HTTP_ADDR="+httpAddr,
+		"CHRONICLE_RAFT_ADDR="+freeAddr(t), "CHRONICLE_LOG_LEVEL=warn")
+	run := func() *exec.Cmd {
+		cmd := exec.Command(bin, "serve") // every setting from the environment
+		cmd.Env, cmd.Stderr = env, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		(&testNode{t: t, base: "http://" + httpAddr}).waitHealthy()
+		return cmd
+	}
+	cmd := run()
+	tn := &testNode{t: t, base: "http://" + httpAddr}
+	tn.registerApp("term", 1)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit 15s after SIGTERM")
+	}
+	if _, err := http.Get("http://" + httpAddr + "/goscheduler/healthcheck"); err == nil {
+		t.Fatal("still serving after SIGTERM")
+	}
+	run()
+	r := tn.must(200, "GET", "/goscheduler/apps?app_id=term", nil)
+	if !strings.Contains(string(r.Data), `"appId":"term"`) {
+		t.Fatalf("app lost across a clean restart: %s", r.raw)
+	}
+}
+
+// TestRunsBeyondTheWindowFireOnTime: timers hold only the near window in
+// memory; a run due later is read in by a later window load and must
+// still fire at its second.
+func TestRunsBeyondTheWindowFireOnTime(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.window = time.Second
+	tn := startTestNode(t, cfg)
+	rc := newReceiver(t)
+	tn.registerApp("far", 1)
+	at := time.Now().Unix() + 4
+	s := tn.createOnce("far", at, rc.url("/far"), "GET", "")
+	tn.waitStatus(s.ScheduleID, "SUCCESS", 10*time.Second)
+	h := rc.hitsFor("/far")
+	if len(h) != 1 {
+		t.Fatalf("%d calls", len(h))
+	}
+	if late := h[0].At.Sub(time.Unix(at, 0)); late < 0 || late > time.Second {
+		t.Fatalf("run beyond the window fired %v after its time", late)
+	}
+}
+
+// FuzzCreateSchedule sends arbitrary bodies to a real node: the answer is
+// always a JSON envelope, 200 or 4xx, never a 5xx.
+func FuzzCreateSchedule(f *testing.F) {
+	for _, seed := range []string{
+		`{"appId":"fz","payload":"{}","scheduleTime":2687947561,"callback":{"type":"http","details":{"url":"http://127.0.0.1:1/","method":"GET"}}}`,
+		`{"appId":"fz","cronExpression":"5-3 * * * *","callback":{"details":{"url":"http://x/","method":"get"}}}`,
+		`{"appId":"fz","cronExpression":"@every 1s","timeZone":"\u0000","callback":{"details":{"url":"http://x/","method":"POST"}}}`,
+		`{"appId":"fz","scheduleTime":-1}`, `{"appId":1}`, `null`, `"str"`, `{}`, `{"appId":"fz","retry":{"maxAttempts":-5}}`,
+		`{"appId":"fz","scheduleTime":9223372036854775807,"callback":{}}`, `{"appId":"fz","httpCallback":{"url":"http://[::1]:99999/","method":"PATCH"},"scheduleTime":2687947561}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	tn := startTestNode(f, testConfig(f, f.TempDir()))
+	tn.registerApp("fz", 1)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		code, r := callURL(t, "POST", tn.base+"/goscheduler/schedules", body)
+		if code >= 500 || code == 0 {
+			t.Fatalf("HTTP %d for %q: %s", code, body, r.raw)
+		}
+		if code != 200 && (r.Status.StatusType != "Fail" || r.Status.StatusMessage == "") {
+			t.Fatalf("HTTP %d without a Fail envelope for %q: %s", code, body, r.raw)
+		}
+	})
+}
