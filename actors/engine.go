@@ -375,6 +375,13 @@ func (e *Engine) BulkActionRun(ctx context.Context, c BulkAction) (int, error) {
 	return r.affected, err
 }
 
+// AnnounceNode records a member's API address (leader only: followers
+// forward the request).
+func (e *Engine) AnnounceNode(_ context.Context, id, httpAddr, raftAddr string) error {
+	_, err := e.proposeOne(event.NodeAnnounced{NodeID: id, HTTPAddr: httpAddr, RaftAddr: raftAddr})
+	return err
+}
+
 // propose stamps and replicates events, mapping replication errors to the
 // package's own. It returns one result per event.
 func (e *Engine) propose(payloads ...event.Payload) ([]raftfsm.Result, error) {

@@ -74,6 +74,8 @@ func Apply(b Batch, ev event.Event, fx *Effects) (int, error) {
 		return 0, a.runCompleted(p)
 	case *event.BulkAction:
 		return a.bulkAction(p)
+	case *event.NodeAnnounced:
+		return 0, a.nodeAnnounced(p)
 	}
 	return 0, fmt.Errorf("%w: no apply rule for %s", ErrInvalidEvent, ev.Type)
 }
@@ -306,6 +308,14 @@ func (a applier) runCompleted(p *event.RunCompleted) error {
 		outcome(&s.Status, &s.ErrorMessage, &s.HTTPStatus, &s.Attempts, &s.CompletedAt)
 		return putJSON(a.b, scheduleKey(s.ScheduleID), s)
 	}
+}
+
+func (a applier) nodeAnnounced(p *event.NodeAnnounced) error {
+	if p.NodeID == "" || p.HTTPAddr == "" {
+		return fmt.Errorf("%w: node announcement without id or address", ErrInvalidEvent)
+	}
+	n := Node{NodeID: p.NodeID, HTTPAddr: p.HTTPAddr, RaftAddr: p.RaftAddr, AnnouncedAt: a.nowMs()}
+	return putJSON(a.b, nodeKey(n.NodeID), n)
 }
 
 // bulkItem is one entry of an app's time index: a one-time schedule or a

@@ -17,6 +17,7 @@ import "encoding/binary"
 //	p/due/<app>\0<part:4><dueMs:8><run>  "" (pending, not fired, by due time)
 //	p/infl/<app>\0<part:4><run>          "" (fired, no outcome yet)
 //	p/psch/<schedule>\0<run>             "" (pending runs of a schedule)
+//	p/node/<nodeId>                      Node (cluster members' API addresses)
 const Prefix = "p/"
 
 const (
@@ -30,6 +31,7 @@ const (
 	pDue  = "p/due/"
 	pInfl = "p/infl/"
 	pPsch = "p/psch/"
+	pNode = "p/node/"
 )
 
 func join(parts ...[]byte) []byte {
@@ -58,6 +60,7 @@ func u32(v uint32) []byte {
 
 var nul = []byte{0}
 
+func nodeKey(id string) []byte           { return join([]byte(pNode), []byte(id)) }
 func appKey(app string) []byte           { return join([]byte(pApp), []byte(app)) }
 func scheduleKey(id string) []byte       { return join([]byte(pSch), []byte(id)) }
 func runRef(cron string, t int64) []byte { return join([]byte(cron), nul, u64(uint64(t))) }

@@ -170,6 +170,17 @@ func (q Reader) AppSchedules(app string, start, end int64, status string, size i
 	return page, err
 }
 
+// Nodes returns the announced cluster members, by id.
+func (q Reader) Nodes() (map[string]Node, error) {
+	out := map[string]Node{}
+	err := scanPrefix(q.R, []byte(pNode), nil, func(_, v []byte) (bool, error) {
+		n, err := decode[Node](v)
+		out[n.NodeID] = n
+		return err == nil, err
+	})
+	return out, err
+}
+
 // Pending returns a pending run by id.
 func (q Reader) Pending(runID string) (PendingRun, bool, error) {
 	return getJSON[PendingRun](q.R, pendKey(runID))

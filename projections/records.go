@@ -84,3 +84,11 @@ type PendingRun struct {
 	Fired         bool   `json:"fired,omitempty"`
 	FiredAt       int64  `json:"firedAt,omitempty"` // unix ms of the latest RunFired
 }
+
+// Node is a cluster member as it announced itself.
+type Node struct {
+	NodeID      string `json:"nodeId"`
+	HTTPAddr    string `json:"httpAddr"`
+	RaftAddr    string `json:"raftAddr"`
+	AnnouncedAt int64  `json:"announcedAt"` // unix ms
+}

@@ -23,6 +23,8 @@ var (
 	ErrNotLeader = errors.New("this node is not the leader")
 	ErrNoLeader  = errors.New("the cluster has no leader")
 	ErrShutdown  = errors.New("node is shutting down")
+	// ErrUnknownMember: no member of the cluster has that id.
+	ErrUnknownMember = errors.New("no such cluster member")
 )
 
 // Peer is a voting member named on the command line.
@@ -76,6 +78,15 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+}
+
+func (c Config) listsSelf() bool {
+	for _, p := range c.Peers {
+		if p.ID == c.NodeID {
+			return true
+		}
+	}
+	return false
 }
 
 // Node is one member of the Raft cluster with its state store.
@@ -163,7 +174,9 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inspect raft state: %w", err)
 	}
-	if !hasState {
+	// A node listed in its own --peers (or with none) bootstraps; one that
+	// is not listed starts empty and waits to be added by the leader.
+	if !hasState && (len(cfg.Peers) == 0 || cfg.listsSelf()) {
 		servers := []raft.Server{{ID: rc.LocalID, Address: raft.ServerAddress(cfg.RaftAddr)}}
 		if len(cfg.Peers) > 0 {
 			servers = servers[:0]
@@ -275,6 +288,8 @@ func (n *Node) Propose(evs []event.Event, timeout time.Duration) ([]Result, erro
 
 func (n *Node) mapErr(err error) error {
 	switch {
+	case err == nil:
+		return nil
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
 		errors.Is(err, raft.ErrLeadershipTransferInProgress):
 		if addr, _ := n.raft.LeaderWithID(); addr == "" {
@@ -332,6 +347,52 @@ func (n *Node) Status() (Status, error) {
 		})
 	}
 	return st, nil
+}
+
+// AppliedIndex is the last Raft index applied on this node.
+func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
+
+// WaitApplied waits until this node has applied index, or timeout passes.
+// A follower uses it so that a write it forwarded is visible in its own
+// projections before it answers.
+func (n *Node) WaitApplied(index uint64, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for n.raft.AppliedIndex() < index {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return true
+}
+
+// AddVoter adds (or promotes) a voting member. Leader only.
+func (n *Node) AddVoter(id, addr string) error {
+	return n.mapErr(n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 10*time.Second).Error())
+}
+
+// AddNonvoter adds a member that replicates but does not vote. Leader only.
+func (n *Node) AddNonvoter(id, addr string) error {
+	return n.mapErr(n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 10*time.Second).Error())
+}
+
+// RemoveServer removes a member. Leader only.
+func (n *Node) RemoveServer(id string) error {
+	return n.mapErr(n.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second).Error())
+}
+
+// TransferLeadership hands leadership to id, or to the most up-to-date
+// voter if id is "". Leader only.
+func (n *Node) TransferLeadership(id string) error {
+	if id == "" {
+		return n.mapErr(n.raft.LeadershipTransfer().Error())
+	}
+	for _, s := range n.raft.GetConfiguration().Configuration().Servers {
+		if string(s.ID) == id {
+			return n.mapErr(n.raft.LeadershipTransferToServer(s.ID, s.Address).Error())
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrUnknownMember, id)
 }
 
 // Snapshot asks raft to take a snapshot now (and truncate its log).

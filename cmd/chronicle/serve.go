@@ -22,6 +22,9 @@ import (
 
 type serveConfig struct {
 	dataDir, httpAddr, raftAddr, nodeID, peers string
+	httpAdvertise                              string
+	snapshotInterval                           time.Duration
+	trailingLogs                               uint64
 	logLevel                                   string
 	defaultPartitions, workers                 int
 	misfire, window                            time.Duration
@@ -41,6 +44,9 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP API address")
 	fs.StringVar(&c.raftAddr, "raft-addr", "127.0.0.1:7000", "Raft address (bind and advertise)")
 	fs.StringVar(&c.nodeID, "node-id", "node1", "this node's id, unique in the cluster")
+	fs.StringVar(&c.httpAdvertise, "http-advertise", "", "HTTP address other nodes use to reach this one (default: --http-addr)")
+	fs.DurationVar(&c.snapshotInterval, "raft-snapshot-interval", 30*time.Second, "how often Raft checks whether to snapshot")
+	fs.Uint64Var(&c.trailingLogs, "raft-trailing-logs", 10240, "log entries kept after a snapshot (for followers that lag)")
 	fs.StringVar(&c.peers, "peers", "", "voters as id=host:port,...; empty bootstraps a single-node cluster")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&c.defaultPartitions, "default-partitions", 4, "partitions of an app registered with partitions 0")
@@ -131,6 +137,7 @@ type node struct {
 	engine *actors.Engine
 	srv    *server.Server
 	logger *slog.Logger
+	cancel context.CancelFunc // stops background loops (announce)
 }
 
 // startNode wires every layer together and starts serving.
@@ -142,7 +149,8 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	rn, err := raftfsm.Open(raftfsm.Config{
 		NodeID: c.nodeID, RaftAddr: c.raftAddr, DataDir: c.dataDir, Peers: peers,
 		HeartbeatTimeout: c.heartbeat, ElectionTimeout: c.election, LeaderLeaseTimeout: c.lease,
-		SnapshotThreshold: c.snapshotThreshold, Logger: logger,
+		SnapshotThreshold: c.snapshotThreshold, SnapshotInterval: c.snapshotInterval, TrailingLogs: c.trailingLogs,
+		Logger: logger,
 	})
 	if err != nil {
 		return nil, err
@@ -167,21 +175,20 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		return nil
 	}
 	api := goscheduler.New(engine, state, healthy, logger)
-	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: func() (server.ClusterStatus, error) {
-		st, err := rn.Status()
-		out := server.ClusterStatus{NodeID: st.NodeID, LeaderID: st.LeaderID, LeaderAddress: st.LeaderAddr,
-			State: st.State, Term: st.Term, AppliedIndex: st.AppliedIndex, LastContact: st.LastContact}
-		for _, m := range st.Members {
-			out.Members = append(out.Members, server.Member{ID: m.ID, RaftAddress: m.RaftAddr, Voter: m.Voter, Leader: m.Leader})
-		}
-		return out, err
-	}})
+	cluster := newClusterAdapter(rn, engine, state, c.raftAddr)
+	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cluster})
 	if err != nil {
 		engine.Stop()
 		rn.Shutdown()
 		return nil, err
 	}
-	return &node{raft: rn, engine: engine, srv: srv, logger: logger}, nil
+	adv := c.httpAdvertise
+	if adv == "" {
+		adv = advertised(srv.Addr(), c.raftAddr)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go announce(ctx, logger, state, c.nodeID, adv, c.raftAddr)
+	return &node{raft: rn, engine: engine, srv: srv, logger: logger, cancel: cancel}, nil
 }
 
 func (n *node) httpAddr() string { return n.srv.Addr() }
@@ -189,6 +196,7 @@ func (n *node) httpAddr() string { return n.srv.Addr() }
 // stop shuts down in dependency order: no new requests, no more firing,
 // then Raft and the stores.
 func (n *node) stop() error {
+	n.cancel()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := n.srv.Shutdown(ctx); err != nil {

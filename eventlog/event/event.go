@@ -36,6 +36,7 @@ const (
 	TypeRunFired        Type = 6
 	TypeRunCompleted    Type = 7
 	TypeBulkAction      Type = 8
+	TypeNodeAnnounced   Type = 9
 	// Add new types here with the next unused number.
 )
 
@@ -48,6 +49,7 @@ var typeNames = map[Type]string{
 	TypeRunFired:        "RunFired",
 	TypeRunCompleted:    "RunCompleted",
 	TypeBulkAction:      "BulkAction",
+	TypeNodeAnnounced:   "NodeAnnounced",
 }
 
 func (t Type) String() string {
@@ -131,6 +133,8 @@ func (e Event) Payload() (Payload, error) {
 		p = &RunCompleted{}
 	case TypeBulkAction:
 		p = &BulkAction{}
+	case TypeNodeAnnounced:
+		p = &NodeAnnounced{}
 	default:
 		return nil, fmt.Errorf("decode payload of event seq %d: unknown type %d", e.Seq, e.Type)
 	}

@@ -47,7 +47,7 @@ func TestEnvelopeRoundTripAndStrictDecode(t *testing.T) {
 // The numbers are stored in every log: this pins them.
 func TestTypeNumbersNeverChange(t *testing.T) {
 	want := map[Type]string{1: "AppRegistered", 2: "AppActivated", 3: "AppDeactivated", 4: "ScheduleCreated",
-		5: "ScheduleDeleted", 6: "RunFired", 7: "RunCompleted", 8: "BulkAction"}
+		5: "ScheduleDeleted", 6: "RunFired", 7: "RunCompleted", 8: "BulkAction", 9: "NodeAnnounced"}
 	for n, name := range want {
 		if n.String() != name {
 			t.Errorf("type %d is %s, was %s: renumbering breaks every stored log", n, n, name)

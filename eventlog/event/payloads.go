@@ -129,6 +129,15 @@ type BulkAction struct {
 	EndTime   int64  `json:"endTime"`   // unix seconds, inclusive
 }
 
+// NodeAnnounced: a cluster member published the address of its HTTP API,
+// so that followers can forward writes to the leader and /cluster can list
+// every member's API.
+type NodeAnnounced struct {
+	NodeID   string `json:"nodeId"`
+	HTTPAddr string `json:"httpAddr"`
+	RaftAddr string `json:"raftAddr"`
+}
+
 func (AppRegistered) EventType() Type   { return TypeAppRegistered }
 func (AppActivated) EventType() Type    { return TypeAppActivated }
 func (AppDeactivated) EventType() Type  { return TypeAppDeactivated }
@@ -137,6 +146,7 @@ func (ScheduleDeleted) EventType() Type { return TypeScheduleDeleted }
 func (RunFired) EventType() Type        { return TypeRunFired }
 func (RunCompleted) EventType() Type    { return TypeRunCompleted }
 func (BulkAction) EventType() Type      { return TypeBulkAction }
+func (NodeAnnounced) EventType() Type   { return TypeNodeAnnounced }
 
 // CronRunID derives the run id of a cron occurrence from the cron's id and
 // the occurrence time. It is a name-based (version 5 style) UUID, so every

@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,55 +16,35 @@ import (
 	"github.com/julienschmidt/httprouter"
 )
 
-// Member is one server of the cluster as /cluster shows it.
-type Member struct {
-	ID          string `json:"id"`
-	RaftAddress string `json:"raftAddress"`
-	HTTPAddress string `json:"httpAddress,omitempty"`
-	Voter       bool   `json:"voter"`
-	Leader      bool   `json:"leader"`
-}
-
-// ClusterStatus is the body of GET /cluster.
-type ClusterStatus struct {
-	NodeID        string    `json:"nodeId"`
-	LeaderID      string    `json:"leaderId"`
-	LeaderAddress string    `json:"leaderAddress"`
-	State         string    `json:"state"`
-	Term          uint64    `json:"term"`
-	AppliedIndex  uint64    `json:"appliedIndex"`
-	LastContact   time.Time `json:"lastContact"`
-	Members       []Member  `json:"members"`
+// Cluster is what the server needs of the replication layer, owned here
+// so that http does not import it.
+type Cluster interface {
+	Status(ctx context.Context) (ClusterStatus, error)
+	NodeID() string
+	IsLeader() bool
+	// Leader returns the leader's id and announced HTTP address ("" if unknown).
+	Leader() (id, httpAddr string)
+	AppliedIndex() uint64
+	WaitApplied(index uint64, timeout time.Duration) bool
+	AddMember(id, raftAddr string, voter bool) error
+	RemoveMember(id string) error
+	TransferLeadership(id string) error
+	Announce(ctx context.Context, id, httpAddr, raftAddr string) error
 }
 
 // Config wires the server to the layers below.
 type Config struct {
 	Addr    string
 	API     *goscheduler.API
-	Cluster func() (ClusterStatus, error)
+	Cluster Cluster
 	Logger  *slog.Logger
 }
 
-// Server is the running HTTP server.
-type Server struct {
-	srv    *http.Server
-	ln     net.Listener
-	logger *slog.Logger
-}
-
-// Handler builds the routed handler.
+// Handler builds the routed handler, behind write forwarding.
 func Handler(cfg Config) http.Handler {
 	r := httprouter.New()
 	cfg.API.Register(r)
-	r.GET("/cluster", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-		st, err := cfg.Cluster()
-		if err != nil {
-			goscheduler.WriteError(w, cfg.Logger, err)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(st)
-	})
+	registerCluster(r, cfg)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		goscheduler.WriteError(w, cfg.Logger, &goscheduler.APIError{HTTP: http.StatusNotFound, Code: http.StatusNotFound,
 			Message: fmt.Sprintf("no such endpoint: %s %s", req.Method, req.URL.Path)})
@@ -78,7 +57,14 @@ func Handler(cfg Config) http.Handler {
 		cfg.Logger.Error("panic serving request", "method", req.Method, "path", req.URL.Path, "panic", v)
 		goscheduler.WriteError(w, cfg.Logger, fmt.Errorf("panic: %v", v))
 	}
-	return r
+	return newForwarder(cfg.Cluster, cfg.Logger, r)
+}
+
+// Server is the running HTTP server.
+type Server struct {
+	srv    *http.Server
+	ln     net.Listener
+	logger *slog.Logger
 }
 
 // Start listens on cfg.Addr and serves in the background.

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/actors"
+	"github.com/chronicle-sched/chronicle/http/goscheduler"
+	"github.com/chronicle-sched/chronicle/http/server"
+	"github.com/chronicle-sched/chronicle/projections"
+	"github.com/chronicle-sched/chronicle/raftfsm"
+)
+
+// clusterAdapter gives the HTTP server what it needs of Raft and the
+// members projection, translating errors on the way.
+type clusterAdapter struct {
+	raft     *raftfsm.Node
+	engine   *actors.Engine
+	state    projections.Reader
+	raftAddr string
+	client   *http.Client
+
+	mu       sync.Mutex
+	lastSeen map[string]time.Time // member id → last successful probe
+}
+
+var _ server.Cluster = (*clusterAdapter)(nil)
+
+func newClusterAdapter(rn *raftfsm.Node, e *actors.Engine, st projections.Reader, raftAddr string) *clusterAdapter {
+	return &clusterAdapter{raft: rn, engine: e, state: st, raftAddr: raftAddr,
+		client: &http.Client{Timeout: 300 * time.Millisecond}, lastSeen: map[string]time.Time{}}
+}
+
+func (c *clusterAdapter) NodeID() string       { return c.raft.NodeID() }
+func (c *clusterAdapter) IsLeader() bool       { return c.raft.IsLeader() }
+func (c *clusterAdapter) AppliedIndex() uint64 { return c.raft.AppliedIndex() }
+func (c *clusterAdapter) WaitApplied(i uint64, d time.Duration) bool {
+	return c.raft.WaitApplied(i, d)
+}
+
+func (c *clusterAdapter) Leader() (string, string) {
+	id := c.raft.Leader()
+	if id == "" {
+		return "", ""
+	}
+	nodes, err := c.state.Nodes()
+	if err != nil {
+		return id, ""
+	}
+	return id, nodes[id].HTTPAddr
+}
+
+// Status is this node's view, with every member's API probed (in
+// parallel, briefly) so operators see who is reachable from here.
+func (c *clusterAdapter) Status(ctx context.Context) (server.ClusterStatus, error) {
+	st, err := c.raft.Status()
+	if err != nil {
+		return server.ClusterStatus{}, mapRaftErr(err)
+	}
+	nodes, err := c.state.Nodes()
+	if err != nil {
+		return server.ClusterStatus{}, err
+	}
+	out := server.ClusterStatus{NodeID: st.NodeID, LeaderID: st.LeaderID, LeaderAddress: st.LeaderAddr,
+		State: st.State, Term: st.Term, AppliedIndex: st.AppliedIndex}
+	var wg sync.WaitGroup
+	out.Members = make([]server.Member, len(st.Members))
+	for i, m := range st.Members {
+		out.Members[i] = server.Member{ID: m.ID, RaftAddress: m.RaftAddr, HTTPAddress: nodes[m.ID].HTTPAddr,
+			Voter: m.Voter, Leader: m.Leader}
+		wg.Add(1)
+		go func(mb *server.Member) {
+			defer wg.Done()
+			c.probe(ctx, mb)
+		}(&out.Members[i])
+	}
+	wg.Wait()
+	return out, nil
+}
+
+func (c *clusterAdapter) probe(ctx context.Context, m *server.Member) {
+	reachable := m.ID == c.NodeID()
+	if !reachable && m.HTTPAddress != "" {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.HTTPAddress+"/goscheduler/healthcheck", nil)
+		if err == nil {
+			if res, err := c.client.Do(req); err == nil {
+				res.Body.Close()
+				reachable = true
+			}
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if reachable {
+		c.lastSeen[m.ID] = time.Now().UTC()
+	}
+	m.Reachable = &reachable
+	if t, ok := c.lastSeen[m.ID]; ok {
+		m.LastContact = &t
+	}
+}
+
+func (c *clusterAdapter) AddMember(id, raftAddr string, voter bool) error {
+	if voter {
+		return mapRaftErr(c.raft.AddVoter(id, raftAddr))
+	}
+	return mapRaftErr(c.raft.AddNonvoter(id, raftAddr))
+}
+
+func (c *clusterAdapter) RemoveMember(id string) error { return mapRaftErr(c.raft.RemoveServer(id)) }
+
+func (c *clusterAdapter) TransferLeadership(id string) error {
+	return mapRaftErr(c.raft.TransferLeadership(id))
+}
+
+func (c *clusterAdapter) Announce(ctx context.Context, id, httpAddr, raftAddr string) error {
+	return c.engine.AnnounceNode(ctx, id, httpAddr, raftAddr)
+}
+
+// mapRaftErr turns replication errors into answers.
+func mapRaftErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raftfsm.ErrUnknownMember):
+		return &goscheduler.APIError{HTTP: http.StatusNotFound, Code: http.StatusNotFound, Message: err.Error()}
+	case errors.Is(err, raftfsm.ErrNotLeader), errors.Is(err, raftfsm.ErrNoLeader), errors.Is(err, raftfsm.ErrShutdown):
+		return fmt.Errorf("%w: %v", actors.ErrUnavailable, err)
+	}
+	return &goscheduler.APIError{HTTP: http.StatusConflict, Code: http.StatusConflict, Message: err.Error()}
+}
+
+// announce publishes this node's API address through the log (via its
+// own HTTP server, which forwards to the leader), until it is recorded.
+func announce(ctx context.Context, logger *slog.Logger, state projections.Reader, id, httpAddr, raftAddr string) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	body := fmt.Sprintf(`{"nodeId":%q,"httpAddress":%q,"raftAddress":%q}`, id, httpAddr, raftAddr)
+	for {
+		nodes, err := state.Nodes()
+		if err == nil && nodes[id].HTTPAddr == httpAddr {
+			return
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+httpAddr+"/cluster/announce", strings.NewReader(body))
+		if res, err := client.Do(req); err == nil {
+			res.Body.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// advertised turns a listen address into one peers can reach: an
+// unspecified host (":8080", "0.0.0.0:8080") takes the Raft address's host.
+func advertised(listen, raftAddr string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if rh, _, err := net.SplitHostPort(raftAddr); err == nil {
+			host = rh
+		}
+	}
+	return net.JoinHostPort(host, port)
+}

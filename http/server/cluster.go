@@ -1,0 +1,129 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/http/goscheduler"
+	"github.com/julienschmidt/httprouter"
+)
+
+// Member is one server of the cluster as /cluster shows it.
+type Member struct {
+	ID          string     `json:"id"`
+	RaftAddress string     `json:"raftAddress"`
+	HTTPAddress string     `json:"httpAddress,omitempty"`
+	Voter       bool       `json:"voter"`
+	Leader      bool       `json:"leader"`
+	Reachable   *bool      `json:"reachable,omitempty"`
+	LastContact *time.Time `json:"lastContact,omitempty"` // when this node last heard from it
+}
+
+// ClusterStatus is the body of GET /cluster.
+type ClusterStatus struct {
+	NodeID        string   `json:"nodeId"`
+	LeaderID      string   `json:"leaderId"`
+	LeaderAddress string   `json:"leaderAddress"`
+	State         string   `json:"state"`
+	Term          uint64   `json:"term"`
+	AppliedIndex  uint64   `json:"appliedIndex"`
+	Members       []Member `json:"members"`
+}
+
+func registerCluster(r *httprouter.Router, cfg Config) {
+	c, logger := cfg.Cluster, cfg.Logger
+	answer := func(w http.ResponseWriter, req *http.Request) {
+		st, err := c.Status(req.Context())
+		if err != nil {
+			goscheduler.WriteError(w, logger, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
+	}
+	r.GET("/cluster", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { answer(w, req) })
+	r.POST("/cluster/members", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
+		var body struct {
+			ID          string `json:"id"`
+			RaftAddress string `json:"raftAddress"`
+			Voter       *bool  `json:"voter"`
+		}
+		if err := decode(req, &body); err != nil {
+			goscheduler.WriteError(w, logger, err)
+			return
+		}
+		if body.ID == "" || body.RaftAddress == "" {
+			goscheduler.WriteError(w, logger, badRequest("id and raftAddress are required"))
+			return
+		}
+		if err := c.AddMember(body.ID, body.RaftAddress, body.Voter == nil || *body.Voter); err != nil {
+			goscheduler.WriteError(w, logger, err)
+			return
+		}
+		answer(w, req)
+	})
+	r.DELETE("/cluster/members/:id", func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) {
+		if err := c.RemoveMember(ps.ByName("id")); err != nil {
+			goscheduler.WriteError(w, logger, err)
+			return
+		}
+		answer(w, req)
+	})
+	r.POST("/cluster/leadership-transfer", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
+		var body struct {
+			ID string `json:"id"`
+		}
+		if err := decode(req, &body); err != nil && !errors.Is(err, errEmptyBody) {
+			goscheduler.WriteError(w, logger, err)
+			return
+		}
+		if err := c.TransferLeadership(body.ID); err != nil {
+			goscheduler.WriteError(w, logger, err)
+			return
+		}
+		answer(w, req)
+	})
+	r.POST("/cluster/announce", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
+		var body struct {
+			NodeID      string `json:"nodeId"`
+			HTTPAddress string `json:"httpAddress"`
+			RaftAddress string `json:"raftAddress"`
+		}
+		if err := decode(req, &body); err != nil {
+			goscheduler.WriteError(w, logger, err)
+			return
+		}
+		if body.NodeID == "" || body.HTTPAddress == "" {
+			goscheduler.WriteError(w, logger, badRequest("nodeId and httpAddress are required"))
+			return
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+		defer cancel()
+		if err := c.Announce(ctx, body.NodeID, body.HTTPAddress, body.RaftAddress); err != nil {
+			goscheduler.WriteError(w, logger, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+var errEmptyBody = errors.New("empty body")
+
+func decode(req *http.Request, v any) error {
+	err := json.NewDecoder(http.MaxBytesReader(nil, req.Body, 64<<10)).Decode(v)
+	switch {
+	case errors.Is(err, io.EOF):
+		return errEmptyBody
+	case err != nil:
+		return badRequest("malformed JSON: " + err.Error())
+	}
+	return nil
+}
+
+func badRequest(msg string) error {
+	return &goscheduler.APIError{HTTP: http.StatusBadRequest, Code: http.StatusBadRequest, Message: msg}
+}
