@@ -136,7 +136,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("open raft log store: %w", err)
 	}
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.DataDir, "snapshots"), 2, hlog)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hlog) // it adds "snapshots/"
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}

@@ -65,10 +65,7 @@ func TestMisfireThresholdAfterDowntime(t *testing.T) {
 // the same data dir, and expects every acknowledged schedule to be there
 // and to fire.
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "chronicle")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := chronicleBinary(t)
 	dir := t.TempDir()
 	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
 	start := func() *exec.Cmd {

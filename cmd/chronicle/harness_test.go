@@ -49,8 +49,7 @@ type testNode struct {
 
 func startTestNode(t testing.TB, cfg serveConfig) *testNode {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := startNode(cfg, logger)
+	n, err := startNode(cfg, testLogger())
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}
@@ -58,6 +57,10 @@ func startTestNode(t testing.TB, cfg serveConfig) *testNode {
 	t.Cleanup(tn.stop)
 	tn.waitHealthy()
 	return tn
+}
+
+func testLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 func (tn *testNode) stop() {

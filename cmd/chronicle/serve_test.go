@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -38,10 +37,7 @@ func TestFlagsFallBackToEnvironment(t *testing.T) {
 // TestSIGTERMShutsDownCleanly runs the binary, stops it with SIGTERM and
 // expects exit status 0 and its data intact on the next start.
 func TestSIGTERMShutsDownCleanly(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "chronicle")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := chronicleBinary(t)
 	dir := t.TempDir()
 	httpAddr := freeAddr(t)
 	env := append(os.Environ(), "CHRONICLE_DATA_DIR="+dir, "CHRONICLE_HTTP_ADDR="+httpAddr,

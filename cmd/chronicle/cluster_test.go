@@ -1,0 +1,292 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+type clusterView struct {
+	NodeID   string `json:"nodeId"`
+	LeaderID string `json:"leaderId"`
+	Members  []struct {
+		ID          string `json:"id"`
+		RaftAddress string `json:"raftAddress"`
+		HTTPAddress string `json:"httpAddress"`
+		Voter       bool   `json:"voter"`
+		Leader      bool   `json:"leader"`
+		Reachable   *bool  `json:"reachable"`
+	} `json:"members"`
+}
+
+func (tn *testNode) cluster() clusterView {
+	tn.t.Helper()
+	code, r := tn.call("GET", "/cluster", nil)
+	var v clusterView
+	if code == 200 {
+		_ = json.Unmarshal(r.raw, &v)
+	}
+	return v
+}
+
+// startCluster starts n in-process nodes that form one Raft cluster.
+func startCluster(t *testing.T, n int, tune func(*serveConfig)) []*testNode {
+	t.Helper()
+	cfgs := make([]serveConfig, n)
+	var peers []string
+	for i := range cfgs {
+		cfgs[i] = testConfig(t, t.TempDir())
+		cfgs[i].nodeID = fmt.Sprintf("n%d", i+1)
+		peers = append(peers, cfgs[i].nodeID+"="+cfgs[i].raftAddr)
+	}
+	nodes := make([]*testNode, n)
+	for i := range cfgs {
+		cfgs[i].peers = strings.Join(peers, ",")
+		if tune != nil {
+			tune(&cfgs[i])
+		}
+	}
+	// Start them together: each waits for a leader, which needs a quorum.
+	done := make(chan int, n)
+	for i := range cfgs {
+		go func(i int) {
+			logger := testLogger()
+			nd, err := startNode(cfgs[i], logger)
+			if err != nil {
+				t.Errorf("start %s: %v", cfgs[i].nodeID, err)
+			} else {
+				nodes[i] = &testNode{t: t, cfg: cfgs[i], n: nd, base: "http://" + nd.httpAddr()}
+				t.Cleanup(nodes[i].stop)
+			}
+			done <- i
+		}(i)
+	}
+	for range cfgs {
+		<-done
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	waitAnnounced(t, nodes)
+	return nodes
+}
+
+// waitAnnounced waits until every node sees a leader and every member's
+// HTTP address.
+func waitAnnounced(t *testing.T, nodes []*testNode) {
+	t.Helper()
+	waitFor(t, 20*time.Second, "cluster formed and announced", func() bool {
+		for _, tn := range nodes {
+			v := tn.cluster()
+			if v.LeaderID == "" || len(v.Members) != len(nodes) {
+				return false
+			}
+			for _, m := range v.Members {
+				if m.HTTPAddress == "" {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+func leaderAndFollowers(t *testing.T, nodes []*testNode) (*testNode, []*testNode) {
+	t.Helper()
+	var leader *testNode
+	var followers []*testNode
+	waitFor(t, 10*time.Second, "a leader", func() bool {
+		leader, followers = nil, nil
+		for _, tn := range nodes {
+			if tn.n != nil && tn.n.raft.IsLeader() && tn.n.engine.Leading() {
+				leader = tn
+			} else if tn.n != nil {
+				followers = append(followers, tn)
+			}
+		}
+		return leader != nil
+	})
+	return leader, followers
+}
+
+func TestThreeNodeClusterThroughAFollower(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	rc := newReceiver(t)
+	leader, followers := leaderAndFollowers(t, nodes)
+	f := followers[0]
+
+	v := f.cluster()
+	if v.NodeID != f.cfg.nodeID || v.LeaderID != leader.cfg.nodeID || len(v.Members) != 3 {
+		t.Fatalf("cluster from a follower: %+v", v)
+	}
+	for _, m := range v.Members {
+		if !m.Voter || m.Reachable == nil || !*m.Reachable || m.RaftAddress == "" {
+			t.Fatalf("member %+v", m)
+		}
+	}
+	// Writes through a follower are forwarded; its own reads see them at once.
+	f.registerApp("ha", 3)
+	r := f.must(200, "GET", "/goscheduler/apps?app_id=ha", nil)
+	if !strings.Contains(string(r.Data), `"appId":"ha"`) {
+		t.Fatalf("follower does not see the write it forwarded: %s", r.raw)
+	}
+	at := time.Now().Unix() + 2
+	var ids []string
+	for i := 0; i < 30; i++ {
+		s := f.createOnce("ha", at, rc.url(fmt.Sprintf("/ha/%d", i)), "POST", fmt.Sprint(i))
+		if got := f.getSchedule(s.ScheduleID); got.Status != "SCHEDULED" {
+			t.Fatalf("read after forwarded create: %+v", got)
+		}
+		ids = append(ids, s.ScheduleID)
+	}
+	for _, id := range ids {
+		followers[1].waitStatus(id, "SUCCESS", 10*time.Second)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for i := range ids {
+		if h := rc.hitsFor(fmt.Sprintf("/ha/%d", i)); len(h) != 1 {
+			t.Fatalf("schedule %d fired %d times", i, len(h))
+		}
+	}
+
+	// Leadership transfer through a follower's API.
+	f.must(200, "POST", "/cluster/leadership-transfer", nil)
+	waitFor(t, 10*time.Second, "leadership moved", func() bool {
+		l, _ := leaderAndFollowers(t, nodes)
+		return l != leader
+	})
+	newLeader, _ := leaderAndFollowers(t, nodes)
+	s := f.createOnce("ha", time.Now().Unix()+1, rc.url("/after-transfer"), "GET", "")
+	newLeader.waitStatus(s.ScheduleID, "SUCCESS", 10*time.Second)
+	if len(rc.hitsFor("/after-transfer")) != 1 {
+		t.Fatal("schedule after a leadership transfer did not fire exactly once")
+	}
+	code, r := f.call("POST", "/cluster/leadership-transfer", map[string]any{"id": "nobody"})
+	if code != 404 {
+		t.Fatalf("transfer to an unknown member: %d %s", code, r.raw)
+	}
+}
+
+func TestMembershipChangesThroughTheAPI(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	// A fourth node, not in its own --peers: it must not bootstrap; it waits to be added.
+	cfg := testConfig(t, t.TempDir())
+	cfg.nodeID, cfg.peers = "n4", nodes[0].cfg.peers
+	nd, err := startNode(cfg, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n4 := &testNode{t: t, cfg: cfg, n: nd, base: "http://" + nd.httpAddr()}
+	t.Cleanup(n4.stop)
+	nodes[0].registerApp("members", 1)
+
+	r := nodes[1].must(200, "POST", "/cluster/members", map[string]any{"id": "n4", "raftAddress": cfg.raftAddr, "voter": false})
+	if !strings.Contains(string(r.raw), `"id":"n4"`) {
+		t.Fatalf("add member: %s", r.raw)
+	}
+	waitFor(t, 10*time.Second, "n4 caught up", func() bool {
+		code, _ := n4.call("GET", "/goscheduler/apps?app_id=members", nil)
+		return code == 200
+	})
+	v := nodes[0].cluster()
+	for _, m := range v.Members {
+		if m.ID == "n4" && m.Voter {
+			t.Fatal("n4 was added as a non-voter but is a voter")
+		}
+	}
+	nodes[2].must(200, "POST", "/cluster/members", map[string]any{"id": "n4", "raftAddress": cfg.raftAddr})
+	waitFor(t, 10*time.Second, "n4 promoted", func() bool {
+		for _, m := range nodes[0].cluster().Members {
+			if m.ID == "n4" && m.Voter {
+				return true
+			}
+		}
+		return false
+	})
+	nodes[1].must(200, "DELETE", "/cluster/members/n4", nil)
+	waitFor(t, 10*time.Second, "n4 removed", func() bool { return len(nodes[0].cluster().Members) == 3 })
+	for _, c := range []struct {
+		method, path string
+		body         any
+		code         int
+	}{
+		{"POST", "/cluster/members", map[string]any{"id": "x"}, 400},
+		{"POST", "/cluster/members", `{"id":`, 400},
+		{"POST", "/cluster/announce", map[string]any{"nodeId": ""}, 400},
+	} {
+		if code, r := nodes[1].call(c.method, c.path, c.body); code != c.code {
+			t.Errorf("%s %s: %d %s", c.method, c.path, code, r.raw)
+		}
+	}
+}
+
+// TestRestartedFollowerCatchesUpBySnapshot stops a follower, writes enough
+// for the leader to snapshot and truncate its log past the follower, and
+// restarts it: it must catch up from the snapshot.
+func TestRestartedFollowerCatchesUpBySnapshot(t *testing.T) {
+	nodes := startCluster(t, 3, func(c *serveConfig) {
+		c.snapshotThreshold, c.trailingLogs, c.snapshotInterval = 40, 10, 200*time.Millisecond
+	})
+	leader, followers := leaderAndFollowers(t, nodes)
+	lagging := followers[0]
+	leader.registerApp("snap", 2)
+	waitFor(t, 5*time.Second, "follower applied the app", func() bool {
+		code, _ := lagging.call("GET", "/goscheduler/apps?app_id=snap", nil)
+		return code == 200
+	})
+	lagging.stop()
+
+	far := time.Now().Unix() + 86400
+	var last string
+	for i := 0; i < 200; i++ {
+		last = leader.createOnce("snap", far+int64(i), "http://127.0.0.1:1/x", "GET", "").ScheduleID
+	}
+	waitFor(t, 20*time.Second, "leader snapshot past the lagging follower", func() bool {
+		return newestSnapshotIndex(t, leader.cfg.dataDir) > 150
+	})
+	before := newestSnapshotIndex(t, lagging.cfg.dataDir)
+
+	restarted := &testNode{t: t, cfg: lagging.cfg}
+	nd, err := startNode(lagging.cfg, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarted.n, restarted.base = nd, "http://"+nd.httpAddr()
+	t.Cleanup(restarted.stop)
+	waitFor(t, 20*time.Second, "restarted follower caught up", func() bool {
+		code, _ := restarted.call("GET", "/goscheduler/schedules/"+last, nil)
+		return code == 200
+	})
+	if after := newestSnapshotIndex(t, lagging.cfg.dataDir); after <= before || after < 150 {
+		t.Fatalf("follower caught up without installing a snapshot (snapshot index %d → %d)", before, after)
+	}
+	r := restarted.must(200, "GET", fmt.Sprintf("/goscheduler/apps/snap/schedules?size=1000&start_time=%s&end_time=%s",
+		urlTime(time.Unix(far, 0)), urlTime(time.Unix(far+300, 0))), nil)
+	if *r.Status.TotalCount != 200 {
+		t.Fatalf("restarted follower has %d of 200 schedules", *r.Status.TotalCount)
+	}
+}
+
+// newestSnapshotIndex reads raft's snapshot directory names (term-index-ms).
+func newestSnapshotIndex(t *testing.T, dataDir string) int {
+	entries, _ := os.ReadDir(filepath.Join(dataDir, "snapshots"))
+	var idx []int
+	for _, e := range entries {
+		parts := strings.Split(e.Name(), "-")
+		var n int
+		if len(parts) == 3 && !strings.HasSuffix(e.Name(), ".tmp") {
+			fmt.Sscan(parts[1], &n)
+			idx = append(idx, n)
+		}
+	}
+	sort.Ints(idx)
+	if len(idx) == 0 {
+		return 0
+	}
+	return idx[len(idx)-1]
+}
