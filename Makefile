@@ -7,13 +7,24 @@ PKGS     := ./...
 RACE_PKGS := ./actors/... ./raftfsm/... ./http/... ./cmd/...
 PLAIN_PKGS := ./eventlog/... ./projections/...
 
-.PHONY: build run test vet bench fuzz clean
+.PHONY: build run cluster test vet bench fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/chronicle
 
 run: build
 	./$(BIN) serve --data-dir ./data
+
+# A local three-node cluster: HTTP on 127.0.0.1:8081-8083, Raft on
+# 127.0.0.1:7001-7003, data in ./data/n1..n3. Ctrl-C stops all three.
+PEERS := n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003
+cluster: build
+	@echo "n1..n3 on http://127.0.0.1:8081, :8082, :8083 (any node takes writes); Ctrl-C stops them"
+	@trap 'kill 0' INT TERM; \
+	for i in 1 2 3; do \
+	  ./$(BIN) serve --data-dir ./data/n$$i --http-addr 127.0.0.1:808$$i --raft-addr 127.0.0.1:700$$i \
+	    --node-id n$$i --peers $(PEERS) & \
+	done; wait
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

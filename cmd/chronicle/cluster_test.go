@@ -42,6 +42,10 @@ func startCluster(t *testing.T, n int, tune func(*serveConfig)) []*testNode {
 	for i := range cfgs {
 		cfgs[i] = testConfig(t, t.TempDir())
 		cfgs[i].nodeID = fmt.Sprintf("n%d", i+1)
+		// Three nodes in one process under -race on a loaded 2-core machine
+		// miss 300 ms heartbeats; these tests are about behaviour, not
+		// failover speed (the child-process test keeps the LAN defaults).
+		cfgs[i].heartbeat, cfgs[i].election, cfgs[i].lease = time.Second, time.Second, 500*time.Millisecond
 		peers = append(peers, cfgs[i].nodeID+"="+cfgs[i].raftAddr)
 	}
 	nodes := make([]*testNode, n)
@@ -177,6 +181,7 @@ func TestMembershipChangesThroughTheAPI(t *testing.T) {
 	// A fourth node, not in its own --peers: it must not bootstrap; it waits to be added.
 	cfg := testConfig(t, t.TempDir())
 	cfg.nodeID, cfg.peers = "n4", nodes[0].cfg.peers
+	cfg.heartbeat, cfg.election, cfg.lease = nodes[0].cfg.heartbeat, nodes[0].cfg.election, nodes[0].cfg.lease
 	nd, err := startNode(cfg, testLogger())
 	if err != nil {
 		t.Fatal(err)
