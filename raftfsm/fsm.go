@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
@@ -44,6 +45,11 @@ type FSM struct {
 	logger  *slog.Logger
 	applied uint64
 	lastSeq uint64
+
+	// committed mirrors applied for other goroutines: raft's own
+	// AppliedIndex moves when entries are handed to the FSM, before their
+	// batch is committed here, so it cannot tell a reader what it can see.
+	committed atomic.Uint64
 
 	mu       sync.RWMutex
 	observer Observer
@@ -77,6 +83,7 @@ func (f *FSM) loadMeta() error {
 		return err
 	}
 	f.lastSeq = seq
+	f.committed.Store(f.applied)
 	return nil
 }
 
@@ -87,9 +94,9 @@ func (f *FSM) SetObserver(o Observer) {
 	f.mu.Unlock()
 }
 
-// AppliedIndex is the last Raft index whose effects are in the state DB.
-// Only meaningful from the FSM goroutine or after raft has shut down.
-func (f *FSM) AppliedIndex() uint64 { return f.applied }
+// AppliedIndex is the last Raft index whose effects are committed to the
+// state DB (safe from any goroutine).
+func (f *FSM) AppliedIndex() uint64 { return f.committed.Load() }
 
 // Apply applies a single entry; raft uses ApplyBatch, this satisfies FSM.
 func (f *FSM) Apply(l *raft.Log) interface{} { return f.ApplyBatch([]*raft.Log{l})[0] }
@@ -149,6 +156,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		panic(fmt.Sprintf("raftfsm: commit batch ending at %d: %v", last, err))
 	}
 	f.applied, f.lastSeq = last, seq
+	f.committed.Store(last)
 	f.mu.RLock()
 	obs := f.observer
 	f.mu.RUnlock()

@@ -349,15 +349,16 @@ func (n *Node) Status() (Status, error) {
 	return st, nil
 }
 
-// AppliedIndex is the last Raft index applied on this node.
-func (n *Node) AppliedIndex() uint64 { return n.raft.AppliedIndex() }
+// AppliedIndex is the last Raft index whose effects are visible in this
+// node's state store.
+func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
 
 // WaitApplied waits until this node has applied index, or timeout passes.
 // A follower uses it so that a write it forwarded is visible in its own
 // projections before it answers.
 func (n *Node) WaitApplied(index uint64, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
-	for n.raft.AppliedIndex() < index {
+	for n.fsm.AppliedIndex() < index {
 		if time.Now().After(deadline) {
 			return false
 		}
