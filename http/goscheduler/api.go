@@ -242,24 +242,35 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 	if err != nil {
 		return err
 	}
-	ok(w, http.StatusCreated, 1, map[string]any{"schedule": renderSchedule(s)})
+	okSchedule(w, http.StatusCreated, s)
 	return nil
 }
 
 func (a *API) getSchedule(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
-	id := ps.ByName("id")
-	if err := validateScheduleID(id); err != nil {
-		return err
-	}
-	s, found, err := a.q.Schedule(id)
+	s, err := a.findSchedule(ps.ByName("id"))
 	if err != nil {
 		return err
 	}
-	if !found {
-		return notFound("Schedule with id: %s not found", id)
-	}
-	ok(w, http.StatusOK, 1, map[string]any{"schedule": renderSchedule(s)})
+	okSchedule(w, http.StatusOK, s)
 	return nil
+}
+
+// findSchedule validates a path id and reads the schedule (or cron run)
+// it names, answering 404 in the seed's words if there is none.
+func (a *API) findSchedule(id string) (projections.Schedule, error) {
+	if err := validateScheduleID(id); err != nil {
+		return projections.Schedule{}, err
+	}
+	s, found, err := a.q.Schedule(id)
+	if err == nil && !found {
+		err = notFound("Schedule with id: %s not found", id)
+	}
+	return s, err
+}
+
+// okSchedule answers one schedule in the envelope's data.schedule.
+func okSchedule(w http.ResponseWriter, bodyCode int, s projections.Schedule) {
+	ok(w, bodyCode, 1, map[string]any{"schedule": renderSchedule(s)})
 }
 
 func (a *API) deleteSchedule(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -271,15 +282,12 @@ func (a *API) deleteSchedule(w http.ResponseWriter, r *http.Request, ps httprout
 	if err != nil {
 		return err
 	}
-	ok(w, http.StatusOK, 1, map[string]any{"schedule": renderSchedule(s)})
+	okSchedule(w, http.StatusOK, s)
 	return nil
 }
 
 func (a *API) runs(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	id := ps.ByName("id")
-	if err := validateScheduleID(id); err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	when := strings.ToLower(q.Get("when"))
 	if when == "" {
@@ -292,12 +300,9 @@ func (a *API) runs(w http.ResponseWriter, r *http.Request, ps httprouter.Params)
 	if err != nil {
 		return err
 	}
-	s, found, err := a.q.Schedule(id)
+	s, err := a.findSchedule(id)
 	if err != nil {
 		return err
-	}
-	if !found {
-		return notFound("Schedule with id: %s not found", id)
 	}
 	var page projections.Page
 	switch {
