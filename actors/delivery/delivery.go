@@ -6,56 +6,84 @@ package delivery
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Request is one run's call.
 type Request struct {
 	ScheduleID    string
-	RunID         string
-	ScheduledTime time.Time
-	Method        string // upper-case, validated
+	RunID         string    // deterministic; the same on every attempt and re-fire of a run
+	ScheduledTime time.Time // the run's scheduled time
+	Method        string    // upper-case, validated
 	URL           string
-	Headers       map[string]string
-	Payload       string // body for POST, PUT, PATCH, DELETE
+	Headers       map[string]string // user headers
+	Payload       string            // body for POST, PUT, PATCH, DELETE; other methods send none
 }
 
-// Policy bounds the attempts of one run.
+// Policy bounds the attempts of one run. Out-of-range values are
+// normalised by Deliver: Timeout ≤ 0 means the default 10s, MaxAttempts < 1
+// means 1, a negative InitialBackoff means 0 (retry at once), MaxBackoff ≤ 0
+// means the default 30s.
 type Policy struct {
-	Timeout        time.Duration // per attempt
+	Timeout        time.Duration // per attempt, redirects included
 	MaxAttempts    int           // ≥ 1; 1 = no retry
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
-	RetryOn4xx     bool // 408 and 429 are retried regardless
+	RetryOn4xx     bool // a 4xx is final unless set; 408 and 429 are retried regardless
 }
 
-// DefaultPolicy: 10s per attempt, 3 attempts, backoff 1s doubling to 30s.
+// DefaultPolicy: 10s per attempt, 3 attempts, backoff from 1s doubling up
+// to 30s, 4xx final.
 func DefaultPolicy() Policy {
 	return Policy{Timeout: 10 * time.Second, MaxAttempts: 3, InitialBackoff: time.Second, MaxBackoff: 30 * time.Second}
+}
+
+func (p Policy) normalised() Policy {
+	d := DefaultPolicy()
+	if p.Timeout <= 0 {
+		p.Timeout = d.Timeout
+	}
+	if p.MaxAttempts < 1 {
+		p.MaxAttempts = 1
+	}
+	if p.InitialBackoff < 0 {
+		p.InitialBackoff = 0
+	}
+	if p.MaxBackoff <= 0 {
+		p.MaxBackoff = d.MaxBackoff
+	}
+	return p
 }
 
 // Outcome is what happened to a run's call.
 type Outcome struct {
 	Success      bool
-	HTTPStatus   int
-	Attempts     int
+	HTTPStatus   int // status of the last attempt's response; 0 if it got none
+	Attempts     int // attempts made (requests sent, or tried to be sent)
 	ErrorMessage string
-	StartedAt    time.Time
+	StartedAt    time.Time // first attempt
 	FinishedAt   time.Time
 	Canceled     bool // stopped by ctx before a final outcome: do not record it
 }
 
-// Headers Chronicle adds to every call.
+// Headers Chronicle adds to every call, overriding user headers of the
+// same name.
 const (
 	HeaderScheduleID    = "X-Chronicle-Schedule-Id"
 	HeaderRunID         = "X-Chronicle-Run-Id"
@@ -63,61 +91,84 @@ const (
 	HeaderAttempt       = "X-Chronicle-Attempt"
 )
 
-const maxDrain = 64 << 10
+// DefaultUserAgent is sent unless the user's headers carry a User-Agent.
+const DefaultUserAgent = "Chronicle/1"
+
+const (
+	maxDrain     = 64 << 10 // response bytes read (then discarded) per attempt
+	maxSnippet   = 200      // response body bytes quoted in an ErrorMessage
+	maxRedirects = 5
+)
 
 // ClientOptions configures the shared HTTP client.
 type ClientOptions struct {
-	MaxIdleConnsPerHost int
-	UserAgent           string
-	Logger              *slog.Logger
+	MaxIdleConnsPerHost int          // default 64
+	UserAgent           string       // default DefaultUserAgent
+	Logger              *slog.Logger // default slog.Default()
 }
 
-// Client delivers requests over one keep-alive transport.
+// Client delivers requests over one keep-alive transport. It is safe for
+// concurrent use.
 type Client struct {
 	http      *http.Client
 	userAgent string
 	logger    *slog.Logger
 }
 
-// NewClient builds a client.
+// NewClient builds a client with one shared transport.
 func NewClient(o ClientOptions) *Client {
 	if o.MaxIdleConnsPerHost <= 0 {
 		o.MaxIdleConnsPerHost = 64
 	}
 	if o.UserAgent == "" {
-		o.UserAgent = "Chronicle/1"
+		o.UserAgent = DefaultUserAgent
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        4 * o.MaxIdleConnsPerHost,
-		MaxIdleConnsPerHost: o.MaxIdleConnsPerHost,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 5 * time.Second,
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4 * o.MaxIdleConnsPerHost,
+		MaxIdleConnsPerHost:   o.MaxIdleConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
 	}
-	return &Client{http: &http.Client{Transport: tr}, userAgent: o.UserAgent, logger: o.Logger}
+	hc := &http.Client{Transport: tr, CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+		if len(via) > maxRedirects {
+			// Hand back the redirect itself: a final 3xx is a failure
+			// with a status the user can read.
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	return &Client{http: hc, userAgent: o.UserAgent, logger: o.Logger}
 }
 
 // Deliver calls req until an attempt succeeds, a failure is final, the
-// attempts run out, or ctx ends.
+// attempts run out, or ctx ends (then the Outcome is Canceled and must not
+// be recorded). A response received before ctx ended is still reported.
 func (c *Client) Deliver(ctx context.Context, req Request, p Policy) Outcome {
-	if p.MaxAttempts < 1 {
-		p.MaxAttempts = 1
-	}
+	p = p.normalised()
 	out := Outcome{StartedAt: time.Now()}
+	canceled := func() Outcome {
+		out.Canceled, out.ErrorMessage, out.FinishedAt = true, "delivery canceled before a final outcome", time.Now()
+		return out
+	}
 	for attempt := 1; ; attempt++ {
+		if ctx.Err() != nil {
+			return canceled()
+		}
 		res := c.attempt(ctx, req, p, attempt)
 		out.Attempts, out.HTTPStatus = attempt, res.status
-		if ctx.Err() != nil {
-			out.Canceled, out.FinishedAt = true, time.Now()
-			return out
-		}
-		if res.err == "" {
+		if res.ok {
 			out.Success, out.FinishedAt = true, time.Now()
 			return out
+		}
+		if res.status == 0 && ctx.Err() != nil {
+			return canceled() // the attempt failed because ctx ended
 		}
 		if !res.retryable || attempt >= p.MaxAttempts {
 			out.ErrorMessage = res.err
@@ -128,56 +179,117 @@ func (c *Client) Deliver(ctx context.Context, req Request, p Policy) Outcome {
 			return out
 		}
 		wait := backoff(p, attempt)
-		if res.retryAfter > 0 {
-			wait = min(res.retryAfter, max(p.MaxBackoff, p.InitialBackoff))
+		if res.hasRetryAfter {
+			wait = min(res.retryAfter, p.MaxBackoff)
 		}
+		c.logger.Debug("callback attempt failed; retrying", "schedule", req.ScheduleID, "run", req.RunID,
+			"attempt", attempt, "err", res.err, "wait", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			out.Canceled, out.FinishedAt = true, time.Now()
-			return out
+			return canceled()
 		case <-t.C:
 		}
 	}
 }
 
-// backoff is exponential with full jitter: uniform in [d/2, d], where d
-// doubles from InitialBackoff and is capped at MaxBackoff.
+// backoff is exponential with full jitter: uniform in [0, d], where d is
+// InitialBackoff doubled once per failed attempt before this one, capped at
+// MaxBackoff.
 func backoff(p Policy, attempt int) time.Duration {
 	d := p.InitialBackoff
 	for i := 1; i < attempt && d < p.MaxBackoff; i++ {
+		if d > p.MaxBackoff/2 {
+			d = p.MaxBackoff
+			break
+		}
 		d *= 2
 	}
-	if p.MaxBackoff > 0 && d > p.MaxBackoff {
-		d = p.MaxBackoff
-	}
+	d = min(d, p.MaxBackoff)
 	if d <= 0 {
 		return 0
 	}
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	n := int64(d)
+	if n < math.MaxInt64 {
+		n++ // [0, d] inclusive
+	}
+	return time.Duration(rand.Int64N(n))
 }
 
 type attemptResult struct {
-	status     int
-	err        string // "" on success
-	retryable  bool
-	retryAfter time.Duration
+	ok            bool
+	status        int
+	err           string // why the attempt failed; "" when ok
+	retryable     bool
+	retryAfter    time.Duration
+	hasRetryAfter bool
 }
 
 func (c *Client) attempt(ctx context.Context, req Request, p Policy, n int) attemptResult {
 	actx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
+	hr, err := c.newRequest(actx, req, n)
+	if err != nil {
+		return attemptResult{err: err.Error()} // no retry can fix it
+	}
+	res, err := c.http.Do(hr)
+	if err != nil {
+		return attemptResult{err: transportMessage(err, actx, p.Timeout), retryable: true}
+	}
+	defer res.Body.Close()
+	head, _ := io.ReadAll(io.LimitReader(res.Body, maxSnippet+1)) // +1: was it cut?
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain-int64(len(head))))
+	code := res.StatusCode
+	if code >= 200 && code < 300 {
+		return attemptResult{ok: true, status: code}
+	}
+	r := attemptResult{status: code, err: statusMessage(res, head)}
+	switch {
+	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
+		r.retryable = true
+	case code >= 400 && code < 500:
+		r.retryable = p.RetryOn4xx
+	default: // 5xx is retryable; 1xx and a final 3xx are not
+		r.retryable = code >= 500
+	}
+	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+		r.retryAfter, r.hasRetryAfter = parseRetryAfter(res.Header.Get("Retry-After"), time.Now())
+	}
+	return r
+}
+
+func (c *Client) newRequest(ctx context.Context, req Request, n int) (*http.Request, error) {
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return nil, fmt.Errorf("invalid callback URL: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("invalid callback URL %q: scheme must be http or https", req.URL)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("invalid callback URL %q: no host", req.URL)
+	}
 	var body io.Reader
 	switch req.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 		body = strings.NewReader(req.Payload)
 	}
-	hr, err := http.NewRequestWithContext(actx, req.Method, req.URL, body)
+	hr, err := http.NewRequestWithContext(ctx, req.Method, req.URL, body)
 	if err != nil {
-		return attemptResult{err: fmt.Sprintf("invalid callback request: %v", err)}
+		return nil, fmt.Errorf("invalid callback request: %v", err)
 	}
 	for k, v := range req.Headers {
+		if !validHeaderName(k) {
+			return nil, fmt.Errorf("invalid callback header name %q", k)
+		}
+		if !validHeaderValue(v) {
+			return nil, fmt.Errorf("invalid value for callback header %q", k)
+		}
+		if http.CanonicalHeaderKey(k) == "Host" {
+			hr.Host = v // net/http ignores Header["Host"] on requests
+			continue
+		}
 		hr.Header.Set(k, v)
 	}
 	if hr.Header.Get("User-Agent") == "" {
@@ -187,52 +299,139 @@ func (c *Client) attempt(ctx context.Context, req Request, p Policy, n int) atte
 	hr.Header.Set(HeaderRunID, req.RunID)
 	hr.Header.Set(HeaderScheduledTime, req.ScheduledTime.UTC().Format(time.RFC3339))
 	hr.Header.Set(HeaderAttempt, strconv.Itoa(n))
-	res, err := c.http.Do(hr)
-	if err != nil {
-		return attemptResult{err: transportMessage(err, p.Timeout, ctx), retryable: true}
+	return hr, nil
+}
+
+// statusMessage is "<code> <reason>", then the start of the body if any,
+// then a note when the redirect limit left a 3xx.
+func statusMessage(res *http.Response, body []byte) string {
+	msg := strconv.Itoa(res.StatusCode)
+	if text := http.StatusText(res.StatusCode); text != "" {
+		msg += " " + text
+	} else if reason := strings.TrimSpace(strings.TrimPrefix(res.Status, msg)); reason != "" {
+		msg += " " + snippet([]byte(reason), 60)
 	}
-	defer res.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(res.Body, maxDrain))
-	if res.StatusCode >= 200 && res.StatusCode < 300 {
-		return attemptResult{status: res.StatusCode}
+	if isRedirect(res.StatusCode) && res.Header.Get("Location") != "" {
+		return fmt.Sprintf("%s: stopped after %d redirects (Location: %s)", msg, maxRedirects,
+			snippet([]byte(res.Header.Get("Location")), maxSnippet))
 	}
-	msg := res.Status
-	if s := strings.TrimSpace(string(snippet)); s != "" {
-		if len(s) > 200 {
-			s = s[:200] + "…"
-		}
+	if s := snippet(body, maxSnippet); s != "" {
 		msg += ": " + s
 	}
-	r := attemptResult{status: res.StatusCode, err: msg}
-	switch {
-	case res.StatusCode == http.StatusRequestTimeout, res.StatusCode == http.StatusTooManyRequests:
-		r.retryable = true
-	case res.StatusCode >= 400 && res.StatusCode < 500:
-		r.retryable = p.RetryOn4xx
-	default: // 5xx, and a 3xx left after following redirects
-		r.retryable = res.StatusCode >= 500
+	return msg
+}
+
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
 	}
-	if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
-		if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && secs > 0 {
-			r.retryAfter = time.Duration(secs) * time.Second
+	return false
+}
+
+// snippet makes at most n bytes of b fit an API response: valid UTF-8 (a
+// rune cut at the end is dropped), control characters as spaces, trimmed,
+// with "…" when something was cut.
+func snippet(b []byte, n int) string {
+	cut := len(b) > n
+	if cut {
+		b = b[:n]
+		// Drop a rune cut in half at the end (at most 3 bytes).
+		for i := 0; i < utf8.UTFMax-1 && len(b) > 0; i++ {
+			if r, size := utf8.DecodeLastRune(b); r != utf8.RuneError || size != 1 {
+				break
+			}
+			b = b[:len(b)-1]
 		}
 	}
-	return r
+	s := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(string(b), "\uFFFD"))
+	s = strings.TrimSpace(s)
+	if cut && s != "" {
+		s += "…"
+	}
+	return s
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP-date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			secs = int64(24 * time.Hour / time.Second)
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }
 
 // transportMessage says what went wrong before any answer came back.
-func transportMessage(err error, timeout time.Duration, parent context.Context) string {
+func transportMessage(err error, attemptCtx context.Context, timeout time.Duration) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // drop `Get "http://…": `; the user knows the URL
+	}
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostnameErr x509.HostnameError
+	var netErr net.Error
 	switch {
-	case parent.Err() != nil:
-		return "canceled"
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(attemptCtx.Err(), context.DeadlineExceeded):
 		return fmt.Sprintf("callback timed out after %s", timeout)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused: " + err.Error()
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset: " + err.Error()
+	case errors.As(err, &dnsErr):
 		return "host not found: " + err.Error()
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostnameErr):
+		return "TLS certificate error: " + err.Error()
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed without a response: " + err.Error()
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "connect timed out: " + err.Error()
 	}
 	return err.Error()
+}
+
+// validHeaderName: an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue: no control characters other than tab.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
