@@ -1,0 +1,238 @@
+package raftfsm
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/eventlog"
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/projections"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+func replicaAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// openReplicas starts n nodes forming one cluster, in-process.
+func openReplicas(t *testing.T, n int) []*Node {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	var peers []Peer
+	for i := 0; i < n; i++ {
+		peers = append(peers, Peer{ID: fmt.Sprintf("r%d", i+1), Addr: replicaAddr(t)})
+	}
+	if n == 1 {
+		peers = nil
+	}
+	nodes := make([]*Node, n)
+	for i := range nodes {
+		cfg := Config{NodeID: fmt.Sprintf("r%d", i+1), DataDir: t.TempDir(), Peers: peers, Logger: logger,
+			HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: 500 * time.Millisecond}
+		cfg.RaftAddr = replicaAddr(t)
+		if peers != nil {
+			cfg.RaftAddr = peers[i].Addr
+		}
+		nd, err := Open(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[i] = nd
+		t.Cleanup(func() { _ = nd.Shutdown() })
+	}
+	return nodes
+}
+
+func leaderOfReplicas(t *testing.T, nodes []*Node) *Node {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, n := range nodes {
+			if n.IsLeader() {
+				return n
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no leader within 20s")
+	return nil
+}
+
+// streamGen produces a seeded, mostly meaningful stream of proposals,
+// including ones apply must reject.
+type streamGen struct {
+	rng     *rand.Rand
+	now     int64
+	apps    []string
+	parts   map[string]int
+	pending []event.RunFired // runs that may be fired
+	fired   []event.RunFired // fired, no outcome yet
+	ids     []string         // every schedule id created
+	n       int
+}
+
+func (g *streamGen) next() event.Payload {
+	g.n++
+	r := g.rng.IntN(100)
+	switch {
+	case len(g.apps) < 3 || r < 3:
+		id := fmt.Sprintf("app%d", g.rng.IntN(5)) // sometimes a duplicate: rejected
+		g.apps = append(g.apps, id)
+		g.parts[id] = 1 + g.rng.IntN(4)
+		return event.AppRegistered{AppID: id, Partitions: g.parts[id], Active: true}
+	case r < 6:
+		app := g.apps[g.rng.IntN(len(g.apps))]
+		if g.rng.IntN(2) == 0 {
+			return event.AppDeactivated{AppID: app}
+		}
+		return event.AppActivated{AppID: app}
+	case r < 40:
+		app := g.apps[g.rng.IntN(len(g.apps))]
+		id := fmt.Sprintf("s%05d", g.n)
+		part := g.rng.IntN(g.parts[app] + 1) // sometimes out of range: rejected
+		cb := event.Callback{Type: "http", URL: "http://127.0.0.1:1/", Method: "POST"}
+		g.ids = append(g.ids, id)
+		if g.rng.IntN(4) == 0 {
+			t := int64(1_800_000_000 + 60*g.rng.IntN(1000))
+			g.pending = append(g.pending, event.RunFired{ScheduleID: id, RunID: event.CronRunID(id, t), AppID: app,
+				Partition: part, ScheduledTime: t, NextRunTime: t + 60})
+			return event.ScheduleCreated{ScheduleID: id, AppID: app, Partition: part, CronExpression: "* * * * *",
+				NextRunTime: t, Callback: cb}
+		}
+		t := int64(1_800_000_000 + g.rng.IntN(100000))
+		g.pending = append(g.pending, event.RunFired{ScheduleID: id, RunID: id, AppID: app, Partition: part, ScheduledTime: t})
+		return event.ScheduleCreated{ScheduleID: id, AppID: app, Partition: part, ScheduleTime: t, Payload: "p", Callback: cb}
+	case r < 60 && len(g.pending) > 0:
+		i := g.rng.IntN(len(g.pending))
+		rf := g.pending[i]
+		if g.rng.IntN(5) > 0 { // sometimes fire twice: rejected
+			g.pending = append(g.pending[:i], g.pending[i+1:]...)
+			if rf.NextRunTime > 0 {
+				g.pending = append(g.pending, event.RunFired{ScheduleID: rf.ScheduleID, AppID: rf.AppID, Partition: rf.Partition,
+					RunID: event.CronRunID(rf.ScheduleID, rf.NextRunTime), ScheduledTime: rf.NextRunTime, NextRunTime: rf.NextRunTime + 60})
+			}
+		}
+		g.fired = append(g.fired, rf)
+		return rf
+	case r < 80 && len(g.fired) > 0:
+		i := g.rng.IntN(len(g.fired))
+		rf := g.fired[i]
+		g.fired = append(g.fired[:i], g.fired[i+1:]...)
+		status := []string{event.StatusSuccess, event.StatusFailure, event.StatusMiss}[g.rng.IntN(3)]
+		return event.RunCompleted{ScheduleID: rf.ScheduleID, RunID: rf.RunID, AppID: rf.AppID, Partition: rf.Partition,
+			ScheduledTime: rf.ScheduledTime, Status: status, ErrorMessage: "e", Attempts: 1 + g.rng.IntN(3)}
+	case r < 90 && len(g.ids) > 0:
+		return event.ScheduleDeleted{ScheduleID: g.ids[g.rng.IntN(len(g.ids))]} // repeated deletes: rejected
+	case len(g.apps) > 0:
+		start := int64(1_800_000_000 + g.rng.IntN(100000))
+		action := []string{event.ActionDelete, event.ActionReconcile}[g.rng.IntN(2)]
+		status := []string{"", event.StatusFailure, event.StatusScheduled, event.StatusSuccess}[g.rng.IntN(4)]
+		return event.BulkAction{AppID: g.apps[g.rng.IntN(len(g.apps))], Action: action, Status: status,
+			StartTime: start, EndTime: start + int64(g.rng.IntN(20000))}
+	}
+	return event.AppActivated{AppID: "nobody"} // rejected
+}
+
+// TestOneAndThreeNodesApplyIdentically proposes the same seeded command
+// stream, in the same entries, to a single node and to a three-node
+// cluster: every node must end with byte-identical projections and logs,
+// and a rebuild from the log must reproduce them.
+func TestOneAndThreeNodesApplyIdentically(t *testing.T) {
+	const seed = 20261122
+	t.Logf("seed %d", seed)
+	single := openReplicas(t, 1)
+	trio := openReplicas(t, 3)
+	l1, l3 := leaderOfReplicas(t, single), leaderOfReplicas(t, trio)
+
+	g := &streamGen{rng: rand.New(rand.NewPCG(seed, 1)), parts: map[string]int{}}
+	accepted, rejected := 0, 0
+	for sent := 0; sent < 2000; {
+		var evs []event.Event
+		for k := 1 + g.rng.IntN(20); k > 0; k-- {
+			g.now += 1e9
+			ev, err := event.New(g.next(), 1_700_000_000e9+g.now, "gen")
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs = append(evs, ev)
+		}
+		sent += len(evs)
+		r1, err := l1.Propose(evs, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r3, err := l3.Propose(evs, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range evs {
+			e1, e3 := fmt.Sprint(r1[i].Err), fmt.Sprint(r3[i].Err)
+			if e1 != e3 || r1[i].Seq != r3[i].Seq || r1[i].Affected != r3[i].Affected {
+				t.Fatalf("event %d (%s): single %+v, cluster %+v", sent-len(evs)+i, evs[i].Type, r1[i], r3[i])
+			}
+			if r1[i].Err == nil {
+				accepted++
+			} else {
+				rejected++
+			}
+		}
+	}
+	t.Logf("%d events accepted, %d rejected by apply", accepted, rejected)
+	if accepted < 500 || rejected < 50 {
+		t.Fatalf("stream not varied enough: %d accepted, %d rejected", accepted, rejected)
+	}
+
+	want, err := projections.Checksums(l1.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l3.Barrier(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	lastSeq, _ := eventlog.LastSeq(l1.State())
+	for _, n := range trio {
+		var got map[string]string
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got, err = projections.Checksums(n.State())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(projections.DiffChecksums(want, got)) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if d := projections.DiffChecksums(want, got); len(d) > 0 {
+			t.Fatalf("node %s differs from the single node: %v", n.NodeID(), d)
+		}
+		if s, _ := eventlog.LastSeq(n.State()); s != lastSeq {
+			t.Fatalf("node %s log ends at %d, single node at %d", n.NodeID(), s, lastSeq)
+		}
+	}
+	t.Logf("projections on all four nodes: %v", want)
+
+	rebuilt, err := pebble.Open(t.TempDir(), &pebble.Options{Logger: quietPebble{slog.Default()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rebuilt.Close()
+	if err := projections.Rebuild(l1.State(), rebuilt, 256, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := projections.Checksums(rebuilt)
+	if d := projections.DiffChecksums(want, got); len(d) > 0 {
+		t.Fatalf("rebuild from the log differs: %v", d)
+	}
+}
