@@ -7,7 +7,7 @@ PKGS     := ./...
 RACE_PKGS := ./actors/... ./raftfsm/... ./http/... ./cmd/...
 PLAIN_PKGS := ./eventlog/... ./projections/...
 
-.PHONY: build run cluster test vet bench fuzz clean
+.PHONY: build run cluster test vet bench bench-failover fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/chronicle
@@ -40,6 +40,11 @@ fuzz:
 	$(GO) test -run=XXX -fuzz=FuzzParse -fuzztime=60s ./actors/cronspec/
 	$(GO) test -run=XXX -fuzz=FuzzDecodeLog -fuzztime=30s ./raftfsm/raftstore/
 	$(GO) test -run=XXX -fuzz=FuzzCreateSchedule -fuzztime=60s ./cmd/chronicle/
+
+# Failover of a three-node cluster of the real binary: p50/max over trials,
+# result in bench/results/failover.json.
+bench-failover: build
+	$(GO) run ./bench/failover -trials 5
 
 # Micro-benchmarks of the packages (the end-to-end bench/ suite is issue 5).
 bench:
