@@ -20,7 +20,7 @@ run: build
 PEERS := n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003
 cluster: build
 	@echo "n1..n3 on http://127.0.0.1:8081, :8082, :8083 (any node takes writes); Ctrl-C stops them"
-	@trap 'kill 0' INT TERM; \
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM; \
 	for i in 1 2 3; do \
 	  ./$(BIN) serve --data-dir ./data/n$$i --http-addr 127.0.0.1:808$$i --raft-addr 127.0.0.1:700$$i \
 	    --node-id n$$i --peers $(PEERS) & \

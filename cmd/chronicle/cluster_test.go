@@ -295,3 +295,28 @@ func newestSnapshotIndex(t *testing.T, dataDir string) int {
 	}
 	return idx[len(idx)-1]
 }
+
+// TestNoLeaderAnswers503: with two of three nodes gone the survivor cannot
+// elect a leader; writes get a clear 503 with Retry-After, reads still work.
+func TestNoLeaderAnswers503(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	nodes[0].registerApp("quorum", 1)
+	waitFor(t, 5*time.Second, "app replicated", func() bool {
+		code, _ := nodes[2].call("GET", "/goscheduler/apps?app_id=quorum", nil)
+		return code == 200
+	})
+	nodes[0].stop()
+	nodes[1].stop()
+	survivor := nodes[2]
+	waitFor(t, 15*time.Second, "survivor without a leader", func() bool { return survivor.n.raft.Leader() == "" })
+	code, r := survivor.call("POST", "/goscheduler/apps", map[string]any{"appId": "lost", "partitions": 1})
+	if code != 503 || r.Status.StatusType != "Fail" || !strings.Contains(r.Status.StatusMessage, "no leader") {
+		t.Fatalf("write without a leader: %d %s", code, r.raw)
+	}
+	if code, _ := survivor.call("GET", "/goscheduler/healthcheck", nil); code != 503 {
+		t.Fatalf("healthcheck without a leader: %d", code)
+	}
+	if code, _ := survivor.call("GET", "/goscheduler/apps?app_id=quorum", nil); code != 200 {
+		t.Fatalf("reads must still be served: %d", code)
+	}
+}
