@@ -45,6 +45,14 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st)
 	}
+	// changed answers a membership change: its error, or the new status.
+	changed := func(w http.ResponseWriter, req *http.Request, err error) {
+		if err != nil {
+			goscheduler.WriteError(w, logger, err)
+			return
+		}
+		answer(w, req)
+	}
 	r.GET("/cluster", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) { answer(w, req) })
 	r.POST("/cluster/members", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
 		var body struct {
@@ -60,18 +68,10 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 			goscheduler.WriteError(w, logger, badRequest("id and raftAddress are required"))
 			return
 		}
-		if err := c.AddMember(body.ID, body.RaftAddress, body.Voter == nil || *body.Voter); err != nil {
-			goscheduler.WriteError(w, logger, err)
-			return
-		}
-		answer(w, req)
+		changed(w, req, c.AddMember(body.ID, body.RaftAddress, body.Voter == nil || *body.Voter))
 	})
 	r.DELETE("/cluster/members/:id", func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) {
-		if err := c.RemoveMember(ps.ByName("id")); err != nil {
-			goscheduler.WriteError(w, logger, err)
-			return
-		}
-		answer(w, req)
+		changed(w, req, c.RemoveMember(ps.ByName("id")))
 	})
 	r.POST("/cluster/leadership-transfer", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
 		var body struct {
@@ -81,11 +81,7 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 			goscheduler.WriteError(w, logger, err)
 			return
 		}
-		if err := c.TransferLeadership(body.ID); err != nil {
-			goscheduler.WriteError(w, logger, err)
-			return
-		}
-		answer(w, req)
+		changed(w, req, c.TransferLeadership(body.ID))
 	})
 	r.POST("/cluster/announce", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
 		var body struct {
