@@ -33,6 +33,7 @@ type serveConfig struct {
 	cbRetry4xx                                 bool
 	heartbeat, election, lease                 time.Duration
 	snapshotThreshold                          uint64
+	pprofAddr                                  string
 }
 
 // parseServe reads flags; each flag can also come from CHRONICLE_<NAME>
@@ -62,6 +63,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.DurationVar(&c.election, "raft-election-timeout", 300*time.Millisecond, "Raft election timeout")
 	fs.DurationVar(&c.lease, "raft-lease-timeout", 150*time.Millisecond, "Raft leader lease timeout")
 	fs.Uint64Var(&c.snapshotThreshold, "raft-snapshot-threshold", 16384, "log entries between Raft snapshots")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -118,6 +120,12 @@ func serve(args []string) error {
 	n, err := startNode(c, logger)
 	if err != nil {
 		return err
+	}
+	if c.pprofAddr != "" {
+		if err := servePprof(c.pprofAddr, logger); err != nil {
+			_ = n.stop()
+			return err
+		}
 	}
 	logger.Info("chronicle serving", "node", c.nodeID, "http", n.httpAddr(), "raft", c.raftAddr, "data", c.dataDir)
 	sig := make(chan os.Signal, 1)
