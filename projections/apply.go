@@ -56,40 +56,73 @@ func Apply(b Batch, ev event.Event, fx *Effects) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	a := applier{b: b, ev: ev, fx: fx}
+	a := &applier{b: b, ev: ev, fx: fx}
+	n, err := a.apply(p)
+	if err != nil {
+		return 0, err
+	}
+	return n, a.recordHistory()
+}
+
+func (a *applier) apply(p event.Payload) (int, error) {
 	switch p := p.(type) {
 	case *event.AppRegistered:
+		a.app = p.AppID
 		return 0, a.appRegistered(p)
 	case *event.AppActivated:
+		a.app = p.AppID
 		return 0, a.appActive(p.AppID, true)
 	case *event.AppDeactivated:
+		a.app = p.AppID
 		return 0, a.appActive(p.AppID, false)
 	case *event.ScheduleCreated:
+		a.app = p.AppID
+		a.touch(p.ScheduleID, false)
 		return 0, a.scheduleCreated(p)
 	case *event.ScheduleDeleted:
+		a.touch(p.ScheduleID, true)
 		return 0, a.scheduleDeleted(p)
 	case *event.RunFired:
+		a.touch(p.ScheduleID, false)
 		return 0, a.runFired(p)
 	case *event.RunCompleted:
+		a.touch(p.ScheduleID, true)
 		return 0, a.runCompleted(p)
 	case *event.BulkAction:
+		a.app = p.AppID
 		return a.bulkAction(p)
 	case *event.NodeAnnounced:
 		return 0, a.nodeAnnounced(p)
+	case *event.EventsCompacted:
+		return a.eventsCompacted(p)
 	}
-	return 0, fmt.Errorf("%w: no apply rule for %s", ErrInvalidEvent, ev.Type)
+	return 0, fmt.Errorf("%w: no apply rule for %s", ErrInvalidEvent, a.ev.Type)
 }
 
 type applier struct {
 	b  Batch
 	ev event.Event
 	fx *Effects
+
+	// What the event is about, for the history indexes: its app and the
+	// schedules it touched (with whether it may have opened or closed them).
+	app     string
+	touched []touchedSchedule
+}
+
+type touchedSchedule struct {
+	id          string
+	mayCloseNow bool
+}
+
+func (a *applier) touch(id string, mayClose bool) {
+	a.touched = append(a.touched, touchedSchedule{id: id, mayCloseNow: mayClose})
 }
 
 // nowMs is the proposer's stamp of the event, the only "time" apply knows.
-func (a applier) nowMs() int64 { return a.ev.Time / 1e6 }
+func (a *applier) nowMs() int64 { return a.ev.Time / 1e6 }
 
-func (a applier) appRegistered(p *event.AppRegistered) error {
+func (a *applier) appRegistered(p *event.AppRegistered) error {
 	if p.AppID == "" || p.Partitions < 1 {
 		return fmt.Errorf("%w: app %q with %d partitions", ErrInvalidEvent, p.AppID, p.Partitions)
 	}
@@ -103,7 +136,7 @@ func (a applier) appRegistered(p *event.AppRegistered) error {
 	return putJSON(a.b, appKey(app.AppID), app)
 }
 
-func (a applier) appActive(appID string, active bool) error {
+func (a *applier) appActive(appID string, active bool) error {
 	app, ok, err := getJSON[App](a.b, appKey(appID))
 	if err != nil {
 		return err
@@ -121,7 +154,7 @@ func (a applier) appActive(appID string, active bool) error {
 	return putJSON(a.b, appKey(appID), app)
 }
 
-func (a applier) activeApp(appID string) (App, error) {
+func (a *applier) activeApp(appID string) (App, error) {
 	app, ok, err := getJSON[App](a.b, appKey(appID))
 	if err != nil {
 		return App{}, err
@@ -135,7 +168,7 @@ func (a applier) activeApp(appID string) (App, error) {
 	return app, nil
 }
 
-func (a applier) scheduleCreated(p *event.ScheduleCreated) error {
+func (a *applier) scheduleCreated(p *event.ScheduleCreated) error {
 	app, err := a.activeApp(p.AppID)
 	if err != nil {
 		return err
@@ -174,7 +207,7 @@ func (a applier) scheduleCreated(p *event.ScheduleCreated) error {
 }
 
 // addCronOccurrence makes occurrence t of cron s pending (t == 0: none).
-func (a applier) addCronOccurrence(s Schedule, t int64) error {
+func (a *applier) addCronOccurrence(s Schedule, t int64) error {
 	if t <= 0 {
 		return nil
 	}
@@ -188,7 +221,7 @@ func (a applier) addCronOccurrence(s Schedule, t int64) error {
 	})
 }
 
-func (a applier) scheduleDeleted(p *event.ScheduleDeleted) error {
+func (a *applier) scheduleDeleted(p *event.ScheduleDeleted) error {
 	s, ok, err := getJSON[Schedule](a.b, scheduleKey(p.ScheduleID))
 	if err != nil {
 		return err
@@ -199,7 +232,7 @@ func (a applier) scheduleDeleted(p *event.ScheduleDeleted) error {
 	return a.deleteSchedule(s)
 }
 
-func (a applier) deleteSchedule(s Schedule) error {
+func (a *applier) deleteSchedule(s Schedule) error {
 	pending, err := a.pendingOf(s.ScheduleID)
 	if err != nil {
 		return err
@@ -215,7 +248,7 @@ func (a applier) deleteSchedule(s Schedule) error {
 	return putJSON(a.b, scheduleKey(s.ScheduleID), s)
 }
 
-func (a applier) runFired(p *event.RunFired) error {
+func (a *applier) runFired(p *event.RunFired) error {
 	pr, err := a.pendingRun(p.RunID, p.ScheduleID)
 	if err != nil {
 		return err
@@ -260,7 +293,7 @@ func (a applier) runFired(p *event.RunFired) error {
 }
 
 // advanceCron records the cron's next occurrence and makes it pending.
-func (a applier) advanceCron(s Schedule, next int64) error {
+func (a *applier) advanceCron(s Schedule, next int64) error {
 	s.NextRunTime = next
 	if err := putJSON(a.b, scheduleKey(s.ScheduleID), s); err != nil {
 		return err
@@ -268,7 +301,7 @@ func (a applier) advanceCron(s Schedule, next int64) error {
 	return a.addCronOccurrence(s, next)
 }
 
-func (a applier) runCompleted(p *event.RunCompleted) error {
+func (a *applier) runCompleted(p *event.RunCompleted) error {
 	switch p.Status {
 	case event.StatusSuccess, event.StatusFailure, event.StatusMiss:
 	default:
@@ -310,7 +343,7 @@ func (a applier) runCompleted(p *event.RunCompleted) error {
 	}
 }
 
-func (a applier) nodeAnnounced(p *event.NodeAnnounced) error {
+func (a *applier) nodeAnnounced(p *event.NodeAnnounced) error {
 	if p.NodeID == "" || p.HTTPAddr == "" {
 		return fmt.Errorf("%w: node announcement without id or address", ErrInvalidEvent)
 	}
@@ -325,7 +358,7 @@ type bulkItem struct {
 	run   *Run
 }
 
-func (a applier) bulkAction(p *event.BulkAction) (int, error) {
+func (a *applier) bulkAction(p *event.BulkAction) (int, error) {
 	if _, ok, err := getJSON[App](a.b, appKey(p.AppID)); err != nil {
 		return 0, err
 	} else if !ok {
@@ -366,12 +399,17 @@ func (a applier) bulkAction(p *event.BulkAction) (int, error) {
 		}
 		if done {
 			n++
+			if it.sched != nil {
+				a.touch(it.sched.ScheduleID, true)
+			} else {
+				a.touch(it.run.ScheduleID, true)
+			}
 		}
 	}
 	return n, nil
 }
 
-func (a applier) bulkDelete(it bulkItem) (bool, error) {
+func (a *applier) bulkDelete(it bulkItem) (bool, error) {
 	if it.sched != nil {
 		return true, a.deleteSchedule(*it.sched)
 	}
@@ -394,7 +432,7 @@ func (a applier) bulkDelete(it bulkItem) (bool, error) {
 }
 
 // bulkReconcile re-runs a schedule or cron run that is not pending.
-func (a applier) bulkReconcile(it bulkItem) (bool, error) {
+func (a *applier) bulkReconcile(it bulkItem) (bool, error) {
 	base, reconciles := "", 0
 	var scheduleID string
 	var t int64
@@ -434,7 +472,7 @@ func (a applier) bulkReconcile(it bulkItem) (bool, error) {
 	})
 }
 
-func (a applier) schedule(id string) (Schedule, error) {
+func (a *applier) schedule(id string) (Schedule, error) {
 	s, ok, err := getJSON[Schedule](a.b, scheduleKey(id))
 	if err != nil {
 		return Schedule{}, err
@@ -445,7 +483,7 @@ func (a applier) schedule(id string) (Schedule, error) {
 	return s, nil
 }
 
-func (a applier) pendingRun(runID, scheduleID string) (PendingRun, error) {
+func (a *applier) pendingRun(runID, scheduleID string) (PendingRun, error) {
 	pr, ok, err := getJSON[PendingRun](a.b, pendKey(runID))
 	if err != nil {
 		return PendingRun{}, err
@@ -456,7 +494,7 @@ func (a applier) pendingRun(runID, scheduleID string) (PendingRun, error) {
 	return pr, nil
 }
 
-func (a applier) pendingOf(scheduleID string) ([]PendingRun, error) {
+func (a *applier) pendingOf(scheduleID string) ([]PendingRun, error) {
 	var out []PendingRun
 	err := scanPrefix(a.b, pschPrefix(scheduleID), nil, func(k, _ []byte) (bool, error) {
 		runID := string(k[len(pschPrefix(scheduleID)):])
@@ -472,7 +510,7 @@ func (a applier) pendingOf(scheduleID string) ([]PendingRun, error) {
 	return out, err
 }
 
-func (a applier) addPending(pr PendingRun) error {
+func (a *applier) addPending(pr PendingRun) error {
 	if err := putJSON(a.b, pendKey(pr.RunID), pr); err != nil {
 		return err
 	}
@@ -486,7 +524,7 @@ func (a applier) addPending(pr PendingRun) error {
 	return nil
 }
 
-func (a applier) removePending(pr PendingRun) error {
+func (a *applier) removePending(pr PendingRun) error {
 	for _, k := range [][]byte{pendKey(pr.RunID), dueKey(pr), inflKey(pr), pschKey(pr.ScheduleID, pr.RunID)} {
 		if err := a.b.Delete(k, nil); err != nil {
 			return err
@@ -496,7 +534,7 @@ func (a applier) removePending(pr PendingRun) error {
 	return nil
 }
 
-func (a applier) putNewRun(r Run) error {
+func (a *applier) putNewRun(r Run) error {
 	if err := putJSON(a.b, runKey(r.ScheduleID, r.ScheduledTime), r); err != nil {
 		return err
 	}
@@ -506,7 +544,7 @@ func (a applier) putNewRun(r Run) error {
 	return a.b.Set(atKey(r.AppID, r.ScheduledTime, r.RunID), append([]byte{'r'}, runRef(r.ScheduleID, r.ScheduledTime)...), nil)
 }
 
-func (a applier) updateRun(cronID string, t int64, f func(*Run)) error {
+func (a *applier) updateRun(cronID string, t int64, f func(*Run)) error {
 	r, ok, err := getJSON[Run](a.b, runKey(cronID, t))
 	if err != nil {
 		return err

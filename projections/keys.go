@@ -18,6 +18,9 @@ import "encoding/binary"
 //	p/infl/<app>\0<part:4><run>          "" (fired, no outcome yet)
 //	p/psch/<schedule>\0<run>             "" (pending runs of a schedule)
 //	p/node/<nodeId>                      Node (cluster members' API addresses)
+//	p/sev/<schedule>\0<seq:8>            <type:2> (history: events about a schedule, its runs included)
+//	p/aev/<app>\0<seq:8>                 <type:2> (history: events about an app and its schedules)
+//	p/closed/<closedMs:8><schedule>      "" (closed schedules by when they closed: retention candidates)
 const Prefix = "p/"
 
 const (
@@ -32,7 +35,13 @@ const (
 	pInfl = "p/infl/"
 	pPsch = "p/psch/"
 	pNode = "p/node/"
+	pSev  = "p/sev/"
+	pAev  = "p/aev/"
+	pClos = "p/closed/"
 )
+
+// projectionPrefixes lists every read model, in checksum order.
+var projectionPrefixes = []string{pApp, pSch, pRun, pRid, pAt, pCron, pPend, pDue, pInfl, pPsch, pNode, pSev, pAev, pClos}
 
 func join(parts ...[]byte) []byte {
 	n := 0
@@ -86,6 +95,12 @@ func inflPrefix(app string, part int) []byte {
 func inflKey(p PendingRun) []byte   { return join(inflPrefix(p.AppID, p.Partition), []byte(p.RunID)) }
 func pschPrefix(id string) []byte   { return join([]byte(pPsch), []byte(id), nul) }
 func pschKey(id, run string) []byte { return join(pschPrefix(id), []byte(run)) }
+
+func sevPrefix(id string) []byte           { return join([]byte(pSev), []byte(id), nul) }
+func sevKey(id string, seq uint64) []byte  { return join(sevPrefix(id), u64(seq)) }
+func aevPrefix(app string) []byte          { return join([]byte(pAev), []byte(app), nul) }
+func aevKey(app string, seq uint64) []byte { return join(aevPrefix(app), u64(seq)) }
+func closedKey(ms int64, id string) []byte { return join([]byte(pClos), u64(uint64(ms)), []byte(id)) }
 
 // prefixEnd returns the smallest key greater than every key with prefix p.
 func prefixEnd(p []byte) []byte {

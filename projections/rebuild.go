@@ -53,7 +53,7 @@ func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq
 // read models exactly when their checksums are equal.
 func Checksums(r pebble.Reader) (map[string]string, error) {
 	sums := map[string]string{}
-	for _, p := range []string{pApp, pSch, pRun, pRid, pAt, pCron, pPend, pDue, pInfl, pPsch, pNode} {
+	for _, p := range projectionPrefixes {
 		h := sha256.New()
 		n := 0
 		err := scanPrefix(r, []byte(p), nil, func(k, v []byte) (bool, error) {

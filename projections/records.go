@@ -43,6 +43,10 @@ type Schedule struct {
 	Reconciles     int                `json:"reconciles,omitempty"`
 	CreatedAt      int64              `json:"createdAt"` // unix ms
 	CreatedSeq     uint64             `json:"createdSeq"`
+	// ClosedAt (unix ms) is set while the schedule is closed: a finished
+	// one-time schedule or a deleted one, with no run pending. Retention
+	// removes closed schedules whose ClosedAt is older than its cutoff.
+	ClosedAt int64 `json:"closedAt,omitempty"`
 }
 
 // IsCron reports whether s is a cron schedule (not a run of one).

@@ -37,6 +37,7 @@ const (
 	TypeRunCompleted    Type = 7
 	TypeBulkAction      Type = 8
 	TypeNodeAnnounced   Type = 9
+	TypeEventsCompacted Type = 10
 	// Add new types here with the next unused number.
 )
 
@@ -50,6 +51,7 @@ var typeNames = map[Type]string{
 	TypeRunCompleted:    "RunCompleted",
 	TypeBulkAction:      "BulkAction",
 	TypeNodeAnnounced:   "NodeAnnounced",
+	TypeEventsCompacted: "EventsCompacted",
 }
 
 func (t Type) String() string {
@@ -57,6 +59,16 @@ func (t Type) String() string {
 		return n
 	}
 	return fmt.Sprintf("Type(%d)", uint16(t))
+}
+
+// ParseType returns the type with the given name ("RunFired").
+func ParseType(name string) (Type, bool) {
+	for t, n := range typeNames {
+		if n == name {
+			return t, true
+		}
+	}
+	return 0, false
 }
 
 // Known reports whether this build can decode events of type t.
@@ -135,6 +147,8 @@ func (e Event) Payload() (Payload, error) {
 		p = &BulkAction{}
 	case TypeNodeAnnounced:
 		p = &NodeAnnounced{}
+	case TypeEventsCompacted:
+		p = &EventsCompacted{}
 	default:
 		return nil, fmt.Errorf("decode payload of event seq %d: unknown type %d", e.Seq, e.Type)
 	}

@@ -138,6 +138,19 @@ type NodeAnnounced struct {
 	RaftAddr string `json:"raftAddr"`
 }
 
+// EventsCompacted: the retention policy removed the histories of closed
+// schedules (finished one-time schedules and deleted schedules, with no run
+// pending) whose last change is older than Cutoff. The leader picks
+// ScheduleIDs; apply re-checks each against the state and skips any that
+// is not closed before Cutoff, so the outcome depends only on the log. The
+// removed events and read-model records are gone; this event stays as the
+// record that they existed and why they were dropped.
+type EventsCompacted struct {
+	Cutoff      int64    `json:"cutoff"`    // unix ns: closed before this
+	Retention   string   `json:"retention"` // the policy, e.g. "720h0m0s"
+	ScheduleIDs []string `json:"scheduleIds"`
+}
+
 func (AppRegistered) EventType() Type   { return TypeAppRegistered }
 func (AppActivated) EventType() Type    { return TypeAppActivated }
 func (AppDeactivated) EventType() Type  { return TypeAppDeactivated }
@@ -147,6 +160,7 @@ func (RunFired) EventType() Type        { return TypeRunFired }
 func (RunCompleted) EventType() Type    { return TypeRunCompleted }
 func (BulkAction) EventType() Type      { return TypeBulkAction }
 func (NodeAnnounced) EventType() Type   { return TypeNodeAnnounced }
+func (EventsCompacted) EventType() Type { return TypeEventsCompacted }
 
 // CronRunID derives the run id of a cron occurrence from the cron's id and
 // the occurrence time. It is a name-based (version 5 style) UUID, so every
