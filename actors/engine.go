@@ -47,6 +47,11 @@ type Config struct {
 	ProposeTimeout    time.Duration
 	Logger            *slog.Logger
 	Now               func() time.Time
+	// Retention: closed schedules (finished or deleted, nothing pending)
+	// are removed with their events this long after they closed; 0 keeps
+	// everything forever. RetentionInterval is how often the leader looks.
+	Retention         time.Duration
+	RetentionInterval time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -73,6 +78,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.RetentionInterval <= 0 {
+		c.RetentionInterval = time.Minute
 	}
 }
 
@@ -154,6 +162,7 @@ func (e *Engine) takeOver(epoch uint64) {
 		if err == nil {
 			e.leading = true
 			e.ctx, e.cancel = context.WithCancel(context.Background())
+			go e.retain(e.ctx)
 			e.mu.Unlock()
 			break
 		}

@@ -16,13 +16,17 @@ import (
 // hold no projection keys yet, committing every batchSize events. Every
 // logged event was accepted when it was first applied, so a rejection here
 // means the log and the apply rules disagree: it is returned as an error.
-func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq uint64)) error {
+// progress, if set, is called after each commit with the last seq applied
+// and the number of events applied so far.
+func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq uint64, events int)) error {
 	if batchSize <= 0 {
 		batchSize = 1000
 	}
 	b := dst.NewIndexedBatch()
 	n := 0
+	var last uint64
 	err := eventlog.Scan(src, 0, 0, func(ev event.Event) error {
+		last = ev.Seq
 		if _, err := Apply(b, ev, nil); err != nil {
 			return fmt.Errorf("rebuild: event %d (%s): %w", ev.Seq, ev.Type, err)
 		}
@@ -33,7 +37,7 @@ func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq
 			}
 			b = dst.NewIndexedBatch()
 			if progress != nil {
-				progress(ev.Seq)
+				progress(ev.Seq, n)
 			}
 		}
 		return nil
@@ -44,6 +48,9 @@ func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("rebuild: final commit: %w", err)
+	}
+	if progress != nil {
+		progress(last, n)
 	}
 	return nil
 }

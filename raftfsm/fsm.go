@@ -50,15 +50,19 @@ type FSM struct {
 	// AppliedIndex moves when entries are handed to the FSM, before their
 	// batch is committed here, so it cannot tell a reader what it can see.
 	committed atomic.Uint64
+	// seqNow mirrors lastSeq for other goroutines; newEvents is closed
+	// (and replaced) whenever it moves, waking followers of the log.
+	seqNow atomic.Uint64
 
-	mu       sync.RWMutex
-	observer Observer
+	mu        sync.RWMutex
+	observer  Observer
+	newEvents chan struct{}
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
 
 func newFSM(db *pebble.DB, logger *slog.Logger) (*FSM, error) {
-	f := &FSM{db: db, logger: logger}
+	f := &FSM{db: db, logger: logger, newEvents: make(chan struct{})}
 	if err := f.loadMeta(); err != nil {
 		return nil, err
 	}
@@ -84,7 +88,36 @@ func (f *FSM) loadMeta() error {
 	}
 	f.lastSeq = seq
 	f.committed.Store(f.applied)
+	f.publishSeq(seq)
 	return nil
+}
+
+// publishSeq makes seq visible to LastSeq and wakes WaitForEvents callers.
+func (f *FSM) publishSeq(seq uint64) {
+	if f.seqNow.Swap(seq) == seq {
+		return
+	}
+	f.mu.Lock()
+	close(f.newEvents)
+	f.newEvents = make(chan struct{})
+	f.mu.Unlock()
+}
+
+// LastSeq is the seq of the newest event committed to the state DB.
+func (f *FSM) LastSeq() uint64 { return f.seqNow.Load() }
+
+// eventsAfter returns a channel that is closed once an event with a seq
+// greater than after is committed (already closed if one is).
+func (f *FSM) eventsAfter(after uint64) <-chan struct{} {
+	f.mu.RLock()
+	ch := f.newEvents
+	f.mu.RUnlock()
+	if f.seqNow.Load() > after {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return ch
 }
 
 // SetObserver installs the observer of applied effects.
@@ -157,6 +190,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	}
 	f.applied, f.lastSeq = last, seq
 	f.committed.Store(last)
+	f.publishSeq(seq)
 	f.mu.RLock()
 	obs := f.observer
 	f.mu.RUnlock()

@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/raftfsm/raftstore"
 	"github.com/cockroachdb/pebble/v2"
@@ -125,9 +127,9 @@ func Open(cfg Config) (*Node, error) {
 	}()
 
 	var err error
-	n.stateDB, err = pebble.Open(filepath.Join(cfg.DataDir, "state"), &pebble.Options{Logger: quietPebble{cfg.Logger}})
+	n.stateDB, err = OpenState(cfg.DataDir, false, cfg.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("open state store: %w", err)
+		return nil, err
 	}
 	if n.fsm, err = newFSM(n.stateDB, cfg.Logger); err != nil {
 		return nil, err
@@ -365,6 +367,46 @@ func (n *Node) WaitApplied(index uint64, timeout time.Duration) bool {
 		time.Sleep(2 * time.Millisecond)
 	}
 	return true
+}
+
+// OpenState opens the state store (event log and projections) of a data
+// dir, for tools that work on a stopped node's data (replay, audit).
+func OpenState(dataDir string, readOnly bool, logger *slog.Logger) (*pebble.DB, error) {
+	dir := filepath.Join(dataDir, "state")
+	if readOnly {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("no state store in %s: %w", dataDir, err)
+		}
+	}
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble{logger}, ReadOnly: readOnly})
+	if err != nil {
+		return nil, fmt.Errorf("open state store %s (is a node still running on it?): %w", dir, err)
+	}
+	return db, nil
+}
+
+// LastSeq is the seq of the newest event in this node's log.
+func (n *Node) LastSeq() uint64 { return n.fsm.LastSeq() }
+
+// Events returns up to limit events of this node's log with seq > after.
+func (n *Node) Events(after uint64, limit int) ([]event.Event, error) {
+	var out []event.Event
+	err := eventlog.Scan(n.stateDB, after, limit, func(ev event.Event) error {
+		out = append(out, ev)
+		return nil
+	})
+	return out, err
+}
+
+// WaitForEvents blocks until this node's log holds an event with seq >
+// after, or ctx ends (its error is returned).
+func (n *Node) WaitForEvents(ctx context.Context, after uint64) error {
+	select {
+	case <-n.fsm.eventsAfter(after):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // AddVoter adds (or promotes) a voting member. Leader only.

@@ -1,6 +1,8 @@
 // Command chronicle runs the Chronicle scheduler.
 //
 //	chronicle serve --data-dir DIR --http-addr HOST:PORT --raft-addr HOST:PORT --node-id ID [--peers id=host:port,...]
+//	chronicle replay --data-dir DIR [--into DIR2] [--json]
+//	chronicle audit --data-dir DIR [--app] [--json] ID
 //
 // This is the only package that knows every layer: it opens the Raft node
 // and state store, builds the actors on top, and serves HTTP.
@@ -20,6 +22,10 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "replay":
+		err = replay(os.Args[2:], os.Stdout, os.Stderr)
+	case "audit":
+		err = audit(os.Args[2:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -29,7 +35,7 @@ func main() {
 		os.Exit(2)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "chronicle: %v\n", err)
+		fmt.Fprintf(os.Stderr, "chronicle %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
 }
@@ -38,6 +44,9 @@ func usage() {
 	fmt.Fprint(os.Stderr, `Chronicle: a highly available HTTP job scheduler.
 
 Usage:
-  chronicle serve [flags]   run a node (see chronicle serve -h)
+  chronicle serve [flags]    run a node (see chronicle serve -h)
+  chronicle replay [flags]   rebuild every projection from the event log and
+                             compare with the stored ones (stopped node)
+  chronicle audit [flags] ID print a schedule's, run's or app's history (stopped node)
 `)
 }

@@ -34,6 +34,7 @@ type serveConfig struct {
 	heartbeat, election, lease                 time.Duration
 	snapshotThreshold                          uint64
 	pprofAddr                                  string
+	retention, retentionInterval               time.Duration
 }
 
 // parseServe reads flags; each flag can also come from CHRONICLE_<NAME>
@@ -63,6 +64,8 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.DurationVar(&c.election, "raft-election-timeout", 300*time.Millisecond, "Raft election timeout")
 	fs.DurationVar(&c.lease, "raft-lease-timeout", 150*time.Millisecond, "Raft leader lease timeout")
 	fs.Uint64Var(&c.snapshotThreshold, "raft-snapshot-threshold", 16384, "log entries between Raft snapshots")
+	fs.DurationVar(&c.retention, "event-retention", 0, "remove closed schedules (finished or deleted) and their events this long after they closed; 0 keeps the history forever")
+	fs.DurationVar(&c.retentionInterval, "retention-check-interval", time.Minute, "how often the leader applies --event-retention")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -166,7 +169,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	state := projections.Reader{R: rn.State()}
 	engine := actors.New(actors.Config{
 		NodeID: c.nodeID, DefaultPartitions: c.defaultPartitions, MisfireThreshold: c.misfire, Window: c.window,
-		Workers: c.workers, Logger: logger,
+		Workers: c.workers, Logger: logger, Retention: c.retention, RetentionInterval: c.retentionInterval,
 		Policy: delivery.Policy{Timeout: c.cbTimeout, MaxAttempts: c.cbAttempts, InitialBackoff: c.cbBackoff,
 			MaxBackoff: c.cbMaxBackoff, RetryOn4xx: c.cbRetry4xx},
 	}, rn, state)
@@ -184,7 +187,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	}
 	api := goscheduler.New(engine, state, healthy, logger)
 	cluster := newClusterAdapter(rn, engine, state, c.raftAddr)
-	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cluster})
+	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cluster, Events: rn})
 	if err != nil {
 		engine.Stop()
 		rn.Shutdown()

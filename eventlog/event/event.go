@@ -17,6 +17,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // SchemaVersion is written into every envelope. Version 1 is the first
@@ -156,4 +157,25 @@ func (e Event) Payload() (Payload, error) {
 		return nil, fmt.Errorf("decode %s payload of event seq %d: %w", e.Type, e.Seq, err)
 	}
 	return p, nil
+}
+
+// View is how the APIs show an event: its type by name as well as by
+// number, its time in RFC 3339 (UTC, nanoseconds), and the payload as JSON.
+type View struct {
+	Seq      uint64          `json:"seq"`
+	Type     string          `json:"type"`
+	TypeCode uint16          `json:"typeCode"`
+	Time     string          `json:"time"`
+	Node     string          `json:"node"`
+	Term     uint64          `json:"term"`
+	Index    uint64          `json:"index"`
+	Version  int             `json:"schemaVersion"`
+	Data     json.RawMessage `json:"data"`
+}
+
+// View returns the event as the APIs show it.
+func (e Event) View() View {
+	return View{Seq: e.Seq, Type: e.Type.String(), TypeCode: uint16(e.Type),
+		Time: time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano), Node: e.Node, Term: e.Term,
+		Index: e.Index, Version: e.V, Data: e.Data}
 }

@@ -34,6 +34,8 @@ type Queries interface {
 	Crons(app, status string) ([]projections.Schedule, error)
 	PastRuns(s projections.Schedule, size int, token string) (projections.Page, error)
 	AppSchedules(app string, start, end int64, status string, size int, token string) (projections.Page, error)
+	ScheduleEvents(id string, after uint64, limit int) (projections.EventPage, error)
+	AppEvents(app string, after uint64, limit int) (projections.EventPage, error)
 }
 
 // API serves the GoScheduler endpoints.
@@ -64,6 +66,8 @@ func (a *API) Register(r *httprouter.Router) {
 	r.GET("/goscheduler/schedules/:id", a.handle(a.getSchedule))
 	r.DELETE("/goscheduler/schedules/:id", a.handle(a.deleteSchedule))
 	r.GET("/goscheduler/schedules/:id/runs", a.handle(a.runs))
+	r.GET("/goscheduler/schedules/:id/events", a.handle(a.scheduleEvents))
+	r.GET("/goscheduler/apps/:appId/events", a.handle(a.appEvents))
 	r.GET("/goscheduler/crons/schedules", a.handle(a.crons))
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/http/eventstream"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/julienschmidt/httprouter"
 )
@@ -37,14 +38,17 @@ type Config struct {
 	Addr    string
 	API     *goscheduler.API
 	Cluster Cluster
+	Events  eventstream.Log // this node's event log, served at /events
 	Logger  *slog.Logger
 }
 
-// Handler builds the routed handler, behind write forwarding.
-func Handler(cfg Config) http.Handler {
+// handler builds the routed handler, behind write forwarding, and the
+// event stream whose open connections shutdown must end.
+func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 	r := httprouter.New()
 	cfg.API.Register(r)
 	registerCluster(r, cfg)
+	stream := eventstream.Register(r, cfg.Events, cfg.Logger)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		goscheduler.WriteError(w, cfg.Logger, &goscheduler.APIError{HTTP: http.StatusNotFound, Code: http.StatusNotFound,
 			Message: fmt.Sprintf("no such endpoint: %s %s", req.Method, req.URL.Path)})
@@ -57,7 +61,7 @@ func Handler(cfg Config) http.Handler {
 		cfg.Logger.Error("panic serving request", "method", req.Method, "path", req.URL.Path, "panic", v)
 		goscheduler.WriteError(w, cfg.Logger, fmt.Errorf("panic: %v", v))
 	}
-	return newForwarder(cfg.Cluster, cfg.Logger, r)
+	return newForwarder(cfg.Cluster, cfg.Logger, r), stream
 }
 
 // Server is the running HTTP server.
@@ -73,14 +77,16 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on http address %s: %w", cfg.Addr, err)
 	}
+	h, stream := handler(cfg)
 	s := &Server{ln: ln, logger: cfg.Logger, srv: &http.Server{
-		Handler:           Handler(cfg),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}}
+	s.srv.RegisterOnShutdown(stream.Close)
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cfg.Logger.Error("http server stopped", "err", err)
