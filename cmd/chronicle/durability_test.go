@@ -4,14 +4,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/chronicle-sched/chronicle/projections"
-	"github.com/cockroachdb/pebble/v2"
 )
 
 func TestRestartKeepsAndFiresSchedules(t *testing.T) {
@@ -108,70 +104,5 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 		if len(hits) != 1 || hits[0].Body != fmt.Sprint(i) {
 			t.Fatalf("schedule %d: %d calls %+v", i, len(hits), hits)
 		}
-	}
-}
-
-// TestProjectionsRebuiltFromLogEqualLive runs a mixed workload, then
-// rebuilds every projection from the event log alone and compares.
-func TestProjectionsRebuiltFromLogEqualLive(t *testing.T) {
-	dir := t.TempDir()
-	tn := startTestNode(t, testConfig(t, dir))
-	rc := newReceiver(t)
-	rc.answer("/fail", 500)
-	tn.registerApp("a", 3)
-	tn.registerApp("b", 1)
-	now := time.Now().Unix()
-	var ids []string
-	for i := 0; i < 30; i++ {
-		path := "/ok"
-		if i%4 == 0 {
-			path = "/fail"
-		}
-		ids = append(ids, tn.createOnce("a", now+1+int64(i%3), rc.url(path), "POST", fmt.Sprint(i)).ScheduleID)
-	}
-	for i := 0; i < 10; i++ {
-		tn.createOnce("b", now+3600+int64(i), rc.url("/later"), "GET", "")
-	}
-	tn.must(200, "POST", "/goscheduler/schedules", map[string]any{"appId": "b", "payload": "", "cronExpression": "* * * * * *",
-		"callback": map[string]any{"type": "http", "details": map[string]any{"url": rc.url("/cron"), "method": "GET"}}})
-	tn.must(200, "DELETE", "/goscheduler/schedules/"+ids[29], nil)
-	for _, id := range ids[:28] {
-		s := tn.getSchedule(id)
-		if s.Status == "SCHEDULED" {
-			waitFor(t, 10*time.Second, "fired", func() bool { return tn.getSchedule(id).Status != "SCHEDULED" })
-		}
-	}
-	tn.must(200, "POST", fmt.Sprintf("/goscheduler/apps/b/bulk-action/delete?start_time=%s&end_time=%s",
-		urlTime(time.Unix(now+3600, 0)), urlTime(time.Unix(now+3604, 0))), nil)
-	tn.must(200, "POST", "/goscheduler/apps/b/deactivate", nil)
-	tn.stop()
-
-	live, err := pebble.Open(filepath.Join(dir, "state"), &pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Close()
-	rebuilt, err := pebble.Open(t.TempDir(), &pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rebuilt.Close()
-	if err := projections.Rebuild(live, rebuilt, 100, nil); err != nil {
-		t.Fatal(err)
-	}
-	a, err := projections.Checksums(live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := projections.Checksums(rebuilt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := projections.DiffChecksums(a, b); len(d) > 0 {
-		t.Fatalf("projections rebuilt from the log differ from the live ones: %v", d)
-	}
-	t.Logf("projections: %v", a)
-	if !strings.Contains(a["sch"], "keys") || strings.HasPrefix(a["sch"], "e3b0c44298fc1c14") {
-		t.Fatalf("schedule projection is empty: %v", a)
 	}
 }
