@@ -16,18 +16,21 @@ import (
 // hold no projection keys yet, committing every batchSize events. Every
 // logged event was accepted when it was first applied, so a rejection here
 // means the log and the apply rules disagree: it is returned as an error.
+// Commits are not synced (a rebuild can be redone from the log); a caller
+// that keeps dst flushes it.
 // progress, if set, is called after each commit with the last seq applied
 // and the number of events applied so far.
 func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq uint64, events int)) error {
 	if batchSize <= 0 {
 		batchSize = 1000
 	}
+	cache := NewRecordCache(rebuildCacheRecords)
 	b := dst.NewIndexedBatch()
 	n := 0
 	var last uint64
 	err := eventlog.Scan(src, 0, 0, func(ev event.Event) error {
 		last = ev.Seq
-		if _, err := Apply(b, ev, nil); err != nil {
+		if _, err := Apply(NewCachingBatch(b, cache), ev, nil); err != nil {
 			return fmt.Errorf("rebuild: event %d (%s): %w", ev.Seq, ev.Type, err)
 		}
 		n++
@@ -46,7 +49,7 @@ func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq
 		b.Close()
 		return err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("rebuild: final commit: %w", err)
 	}
 	if progress != nil {
@@ -54,6 +57,10 @@ func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq
 	}
 	return nil
 }
+
+// rebuildCacheRecords bounds the records a rebuild keeps in memory (two
+// generations of this many, a few hundred bytes each).
+const rebuildCacheRecords = 200_000
 
 // Checksums returns a SHA-256 of every projection (key prefix such as
 // "p/sch/"), over its keys and values in order. Two stores hold the same

@@ -16,6 +16,7 @@ import (
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/raftfsm/raftstore"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
@@ -378,12 +379,40 @@ func OpenState(dataDir string, readOnly bool, logger *slog.Logger) (*pebble.DB, 
 			return nil, fmt.Errorf("no state store in %s: %w", dataDir, err)
 		}
 	}
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble{logger}, ReadOnly: readOnly})
+	opts := StateOptions(logger)
+	opts.ReadOnly = readOnly
+	db, err := OpenWithCache(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open state store %s (is a node still running on it?): %w", dir, err)
 	}
 	return db, nil
 }
+
+// StateOptions tunes Pebble for the state store's access pattern: apply
+// reads a record before most writes, and often asks for a key that does
+// not exist yet (a new schedule, a run not pending). Bloom filters let
+// those misses skip every sstable instead of reading a block from each,
+// and a larger block cache and memtable keep the hot part of the read
+// models in memory. Measured on replay of 200k events: see bench/replay.
+func StateOptions(logger *slog.Logger) *pebble.Options {
+	opts := &pebble.Options{Logger: quietPebble{logger}, MemTableSize: 32 << 20}
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	return opts
+}
+
+// OpenWithCache opens a Pebble store with its own block cache of
+// stateCacheBytes.
+func OpenWithCache(dir string, opts *pebble.Options) (*pebble.DB, error) {
+	cache := pebble.NewCache(stateCacheBytes)
+	defer cache.Unref() // the open DB holds its own reference
+	opts.Cache = cache
+	return pebble.Open(dir, opts)
+}
+
+// stateCacheBytes is the state store's block cache.
+const stateCacheBytes = 64 << 20
 
 // LastSeq is the seq of the newest event in this node's log.
 func (n *Node) LastSeq() uint64 { return n.fsm.LastSeq() }

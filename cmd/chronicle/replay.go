@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -52,6 +53,7 @@ func replay(args []string, stdout, stderr io.Writer) error {
 	into := fs.String("into", "", "keep the rebuilt state store in this new directory")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	batch := fs.Int("batch", 4096, "events per rebuild commit")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the rebuild to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -74,7 +76,11 @@ func replay(args []string, stdout, stderr io.Writer) error {
 	} else if entries, err := os.ReadDir(dstDir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("--into %s: directory is not empty", dstDir)
 	}
-	dst, err := pebble.Open(filepath.Join(dstDir, "state"), &pebble.Options{Logger: pebbleWarnings{logger}})
+	dstOpts := raftfsm.StateOptions(logger)
+	// The rebuild is redone from the log if it is interrupted, so it needs
+	// no write-ahead log; Flush below makes a kept store durable.
+	dstOpts.DisableWAL = true
+	dst, err := raftfsm.OpenWithCache(filepath.Join(dstDir, "state"), dstOpts)
 	if err != nil {
 		return fmt.Errorf("open rebuild store in %s: %w", dstDir, err)
 	}
@@ -83,6 +89,17 @@ func replay(args []string, stdout, stderr io.Writer) error {
 	total, err := eventlog.LastSeq(src)
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	prog := newProgress(stderr, total)
 	start := time.Now()
@@ -99,6 +116,9 @@ func replay(args []string, stdout, stderr io.Writer) error {
 	if *into != "" {
 		if err := copyNonProjections(src, dst); err != nil {
 			return err
+		}
+		if err := dst.Flush(); err != nil {
+			return fmt.Errorf("flush rebuilt store: %w", err)
 		}
 	}
 	report, err := compareProjections(src, dst)
@@ -199,7 +219,7 @@ func copyNonProjections(src pebble.Reader, dst *pebble.DB) error {
 	if err := it.Error(); err != nil {
 		return fmt.Errorf("copy event log: %w", err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("copy event log: %w", err)
 	}
 	return nil
@@ -260,16 +280,4 @@ func (p *progress) done() {
 	if p.tty && p.drawn {
 		fmt.Fprintln(p.w)
 	}
-}
-
-// pebbleWarnings drops Pebble's informational lines and keeps its errors.
-type pebbleWarnings struct{ l *slog.Logger }
-
-func (pebbleWarnings) Infof(string, ...interface{}) {}
-func (p pebbleWarnings) Errorf(format string, args ...interface{}) {
-	p.l.Error(fmt.Sprintf("pebble: "+format, args...))
-}
-func (p pebbleWarnings) Fatalf(format string, args ...interface{}) {
-	p.l.Error(fmt.Sprintf("pebble: "+format, args...))
-	os.Exit(1)
 }

@@ -1,0 +1,118 @@
+package projections
+
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// CachingBatch serves apply's record reads from memory. Nearly every event
+// reads records (its app, its schedule, its pending run) that were written
+// a while ago and now sit in sstables; a rebuild reads them millions of
+// times. Every write to the store goes through the wrapper while it is in
+// use (Set and Delete update the cache before the batch), so the cache is
+// never stale; it must be dropped if anything else writes to the store.
+type CachingBatch struct {
+	Batch
+	cache *RecordCache
+}
+
+// NewCachingBatch wraps b with the cache c (shared across batches of the
+// same store).
+func NewCachingBatch(b Batch, c *RecordCache) *CachingBatch { return &CachingBatch{Batch: b, cache: c} }
+
+// RecordCache holds recently read or written records, keyed by their
+// Pebble key, in two generations: when the current one is full it becomes
+// the old one, so memory stays bounded and hot records survive.
+type RecordCache struct {
+	cur, old map[string]cached
+	max      int
+}
+
+type cached struct {
+	v     []byte
+	found bool
+}
+
+// NewRecordCache returns a cache of about max records per generation.
+func NewRecordCache(max int) *RecordCache {
+	return &RecordCache{cur: map[string]cached{}, old: map[string]cached{}, max: max}
+}
+
+// cachedPrefixes are the records apply reads by key; index keys are only
+// scanned, so caching them would only waste memory.
+var cachedPrefixes = [][]byte{[]byte(pApp), []byte(pSch), []byte(pPend), []byte(pRun), []byte(pRid)}
+
+func cacheable(key []byte) bool {
+	for _, p := range cachedPrefixes {
+		if bytes.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *RecordCache) get(key []byte) (cached, bool) {
+	if v, ok := c.cur[string(key)]; ok {
+		return v, true
+	}
+	if v, ok := c.old[string(key)]; ok {
+		c.put(key, v)
+		return v, true
+	}
+	return cached{}, false
+}
+
+func (c *RecordCache) put(key []byte, v cached) {
+	if len(c.cur) >= c.max {
+		c.old, c.cur = c.cur, make(map[string]cached, c.max)
+	}
+	c.cur[string(key)] = v
+}
+
+type noClose struct{}
+
+func (noClose) Close() error { return nil }
+
+// Get reads key from the cache, or from the batch and remembers it.
+func (b *CachingBatch) Get(key []byte) ([]byte, io.Closer, error) {
+	if !cacheable(key) {
+		return b.Batch.Get(key)
+	}
+	if v, ok := b.cache.get(key); ok {
+		if !v.found {
+			return nil, nil, pebble.ErrNotFound
+		}
+		return v.v, noClose{}, nil
+	}
+	v, closer, err := b.Batch.Get(key)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		b.cache.put(key, cached{})
+		return nil, nil, err
+	case err != nil:
+		return nil, nil, err
+	}
+	own := append([]byte(nil), v...)
+	closer.Close()
+	b.cache.put(key, cached{v: own, found: true})
+	return own, noClose{}, nil
+}
+
+// Set writes through the cache.
+func (b *CachingBatch) Set(key, value []byte, opts *pebble.WriteOptions) error {
+	if cacheable(key) {
+		b.cache.put(key, cached{v: append([]byte(nil), value...), found: true})
+	}
+	return b.Batch.Set(key, value, opts)
+}
+
+// Delete writes through the cache.
+func (b *CachingBatch) Delete(key []byte, opts *pebble.WriteOptions) error {
+	if cacheable(key) {
+		b.cache.put(key, cached{})
+	}
+	return b.Batch.Delete(key, opts)
+}
