@@ -7,7 +7,7 @@ PKGS     := ./...
 RACE_PKGS := ./actors/... ./raftfsm/... ./http/... ./cmd/...
 PLAIN_PKGS := ./eventlog/... ./projections/...
 
-.PHONY: build run cluster test vet bench bench-failover fuzz clean
+.PHONY: build run cluster test vet bench bench-failover bench-replay fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/chronicle
@@ -45,6 +45,11 @@ fuzz:
 # result in bench/results/failover.json.
 bench-failover: build
 	$(GO) run ./bench/failover -trials 5
+
+# Replay speed of `chronicle replay` on a 1M-event log, against the ceiling
+# of reading and decoding that log; result in bench/results/replay.json.
+bench-replay: build
+	$(GO) run ./bench/replay -events 1000000
 
 # Micro-benchmarks of the packages (the end-to-end bench/ suite is issue 5).
 bench:
