@@ -81,6 +81,10 @@ func parseServe(args []string) (serveConfig, error) {
 			}
 		}
 	})
+	if envErr == nil && (c.retention < 0 || c.retentionInterval <= 0) {
+		envErr = fmt.Errorf("--event-retention must be 0 (forever) or positive and --retention-check-interval positive, not %s and %s",
+			c.retention, c.retentionInterval)
+	}
 	return c, envErr
 }
 

@@ -25,6 +25,13 @@ func TestFlagsFallBackToEnvironment(t *testing.T) {
 	if _, err := parseServe(nil); err == nil || !strings.Contains(err.Error(), "CHRONICLE_CALLBACK_ATTEMPTS") {
 		t.Fatalf("bad env value: %v", err)
 	}
+	t.Setenv("CHRONICLE_CALLBACK_ATTEMPTS", "3")
+	if c, err := parseServe([]string{"--event-retention", "720h"}); err != nil || c.retention != 720*time.Hour || c.retentionInterval != time.Minute {
+		t.Fatalf("retention flags: %+v %v", c, err)
+	}
+	if _, err := parseServe([]string{"--event-retention", "-1h"}); err == nil || !strings.Contains(err.Error(), "--event-retention") {
+		t.Fatalf("negative retention: %v", err)
+	}
 	if _, err := parsePeers("n1=127.0.0.1:1,broken"); err == nil {
 		t.Fatal("bad peer accepted")
 	}
