@@ -45,6 +45,10 @@ type FSM struct {
 	logger  *slog.Logger
 	applied uint64
 	lastSeq uint64
+	// records caches the read models' records for apply; the FSM is the
+	// only writer of the state DB, and Restore (which replaces it) starts
+	// a new cache.
+	records *projections.RecordCache
 
 	// committed mirrors applied for other goroutines: raft's own
 	// AppliedIndex moves when entries are handed to the FSM, before their
@@ -69,7 +73,12 @@ func newFSM(db *pebble.DB, logger *slog.Logger) (*FSM, error) {
 	return f, nil
 }
 
+// fsmCacheRecords bounds the records apply keeps in memory (two
+// generations of this many, a few hundred bytes each).
+const fsmCacheRecords = 50_000
+
 func (f *FSM) loadMeta() error {
+	f.records = projections.NewRecordCache(fsmCacheRecords)
 	f.applied = 0
 	v, closer, err := f.db.Get(appliedKey)
 	switch {
@@ -161,7 +170,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		results := make([]Result, len(cmd.Events))
 		for j, ev := range cmd.Events {
 			ev.V, ev.Seq, ev.Term, ev.Index = event.SchemaVersion, seq+1, l.Term, l.Index
-			affected, err := projections.Apply(b, ev, &fx)
+			affected, err := projections.Apply(projections.NewCachingBatch(b, f.records), ev, &fx)
 			if err != nil {
 				if !projections.IsRejection(err) {
 					panic(fmt.Sprintf("raftfsm: entry %d event %d: %v", l.Index, j, err))

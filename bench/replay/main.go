@@ -155,7 +155,8 @@ func generate(dir string, n int) (int, error) {
 		return 0, err
 	}
 	defer db.Close()
-	g := &generator{db: db, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()}
+	g := &generator{db: db, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(),
+		cache: projections.NewRecordCache(100_000)}
 	g.batch = db.NewIndexedBatch()
 	cb := event.Callback{Type: "http", URL: "http://127.0.0.1:9/cb", Method: "POST"}
 	for _, app := range []string{"orders", "billing", "reports", "mail"} {
@@ -208,6 +209,7 @@ func generate(dir string, n int) (int, error) {
 type generator struct {
 	db      *pebble.DB
 	batch   *pebble.Batch
+	cache   *projections.RecordCache
 	pending int
 	seq     uint64
 	now     int64
@@ -225,7 +227,7 @@ func (g *generator) add(p event.Payload) {
 		return
 	}
 	ev.Seq, ev.Term, ev.Index = g.seq+1, 1, g.seq+1
-	if _, err := projections.Apply(g.batch, ev, nil); err != nil {
+	if _, err := projections.Apply(projections.NewCachingBatch(g.batch, g.cache), ev, nil); err != nil {
 		g.err = fmt.Errorf("event %d (%s): %w", ev.Seq, ev.Type, err)
 		return
 	}
