@@ -404,10 +404,8 @@ func (a *API) appSchedules(w http.ResponseWriter, r *http.Request, ps httprouter
 	if err != nil {
 		return err
 	}
-	if _, found, err := a.q.App(id); err != nil {
+	if err := a.requireApp(id); err != nil {
 		return err
-	} else if !found {
-		return classify(projections.ErrAppNotFound)
 	}
 	page, err := a.q.AppSchedules(id, start.Unix(), end.Unix(), status, size, q.Get("continuationToken"))
 	if err != nil {

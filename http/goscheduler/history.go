@@ -114,15 +114,23 @@ func (a *API) appEvents(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	if err != nil {
 		return err
 	}
-	if _, found, err := a.q.App(id); err != nil {
+	if err := a.requireApp(id); err != nil {
 		return err
-	} else if !found {
-		return classify(projections.ErrAppNotFound)
 	}
 	page, err := a.q.AppEvents(id, after, size)
 	if err != nil {
 		return err
 	}
 	okHistory(w, "appId", id, after, page)
+	return nil
+}
+
+// requireApp answers the seed's "unregistered App" unless app exists.
+func (a *API) requireApp(id string) error {
+	if _, found, err := a.q.App(id); err != nil {
+		return err
+	} else if !found {
+		return classify(projections.ErrAppNotFound)
+	}
 	return nil
 }
