@@ -6,8 +6,10 @@ PKGS     := ./...
 # Packages where concurrency lives get the race detector.
 RACE_PKGS := ./actors/... ./raftfsm/... ./http/... ./cmd/...
 PLAIN_PKGS := ./eventlog/... ./projections/...
+# The bench suite's smoke profile (seconds) keeps the bench code from rotting.
+BENCH_SMOKE := ./bench/...
 
-.PHONY: build run cluster test vet bench bench-failover bench-replay fuzz clean
+.PHONY: build run cluster test vet bench bench-full bench-micro bench-failover bench-replay fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/chronicle
@@ -33,7 +35,7 @@ vet:
 
 test: vet
 	GORACE=halt_on_error=1 $(GO) test -race -count=1 -timeout 14m $(RACE_PKGS)
-	$(GO) test -count=1 -timeout 10m $(PLAIN_PKGS)
+	$(GO) test -count=1 -timeout 10m $(PLAIN_PKGS) $(BENCH_SMOKE)
 
 # Short fuzzing sessions of the input parsers (not part of make test).
 fuzz:
@@ -51,8 +53,19 @@ bench-failover: build
 bench-replay: build
 	$(GO) run ./bench/replay -events 1000000
 
-# Micro-benchmarks of the packages (the end-to-end bench/ suite is issue 5).
-bench:
+# The end-to-end suite against the real binary, each figure beside a
+# ceiling measured in the same run: quick profile (< 10 min on 2 cores),
+# then the packages' micro-benchmarks. Results in bench/results/.
+bench: build
+	$(GO) run ./bench/suite -profile quick
+	$(MAKE) bench-micro
+
+# The large profile: 5,000 runs/s for 20 s, 1M pending, 5 failover trials,
+# 1M-event replay.
+bench-full: build
+	$(GO) run ./bench/suite -profile full
+
+bench-micro:
 	$(GO) test -run=XXX -bench=. -benchtime=2x $(PKGS)
 
 clean:

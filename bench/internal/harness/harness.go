@@ -1,0 +1,336 @@
+// Package harness starts real chronicle processes and a callback receiver
+// on 127.0.0.1 for the benchmark programs under bench/, and holds the
+// figures they share (percentiles, machine description).
+package harness
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Machine describes where a figure was measured.
+type Machine struct {
+	Cores     int    `json:"cores"`
+	GoVersion string `json:"goVersion"`
+	Commit    string `json:"commit"`
+}
+
+// ThisMachine returns the cores, Go version and git commit of this run.
+func ThisMachine() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()}
+	if c, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		m.Commit = strings.TrimSpace(string(c))
+	}
+	return m
+}
+
+// EnsureBinary returns bin, building ./cmd/chronicle into tmp if it does
+// not exist, so a fresh clone can run the benchmarks without make.
+func EnsureBinary(bin, tmp string) (string, error) {
+	if _, err := os.Stat(bin); err == nil {
+		return filepath.Abs(bin)
+	}
+	path := filepath.Join(tmp, "chronicle")
+	fmt.Fprintf(os.Stderr, "%s not found; building ./cmd/chronicle\n", bin)
+	if out, err := exec.Command("go", "build", "-o", path, "github.com/chronicle-sched/chronicle/cmd/chronicle").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build chronicle: %w\n%s", err, out)
+	}
+	return path, nil
+}
+
+// FreeAddr returns a loopback address nothing listens on right now.
+func FreeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// Node is one chronicle process.
+type Node struct {
+	ID, HTTPAddr, RaftAddr, PprofAddr, Dir string
+	Args                                   []string
+	bin                                    string
+	cmd                                    *exec.Cmd
+}
+
+// NewNode prepares (does not start) a node with free ports and its data
+// dir under root; extra flags go to serve.
+func NewNode(bin, root, id string, extra ...string) (*Node, error) {
+	h, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	r, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{ID: id, HTTPAddr: h, RaftAddr: r, PprofAddr: p, Dir: filepath.Join(root, id), bin: bin}
+	n.Args = append([]string{"serve", "--data-dir", n.Dir, "--http-addr", h, "--raft-addr", r, "--node-id", id,
+		"--log-level", "error", "--pprof-addr", p}, extra...)
+	return n, nil
+}
+
+// Start starts the process.
+func (n *Node) Start() error {
+	n.cmd = exec.Command(n.bin, n.Args...)
+	n.cmd.Stderr = os.Stderr
+	if err := n.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", n.ID, err)
+	}
+	return nil
+}
+
+// URL is the node's API base URL.
+func (n *Node) URL() string { return "http://" + n.HTTPAddr }
+
+// PID is the running process's id (0 if not running).
+func (n *Node) PID() int {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
+// Kill sends SIGKILL and waits for the process to end.
+func (n *Node) Kill() {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGKILL)
+	_ = n.cmd.Wait()
+	n.cmd = nil
+}
+
+// WaitHealthy polls the healthcheck until it answers 200.
+func (n *Node) WaitHealthy(within time.Duration) (time.Duration, error) {
+	start := time.Now()
+	c := &http.Client{Timeout: time.Second}
+	for time.Since(start) < within {
+		if res, err := c.Get(n.URL() + "/goscheduler/healthcheck"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return time.Since(start), nil
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("%s not healthy within %s", n.ID, within)
+}
+
+// RSSBytes is the process's resident set size (Linux).
+func (n *Node) RSSBytes() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.PID()))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", n.PID())
+}
+
+// DirBytes is the size of the node's data dir.
+func (n *Node) DirBytes() int64 {
+	var total int64
+	_ = filepath.Walk(n.Dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			total += info.Size()
+		}
+		return nil
+	})
+	return total
+}
+
+// Profile fetches a CPU profile of secs seconds into path (run it while
+// the load is on).
+func (n *Node) Profile(path string, secs int) error {
+	c := &http.Client{Timeout: time.Duration(secs+10) * time.Second}
+	res, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", n.PprofAddr, secs))
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", n.ID, err)
+	}
+	defer res.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, res.Body)
+	return err
+}
+
+// StartCluster starts three voters and waits until each sees a leader and
+// every member's API address. extra flags go to every node.
+func StartCluster(bin, root string, extra ...string) ([]*Node, error) {
+	nodes := make([]*Node, 3)
+	var peers []string
+	for i := range nodes {
+		n, err := NewNode(bin, root, fmt.Sprintf("n%d", i+1), extra...)
+		if err != nil {
+			return nil, err
+		}
+		nodes[i] = n
+		peers = append(peers, n.ID+"="+n.RaftAddr)
+	}
+	for _, n := range nodes {
+		n.Args = append(n.Args, "--peers", strings.Join(peers, ","))
+		if err := n.Start(); err != nil {
+			return nodes, err
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if leader, _ := Leader(nodes); leader != nil {
+			return nodes, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nodes, fmt.Errorf("cluster did not form within 30s")
+}
+
+// Leader returns the leader once every node agrees on it and knows every
+// member's API address.
+func Leader(nodes []*Node) (*Node, error) {
+	var leaderID string
+	for _, n := range nodes {
+		var v struct {
+			LeaderID string `json:"leaderId"`
+			Members  []struct {
+				HTTPAddress string `json:"httpAddress"`
+			} `json:"members"`
+		}
+		res, err := (&http.Client{Timeout: time.Second}).Get(n.URL() + "/cluster")
+		if err != nil {
+			return nil, err
+		}
+		err = json.NewDecoder(res.Body).Decode(&v)
+		res.Body.Close()
+		if err != nil || v.LeaderID == "" || len(v.Members) != len(nodes) || (leaderID != "" && v.LeaderID != leaderID) {
+			return nil, fmt.Errorf("no agreed leader yet")
+		}
+		for _, m := range v.Members {
+			if m.HTTPAddress == "" {
+				return nil, fmt.Errorf("member without API address")
+			}
+		}
+		leaderID = v.LeaderID
+	}
+	for _, n := range nodes {
+		if n.ID == leaderID {
+			return n, nil
+		}
+	}
+	return nil, fmt.Errorf("leader %s is not one of ours", leaderID)
+}
+
+// Post sends a JSON body and fails on a non-2xx answer.
+func Post(c *http.Client, url, body string) error {
+	res, err := c.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode/100 != 2 || bytes.Contains(b, []byte(`"statusType":"Fail"`)) {
+		return fmt.Errorf("POST %s: HTTP %d %s", url, res.StatusCode, b)
+	}
+	return nil
+}
+
+// Receiver is an in-process HTTP endpoint that records every callback.
+type Receiver struct {
+	URL string
+	srv *http.Server
+
+	mu   sync.Mutex
+	hits map[string][]Hit // by run id
+	n    int
+}
+
+// Hit is one received callback.
+type Hit struct {
+	At        time.Time
+	Scheduled int64 // X-Chronicle-Scheduled-Time, unix seconds
+}
+
+// NewReceiver starts a receiver on a free loopback port.
+func NewReceiver() (*Receiver, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rc := &Receiver{URL: "http://" + ln.Addr().String(), hits: map[string][]Hit{}}
+	rc.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		at := time.Now()
+		_, _ = io.Copy(io.Discard, r.Body)
+		h := Hit{At: at}
+		if t, err := time.Parse(time.RFC3339, r.Header.Get("X-Chronicle-Scheduled-Time")); err == nil {
+			h.Scheduled = t.Unix()
+		} else if s, err := strconv.ParseInt(r.Header.Get("X-Chronicle-Scheduled-Time"), 10, 64); err == nil {
+			h.Scheduled = s
+		}
+		id := r.Header.Get("X-Chronicle-Run-Id")
+		rc.mu.Lock()
+		rc.hits[id] = append(rc.hits[id], h)
+		rc.n++
+		rc.mu.Unlock()
+	})}
+	go func() { _ = rc.srv.Serve(ln) }()
+	return rc, nil
+}
+
+// Close stops the receiver.
+func (rc *Receiver) Close() { _ = rc.srv.Close() }
+
+// Count is the number of callbacks received.
+func (rc *Receiver) Count() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.n
+}
+
+// Hits returns a copy of the callbacks by run id.
+func (rc *Receiver) Hits() map[string][]Hit {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := make(map[string][]Hit, len(rc.hits))
+	for k, v := range rc.hits {
+		out[k] = append([]Hit(nil), v...)
+	}
+	return out
+}
+
+// Percentile returns the p-th percentile (0..100) of ds.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(float64(len(s)-1) * p / 100)
+	return s[i]
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/bench/internal/harness"
+)
+
+// loadResult is what a closed-loop load of POSTs measured.
+type loadResult struct {
+	OK      int           `json:"ok"`
+	Errors  int           `json:"errors"`
+	PerSec  float64       `json:"perSec"`
+	P50     time.Duration `json:"p50Ns"`
+	P99     time.Duration `json:"p99Ns"`
+	Elapsed time.Duration `json:"elapsedNs"`
+}
+
+// newClient is the one client shape used against Chronicle and the
+// ceilings alike: keep-alive connections, one per worker.
+func newClient(workers int) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: workers, MaxIdleConnsPerHost: workers, IdleConnTimeout: time.Minute}}
+}
+
+// postLoad runs `workers` keep-alive clients, each POSTing body(i) to url
+// back to back, until total requests were sent (total > 0) or d passed.
+func postLoad(url string, workers, total int, d time.Duration, body func(i int) []byte) loadResult {
+	client := newClient(workers)
+	var next atomic.Int64
+	var okN, errN atomic.Int64
+	lat := make([][]time.Duration, workers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	var firstErr atomic.Value
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if (total > 0 && i >= total) || (total == 0 && time.Now().After(deadline)) {
+					return
+				}
+				t0 := time.Now()
+				res, err := client.Post(url, "application/json", bytes.NewReader(body(i)))
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode/100 != 2 {
+						err = fmt.Errorf("HTTP %d", res.StatusCode)
+					}
+				}
+				if err != nil {
+					errN.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+				okN.Add(1)
+			}
+		}(w)
+	}
+	wg.Wait()
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	el := time.Since(start)
+	r := loadResult{OK: int(okN.Load()), Errors: int(errN.Load()), Elapsed: el,
+		PerSec: float64(okN.Load()) / el.Seconds(), P50: harness.Percentile(all, 50), P99: harness.Percentile(all, 99)}
+	if e := firstErr.Load(); e != nil {
+		logf("  %d errors, first: %s", r.Errors, e)
+	}
+	return r
+}
+
+// createBody is a one-time schedule create for app at unix second at.
+func createBody(app string, at int64, url string, i int) []byte {
+	return []byte(fmt.Sprintf(`{"appId":%q,"payload":"{\"n\":%d}","scheduleTime":%d,"callback":{"type":"http","details":{"url":%q,"method":"POST","headers":{}}}}`,
+		app, i, at, url))
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestSmokeProfile runs every scenario of the suite at a size of seconds
+// (failover excepted: its own program is exercised by make bench), so the
+// bench code cannot rot. It asserts what the figures must show even at
+// this size: every due run delivered exactly once, every figure measured.
+func TestSmokeProfile(t *testing.T) {
+	rep, err := Run(profiles["smoke"], "../../bin/chronicle", "create,firing,recovery,replay", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range rep.Rows {
+		if r.Figure <= 0 {
+			t.Errorf("%s: figure %v", r.Scenario, r.Figure)
+		}
+		if r.Target != "" && r.Verdict == "" {
+			t.Errorf("%s: a target without a verdict", r.Scenario)
+		}
+		for _, s := range []string{"create", "firing", "recovery", "replay"} {
+			if strings.HasPrefix(r.Scenario, s) {
+				seen[s] = true
+			}
+		}
+		if strings.HasPrefix(r.Scenario, "firing") && strings.Contains(r.Note, "missing") &&
+			(!strings.Contains(r.Note, " 0 missing") || !strings.Contains(r.Note, " 0 duplicates")) {
+			t.Errorf("firing lost or repeated runs: %s", r.Note)
+		}
+		if strings.HasPrefix(r.Scenario, "create") && strings.Contains(r.Note, "errors") && !strings.Contains(r.Note, " 0 errors") {
+			t.Errorf("creates failed: %s", r.Note)
+		}
+	}
+	for _, s := range []string{"create", "firing", "recovery", "replay"} {
+		if !seen[s] {
+			t.Errorf("no %s row in %+v", s, rep.Rows)
+		}
+	}
+	Print(os.Stdout, rep)
+}
