@@ -277,20 +277,17 @@ func (s *suite) failover() error {
 	if err := cmd.Run(); err != nil {
 		return err
 	}
-	var r struct {
-		GapP50Ns, GapMaxNs          int64
-		Missing, Duplicates, Trials int
-	}
 	b, err := os.ReadFile(out)
 	if err != nil {
 		return err
 	}
-	var raw map[string]any
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
+	var r struct {
+		GapP50Ns, GapMaxNs  int64
+		Missing, Duplicates int
 	}
-	num := func(k string) float64 { v, _ := raw[k].(float64); return v }
-	r.GapP50Ns, r.GapMaxNs, r.Missing, r.Duplicates = int64(num("gapP50Ns")), int64(num("gapMaxNs")), int(num("missing")), int(num("duplicates"))
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("failover result: %w", err)
+	}
 	p50, max := time.Duration(r.GapP50Ns), time.Duration(r.GapMaxNs)
 	s.add(Row{Scenario: fmt.Sprintf("failover gap over %d trials (p50)", s.p.failoverTrials), Figure: p50.Seconds(), Unit: "s",
 		Target: "p50 < 1 s, max < 2 s, 0 missing", Verdict: verdict(p50 < time.Second && max < 2*time.Second && r.Missing == 0),
@@ -311,10 +308,9 @@ func (s *suite) replay() error {
 		return err
 	}
 	var r struct {
-		Events                          int
-		ReplayEventsPerSec, ScanCeiling float64
-		ScanCeilingEventsPerSec         float64
-		Identical                       bool
+		Events                                      int
+		ReplayEventsPerSec, ScanCeilingEventsPerSec float64
+		Identical                                   bool
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return err
