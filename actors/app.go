@@ -143,7 +143,10 @@ func (a *appActor) create(m createSchedule) {
 			ev.TimeZone = loc.String()
 		}
 	} else {
-		ev.ScheduleTime = m.ScheduleTime
+		ev.ScheduleTime, ev.ScheduleTimeMs = m.ScheduleTime, m.ScheduleTimeMs
+		if m.ScheduleTimeMs != 0 {
+			ev.ScheduleTime = m.ScheduleTimeMs / 1000
+		}
 	}
 	a.async(m.reply, func() reply {
 		_, err := a.eng.proposeOne(ev)

@@ -24,15 +24,17 @@ type RegisterApp struct {
 	Active     bool
 }
 
-// CreateSchedule creates a one-time schedule (ScheduleTime, unix seconds)
-// or a cron schedule (Cron, already parsed and validated by the caller).
+// CreateSchedule creates a one-time schedule (ScheduleTime, unix seconds,
+// or ScheduleTimeMs, unix milliseconds, for a sub-second due time) or a
+// cron schedule (Cron, already parsed and validated by the caller).
 type CreateSchedule struct {
-	AppID        string
-	Payload      string
-	ScheduleTime int64
-	Cron         *cronspec.Spec
-	Callback     event.Callback
-	Retry        *event.RetryPolicy
+	AppID          string
+	Payload        string
+	ScheduleTime   int64
+	ScheduleTimeMs int64
+	Cron           *cronspec.Spec
+	Callback       event.Callback
+	Retry          *event.RetryPolicy
 }
 
 // BulkAction deletes or reconciles an app's schedules in a time range.

@@ -266,7 +266,7 @@ func (e *Engine) cronMissPlan(id string, t, cutoff int64) missAnswer {
 // next leader re-fires it under the same run id).
 func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s projections.Schedule) {
 	req := delivery.Request{
-		ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: time.Unix(pr.ScheduledTime, 0),
+		ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: scheduledInstant(pr),
 		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,
 	}
 	job := delivery.Job{Req: req, Policy: e.policyFor(s), Done: func(o delivery.Outcome) {
@@ -331,4 +331,14 @@ func (h *dueHeap) Pop() interface{} {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+// scheduledInstant is the time a callback reports as scheduled: the due
+// millisecond of a one-time run (which may be sub-second), the occurrence
+// of a cron run, the original time of a reconciled run.
+func scheduledInstant(pr projections.PendingRun) time.Time {
+	if pr.Kind == projections.KindOnce {
+		return time.UnixMilli(pr.DueMs)
+	}
+	return time.Unix(pr.ScheduledTime, 0)
 }

@@ -174,7 +174,7 @@ func (a *applier) scheduleCreated(p *event.ScheduleCreated) error {
 		return err
 	}
 	if p.ScheduleID == "" || p.Partition < 0 || p.Partition >= app.Partitions ||
-		(p.IsCron() == (p.ScheduleTime > 0)) {
+		(p.IsCron() == (p.ScheduleTime > 0)) || (p.ScheduleTimeMs != 0 && p.ScheduleTimeMs/1000 != p.ScheduleTime) {
 		return fmt.Errorf("%w: schedule %q partition %d of %d", ErrInvalidEvent, p.ScheduleID, p.Partition, app.Partitions)
 	}
 	if _, ok, err := getJSON[Schedule](a.b, scheduleKey(p.ScheduleID)); err != nil {
@@ -184,7 +184,7 @@ func (a *applier) scheduleCreated(p *event.ScheduleCreated) error {
 	}
 	s := Schedule{
 		ScheduleID: p.ScheduleID, AppID: p.AppID, Partition: p.Partition, Payload: p.Payload,
-		ScheduleTime: p.ScheduleTime, CronExpression: p.CronExpression, TimeZone: p.TimeZone,
+		ScheduleTime: p.ScheduleTime, ScheduleTimeMs: p.ScheduleTimeMs, CronExpression: p.CronExpression, TimeZone: p.TimeZone,
 		NextRunTime: p.NextRunTime, Callback: p.Callback, Retry: p.Retry,
 		Status: event.StatusScheduled, CreatedAt: a.nowMs(), CreatedSeq: a.ev.Seq,
 	}
@@ -202,7 +202,7 @@ func (a *applier) scheduleCreated(p *event.ScheduleCreated) error {
 	}
 	return a.addPending(PendingRun{
 		RunID: s.ScheduleID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
-		ScheduledTime: s.ScheduleTime, DueMs: s.ScheduleTime * 1000, Kind: KindOnce,
+		ScheduledTime: s.ScheduleTime, DueMs: s.DueMs(), Kind: KindOnce,
 	})
 }
 

@@ -29,6 +29,7 @@ type Schedule struct {
 	Partition      int                `json:"partition"`
 	Payload        string             `json:"payload"`
 	ScheduleTime   int64              `json:"scheduleTime,omitempty"`
+	ScheduleTimeMs int64              `json:"scheduleTimeMs,omitempty"` // sub-second due time, if given
 	CronExpression string             `json:"cronExpression,omitempty"`
 	TimeZone       string             `json:"timeZone,omitempty"`
 	NextRunTime    int64              `json:"nextRunTime,omitempty"`
@@ -47,6 +48,14 @@ type Schedule struct {
 	// one-time schedule or a deleted one, with no run pending. Retention
 	// removes closed schedules whose ClosedAt is older than its cutoff.
 	ClosedAt int64 `json:"closedAt,omitempty"`
+}
+
+// DueMs is when a one-time schedule falls due, in unix milliseconds.
+func (s Schedule) DueMs() int64 {
+	if s.ScheduleTimeMs != 0 {
+		return s.ScheduleTimeMs
+	}
+	return s.ScheduleTime * 1000
 }
 
 // IsCron reports whether s is a cron schedule (not a run of one).

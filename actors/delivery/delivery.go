@@ -297,7 +297,8 @@ func (c *Client) newRequest(ctx context.Context, req Request, n int) (*http.Requ
 	}
 	hr.Header.Set(HeaderScheduleID, req.ScheduleID)
 	hr.Header.Set(HeaderRunID, req.RunID)
-	hr.Header.Set(HeaderScheduledTime, req.ScheduledTime.UTC().Format(time.RFC3339))
+	// RFC 3339 in UTC, with milliseconds only for a sub-second due time.
+	hr.Header.Set(HeaderScheduledTime, formatScheduled(req.ScheduledTime))
 	hr.Header.Set(HeaderAttempt, strconv.Itoa(n))
 	return hr, nil
 }
@@ -434,4 +435,14 @@ func validHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// formatScheduled writes a scheduled time in RFC 3339, UTC, with exactly
+// three fraction digits when it is not a whole second.
+func formatScheduled(t time.Time) string {
+	t = t.UTC().Truncate(time.Millisecond)
+	if t.Nanosecond() == 0 {
+		return t.Format(time.RFC3339)
+	}
+	return t.Format("2006-01-02T15:04:05.000Z07:00")
 }

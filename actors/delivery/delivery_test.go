@@ -167,7 +167,7 @@ func TestDeliverSendsWhatTheScheduleSays(t *testing.T) {
 			t.Fatalf("%s: received %s %s %q", method, s.Method, s.RequestURI, s.Body)
 		}
 		if h.Get("X-Custom") != "v" || h.Get(HeaderScheduleID) != "sched-1" || h.Get("User-Agent") != "Chronicle/1" ||
-			h.Get(HeaderScheduledTime) != "2023-11-14T22:13:20Z" {
+			h.Get(HeaderScheduledTime) != "2023-11-14T22:13:20.987Z" {
 			t.Fatalf("%s: headers %v", method, h)
 		}
 		// Chronicle's own headers override the user's, once each.
@@ -209,7 +209,7 @@ func TestRetryKeepsTheRunID(t *testing.T) {
 	}
 	for i, s := range got {
 		if s.Header.Get(HeaderRunID) != "run-1" || s.Header.Get(HeaderAttempt) != fmt.Sprint(i+1) ||
-			s.Body != `{"a":1}` || s.Header.Get(HeaderScheduledTime) != "2023-11-14T22:13:20Z" {
+			s.Body != `{"a":1}` || s.Header.Get(HeaderScheduledTime) != "2023-11-14T22:13:20.987Z" {
 			t.Fatalf("call %d: %+v", i, s)
 		}
 	}

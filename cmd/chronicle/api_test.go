@@ -230,6 +230,59 @@ func TestOneTimeCallbackOnTimeWithEverything(t *testing.T) {
 	}
 }
 
+// TestMillisecondDueTimes: scheduleTimeMs (a Chronicle extension) fires at
+// its millisecond, never before it, and reports it in the callback header.
+func TestMillisecondDueTimes(t *testing.T) {
+	tn := startTestNode(t, testConfig(t, t.TempDir()))
+	rc := newReceiver(t)
+	tn.registerApp("ms", 1)
+	base := (time.Now().Unix() + 2) * 1000
+	var ids []string
+	for i, off := range []int64{130, 470, 910} {
+		r := tn.must(200, "POST", "/goscheduler/schedules", map[string]any{"appId": "ms", "payload": "", "scheduleTimeMs": base + off,
+			"callback": map[string]any{"type": "http", "details": map[string]any{"url": rc.url(fmt.Sprintf("/ms/%d", i)), "method": "GET"}}})
+		s := decodeData[struct {
+			Schedule struct {
+				ScheduleID     string
+				ScheduleTime   int64
+				ScheduleTimeMs int64
+			}
+		}](t, r).Schedule
+		if s.ScheduleTimeMs != base+off || s.ScheduleTime != base/1000 {
+			t.Fatalf("created: %s", r.raw)
+		}
+		ids = append(ids, s.ScheduleID)
+	}
+	for i, off := range []int64{130, 470, 910} {
+		tn.waitStatus(ids[i], "SUCCESS", 10*time.Second)
+		h := rc.hitsFor(fmt.Sprintf("/ms/%d", i))[0]
+		due := time.UnixMilli(base + off)
+		if h.At.Before(due) || h.At.Sub(due) > time.Second {
+			t.Errorf("run %d due %v called at %v", i, due.Format("15:04:05.000"), h.At.Format("15:04:05.000"))
+		}
+		if got := h.Header.Get("X-Chronicle-Scheduled-Time"); got != due.UTC().Format("2006-01-02T15:04:05.000Z") {
+			t.Errorf("run %d scheduled-time header %q", i, got)
+		}
+	}
+	now := time.Now()
+	for _, c := range []struct {
+		body map[string]any
+		msg  string
+	}{
+		{map[string]any{"scheduleTimeMs": now.Unix() + 60}, "looks like seconds"},
+		{map[string]any{"scheduleTimeMs": now.UnixMilli() + 60_000, "scheduleTime": now.Unix() + 120}, "name different seconds"},
+		{map[string]any{"scheduleTimeMs": now.UnixMilli() - 5000}, "Time cannot be in past"},
+		{map[string]any{"scheduleTimeMs": now.UnixMilli() + 60_000, "cronExpression": "* * * * *"}, "not both"},
+	} {
+		c.body["appId"], c.body["payload"] = "ms", ""
+		c.body["callback"] = map[string]any{"type": "http", "details": map[string]any{"url": rc.url("/x"), "method": "GET"}}
+		code, r := tn.call("POST", "/goscheduler/schedules", c.body)
+		if code != 400 || !strings.Contains(r.Status.StatusMessage, c.msg) {
+			t.Errorf("%v: %d %s, want 400 %q", c.body, code, r.raw, c.msg)
+		}
+	}
+}
+
 func TestFailureRecordedWithRetries(t *testing.T) {
 	tn := startTestNode(t, testConfig(t, t.TempDir()))
 	rc := newReceiver(t)

@@ -60,11 +60,14 @@ type RetryPolicy struct {
 // (CronExpression set) was created. For a cron, NextRunTime is its first
 // occurrence, computed by the proposer; apply never evaluates cron itself.
 type ScheduleCreated struct {
-	ScheduleID     string       `json:"scheduleId"`
-	AppID          string       `json:"appId"`
-	Partition      int          `json:"partition"`
-	Payload        string       `json:"payload"`
-	ScheduleTime   int64        `json:"scheduleTime,omitempty"`
+	ScheduleID   string `json:"scheduleId"`
+	AppID        string `json:"appId"`
+	Partition    int    `json:"partition"`
+	Payload      string `json:"payload"`
+	ScheduleTime int64  `json:"scheduleTime,omitempty"`
+	// ScheduleTimeMs, if set, is a one-time schedule's due time in unix
+	// milliseconds; ScheduleTime is then its second (rounded down).
+	ScheduleTimeMs int64        `json:"scheduleTimeMs,omitempty"`
 	CronExpression string       `json:"cronExpression,omitempty"`
 	TimeZone       string       `json:"timeZone,omitempty"`
 	NextRunTime    int64        `json:"nextRunTime,omitempty"`

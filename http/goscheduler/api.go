@@ -188,6 +188,7 @@ type createRequest struct {
 	AppID          string        `json:"appId"`
 	Payload        string        `json:"payload"`
 	ScheduleTime   *int64        `json:"scheduleTime"`
+	ScheduleTimeMs *int64        `json:"scheduleTimeMs"`
 	CronExpression string        `json:"cronExpression"`
 	TimeZone       string        `json:"timeZone"`
 	Callback       *callbackJSON `json:"callback"`
@@ -215,11 +216,14 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 	}
 	c := actors.CreateSchedule{AppID: req.AppID, Payload: req.Payload, Retry: retry}
 	cron := strings.TrimSpace(req.CronExpression)
+	oneTime := req.ScheduleTime != nil || req.ScheduleTimeMs != nil
 	switch {
-	case req.ScheduleTime != nil && cron != "":
+	case oneTime && cron != "":
 		errs = append(errs, "give either scheduleTime (one-time) or cronExpression (cron), not both")
-	case req.ScheduleTime == nil && cron == "":
+	case !oneTime && cron == "":
 		errs = append(errs, "scheduleTime (epoch seconds) or cronExpression is required")
+	case req.ScheduleTimeMs != nil:
+		c.ScheduleTimeMs = a.validateScheduleTimeMs(*req.ScheduleTimeMs, req.ScheduleTime, req.AppID, &errs)
 	case cron != "":
 		spec, err := cronspec.Parse(cron, req.TimeZone)
 		if err != nil {
@@ -458,6 +462,7 @@ type scheduleJSON struct {
 	Payload          string       `json:"payload"`
 	AppID            string       `json:"appId"`
 	ScheduleTime     int64        `json:"scheduleTime,omitempty"`
+	ScheduleTimeMs   int64        `json:"scheduleTimeMs,omitempty"`
 	PartitionID      int          `json:"partitionId"`
 	ScheduleGroup    int64        `json:"scheduleGroup,omitempty"`
 	Callback         callbackJSON `json:"callback"`
@@ -474,7 +479,7 @@ type scheduleJSON struct {
 func renderSchedule(s projections.Schedule) scheduleJSON {
 	out := scheduleJSON{
 		ScheduleID: s.ScheduleID, ParentScheduleID: s.ParentID, Payload: s.Payload, AppID: s.AppID,
-		ScheduleTime: s.ScheduleTime, PartitionID: s.Partition,
+		ScheduleTime: s.ScheduleTime, ScheduleTimeMs: s.ScheduleTimeMs, PartitionID: s.Partition,
 		Callback: callbackJSON{Type: s.Callback.Type, Details: detailsJSON{URL: s.Callback.URL,
 			Method: s.Callback.Method, Headers: s.Callback.Headers}},
 		Status: s.Status, ErrorMessage: s.ErrorMessage, HTTPStatus: s.HTTPStatus, Attempts: s.Attempts,

@@ -228,3 +228,22 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// validateScheduleTimeMs checks a sub-second due time (epoch milliseconds,
+// a Chronicle extension of the seed) and, if scheduleTime is also given,
+// that both name the same second. Like scheduleTime, a time earlier in the
+// current second is accepted; an earlier second is in the past.
+func (a *API) validateScheduleTimeMs(ms int64, sec *int64, app string, errs *[]string) int64 {
+	now := a.now().Unix()
+	switch {
+	case ms < looksLikeMillis:
+		*errs = append(*errs, fmt.Sprintf("scheduleTimeMs %d looks like seconds: send epoch milliseconds", ms))
+	case ms/1000 > maxScheduleTime:
+		*errs = append(*errs, fmt.Sprintf("scheduleTimeMs %d is after the year 2200", ms))
+	case sec != nil && *sec != ms/1000:
+		*errs = append(*errs, fmt.Sprintf("scheduleTime %d and scheduleTimeMs %d name different seconds: send one of them", *sec, ms))
+	case ms/1000 < now:
+		*errs = append(*errs, fmt.Sprintf("schedule time : %d is less than current time: %d for app: %s. Time cannot be in past.", ms/1000, now, app))
+	}
+	return ms
+}
