@@ -4,9 +4,7 @@
 //	go run ./bench/failover [-trials 5] [-quick] [-bin bin/chronicle] [-out bench/results/failover.json]
 //
 // Each trial starts three real chronicle processes on 127.0.0.1, creates
-// 100 one-time schedules per second (scheduleTime has one-second
-// resolution, so "every 10 ms" is 100 runs due each second) through a
-// follower, SIGKILLs the leader in the middle of the firing span and
+// one-time schedules due every 10 ms (scheduleTimeMs) through a follower, SIGKILLs the leader in the middle of the firing span and
 // waits for every run. It reports the gap between the last callback before
 // the kill and the first after it, the time from the kill to that first
 // callback, runs never delivered (must be 0) and duplicate deliveries
@@ -307,7 +305,7 @@ func roles(nodes []*node) (leader, follower *node, err error) {
 func createSchedules(api, receiver string, base int64, span int) (map[string]string, error) {
 	type job struct {
 		path string
-		at   int64
+		atMs int64
 	}
 	jobs := make(chan job)
 	var mu sync.Mutex
@@ -319,8 +317,8 @@ func createSchedules(api, receiver string, base int64, span int) (map[string]str
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				body := fmt.Sprintf(`{"appId":"bench","payload":"","scheduleTime":%d,"callback":{"type":"http","details":{"url":%q,"method":"POST"}}}`,
-					j.at, receiver+j.path)
+				body := fmt.Sprintf(`{"appId":"bench","payload":"","scheduleTimeMs":%d,"callback":{"type":"http","details":{"url":%q,"method":"POST"}}}`,
+					j.atMs, receiver+j.path)
 				var answer struct {
 					Data struct {
 						Schedule struct {
@@ -340,7 +338,8 @@ func createSchedules(api, receiver string, base int64, span int) (map[string]str
 	}
 	for s := 0; s < span; s++ {
 		for k := 0; k < 100; k++ {
-			jobs <- job{fmt.Sprintf("/r/%d/%d", s, k), base + int64(s)}
+			// One run due every 10 ms.
+			jobs <- job{fmt.Sprintf("/r/%d/%d", s, k), (base+int64(s))*1000 + int64(k)*10}
 		}
 	}
 	close(jobs)
@@ -384,7 +383,7 @@ func report(results []trialResult, out string) {
 		"resumeP50Ns": percentile(resumes, 0.5), "resumeMaxNs": percentile(resumes, 1),
 		"missing": missing, "duplicates": dups, "mismatchedRunIds": mismatched,
 	}
-	fmt.Printf("\nfailover (3 nodes, leader SIGKILLed, 100 runs due per second), %d trials, %d cores, %s, commit %s\n",
+	fmt.Printf("\nfailover (3 nodes, leader SIGKILLed, a run due every 10 ms), %d trials, %d cores, %s, commit %s\n",
 		len(results), runtime.NumCPU(), runtime.Version(), strings.TrimSpace(string(commit)))
 	fmt.Printf("  %-34s p50 %-8v max %v\n", "firing gap (last before → first after)", percentile(gaps, 0.5).Round(time.Millisecond), percentile(gaps, 1).Round(time.Millisecond))
 	fmt.Printf("  %-34s p50 %-8v max %v\n", "kill → first callback of new leader", percentile(resumes, 0.5).Round(time.Millisecond), percentile(resumes, 1).Round(time.Millisecond))

@@ -87,3 +87,9 @@ func createBody(app string, at int64, url string, i int) []byte {
 	return []byte(fmt.Sprintf(`{"appId":%q,"payload":"{\"n\":%d}","scheduleTime":%d,"callback":{"type":"http","details":{"url":%q,"method":"POST","headers":{}}}}`,
 		app, i, at, url))
 }
+
+// createBodyMs is a one-time schedule create due at unix millisecond atMs.
+func createBodyMs(app string, atMs int64, url string, i int) []byte {
+	return []byte(fmt.Sprintf(`{"appId":%q,"payload":"{\"n\":%d}","scheduleTimeMs":%d,"callback":{"type":"http","details":{"url":%q,"method":"POST","headers":{}}}}`,
+		app, i, atMs, url))
+}

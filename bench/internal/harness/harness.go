@@ -274,7 +274,7 @@ type Receiver struct {
 // Hit is one received callback.
 type Hit struct {
 	At        time.Time
-	Scheduled int64 // X-Chronicle-Scheduled-Time, unix seconds
+	Scheduled time.Time // X-Chronicle-Scheduled-Time (millisecond precision)
 }
 
 // NewReceiver starts a receiver on a free loopback port.
@@ -288,11 +288,7 @@ func NewReceiver() (*Receiver, error) {
 		at := time.Now()
 		_, _ = io.Copy(io.Discard, r.Body)
 		h := Hit{At: at}
-		if t, err := time.Parse(time.RFC3339, r.Header.Get("X-Chronicle-Scheduled-Time")); err == nil {
-			h.Scheduled = t.Unix()
-		} else if s, err := strconv.ParseInt(r.Header.Get("X-Chronicle-Scheduled-Time"), 10, 64); err == nil {
-			h.Scheduled = s
-		}
+		h.Scheduled, _ = time.Parse(time.RFC3339, r.Header.Get("X-Chronicle-Scheduled-Time"))
 		id := r.Header.Get("X-Chronicle-Run-Id")
 		rc.mu.Lock()
 		rc.hits[id] = append(rc.hits[id], h)
