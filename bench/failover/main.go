@@ -4,8 +4,9 @@
 //	go run ./bench/failover [-trials 5] [-quick] [-bin bin/chronicle] [-out bench/results/failover.json]
 //
 // Each trial starts three real chronicle processes on 127.0.0.1, creates
-// one-time schedules due every 10 ms (scheduleTimeMs) through a follower, SIGKILLs the leader in the middle of the firing span and
-// waits for every run. It reports the gap between the last callback before
+// one-time schedules due every 10 ms (scheduleTimeMs) through a follower,
+// SIGKILLs the leader in the middle of the firing span and waits for
+// every run. It reports the gap between the last callback before
 // the kill and the first after it, the time from the kill to that first
 // callback, runs never delivered (must be 0) and duplicate deliveries
 // (allowed, but they must carry the run's own run id).
