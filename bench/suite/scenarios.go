@@ -176,7 +176,14 @@ func (s *suite) fireAt(rate, seconds int) (fireStats, error) {
 	if time.Now().UnixMilli() >= baseMs {
 		return st, fmt.Errorf("creating %d runs took %v: they were due before the load was in", total, cr.Elapsed)
 	}
+	// Profile the server while it fires (saved beside the results).
+	profiled := make(chan error, 1)
+	go func() {
+		time.Sleep(time.Until(time.UnixMilli(baseMs)))
+		profiled <- n.Profile(filepath.Join(s.results, fmt.Sprintf("firing-%d.pprof", rate)), max(1, seconds-2))
+	}()
 	end := time.UnixMilli(baseMs).Add(time.Duration(seconds)*time.Second + 15*time.Second)
+	defer func() { <-profiled }()
 	for time.Now().Before(end) && rc.Count() < total {
 		time.Sleep(100 * time.Millisecond)
 	}
