@@ -54,19 +54,20 @@ type FSM struct {
 	// AppliedIndex moves when entries are handed to the FSM, before their
 	// batch is committed here, so it cannot tell a reader what it can see.
 	committed atomic.Uint64
-	// seqNow mirrors lastSeq for other goroutines; newEvents is closed
-	// (and replaced) whenever it moves, waking followers of the log.
+	// seqNow mirrors lastSeq for other goroutines.
 	seqNow atomic.Uint64
 
-	mu        sync.RWMutex
-	observer  Observer
-	newEvents chan struct{}
+	mu       sync.RWMutex
+	observer Observer
+	// moved is closed (and replaced) whenever committed or seqNow moves,
+	// waking those waiting for an index or for new events.
+	moved chan struct{}
 }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
 
 func newFSM(db *pebble.DB, logger *slog.Logger) (*FSM, error) {
-	f := &FSM{db: db, logger: logger, newEvents: make(chan struct{})}
+	f := &FSM{db: db, logger: logger, moved: make(chan struct{})}
 	if err := f.loadMeta(); err != nil {
 		return nil, err
 	}
@@ -96,38 +97,37 @@ func (f *FSM) loadMeta() error {
 		return err
 	}
 	f.lastSeq = seq
-	f.committed.Store(f.applied)
-	f.publishSeq(seq)
+	f.publish(f.applied, seq)
 	return nil
 }
 
-// publishSeq makes seq visible to LastSeq and wakes WaitForEvents callers.
-func (f *FSM) publishSeq(seq uint64) {
-	if f.seqNow.Swap(seq) == seq {
-		return
-	}
+// publish makes the applied index and the last seq visible to other
+// goroutines and wakes those waiting for either.
+func (f *FSM) publish(applied, seq uint64) {
+	f.committed.Store(applied)
+	f.seqNow.Store(seq)
 	f.mu.Lock()
-	close(f.newEvents)
-	f.newEvents = make(chan struct{})
+	close(f.moved)
+	f.moved = make(chan struct{})
 	f.mu.Unlock()
 }
 
-// LastSeq is the seq of the newest event committed to the state DB.
-func (f *FSM) LastSeq() uint64 { return f.seqNow.Load() }
-
-// eventsAfter returns a channel that is closed once an event with a seq
-// greater than after is committed (already closed if one is).
-func (f *FSM) eventsAfter(after uint64) <-chan struct{} {
+// movedAfter returns a channel closed once ready() holds (already closed
+// if it does now).
+func (f *FSM) movedAfter(ready func() bool) <-chan struct{} {
 	f.mu.RLock()
-	ch := f.newEvents
+	ch := f.moved
 	f.mu.RUnlock()
-	if f.seqNow.Load() > after {
+	if ready() {
 		done := make(chan struct{})
 		close(done)
 		return done
 	}
 	return ch
 }
+
+// LastSeq is the seq of the newest event committed to the state DB.
+func (f *FSM) LastSeq() uint64 { return f.seqNow.Load() }
 
 // SetObserver installs the observer of applied effects.
 func (f *FSM) SetObserver(o Observer) {
@@ -198,8 +198,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		panic(fmt.Sprintf("raftfsm: commit batch ending at %d: %v", last, err))
 	}
 	f.applied, f.lastSeq = last, seq
-	f.committed.Store(last)
-	f.publishSeq(seq)
+	f.publish(last, seq)
 	f.mu.RLock()
 	obs := f.observer
 	f.mu.RUnlock()

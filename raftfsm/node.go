@@ -360,14 +360,22 @@ func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
 // A follower uses it so that a write it forwarded is visible in its own
 // projections before it answers.
 func (n *Node) WaitApplied(index uint64, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for n.fsm.AppliedIndex() < index {
-		if time.Now().After(deadline) {
-			return false
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return n.waitFor(ctx, func() bool { return n.fsm.AppliedIndex() >= index }) == nil
+}
+
+// waitFor blocks until ready() holds, re-checking each time the FSM
+// commits a batch, or until ctx ends (its error is returned).
+func (n *Node) waitFor(ctx context.Context, ready func() bool) error {
+	for !ready() {
+		select {
+		case <-n.fsm.movedAfter(ready):
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		time.Sleep(2 * time.Millisecond)
 	}
-	return true
+	return nil
 }
 
 // OpenState opens the state store (event log and projections) of a data
@@ -430,12 +438,7 @@ func (n *Node) Events(after uint64, limit int) ([]event.Event, error) {
 // WaitForEvents blocks until this node's log holds an event with seq >
 // after, or ctx ends (its error is returned).
 func (n *Node) WaitForEvents(ctx context.Context, after uint64) error {
-	select {
-	case <-n.fsm.eventsAfter(after):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return n.waitFor(ctx, func() bool { return n.fsm.LastSeq() > after })
 }
 
 // AddVoter adds (or promotes) a voting member. Leader only.

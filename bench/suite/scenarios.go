@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -87,13 +88,21 @@ func (s *suite) profileDuring(n *harness.Node, name string, load func()) string 
 	}
 	path := filepath.Join(s.results, name+".pprof")
 	_ = os.MkdirAll(s.results, 0o755)
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- n.Profile(path, secs) }()
+	// A short execution trace beside the profile shows where requests
+	// wait, which a CPU profile cannot when the server is not CPU-bound.
+	tracePath := filepath.Join(s.results, name+".trace")
+	go func() {
+		time.Sleep(time.Second)
+		done <- n.Trace(tracePath, 2)
+	}()
 	load()
-	if err := <-done; err != nil {
+	if err := errors.Join(<-done, <-done); err != nil {
+		logf("profile %s: %v", name, err)
 		return ""
 	}
-	return "; profile " + path
+	return "; profile " + path + ", trace " + tracePath
 }
 
 // clusterCreate: the same load through a follower of a three-node cluster.

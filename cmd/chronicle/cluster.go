@@ -27,8 +27,9 @@ type clusterAdapter struct {
 	raftAddr string
 	client   *http.Client
 
-	mu       sync.Mutex
-	lastSeen map[string]time.Time // member id → last successful probe
+	mu         sync.Mutex
+	lastSeen   map[string]time.Time // member id → last successful probe
+	leaderAddr leaderAddr
 }
 
 var _ server.Cluster = (*clusterAdapter)(nil)
@@ -45,16 +46,38 @@ func (c *clusterAdapter) WaitApplied(i uint64, d time.Duration) bool {
 	return c.raft.WaitApplied(i, d)
 }
 
+// Leader is the leader's id and API address. The address comes from the
+// members projection; it is remembered for leaderAddrTTL so that a
+// follower does not scan the projection for every write it forwards.
 func (c *clusterAdapter) Leader() (string, string) {
 	id := c.raft.Leader()
 	if id == "" {
 		return "", ""
 	}
+	c.mu.Lock()
+	cached := c.leaderAddr
+	c.mu.Unlock()
+	if cached.id == id && cached.addr != "" && time.Since(cached.at) < leaderAddrTTL {
+		return id, cached.addr
+	}
 	nodes, err := c.state.Nodes()
 	if err != nil {
 		return id, ""
 	}
-	return id, nodes[id].HTTPAddr
+	addr := nodes[id].HTTPAddr
+	c.mu.Lock()
+	c.leaderAddr = leaderAddr{id: id, addr: addr, at: time.Now()}
+	c.mu.Unlock()
+	return id, addr
+}
+
+// leaderAddrTTL bounds how long a re-announced leader address can be
+// stale: a forward to an old address fails with a 503 the client retries.
+const leaderAddrTTL = time.Second
+
+type leaderAddr struct {
+	id, addr string
+	at       time.Time
 }
 
 // Status is this node's view, with every member's API probed (in

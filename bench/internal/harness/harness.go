@@ -168,12 +168,25 @@ func (n *Node) DirBytes() int64 {
 // Profile fetches a CPU profile of secs seconds into path (run it while
 // the load is on).
 func (n *Node) Profile(path string, secs int) error {
+	return n.fetchDebug(path, "profile", secs)
+}
+
+// Trace fetches an execution trace of secs seconds into path: where
+// goroutines wait (go tool trace -pprof=sync|net|syscall|sched).
+func (n *Node) Trace(path string, secs int) error {
+	return n.fetchDebug(path, "trace", secs)
+}
+
+func (n *Node) fetchDebug(path, kind string, secs int) error {
 	c := &http.Client{Timeout: time.Duration(secs+10) * time.Second}
-	res, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", n.PprofAddr, secs))
+	res, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", n.PprofAddr, kind, secs))
 	if err != nil {
-		return fmt.Errorf("profile %s: %w", n.ID, err)
+		return fmt.Errorf("%s of %s: %w", kind, n.ID, err)
 	}
 	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s of %s: %s", kind, n.ID, res.Status)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
