@@ -1,15 +1,28 @@
 package raftfsm
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 )
 
-// commandFormat is the first byte of every Raft command this package
-// writes. A new format gets a new byte; old ones stay decodable.
-const commandFormat byte = 1
+// The first byte of every Raft command names its format. A new format gets
+// a new byte; old ones stay decodable, because a node replays the entries
+// an older build wrote.
+const (
+	// formatJSON (1): {"events":[envelope...]} as JSON.
+	formatJSON byte = 1
+	// formatBinary (2): uvarint event count, then per event: uvarint
+	// schema version, uvarint type, varint time, and the node and payload
+	// data as uvarint-length-prefixed bytes. The payload stays the JSON the
+	// proposer encoded; only the envelope is binary. JSON envelopes were
+	// 11% of a node's CPU in the create benchmark (encode on propose,
+	// validate and decode on apply).
+	formatBinary byte = 2
+)
 
 // command is one Raft log entry: events stamped by one proposer, applied
 // in order in the same batch. Seq, Term and Index are assigned by apply.
@@ -18,20 +31,122 @@ type command struct {
 }
 
 func encodeCommand(evs []event.Event) ([]byte, error) {
-	b, err := json.Marshal(command{Events: evs})
-	if err != nil {
-		return nil, fmt.Errorf("encode command of %d events: %w", len(evs), err)
+	size := 1 + binary.MaxVarintLen64
+	for _, ev := range evs {
+		size += 4*binary.MaxVarintLen64 + len(ev.Node) + len(ev.Data)
 	}
-	return append([]byte{commandFormat}, b...), nil
+	b := make([]byte, 0, size)
+	b = append(b, formatBinary)
+	b = binary.AppendUvarint(b, uint64(len(evs)))
+	for _, ev := range evs {
+		if ev.V < 0 {
+			return nil, fmt.Errorf("encode command: event %s has schema version %d", ev.Type, ev.V)
+		}
+		b = binary.AppendUvarint(b, uint64(ev.V))
+		b = binary.AppendUvarint(b, uint64(ev.Type))
+		b = binary.AppendVarint(b, ev.Time)
+		b = appendBytes(b, []byte(ev.Node))
+		b = appendBytes(b, ev.Data)
+	}
+	return b, nil
 }
 
+func appendBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+var errTruncated = errors.New("truncated")
+
 func decodeCommand(b []byte) (command, error) {
-	if len(b) == 0 || b[0] != commandFormat {
-		return command{}, fmt.Errorf("decode command: unknown format byte (len %d)", len(b))
+	if len(b) == 0 {
+		return command{}, errors.New("decode command: empty entry")
 	}
-	var c command
-	if err := json.Unmarshal(b[1:], &c); err != nil {
-		return command{}, fmt.Errorf("decode command: %w", err)
+	switch b[0] {
+	case formatJSON:
+		var c command
+		if err := json.Unmarshal(b[1:], &c); err != nil {
+			return command{}, fmt.Errorf("decode command: %w", err)
+		}
+		return c, nil
+	case formatBinary:
+		c, err := decodeBinary(b[1:])
+		if err != nil {
+			return command{}, fmt.Errorf("decode command (%d bytes): %w", len(b), err)
+		}
+		return c, nil
+	}
+	return command{}, fmt.Errorf("decode command: unknown format byte %d (len %d)", b[0], len(b))
+}
+
+func decodeBinary(b []byte) (command, error) {
+	r := reader{b: b}
+	n := r.uvarint()
+	if r.err == nil && n > uint64(len(b)) { // every event takes at least one byte
+		return command{}, fmt.Errorf("%d events in %d bytes", n, len(b))
+	}
+	c := command{Events: make([]event.Event, 0, n)}
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		v, typ, t := r.uvarint(), r.uvarint(), r.varint()
+		node, data := r.bytes(), r.bytes()
+		if typ > 0xffff || v > 0xffff {
+			return command{}, fmt.Errorf("event %d: type %d or version %d out of range", i, typ, v)
+		}
+		c.Events = append(c.Events, event.Event{V: int(v), Type: event.Type(typ), Time: t, Node: string(node),
+			Data: json.RawMessage(data)})
+	}
+	if r.err != nil {
+		return command{}, r.err
+	}
+	if len(r.b) != 0 {
+		return command{}, fmt.Errorf("%d bytes after the last event", len(r.b))
 	}
 	return c, nil
+}
+
+// reader consumes a binary command; the first error sticks.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errTruncated
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errTruncated
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// bytes returns a copy: the entry's buffer belongs to raft.
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errTruncated
+		return nil
+	}
+	v := append([]byte(nil), r.b[:n]...)
+	r.b = r.b[n:]
+	return v
 }
