@@ -559,6 +559,12 @@ func (a *applier) updateRun(cronID string, t int64, f func(*Run)) error {
 }
 
 func getJSON[T any](r pebble.Reader, key []byte) (T, bool, error) {
+	cb, caching := r.(*CachingBatch)
+	if caching {
+		if v, found, ok := decoded[T](cb, key); ok {
+			return v, found, nil
+		}
+	}
 	var v T
 	b, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -571,16 +577,22 @@ func getJSON[T any](r pebble.Reader, key []byte) (T, bool, error) {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return v, false, fmt.Errorf("decode %q: %w", key, err)
 	}
+	if caching {
+		cb.rememberDecoded(key, v)
+	}
 	return v, true, nil
 }
 
-func putJSON(b Batch, key []byte, v any) error {
+func putJSON[T any](b Batch, key []byte, v T) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %q: %w", key, err)
 	}
 	if err := b.Set(key, data, nil); err != nil {
 		return fmt.Errorf("write %q: %w", key, err)
+	}
+	if cb, ok := b.(*CachingBatch); ok {
+		cb.rememberDecoded(key, v)
 	}
 	return nil
 }

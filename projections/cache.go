@@ -34,6 +34,12 @@ type RecordCache struct {
 type cached struct {
 	v     []byte
 	found bool
+	// obj is v decoded (an App, Schedule, PendingRun, ...) once apply has
+	// read or written it as such: decoding JSON records was the largest
+	// part of apply's cost. Apply treats records as values and never
+	// mutates what a decoded record points to (headers, retry policy), so
+	// sharing obj between reads is safe.
+	obj any
 }
 
 // NewRecordCache returns a cache of about max records per generation.
@@ -115,4 +121,33 @@ func (b *CachingBatch) Delete(key []byte, opts *pebble.WriteOptions) error {
 		b.cache.put(key, cached{})
 	}
 	return b.Batch.Delete(key, opts)
+}
+
+// decoded returns the decoded record of key if the cache holds one of
+// type T (ok) or knows the key is absent (found false, ok true).
+func decoded[T any](b *CachingBatch, key []byte) (v T, found, ok bool) {
+	if !cacheable(key) {
+		return v, false, false
+	}
+	c, hit := b.cache.get(key)
+	if !hit {
+		return v, false, false
+	}
+	if !c.found {
+		return v, false, true
+	}
+	v, ok = c.obj.(T)
+	return v, true, ok
+}
+
+// rememberDecoded attaches obj, the decoded form of the value just read or
+// written at key, to the cached record.
+func (b *CachingBatch) rememberDecoded(key []byte, obj any) {
+	if !cacheable(key) {
+		return
+	}
+	if c, hit := b.cache.get(key); hit && c.found {
+		c.obj = obj
+		b.cache.cur[string(key)] = c // get moved it into cur
+	}
 }
