@@ -93,6 +93,7 @@ type Engine struct {
 	client *delivery.Client
 	pool   *delivery.Pool
 	out    *outcomeBatcher
+	fires  *fireBatcher
 
 	mu      sync.Mutex
 	leading bool
@@ -127,6 +128,7 @@ func New(cfg Config, repl Replicator, state projections.Reader) *Engine {
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.cancel() // nothing may deliver before this node leads
 	e.out = newOutcomeBatcher(e)
+	e.fires = newFireBatcher(e)
 	return e
 }
 
@@ -277,6 +279,7 @@ func (e *Engine) Stop() {
 	e.epoch++
 	e.stepDownLocked()
 	e.mu.Unlock()
+	e.fires.close()
 	e.out.close()
 	e.pool.Close()
 	e.system.Shutdown()

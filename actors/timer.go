@@ -127,7 +127,7 @@ func (t *timerActor) process() {
 		batch = append(batch, pr)
 	}
 	if len(batch) > 0 {
-		go t.eng.fire(t.ctx, t.self, batch, now)
+		t.eng.fires.submit(fireRequest{ctx: t.ctx, timer: t.self, runs: batch})
 	}
 	t.arm()
 }
@@ -149,34 +149,28 @@ func (t *timerActor) arm() {
 	t.wake = time.AfterFunc(d, func() { root.Send(self, tick{}) })
 }
 
-// fire records a batch of due runs as fired (or missed) through Raft and,
-// for each RunFired that applied, hands the call to the delivery pool. The
-// RunFired commit comes first: a node that can no longer commit (a deposed
-// leader) never calls out.
-func (e *Engine) fire(ctx context.Context, timer *actor.PID, batch []projections.PendingRun, now time.Time) {
-	ids := make([]string, len(batch))
-	for i, pr := range batch {
-		ids[i] = pr.RunID
-	}
-	defer e.system.Root.Send(timer, firedDone{ids})
-	for start := 0; start < len(batch); start += maxEventsPerEntry {
-		end := min(start+maxEventsPerEntry, len(batch))
-		if err := e.fireChunk(ctx, batch[start:end], now); err != nil {
-			e.cfg.Logger.Warn("fire runs", "runs", end-start, "err", err)
-			return
-		}
-	}
+// fireItem is one due run handed to the fire batcher, with the context
+// of the leadership term whose timer popped it.
+type fireItem struct {
+	ctx context.Context
+	pr  projections.PendingRun
 }
 
-func (e *Engine) fireChunk(ctx context.Context, chunk []projections.PendingRun, now time.Time) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
+// fireChunk records a chunk of due runs as fired (or missed) in one Raft
+// entry and, for each RunFired that applied, hands the call to the
+// delivery pool. The RunFired commit comes first: a node that can no
+// longer commit (a deposed leader) never calls out.
+func (e *Engine) fireChunk(chunk []fireItem) error {
+	now := e.cfg.Now()
 	threshold := e.cfg.MisfireThreshold
 	var payloads []event.Payload
-	var fired []projections.PendingRun
+	var fired []fireItem
 	var scheds []projections.Schedule
-	for _, pr := range chunk {
+	for _, it := range chunk {
+		pr := it.pr
+		if it.ctx.Err() != nil {
+			continue // popped in a term this node no longer leads
+		}
 		s, ok, err := e.state.Schedule(pr.ScheduleID)
 		if err != nil {
 			return err
@@ -195,7 +189,7 @@ func (e *Engine) fireChunk(ctx context.Context, chunk []projections.PendingRun, 
 			rf.NextRunTime = e.cronNext(pr.ScheduleID, pr.ScheduledTime)
 		}
 		payloads = append(payloads, rf)
-		fired = append(fired, pr)
+		fired = append(fired, it)
 		scheds = append(scheds, s)
 	}
 	if len(payloads) == 0 {
@@ -211,9 +205,9 @@ func (e *Engine) fireChunk(ctx context.Context, chunk []projections.PendingRun, 
 			rejected[rf.RunID] = true // deleted, deactivated or already fired meanwhile
 		}
 	}
-	for i, pr := range fired {
-		if !rejected[pr.RunID] {
-			e.deliver(ctx, pr, scheds[i])
+	for i, it := range fired {
+		if !rejected[it.pr.RunID] {
+			e.deliver(it.ctx, it.pr, scheds[i])
 		}
 	}
 	return nil
