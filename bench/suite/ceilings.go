@@ -138,3 +138,20 @@ func (nopSnap) Persist(s raft.SnapshotSink) error { return s.Close() }
 func (nopSnap) Release()                          {}
 
 var _ = harness.Percentile
+
+// bareCallbackCeiling POSTs total callbacks, with a plain keep-alive client
+// of `workers` goroutines, to a receiver like the one the firing scenarios
+// use: the callbacks/s this machine can carry when nothing schedules them.
+func bareCallbackCeiling(total, workers int) (float64, error) {
+	rc, err := harness.NewReceiver()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	body := []byte(`{"n":12345}`)
+	r := postLoad(rc.URL+"/f", workers, total, time.Hour, func(int) []byte { return body })
+	if r.Errors > 0 {
+		return 0, fmt.Errorf("bare callbacks: %d errors", r.Errors)
+	}
+	return r.PerSec, nil
+}

@@ -32,13 +32,14 @@ type profile struct {
 	failoverTrials  int
 	replayEvents    int
 	searchFireRates []int // highest sustained rate search (full only)
+	burstRuns       int   // firing capacity: runs due at the same millisecond
 }
 
 var profiles = map[string]profile{
-	"smoke": {name: "smoke", loadFor: time.Second, fireRate: 100, fireSeconds: 2, pending: 2000, failoverTrials: 0, replayEvents: 20000},
-	"quick": {name: "quick", loadFor: 8 * time.Second, fireRate: 5000, fireSeconds: 8, pending: 100_000, failoverTrials: 2, replayEvents: 200_000},
+	"smoke": {name: "smoke", loadFor: time.Second, fireRate: 100, fireSeconds: 2, pending: 2000, failoverTrials: 0, replayEvents: 20000, burstRuns: 500},
+	"quick": {name: "quick", loadFor: 8 * time.Second, fireRate: 5000, fireSeconds: 8, pending: 100_000, failoverTrials: 2, replayEvents: 200_000, burstRuns: 40_000},
 	"full": {name: "full", loadFor: 20 * time.Second, fireRate: 5000, fireSeconds: 20, pending: 1_000_000, failoverTrials: 5,
-		replayEvents: 1_000_000, searchFireRates: []int{2000, 5000, 10000}},
+		replayEvents: 1_000_000, searchFireRates: []int{2000, 5000, 10000}, burstRuns: 100_000},
 }
 
 // Row is one line of the report.

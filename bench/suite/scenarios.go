@@ -154,49 +154,64 @@ type fireStats struct {
 	perSec                                  float64
 }
 
-// fireAt creates rate runs per second for seconds, due at evenly spread
-// milliseconds, on a fresh node, and measures each callback's lateness
-// against its own due millisecond.
-func (s *suite) fireAt(rate, seconds int) (fireStats, error) {
-	st := fireStats{rate: rate, seconds: seconds}
+// callbackWorkers is the server's delivery concurrency in the firing
+// scenarios, and the bare client's in their ceiling.
+const callbackWorkers = 256
+
+// fireLoad creates total runs on a fresh node, run i due at unix
+// millisecond dueMs(base, i), with base far enough ahead to create them
+// all first, profiles the server while they fire and waits (up to span +
+// 15 s after base) for their callbacks.
+func (s *suite) fireLoad(name string, total int, span time.Duration, dueMs func(base int64, i int) int64) (map[string][]harness.Hit, int64, error) {
 	rc, err := harness.NewReceiver()
 	if err != nil {
-		return st, err
+		return nil, 0, err
 	}
 	defer rc.Close()
-	n, err := s.startSingle(fmt.Sprintf("firing-%d", rate), "--timer-window", "30s", "--callback-workers", "256")
+	n, err := s.startSingle(name, "--timer-window", "30s", "--callback-workers", fmt.Sprint(callbackWorkers))
 	if err != nil {
-		return st, err
+		return nil, 0, err
 	}
 	defer n.Kill()
 	if err := registerApp(n.URL(), "fire", 8); err != nil {
-		return st, err
+		return nil, 0, err
 	}
-	total := rate * seconds
 	// Leave time to create everything before the first run falls due.
-	baseMs := (time.Now().Unix() + 5 + int64(total/2500)) * 1000
-	logf("  creating %d runs due %d/s from %s", total, rate, time.UnixMilli(baseMs).Format("15:04:05"))
+	base := (time.Now().Unix() + 5 + int64(total/2500)) * 1000
+	logf("  creating %d runs, the first due at %s", total, time.UnixMilli(base).Format("15:04:05"))
 	cr := postLoad(n.URL()+"/goscheduler/schedules", workers, total, time.Hour, func(i int) []byte {
-		return createBodyMs("fire", baseMs+int64(i)*1000/int64(rate), rc.URL+"/f", i)
+		return createBodyMs("fire", dueMs(base, i), rc.URL+"/f", i)
 	})
 	if cr.Errors > 0 {
-		return st, fmt.Errorf("%d creates failed", cr.Errors)
+		return nil, 0, fmt.Errorf("%d creates failed", cr.Errors)
 	}
-	if time.Now().UnixMilli() >= baseMs {
-		return st, fmt.Errorf("creating %d runs took %v: they were due before the load was in", total, cr.Elapsed)
+	if time.Now().UnixMilli() >= base {
+		return nil, 0, fmt.Errorf("creating %d runs took %v: they were due before the load was in", total, cr.Elapsed)
 	}
-	// Profile the server while it fires (saved beside the results).
 	profiled := make(chan error, 1)
 	go func() {
-		time.Sleep(time.Until(time.UnixMilli(baseMs)))
-		profiled <- n.Profile(filepath.Join(s.results, fmt.Sprintf("firing-%d.pprof", rate)), max(1, seconds-2))
+		time.Sleep(time.Until(time.UnixMilli(base)))
+		profiled <- n.Profile(filepath.Join(s.results, name+".pprof"), max(1, int(span.Seconds())-1))
 	}()
-	end := time.UnixMilli(baseMs).Add(time.Duration(seconds)*time.Second + 15*time.Second)
 	defer func() { <-profiled }()
+	end := time.UnixMilli(base).Add(span + 15*time.Second)
 	for time.Now().Before(end) && rc.Count() < total {
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	hits := rc.Hits()
+	return rc.Hits(), base, nil
+}
+
+// fireAt creates rate runs per second for seconds, due at evenly spread
+// milliseconds, and measures each callback's lateness against its own due
+// millisecond.
+func (s *suite) fireAt(rate, seconds int) (fireStats, error) {
+	st := fireStats{rate: rate, seconds: seconds}
+	total := rate * seconds
+	hits, base, err := s.fireLoad(fmt.Sprintf("firing-%d", rate), total, time.Duration(seconds)*time.Second,
+		func(base int64, i int) int64 { return base + int64(i)*1000/int64(rate) })
+	if err != nil {
+		return st, err
+	}
 	var late []time.Duration
 	var last time.Time
 	st.missing = total
@@ -209,9 +224,39 @@ func (s *suite) fireAt(rate, seconds int) (fireStats, error) {
 		}
 	}
 	st.delivered = len(hits)
-	st.perSec = float64(len(hits)) / last.Sub(time.UnixMilli(baseMs)).Seconds()
+	st.perSec = float64(len(hits)) / last.Sub(time.UnixMilli(base)).Seconds()
 	st.p50, st.p99, st.max = harness.Percentile(late, 50), harness.Percentile(late, 99), harness.Percentile(late, 100)
 	return st, nil
+}
+
+// fireBurst makes total runs due at the same millisecond (the top of the
+// hour every team picks) and measures how fast the backlog drains:
+// callbacks/s from the due time to the last callback.
+func (s *suite) fireBurst(total int) error {
+	ceil, err := bareCallbackCeiling(total, callbackWorkers)
+	if err != nil {
+		return err
+	}
+	hits, base, err := s.fireLoad("firing-burst", total, time.Duration(total/5000+1)*time.Second,
+		func(base int64, _ int) int64 { return base })
+	if err != nil {
+		return err
+	}
+	var last time.Time
+	dups := 0
+	for _, hs := range hits {
+		dups += len(hs) - 1
+		if hs[0].At.After(last) {
+			last = hs[0].At
+		}
+	}
+	drain := last.Sub(time.UnixMilli(base))
+	perSec := float64(len(hits)) / drain.Seconds()
+	s.add(Row{Scenario: fmt.Sprintf("firing capacity: %d runs due at once", total), Figure: perSec, Unit: "callbacks/s",
+		Ceiling: ceil, Target: "≥ 10000/s", Verdict: verdict(perSec >= 10000 && len(hits) == total),
+		Note: fmt.Sprintf("drained in %v; %d delivered, %d missing, %d duplicates; ceiling: a bare client, %d workers, same receiver",
+			drain.Round(time.Millisecond), len(hits), total-len(hits), dups, callbackWorkers)})
+	return nil
 }
 
 // firing: runs due at a steady rate; callbacks/s and lateness, then (full
@@ -227,7 +272,10 @@ func (s *suite) firing() error {
 		Note: fmt.Sprintf("p50 %v max %v; %d delivered, %d missing, %d duplicates", st.p50.Round(time.Millisecond),
 			st.max.Round(time.Millisecond), st.delivered, st.missing, st.dups)})
 	s.add(Row{Scenario: fmt.Sprintf("firing %d/s: callbacks/s over the span", st.rate), Figure: st.perSec, Unit: "callbacks/s",
-		Target: "≥ 10000/s", Verdict: verdict(st.perSec >= 10000), Note: fmt.Sprintf("offered %d/s", st.rate)})
+		Note: fmt.Sprintf("offered %d/s (capacity: next row)", st.rate)})
+	if err := s.fireBurst(s.p.burstRuns); err != nil {
+		return err
+	}
 	best := 0
 	for _, rate := range s.p.searchFireRates {
 		st, err := s.fireAt(rate, 10)
@@ -268,12 +316,28 @@ func (s *suite) recovery() error {
 	}
 	defer rc.Close()
 	at := farFuture()
-	logf("  loading %d pending schedules", s.p.pending)
-	lr := postLoad(n.URL()+"/goscheduler/schedules", workers, s.p.pending, time.Hour, func(i int) []byte {
-		return createBody("rec", at+int64(i%86400), rc.URL+"/never", i)
-	})
-	if lr.Errors > 0 {
-		return fmt.Errorf("%d creates failed", lr.Errors)
+	// Load in two halves and read RSS after each: the growth over the
+	// second half is what each further pending schedule costs, once the
+	// fixed caches (Pebble's block cache and memtables) are full.
+	half := s.p.pending / 2
+	var rssHalf int64
+	var loadRate float64
+	for _, part := range [][2]int{{0, half}, {half, s.p.pending}} {
+		logf("  loading pending schedules %d..%d", part[0], part[1])
+		from := part[0]
+		lr := postLoad(n.URL()+"/goscheduler/schedules", workers, part[1]-part[0], time.Hour, func(i int) []byte {
+			return createBody("rec", at+int64((from+i)%86400), rc.URL+"/never", from+i)
+		})
+		if lr.Errors > 0 {
+			return fmt.Errorf("%d creates failed", lr.Errors)
+		}
+		loadRate = lr.PerSec
+		if part[0] == 0 {
+			time.Sleep(time.Second)
+			if rssHalf, err = n.RSSBytes(); err != nil {
+				return err
+			}
+		}
 	}
 	// One run falls due while the node is down: it must fire on restart.
 	due := time.Now().Unix() + 2
@@ -306,12 +370,14 @@ func (s *suite) recovery() error {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	perPending := float64(rssLoaded-rssEmpty) / float64(s.p.pending)
+	marginal := float64(rssLoaded-rssHalf) / float64(s.p.pending-half)
+	average := float64(rssLoaded-rssEmpty) / float64(s.p.pending)
 	s.add(Row{Scenario: fmt.Sprintf("recovery with %d pending: healthy after restart", s.p.pending), Figure: healthy.Seconds(), Unit: "s",
 		Target: "< 5 s (1M pending)", Verdict: verdict(healthy < 5*time.Second),
-		Note: fmt.Sprintf("first overdue callback %.2fs after restart; loaded at %.0f creates/s", firstCallback.Seconds(), lr.PerSec)})
-	s.add(Row{Scenario: "RSS per pending schedule", Figure: perPending, Unit: "B", Target: "< 300 B", Verdict: verdict(perPending < 300),
-		Note: fmt.Sprintf("RSS empty %d MB, loaded %d MB", rssEmpty>>20, rssLoaded>>20)})
+		Note: fmt.Sprintf("first overdue callback %.2fs after restart; loaded at %.0f creates/s", firstCallback.Seconds(), loadRate)})
+	s.add(Row{Scenario: "RSS per further pending schedule", Figure: marginal, Unit: "B", Target: "< 300 B", Verdict: verdict(marginal < 300),
+		Note: fmt.Sprintf("RSS growth over the second half of the load; RSS empty %d MB, half %d MB, loaded %d MB (%.0f B per pending on average, caches included)",
+			rssEmpty>>20, rssHalf>>20, rssLoaded>>20, average)})
 	s.add(Row{Scenario: "data dir per schedule", Figure: float64(dirBytes) / float64(s.p.pending), Unit: "B"})
 	return nil
 }

@@ -11,13 +11,15 @@ import (
 // bench code cannot rot. It asserts what the figures must show even at
 // this size: every due run delivered exactly once, every figure measured.
 func TestSmokeProfile(t *testing.T) {
-	rep, err := Run(profiles["smoke"], "../../bin/chronicle", "create,firing,recovery,replay", t.TempDir())
+	rep, err := Run(profiles["smoke"], "", "create,firing,recovery,replay", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
 	for _, r := range rep.Rows {
-		if r.Figure <= 0 {
+		// RSS growth over a thousand schedules is within the GC's noise
+		// (it can be negative); every other figure must have been measured.
+		if r.Figure <= 0 && !strings.HasPrefix(r.Scenario, "RSS") {
 			t.Errorf("%s: figure %v", r.Scenario, r.Figure)
 		}
 		if r.Target != "" && r.Verdict == "" {

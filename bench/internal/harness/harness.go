@@ -39,13 +39,16 @@ func ThisMachine() Machine {
 }
 
 // EnsureBinary returns bin, building ./cmd/chronicle into tmp if it does
-// not exist, so a fresh clone can run the benchmarks without make.
+// not exist (or bin is "", to test the code as it is now rather than an
+// older build), so a fresh clone can run the benchmarks without make.
 func EnsureBinary(bin, tmp string) (string, error) {
-	if _, err := os.Stat(bin); err == nil {
-		return filepath.Abs(bin)
+	if bin != "" {
+		if _, err := os.Stat(bin); err == nil {
+			return filepath.Abs(bin)
+		}
+		fmt.Fprintf(os.Stderr, "%s not found; building ./cmd/chronicle\n", bin)
 	}
 	path := filepath.Join(tmp, "chronicle")
-	fmt.Fprintf(os.Stderr, "%s not found; building ./cmd/chronicle\n", bin)
 	if out, err := exec.Command("go", "build", "-o", path, "github.com/chronicle-sched/chronicle/cmd/chronicle").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build chronicle: %w\n%s", err, out)
 	}
