@@ -61,12 +61,42 @@ func (a *applier) closedNow(s Schedule) (bool, error) {
 	default:
 		return false, nil
 	}
+	pending, err := a.hasPending(s)
+	return !pending, err
+}
+
+// hasPending reports whether any run of s is pending or in flight.
+//
+// A one-time schedule has at most one such run, and only two ids it can
+// have: its own (the first run) and its latest reconcile, because a
+// reconcile is refused while either is pending. Two record lookups (served
+// from the record cache) replace a prefix scan that cost an iterator over
+// every level for each completed run. A cron's runs are not so bounded,
+// so it is scanned; that only happens when a cron is deleted.
+func (a *applier) hasPending(s Schedule) (bool, error) {
+	if s.CronExpression != "" || s.ParentID != "" {
+		return a.scanPending(s.ScheduleID)
+	}
+	ids := []string{s.ScheduleID}
+	if s.Reconciles > 0 {
+		ids = append(ids, event.ReconcileRunID(s.ScheduleID, s.Reconciles))
+	}
+	for _, id := range ids {
+		if _, ok, err := getJSON[PendingRun](a.b, pendKey(id)); err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// scanPending reports whether the pending-by-schedule index lists a run.
+func (a *applier) scanPending(scheduleID string) (bool, error) {
 	pending := false
-	err := scanPrefix(a.b, pschPrefix(s.ScheduleID), nil, func(_, _ []byte) (bool, error) {
+	err := scanPrefix(a.b, pschPrefix(scheduleID), nil, func(_, _ []byte) (bool, error) {
 		pending = true
 		return false, nil
 	})
-	return !pending, err
+	return pending, err
 }
 
 // refreshClosed keeps s.ClosedAt and the closed index in step with s.
