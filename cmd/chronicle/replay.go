@@ -80,7 +80,7 @@ func replay(args []string, stdout, stderr io.Writer) error {
 	// The rebuild is redone from the log if it is interrupted, so it needs
 	// no write-ahead log; Flush below makes a kept store durable.
 	dstOpts.DisableWAL = true
-	dst, err := raftfsm.OpenWithCache(filepath.Join(dstDir, "state"), dstOpts)
+	dst, err := raftfsm.OpenWithCache(filepath.Join(dstDir, "state"), dstOpts, raftfsm.DefaultStateCacheBytes)
 	if err != nil {
 		return fmt.Errorf("open rebuild store in %s: %w", dstDir, err)
 	}

@@ -26,7 +26,7 @@ type serveConfig struct {
 	snapshotInterval                           time.Duration
 	trailingLogs                               uint64
 	logLevel                                   string
-	defaultPartitions, workers                 int
+	defaultPartitions, workers, stateCacheMB   int
 	misfire, window                            time.Duration
 	cbTimeout, cbBackoff, cbMaxBackoff         time.Duration
 	cbAttempts                                 int
@@ -66,6 +66,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.Uint64Var(&c.snapshotThreshold, "raft-snapshot-threshold", 16384, "log entries between Raft snapshots")
 	fs.DurationVar(&c.retention, "event-retention", 0, "remove closed schedules (finished or deleted) and their events this long after they closed; 0 keeps the history forever")
 	fs.DurationVar(&c.retentionInterval, "retention-check-interval", time.Minute, "how often the leader applies --event-retention")
+	fs.IntVar(&c.stateCacheMB, "state-cache-mb", int(raftfsm.DefaultStateCacheBytes>>20), "block cache of the state store, in MB (records of due runs are read from it when they fire)")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -84,6 +85,9 @@ func parseServe(args []string) (serveConfig, error) {
 	if envErr == nil && (c.retention < 0 || c.retentionInterval <= 0) {
 		envErr = fmt.Errorf("--event-retention must be 0 (forever) or positive and --retention-check-interval positive, not %s and %s",
 			c.retention, c.retentionInterval)
+	}
+	if envErr == nil && c.stateCacheMB < 1 {
+		envErr = fmt.Errorf("--state-cache-mb must be at least 1, not %d", c.stateCacheMB)
 	}
 	return c, envErr
 }
@@ -165,7 +169,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		NodeID: c.nodeID, RaftAddr: c.raftAddr, DataDir: c.dataDir, Peers: peers,
 		HeartbeatTimeout: c.heartbeat, ElectionTimeout: c.election, LeaderLeaseTimeout: c.lease,
 		SnapshotThreshold: c.snapshotThreshold, SnapshotInterval: c.snapshotInterval, TrailingLogs: c.trailingLogs,
-		Logger: logger,
+		StateCacheBytes: int64(c.stateCacheMB) << 20, Logger: logger,
 	})
 	if err != nil {
 		return nil, err

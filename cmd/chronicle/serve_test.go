@@ -32,6 +32,12 @@ func TestFlagsFallBackToEnvironment(t *testing.T) {
 	if _, err := parseServe([]string{"--event-retention", "-1h"}); err == nil || !strings.Contains(err.Error(), "--event-retention") {
 		t.Fatalf("negative retention: %v", err)
 	}
+	if c, err := parseServe([]string{"--state-cache-mb", "512"}); err != nil || c.stateCacheMB != 512 {
+		t.Fatalf("state cache flag: %+v %v", c, err)
+	}
+	if _, err := parseServe([]string{"--state-cache-mb", "0"}); err == nil || !strings.Contains(err.Error(), "--state-cache-mb") {
+		t.Fatalf("zero state cache: %v", err)
+	}
 	if _, err := parsePeers("n1=127.0.0.1:1,broken"); err == nil {
 		t.Fatal("bad peer accepted")
 	}
