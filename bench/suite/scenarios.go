@@ -349,6 +349,10 @@ func (s *suite) recovery() error {
 	if err != nil {
 		return err
 	}
+	heapPath := filepath.Join(s.results, "recovery-heap.pprof")
+	if err := n.HeapProfile(heapPath); err != nil {
+		logf("  heap profile: %v", err)
+	}
 	n.Kill()
 	for time.Now().Unix() <= due {
 		time.Sleep(50 * time.Millisecond)
@@ -376,8 +380,8 @@ func (s *suite) recovery() error {
 		Target: "< 5 s (1M pending)", Verdict: verdict(healthy < 5*time.Second),
 		Note: fmt.Sprintf("first overdue callback %.2fs after restart; loaded at %.0f creates/s", firstCallback.Seconds(), loadRate)})
 	s.add(Row{Scenario: "RSS per further pending schedule", Figure: marginal, Unit: "B", Target: "< 300 B", Verdict: verdict(marginal < 300),
-		Note: fmt.Sprintf("RSS growth over the second half of the load; RSS empty %d MB, half %d MB, loaded %d MB (%.0f B per pending on average, caches included)",
-			rssEmpty>>20, rssHalf>>20, rssLoaded>>20, average)})
+		Note: fmt.Sprintf("RSS growth over the second half of the load; RSS empty %d MB, half %d MB, loaded %d MB (%.0f B per pending on average, caches included); heap profile %s",
+			rssEmpty>>20, rssHalf>>20, rssLoaded>>20, average, heapPath)})
 	s.add(Row{Scenario: "data dir per schedule", Figure: float64(dirBytes) / float64(s.p.pending), Unit: "B"})
 	return nil
 }

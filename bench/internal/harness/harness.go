@@ -180,9 +180,18 @@ func (n *Node) Trace(path string, secs int) error {
 	return n.fetchDebug(path, "trace", secs)
 }
 
+// HeapProfile fetches the live heap (go tool pprof -sample_index=inuse_space).
+func (n *Node) HeapProfile(path string) error {
+	return n.fetchDebug(path, "heap", 0)
+}
+
 func (n *Node) fetchDebug(path, kind string, secs int) error {
 	c := &http.Client{Timeout: time.Duration(secs+10) * time.Second}
-	res, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", n.PprofAddr, kind, secs))
+	url := fmt.Sprintf("http://%s/debug/pprof/%s", n.PprofAddr, kind)
+	if secs > 0 {
+		url += fmt.Sprintf("?seconds=%d", secs)
+	}
+	res, err := c.Get(url)
 	if err != nil {
 		return fmt.Errorf("%s of %s: %w", kind, n.ID, err)
 	}
