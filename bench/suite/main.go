@@ -112,6 +112,9 @@ func Run(p profile, bin, only, results string) (Report, error) {
 	if bin, err = harness.EnsureBinary(bin, tmp); err != nil {
 		return rep, err
 	}
+	if err := os.MkdirAll(results, 0o755); err != nil {
+		return rep, err
+	}
 	s := &suite{bin: bin, tmp: tmp, results: results, p: p}
 	want := func(name string) bool { return only == "" || strings.Contains(","+only+",", ","+name+",") }
 	steps := []struct {
