@@ -19,11 +19,30 @@ type appActor struct {
 	appID string
 	app   *projections.App
 	self  *actor.PID
+
+	// Creates are group-committed: those that arrive while createsInFlight
+	// entries are being committed wait in creates and go out together in
+	// the next entry. Under load one entry carries tens of creates instead
+	// of one, so the Raft log, its fsyncs and a restart's re-read of the
+	// log tail all shrink by as much.
+	creates         []queuedCreate
+	createsInFlight int
 }
+
+type queuedCreate struct {
+	ev    event.ScheduleCreated
+	reply chan<- reply
+}
+
+// createEntriesInFlight lets the next entry be built while one commits.
+const createEntriesInFlight = 2
 
 // reloadApp tells an app actor to re-read its app after a proposal that
 // may not have applied (its optimistic view may be wrong).
 type reloadApp struct{}
+
+// createsCommitted tells an app actor that one entry of creates is done.
+type createsCommitted struct{ failed bool }
 
 func newAppActor(e *Engine, appID string) *appActor { return &appActor{eng: e, appID: appID} }
 
@@ -41,6 +60,20 @@ func (a *appActor) Receive(ctx actor.Context) {
 		a.setActive(m)
 	case createSchedule:
 		a.create(m)
+	case *actor.Stopping:
+		// Stopped because this node stopped leading: queued creates were
+		// never proposed, and are refused so their clients retry.
+		for _, c := range a.creates {
+			c.reply <- reply{err: fmt.Errorf("%w: leadership changed before the create was proposed", ErrNotLeader)}
+		}
+		a.creates = nil
+	case createsCommitted:
+		a.createsInFlight--
+		if m.failed {
+			a.app = nil
+			a.load()
+		}
+		a.proposeCreates()
 	case deleteSchedule:
 		a.async(m.reply, func() reply {
 			_, err := a.eng.proposeOne(event.ScheduleDeleted{ScheduleID: m.scheduleID, AppID: a.appID})
@@ -148,8 +181,36 @@ func (a *appActor) create(m createSchedule) {
 			ev.ScheduleTime = m.ScheduleTimeMs / 1000
 		}
 	}
-	a.async(m.reply, func() reply {
-		_, err := a.eng.proposeOne(ev)
-		return reply{id: id, err: err}
-	})
+	a.creates = append(a.creates, queuedCreate{ev: ev, reply: m.reply})
+	a.proposeCreates()
+}
+
+// proposeCreates sends the queued creates as one entry, unless enough
+// entries are in flight already (then the answer to one sends them).
+func (a *appActor) proposeCreates() {
+	if len(a.creates) == 0 || a.createsInFlight >= createEntriesInFlight {
+		return
+	}
+	n := min(len(a.creates), maxEventsPerEntry)
+	batch := append([]queuedCreate(nil), a.creates[:n]...)
+	a.creates = append(a.creates[:0], a.creates[n:]...)
+	a.createsInFlight++
+	self, root := a.self, a.eng.system.Root
+	go func() {
+		payloads := make([]event.Payload, len(batch))
+		for i, c := range batch {
+			payloads[i] = c.ev
+		}
+		results, err := a.eng.propose(payloads...)
+		failed := err != nil
+		for i, c := range batch {
+			r := reply{id: c.ev.ScheduleID, err: err}
+			if err == nil {
+				r.err = results[i].Err
+			}
+			failed = failed || r.err != nil
+			c.reply <- r
+		}
+		root.Send(self, createsCommitted{failed: failed})
+	}()
 }
