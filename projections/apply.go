@@ -56,6 +56,14 @@ func Apply(b Batch, ev event.Event, fx *Effects) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return applyPayload(b, ev, p, fx)
+}
+
+// applyPayload is Apply with the event's payload already decoded.
+func applyPayload(b Batch, ev event.Event, p event.Payload, fx *Effects) (int, error) {
+	if fx == nil {
+		fx = &Effects{}
+	}
 	a := &applier{b: b, ev: ev, fx: fx}
 	n, err := a.apply(p)
 	if err != nil {

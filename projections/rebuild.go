@@ -3,6 +3,7 @@ package projections
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -24,29 +25,42 @@ func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq
 	if batchSize <= 0 {
 		batchSize = 1000
 	}
+	// Reading and decoding the log (envelope and payload) runs on its own
+	// goroutine, a chunk ahead of apply: it was a quarter of a rebuild's
+	// time, and apply cannot start an event before the previous one is in.
+	chunks := make(chan []decodedEvent, 4)
+	stop := make(chan struct{})
+	defer close(stop)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(chunks)
+		readErr <- decodeLog(src, chunks, stop)
+	}()
+
 	cache := NewRecordCache(rebuildCacheRecords)
 	b := dst.NewIndexedBatch()
+	defer func() { b.Close() }()
 	n := 0
 	var last uint64
-	err := eventlog.Scan(src, 0, 0, func(ev event.Event) error {
-		last = ev.Seq
-		if _, err := Apply(NewCachingBatch(b, cache), ev, nil); err != nil {
-			return fmt.Errorf("rebuild: event %d (%s): %w", ev.Seq, ev.Type, err)
-		}
-		n++
-		if n%batchSize == 0 {
-			if err := b.Commit(pebble.NoSync); err != nil {
-				return fmt.Errorf("rebuild: commit at event %d: %w", ev.Seq, err)
+	for chunk := range chunks {
+		for _, d := range chunk {
+			last = d.ev.Seq
+			if _, err := applyPayload(NewCachingBatch(b, cache), d.ev, d.p, nil); err != nil {
+				return fmt.Errorf("rebuild: event %d (%s): %w", d.ev.Seq, d.ev.Type, err)
 			}
-			b = dst.NewIndexedBatch()
-			if progress != nil {
-				progress(ev.Seq, n)
+			n++
+			if n%batchSize == 0 {
+				if err := b.Commit(pebble.NoSync); err != nil {
+					return fmt.Errorf("rebuild: commit at event %d: %w", d.ev.Seq, err)
+				}
+				b = dst.NewIndexedBatch()
+				if progress != nil {
+					progress(d.ev.Seq, n)
+				}
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		b.Close()
+	}
+	if err := <-readErr; err != nil {
 		return err
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
@@ -56,6 +70,46 @@ func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq
 		progress(last, n)
 	}
 	return nil
+}
+
+type decodedEvent struct {
+	ev event.Event
+	p  event.Payload
+}
+
+// decodeLog sends the log's events, decoded, in chunks until the log ends
+// or stop is closed.
+func decodeLog(src pebble.Reader, out chan<- []decodedEvent, stop <-chan struct{}) error {
+	const chunkSize = 512
+	chunk := make([]decodedEvent, 0, chunkSize)
+	send := func() bool {
+		select {
+		case out <- chunk:
+			chunk = make([]decodedEvent, 0, chunkSize)
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	errStopped := errors.New("stopped")
+	err := eventlog.Scan(src, 0, 0, func(ev event.Event) error {
+		p, err := ev.Payload()
+		if err != nil {
+			return fmt.Errorf("rebuild: event %d (%s): %w", ev.Seq, ev.Type, err)
+		}
+		chunk = append(chunk, decodedEvent{ev: ev, p: p})
+		if len(chunk) == chunkSize && !send() {
+			return errStopped
+		}
+		return nil
+	})
+	if errors.Is(err, errStopped) {
+		return nil
+	}
+	if err == nil && len(chunk) > 0 {
+		send()
+	}
+	return err
 }
 
 // rebuildCacheRecords bounds the records a rebuild keeps in memory (two
