@@ -201,12 +201,17 @@ func (a *appActor) proposeCreates() {
 		for i, c := range batch {
 			payloads[i] = c.ev
 		}
-		results, err := a.eng.propose(payloads...)
+		now := a.eng.cfg.Now()
+		results, err := a.eng.proposeAt(now, payloads...)
 		failed := err != nil
 		for i, c := range batch {
 			r := reply{id: c.ev.ScheduleID, err: err}
 			if err == nil {
 				r.err = results[i].Err
+			}
+			if r.err == nil {
+				s := projections.NewSchedule(&c.ev, now.UnixNano()/1e6, results[i].Seq)
+				r.created = &s
 			}
 			failed = failed || r.err != nil
 			c.reply <- r

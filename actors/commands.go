@@ -6,6 +6,7 @@ import (
 
 	"github.com/chronicle-sched/chronicle/actors/cronspec"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/projections"
 )
 
 // Errors the HTTP layer maps to answers. Rejections decided by apply come
@@ -77,5 +78,6 @@ type (
 type reply struct {
 	id       string
 	affected int
+	created  *projections.Schedule // a create's record, as apply wrote it
 	err      error
 }

@@ -354,7 +354,7 @@ func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (projecti
 	if err != nil {
 		return projections.Schedule{}, err
 	}
-	return e.readSchedule(r.id)
+	return *r.created, nil
 }
 
 // DeleteSchedule deletes a schedule (a cron with its future runs).
@@ -397,10 +397,14 @@ func (e *Engine) AnnounceNode(_ context.Context, id, httpAddr, raftAddr string) 
 // propose stamps and replicates events, mapping replication errors to the
 // package's own. It returns one result per event.
 func (e *Engine) propose(payloads ...event.Payload) ([]raftfsm.Result, error) {
-	now := e.cfg.Now().UnixNano()
+	return e.proposeAt(e.cfg.Now(), payloads...)
+}
+
+// proposeAt is propose with the events stamped at now.
+func (e *Engine) proposeAt(now time.Time, payloads ...event.Payload) ([]raftfsm.Result, error) {
 	evs := make([]event.Event, 0, len(payloads))
 	for _, p := range payloads {
-		ev, err := event.New(p, now, e.cfg.NodeID)
+		ev, err := event.New(p, now.UnixNano(), e.cfg.NodeID)
 		if err != nil {
 			return nil, err
 		}

@@ -176,6 +176,18 @@ func (a *applier) activeApp(appID string) (App, error) {
 	return app, nil
 }
 
+// NewSchedule is the record apply writes for an accepted ScheduleCreated
+// stamped at createdAtMs with sequence number seq. The create answer is
+// built with it rather than read back from the store.
+func NewSchedule(p *event.ScheduleCreated, createdAtMs int64, seq uint64) Schedule {
+	return Schedule{
+		ScheduleID: p.ScheduleID, AppID: p.AppID, Partition: p.Partition, Payload: p.Payload,
+		ScheduleTime: p.ScheduleTime, ScheduleTimeMs: p.ScheduleTimeMs, CronExpression: p.CronExpression, TimeZone: p.TimeZone,
+		NextRunTime: p.NextRunTime, Callback: p.Callback, Retry: p.Retry,
+		Status: event.StatusScheduled, CreatedAt: createdAtMs, CreatedSeq: seq,
+	}
+}
+
 func (a *applier) scheduleCreated(p *event.ScheduleCreated) error {
 	app, err := a.activeApp(p.AppID)
 	if err != nil {
@@ -190,12 +202,7 @@ func (a *applier) scheduleCreated(p *event.ScheduleCreated) error {
 	} else if ok {
 		return fmt.Errorf("%w: %s", ErrScheduleExists, p.ScheduleID)
 	}
-	s := Schedule{
-		ScheduleID: p.ScheduleID, AppID: p.AppID, Partition: p.Partition, Payload: p.Payload,
-		ScheduleTime: p.ScheduleTime, ScheduleTimeMs: p.ScheduleTimeMs, CronExpression: p.CronExpression, TimeZone: p.TimeZone,
-		NextRunTime: p.NextRunTime, Callback: p.Callback, Retry: p.Retry,
-		Status: event.StatusScheduled, CreatedAt: a.nowMs(), CreatedSeq: a.ev.Seq,
-	}
+	s := NewSchedule(p, a.nowMs(), a.ev.Seq)
 	if err := putJSON(a.b, scheduleKey(s.ScheduleID), s); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"strings"
@@ -356,5 +357,29 @@ func TestTwoHundredSchedulesInOneSecondFireOnce(t *testing.T) {
 	t.Logf("200 callbacks due in one second: latest arrived %v after scheduleTime", worst)
 	if worst > 5*time.Second {
 		t.Fatalf("latest callback %v after its second", worst)
+	}
+}
+
+// The create answer is built from the accepted event rather than read
+// back; it must be exactly what a read of the schedule returns.
+func TestCreateAnswerIsTheStoredSchedule(t *testing.T) {
+	tn := startTestNode(t, testConfig(t, t.TempDir()))
+	tn.registerApp("echo", 3)
+	bodies := []map[string]any{
+		{"appId": "echo", "payload": `{"ü":"\u2028"}`, "scheduleTime": time.Now().Unix() + 3600,
+			"callback": map[string]any{"type": "http", "details": map[string]any{"url": "http://127.0.0.1:1/x", "method": "PUT",
+				"headers": map[string]string{"A": "1", "B": "2"}}}},
+		{"appId": "echo", "payload": "", "scheduleTimeMs": time.Now().UnixMilli() + 3_600_250,
+			"callback": map[string]any{"type": "http", "details": map[string]any{"url": "http://127.0.0.1:1/y", "method": "POST", "headers": map[string]string{}}}},
+		{"appId": "echo", "payload": "c", "cronExpression": "*/5 * * * *",
+			"callback": map[string]any{"type": "http", "details": map[string]any{"url": "http://127.0.0.1:1/z", "method": "POST"}}},
+	}
+	for _, b := range bodies {
+		created := tn.must(200, "POST", "/goscheduler/schedules", b)
+		id := decodeData[struct{ Schedule schedule }](t, created).Schedule.ScheduleID
+		read := tn.must(200, "GET", "/goscheduler/schedules/"+id, nil)
+		if !bytes.Equal(created.Data, read.Data) {
+			t.Fatalf("create answered\n%s\nbut the stored schedule reads\n%s", created.Data, read.Data)
+		}
 	}
 }
