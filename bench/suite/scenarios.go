@@ -376,12 +376,23 @@ func (s *suite) recovery() error {
 	}
 	marginal := float64(rssLoaded-rssHalf) / float64(s.p.pending-half)
 	average := float64(rssLoaded-rssEmpty) / float64(s.p.pending)
-	s.add(Row{Scenario: fmt.Sprintf("recovery with %d pending: healthy after restart", s.p.pending), Figure: healthy.Seconds(), Unit: "s",
-		Target: "< 5 s (1M pending)", Verdict: verdict(healthy < 5*time.Second),
-		Note: fmt.Sprintf("first overdue callback %.2fs after restart; loaded at %.0f creates/s", firstCallback.Seconds(), loadRate)})
-	s.add(Row{Scenario: "RSS per further pending schedule", Figure: marginal, Unit: "B", Target: "< 300 B", Verdict: verdict(marginal < 300),
+	recoveryRow := Row{Scenario: fmt.Sprintf("recovery with %d pending: healthy after restart", s.p.pending), Figure: healthy.Seconds(), Unit: "s",
+		Note: fmt.Sprintf("first overdue callback %.2fs after restart; loaded at %.0f creates/s", firstCallback.Seconds(), loadRate)}
+	rssRow := Row{Scenario: "RSS per further pending schedule", Figure: marginal, Unit: "B",
 		Note: fmt.Sprintf("RSS growth over the second half of the load; RSS empty %d MB, half %d MB, loaded %d MB (%.0f B per pending on average, caches included); heap profile %s",
-			rssEmpty>>20, rssHalf>>20, rssLoaded>>20, average, heapPath)})
+			rssEmpty>>20, rssHalf>>20, rssLoaded>>20, average, heapPath)}
+	// Both targets are stated for 1M pending schedules. Below that, the
+	// block cache is still filling during the second half, so the RSS
+	// growth is not yet the per-schedule cost: report, do not judge.
+	if s.p.pending >= 1_000_000 {
+		recoveryRow.Target, recoveryRow.Verdict = "< 5 s with 1M pending", verdict(healthy < 5*time.Second)
+		rssRow.Target, rssRow.Verdict = "< 300 B", verdict(marginal < 300)
+	} else {
+		recoveryRow.Note += "; the target (< 5 s) is for 1M pending: full profile"
+		rssRow.Note += "; the target (< 300 B) is for 1M pending, once the caches are full: full profile"
+	}
+	s.add(recoveryRow)
+	s.add(rssRow)
 	s.add(Row{Scenario: "data dir per schedule", Figure: float64(dirBytes) / float64(s.p.pending), Unit: "B"})
 	return nil
 }
