@@ -103,6 +103,10 @@ type Engine struct {
 	apps    map[string]*actor.PID
 	timers  map[timerKey]*actor.PID
 	crons   map[string]*actor.PID
+	// fired holds, by run id, the schedules of runs whose RunFired this
+	// leader committed, from the apply effects until the fire batcher that
+	// proposed them takes them to deliver the calls.
+	fired map[string]projections.Schedule
 }
 
 type timerKey struct {
@@ -124,6 +128,7 @@ func New(cfg Config, repl Replicator, state projections.Reader) *Engine {
 		apps:   map[string]*actor.PID{},
 		timers: map[timerKey]*actor.PID{},
 		crons:  map[string]*actor.PID{},
+		fired:  map[string]projections.Schedule{},
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.cancel() // nothing may deliver before this node leads
@@ -202,6 +207,20 @@ func (e *Engine) stepDownLocked() {
 		e.system.Root.Stop(pid)
 		delete(e.crons, k)
 	}
+	clear(e.fired)
+}
+
+// maxFiredKept bounds the fired runs' schedules waiting to be delivered.
+const maxFiredKept = 1 << 16
+
+// takeFired returns (and forgets) the schedule of a run this leader has
+// just recorded as fired.
+func (e *Engine) takeFired(runID string) (projections.Schedule, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, ok := e.fired[runID]
+	delete(e.fired, runID)
+	return s, ok
 }
 
 func (e *Engine) startTimers(app projections.App, epoch uint64) {
@@ -255,6 +274,14 @@ func (e *Engine) Observe(fx projections.Effects) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if len(e.fired) > maxFiredKept {
+		// Left by proposals that failed after they were applied; the
+		// batcher reads the schedule when it finds none here.
+		clear(e.fired)
+	}
+	for _, f := range fx.Fired {
+		e.fired[f.Run.RunID] = f.Schedule
+	}
 	for _, pr := range fx.Due {
 		if pid, ok := e.timers[timerKey{pr.AppID, pr.Partition}]; ok {
 			e.system.Root.Send(pid, dueAdded{pr})

@@ -165,22 +165,16 @@ func (e *Engine) fireChunk(chunk []fireItem) error {
 	threshold := e.cfg.MisfireThreshold
 	var payloads []event.Payload
 	var fired []fireItem
-	var scheds []projections.Schedule
 	for _, it := range chunk {
 		pr := it.pr
 		if it.ctx.Err() != nil {
 			continue // popped in a term this node no longer leads
 		}
-		s, ok, err := e.state.Schedule(pr.ScheduleID)
-		if err != nil {
-			return err
-		}
-		if !ok || s.Status == event.StatusDeleted {
-			continue
-		}
+		// A run of a schedule deleted meanwhile is no longer pending:
+		// apply rejects its RunFired, and nothing is called.
 		overdue := now.Sub(time.UnixMilli(pr.DueMs))
 		if overdue > threshold {
-			payloads = append(payloads, e.missed(pr, s, now, overdue))
+			payloads = append(payloads, e.missed(pr, now, overdue))
 			continue
 		}
 		rf := event.RunFired{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID,
@@ -190,7 +184,6 @@ func (e *Engine) fireChunk(chunk []fireItem) error {
 		}
 		payloads = append(payloads, rf)
 		fired = append(fired, it)
-		scheds = append(scheds, s)
 	}
 	if len(payloads) == 0 {
 		return nil
@@ -205,16 +198,26 @@ func (e *Engine) fireChunk(chunk []fireItem) error {
 			rejected[rf.RunID] = true // deleted, deactivated or already fired meanwhile
 		}
 	}
-	for i, it := range fired {
-		if !rejected[it.pr.RunID] {
-			e.deliver(it.ctx, it.pr, scheds[i])
+	for _, it := range fired {
+		if rejected[it.pr.RunID] {
+			continue
 		}
+		// Apply handed over the schedule it read (Observe ran before the
+		// proposal returned); reading it again is only a fallback.
+		s, ok := e.takeFired(it.pr.RunID)
+		if !ok {
+			if s, ok, err = e.state.Schedule(it.pr.ScheduleID); err != nil || !ok {
+				e.cfg.Logger.Error("schedule of a fired run", "run", it.pr.RunID, "found", ok, "err", err)
+				continue
+			}
+		}
+		e.deliver(it.ctx, it.pr, s)
 	}
 	return nil
 }
 
 // missed builds the MISS outcome of a run that is too late to fire.
-func (e *Engine) missed(pr projections.PendingRun, s projections.Schedule, now time.Time, overdue time.Duration) event.Payload {
+func (e *Engine) missed(pr projections.PendingRun, now time.Time, overdue time.Duration) event.Payload {
 	rc := event.RunCompleted{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID,
 		Partition: pr.Partition, ScheduledTime: pr.ScheduledTime, Status: event.StatusMiss}
 	due := time.UnixMilli(pr.DueMs).UTC().Format(time.RFC3339)

@@ -40,9 +40,19 @@ type Effects struct {
 	Gone    []PendingRun // stopped being pending
 	Apps    []App        // registered, activated or deactivated
 	Deleted []Schedule   // schedules deleted
+	Fired   []FiredRun   // runs recorded as fired, with what their call needs
 
 	// Restored: the whole state was replaced from a snapshot; reload everything.
 	Restored bool
+}
+
+// FiredRun is a run that a RunFired made in flight, with its schedule as
+// apply read it (callback, payload, retry policy): the leader that
+// proposed the RunFired delivers the call with it instead of reading the
+// schedule again.
+type FiredRun struct {
+	Run      PendingRun
+	Schedule Schedule
 }
 
 // Apply applies one event to the projections in b. It returns the number
@@ -291,6 +301,7 @@ func (a *applier) runFired(p *event.RunFired) error {
 	if err := putJSON(a.b, pendKey(pr.RunID), pr); err != nil {
 		return err
 	}
+	a.fx.Fired = append(a.fx.Fired, FiredRun{Run: pr, Schedule: s})
 	switch {
 	case pr.Kind == KindCron && !wasFired:
 		run := Run{RunID: pr.RunID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
