@@ -207,7 +207,7 @@ func (s *suite) fireLoad(name string, total int, span time.Duration, dueMs func(
 func (s *suite) fireAt(rate, seconds int) (fireStats, error) {
 	st := fireStats{rate: rate, seconds: seconds}
 	total := rate * seconds
-	hits, base, err := s.fireLoad(fmt.Sprintf("firing-%d", rate), total, time.Duration(seconds)*time.Second,
+	hits, base, err := s.fireLoad(fmt.Sprintf("firing-%d-for-%ds", rate, seconds), total, time.Duration(seconds)*time.Second,
 		func(base int64, i int) int64 { return base + int64(i)*1000/int64(rate) })
 	if err != nil {
 		return st, err
