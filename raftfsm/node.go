@@ -436,6 +436,20 @@ func OpenWithCache(dir string, opts *pebble.Options, cacheBytes int64) (*pebble.
 // limit (bench/suite firing). It is a fixed cost, not one per schedule.
 const DefaultStateCacheBytes = 256 << 20
 
+// StoreMemory is what the node's two Pebble stores hold in memory: fixed
+// costs, bounded by their configuration, not by the number of schedules.
+type StoreMemory struct {
+	BlockCacheBytes int64 `json:"blockCacheBytes"`
+	MemtableBytes   int64 `json:"memtableBytes"`
+}
+
+// StoreMemory reports the block caches' and memtables' current size.
+func (n *Node) StoreMemory() StoreMemory {
+	m := n.stateDB.Metrics()
+	cache, mem := n.logStore.Memory()
+	return StoreMemory{BlockCacheBytes: m.BlockCache.Size + cache, MemtableBytes: int64(m.MemTable.Size) + mem}
+}
+
 // LastSeq is the seq of the newest event in this node's log.
 func (n *Node) LastSeq() uint64 { return n.fsm.LastSeq() }
 

@@ -1,18 +1,26 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/raftfsm"
 )
 
 // servePprof exposes the Go profiler on its own listener, apart from the
 // API, so that benchmarks and operators can see where time goes in a real
 // process without the profiler ever being reachable through the API port.
-func servePprof(addr string, logger *slog.Logger) error {
+//
+// /debug/memory answers what the process holds in fixed-size structures
+// (Pebble block caches and memtables) beside the Go heap, so that memory
+// per schedule can be told apart from caches filling up.
+func servePprof(addr string, logger *slog.Logger, stores func() raftfsm.StoreMemory) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("pprof listen %s: %w", addr, err)
@@ -23,6 +31,15 @@ func servePprof(addr string, logger *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/memory", func(w http.ResponseWriter, _ *http.Request) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(struct {
+			raftfsm.StoreMemory
+			GoHeapInuseBytes uint64 `json:"goHeapInuseBytes"`
+		}{stores(), ms.HeapInuse})
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {

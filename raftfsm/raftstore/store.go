@@ -453,3 +453,9 @@ func (q quietLogger) Fatalf(format string, args ...any) {
 	q.l.Error(msg, "fatal", true)
 	panic("pebble: " + msg)
 }
+
+// Memory reports what the store's block cache and memtables hold now.
+func (s *Store) Memory() (blockCache, memtables int64) {
+	m := s.db.Metrics()
+	return m.BlockCache.Size, int64(m.MemTable.Size)
+}

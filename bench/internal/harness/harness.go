@@ -180,6 +180,32 @@ func (n *Node) Trace(path string, secs int) error {
 	return n.fetchDebug(path, "trace", secs)
 }
 
+// Memory is the node's /debug/memory answer: its stores' fixed-size
+// memory (block caches, memtables) and the Go heap in use.
+type Memory struct {
+	BlockCacheBytes  int64 `json:"blockCacheBytes"`
+	MemtableBytes    int64 `json:"memtableBytes"`
+	GoHeapInuseBytes int64 `json:"goHeapInuseBytes"`
+}
+
+// Memory reads the node's /debug/memory.
+func (n *Node) Memory() (Memory, error) {
+	var m Memory
+	c := &http.Client{Timeout: 10 * time.Second}
+	res, err := c.Get(fmt.Sprintf("http://%s/debug/memory", n.PprofAddr))
+	if err != nil {
+		return m, fmt.Errorf("memory of %s: %w", n.ID, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return m, fmt.Errorf("memory of %s: %s", n.ID, res.Status)
+	}
+	if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
+		return m, fmt.Errorf("memory of %s: %w", n.ID, err)
+	}
+	return m, nil
+}
+
 // HeapProfile fetches the live heap (go tool pprof -sample_index=inuse_space).
 func (n *Node) HeapProfile(path string) error {
 	return n.fetchDebug(path, "heap", 0)
