@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -22,6 +23,13 @@ type (
 	dueAdded  struct{ run projections.PendingRun }
 	dueGone   struct{ runID string }
 	firedDone struct{ runIDs []string }
+	// windowLoaded carries the runs a background load read, due in
+	// [from, until).
+	windowLoaded struct {
+		until int64
+		runs  []projections.PendingRun
+		err   error
+	}
 )
 
 // timerActor fires the runs of one app partition, on the leader only. It
@@ -39,6 +47,14 @@ type timerActor struct {
 	firing      map[string]bool // popped and being proposed
 	loadedUntil int64           // unix ms: every due run before it is queued or firing
 	wake        *time.Timer
+	// A load of the next part of the window runs in the background, so
+	// that reading thousands of pending runs never holds up firing the
+	// runs due now. While it runs, runs that become pending before
+	// loadingUntil are queued as they are announced (dueAdded): the load
+	// may have started reading before they were written.
+	loading      bool
+	loadingUntil int64
+	loadAfter    time.Time // after a failed load: not before this
 }
 
 func newTimer(e *Engine, k timerKey, ctx context.Context) *timerActor {
@@ -57,10 +73,16 @@ func (t *timerActor) Receive(ctx actor.Context) {
 	case tick:
 		t.process()
 	case dueAdded:
-		if m.run.DueMs < t.loadedUntil && !t.queued[m.run.RunID] && !t.firing[m.run.RunID] {
+		bound := t.loadedUntil
+		if t.loading {
+			bound = t.loadingUntil
+		}
+		if m.run.DueMs < bound && !t.queued[m.run.RunID] && !t.firing[m.run.RunID] {
 			t.push(m.run)
 			t.arm()
 		}
+	case windowLoaded:
+		t.loaded(m)
 	case dueGone:
 		if t.queued[m.runID] {
 			t.queued[m.runID] = false
@@ -102,6 +124,42 @@ func (t *timerActor) load(until int64) {
 	t.loadedUntil = until
 }
 
+// loadAhead starts reading the runs due in [loadedUntil, until) in the
+// background; windowLoaded brings them back.
+func (t *timerActor) loadAhead(until int64) {
+	t.loading, t.loadingUntil = true, until
+	from, q, key := t.loadedUntil, t.eng.state, t.key
+	self, root := t.self, t.eng.system.Root
+	go func() {
+		var runs []projections.PendingRun
+		err := q.DueRunsBetween(key.app, key.partition, from, until, func(pr projections.PendingRun) bool {
+			runs = append(runs, pr)
+			return true
+		})
+		root.Send(self, windowLoaded{until: until, runs: runs, err: err})
+	}()
+}
+
+// loaded queues what a background load read. A run it read may have fired
+// and completed meanwhile (announced by dueAdded, or gone): queuing it again
+// costs at most a RunFired that apply refuses, since it is no longer pending.
+func (t *timerActor) loaded(m windowLoaded) {
+	t.loading = false
+	if m.err != nil {
+		t.eng.cfg.Logger.Error("load due runs", "app", t.key.app, "partition", t.key.partition, "err", m.err)
+		t.loadAfter = t.eng.cfg.Now().Add(time.Second)
+		t.arm()
+		return
+	}
+	for _, pr := range m.runs {
+		if !t.queued[pr.RunID] && !t.firing[pr.RunID] {
+			t.push(pr)
+		}
+	}
+	t.loadedUntil = m.until
+	t.process()
+}
+
 func (t *timerActor) push(pr projections.PendingRun) {
 	t.queued[pr.RunID] = true
 	heap.Push(&t.due, pr)
@@ -112,8 +170,8 @@ func (t *timerActor) process() {
 	now := t.eng.cfg.Now()
 	nowMs := now.UnixMilli()
 	window := t.eng.cfg.Window.Milliseconds()
-	if t.loadedUntil-nowMs < window/2 {
-		t.load(nowMs + window)
+	if !t.loading && t.loadedUntil-nowMs < window/2 && !now.Before(t.loadAfter) {
+		t.loadAhead(nowMs + window)
 	}
 	var batch []projections.PendingRun
 	for t.due.Len() > 0 && t.due[0].DueMs <= nowMs {
@@ -132,18 +190,25 @@ func (t *timerActor) process() {
 	t.arm()
 }
 
-// arm schedules the next tick: the next due run, or the next window load.
+// arm schedules the next tick: the next due run, or the next window load
+// (none while one is running: its answer processes again).
 func (t *timerActor) arm() {
-	next := t.loadedUntil - t.eng.cfg.Window.Milliseconds()/2
+	next := max(t.loadedUntil-t.eng.cfg.Window.Milliseconds()/2, t.loadAfter.UnixMilli())
+	if t.loading {
+		next = math.MaxInt64
+	}
 	if t.due.Len() > 0 && t.due[0].DueMs < next {
 		next = t.due[0].DueMs
+	}
+	if t.wake != nil {
+		t.wake.Stop()
+	}
+	if next == math.MaxInt64 {
+		return // loading, nothing queued: the load's answer re-arms
 	}
 	d := time.Until(time.UnixMilli(next))
 	if d < 0 {
 		d = 0
-	}
-	if t.wake != nil {
-		t.wake.Stop()
 	}
 	self, root := t.self, t.eng.system.Root
 	t.wake = time.AfterFunc(d, func() { root.Send(self, tick{}) })

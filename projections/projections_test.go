@@ -120,6 +120,15 @@ func TestOneTimeScheduleLifecycle(t *testing.T) {
 	if len(due) != 0 {
 		t.Fatalf("run due before its time: %+v", due)
 	}
+	// A window that starts at its due millisecond holds it; one that
+	// starts after it does not.
+	for from, want := range map[int64]int{100_000: 1, 100_001: 0} {
+		due = nil
+		_ = w.q().DueRunsBetween("a", 0, from, 200_000, func(p PendingRun) bool { due = append(due, p); return true })
+		if len(due) != want {
+			t.Fatalf("due runs from %d: %+v, want %d", from, due, want)
+		}
+	}
 	if _, err := w.apply(event.RunCompleted{ScheduleID: "s1", RunID: "s1", Status: event.StatusSuccess}); !errors.Is(err, ErrRunNotFired) {
 		t.Fatalf("success before fire: %v", err)
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -135,4 +137,71 @@ func FuzzCreateSchedule(f *testing.F) {
 			t.Fatalf("HTTP %d without a Fail envelope for %q: %s", code, body, r.raw)
 		}
 	})
+}
+
+// TestRunsCreatedWhileTheWindowLoadsFireOnce: with a window of 400 ms the
+// timers load ahead in the background every 200 ms, while creates keep
+// arriving due 200-400 ms ahead: inside the part of the window a load in
+// flight is reading. Every run must fire exactly once, never before its
+// millisecond, and none may wait for a later window.
+func TestRunsCreatedWhileTheWindowLoadsFireOnce(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.window = 400 * time.Millisecond
+	tn := startTestNode(t, cfg)
+	rc := newReceiver(t)
+	tn.registerApp("slide", 2)
+	const runs = 600
+	due := map[string]int64{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < runs; i += 6 {
+				at := time.Now().UnixMilli() + 200 + int64(i*37%200)
+				path := fmt.Sprintf("/s/%d", i)
+				code, r := tn.call("POST", "/goscheduler/schedules", map[string]any{
+					"appId": "slide", "payload": "", "scheduleTimeMs": at,
+					"callback": map[string]any{"type": "http", "details": map[string]any{"url": rc.url(path), "method": "POST"}}})
+				if code != 200 {
+					t.Errorf("create %d: %d %s", i, code, r.raw)
+					return
+				}
+				mu.Lock()
+				due[path] = at
+				mu.Unlock()
+				time.Sleep(10 * time.Millisecond)
+			}
+		}(w)
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	waitFor(t, 20*time.Second, "every callback", func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return len(rc.hits) >= runs
+	})
+	time.Sleep(500 * time.Millisecond) // let any duplicate arrive before counting
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	seen := map[string]int{}
+	var worst time.Duration
+	for _, h := range rc.hits {
+		seen[h.Path]++
+		at := time.UnixMilli(due[h.Path])
+		if h.At.Before(at) {
+			t.Errorf("%s fired %v early", h.Path, at.Sub(h.At))
+		}
+		worst = max(worst, h.At.Sub(at))
+	}
+	if len(seen) != runs || len(rc.hits) != runs {
+		t.Fatalf("want %d callbacks once each, got %d calls to %d paths", runs, len(rc.hits), len(seen))
+	}
+	t.Logf("latest callback %v after its millisecond", worst)
+	if worst > 2*time.Second {
+		t.Fatalf("a run waited %v: it missed its window", worst)
+	}
 }
