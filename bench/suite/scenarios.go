@@ -138,9 +138,15 @@ func (s *suite) clusterCreate() error {
 	ceil := postLoad(bare+"/goscheduler/schedules", workers, 0, s.p.loadFor, func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) })
 	stop()
 	var r loadResult
+	// Profile both ends of a forwarded write: the follower the clients
+	// call and the leader it forwards to.
+	var followerProfiled string
 	profiled := s.profileDuring(leader, "cluster-create-leader", func() {
-		r = postLoad(follower.URL()+"/goscheduler/schedules", workers, 0, s.p.loadFor, func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) })
+		followerProfiled = s.profileDuring(follower, "cluster-create-follower", func() {
+			r = postLoad(follower.URL()+"/goscheduler/schedules", workers, 0, s.p.loadFor, func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) })
+		})
 	})
+	profiled += followerProfiled
 	s.add(Row{Scenario: "create 3 nodes via follower vs bare HTTP", Figure: r.PerSec, Unit: "creates/s", Ceiling: ceil.PerSec,
 		Target: "≥ 10000/s", Verdict: verdict(r.PerSec >= 10000 && r.Errors == 0),
 		Note: fmt.Sprintf("p50 %v p99 %v, %d errors%s", r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors, profiled)})
