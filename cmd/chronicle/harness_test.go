@@ -277,3 +277,32 @@ func (rc *receiver) hitsFor(path string) []hit {
 	}
 	return out
 }
+
+// deliveredOnceEach waits for n callbacks, lets any duplicate arrive, and
+// fails the test unless n distinct paths were called once each and none
+// before due(path). It returns the latest callback's lateness.
+func (rc *receiver) deliveredOnceEach(t testing.TB, n int, within time.Duration, due func(path string) time.Time) time.Duration {
+	t.Helper()
+	waitFor(t, within, fmt.Sprintf("%d callbacks", n), func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return len(rc.hits) >= n
+	})
+	time.Sleep(500 * time.Millisecond) // let any duplicate arrive before counting
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	seen := map[string]int{}
+	var worst time.Duration
+	for _, h := range rc.hits {
+		seen[h.Path]++
+		at := due(h.Path)
+		if h.At.Before(at) {
+			t.Errorf("%s fired %v early", h.Path, at.Sub(h.At))
+		}
+		worst = max(worst, h.At.Sub(at))
+	}
+	if len(seen) != n || len(rc.hits) != n {
+		t.Fatalf("want %d callbacks once each, got %d calls to %d paths", n, len(rc.hits), len(seen))
+	}
+	return worst
+}
