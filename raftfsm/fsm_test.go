@@ -5,12 +5,15 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/raft"
 )
 
@@ -160,5 +163,27 @@ func TestSnapshotRestoreRoundTrip(t *testing.T) {
 	}
 	if err := g.Restore(io.NopCloser(bytes.NewReader([]byte("garbage")))); err == nil {
 		t.Fatal("restore accepted a stream that is not a snapshot")
+	}
+}
+
+// An operator sees in the log when the state store stalls writes (and for
+// how long), when the disk is slow and when a background job fails.
+func TestStateStoreEventsAreLogged(t *testing.T) {
+	var out bytes.Buffer
+	events := StateOptions(slog.New(slog.NewTextHandler(&out, nil))).EventListener
+	events.WriteStallBegin(pebble.WriteStallBeginInfo{Reason: "L0 file count limit exceeded"})
+	time.Sleep(5 * time.Millisecond)
+	events.WriteStallEnd()
+	events.DiskSlow(pebble.DiskSlowInfo{Path: "state/000123.sst", OpType: vfs.OpTypeSync, Duration: 3 * time.Second})
+	events.BackgroundError(errors.New("flush failed: no space left on device"))
+	for _, want := range []string{
+		`writes stalled (compactions are behind)" reason="L0 file count limit exceeded"`,
+		`writes resumed" stalled=`,
+		`slow disk operation" op=sync path=state/000123.sst took=3s`,
+		`background error" err="flush failed: no space left on device"`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, out.String())
+		}
 	}
 }

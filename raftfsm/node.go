@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
@@ -412,7 +413,7 @@ func openState(dataDir string, readOnly bool, logger *slog.Logger, cacheBytes in
 // and a larger block cache and memtable keep the hot part of the read
 // models in memory. Measured on replay of 200k events: see bench/replay.
 func StateOptions(logger *slog.Logger) *pebble.Options {
-	opts := &pebble.Options{Logger: quietPebble{logger}, MemTableSize: 32 << 20}
+	opts := &pebble.Options{Logger: quietPebble{logger}, MemTableSize: 32 << 20, EventListener: storeEvents(logger)}
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
@@ -525,6 +526,31 @@ func (n *Node) closeStores() {
 	}
 	if n.stateDB != nil {
 		n.stateDB.Close()
+	}
+}
+
+// storeEvents reports what an operator must see of the state store:
+// write stalls (every apply, hence every write and every fire, waits while
+// one lasts), slow disk operations and background errors (a failed flush
+// or compaction).
+func storeEvents(logger *slog.Logger) *pebble.EventListener {
+	var stalledAt atomic.Int64 // unix ns of the current stall's start, 0 if none
+	return &pebble.EventListener{
+		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
+			stalledAt.Store(time.Now().UnixNano())
+			logger.Warn("state store: writes stalled (compactions are behind)", "reason", info.Reason)
+		},
+		WriteStallEnd: func() {
+			if at := stalledAt.Swap(0); at != 0 {
+				logger.Warn("state store: writes resumed", "stalled", time.Since(time.Unix(0, at)).Round(time.Millisecond))
+			}
+		},
+		DiskSlow: func(info pebble.DiskSlowInfo) {
+			logger.Warn("state store: slow disk operation", "op", info.OpType.String(), "path", info.Path, "took", info.Duration)
+		},
+		BackgroundError: func(err error) {
+			logger.Error("state store: background error", "err", err)
+		},
 	}
 }
 
