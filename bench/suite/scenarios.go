@@ -322,47 +322,45 @@ func (s *suite) recovery() error {
 	}
 	defer rc.Close()
 	at := farFuture()
-	// Load in two halves and read RSS after each: the growth over the
-	// second half is what each further pending schedule costs, once the
-	// fixed caches (Pebble's block cache and memtables) are full.
-	half := s.p.pending / 2
-	var rssHalf int64
-	var memHalf harness.Memory
+	// Load in quarters and read RSS, and the stores' cache sizes, after
+	// each: the cost per pending schedule is the slope of RSS minus those
+	// caches over the four points (least squares, so one point caught
+	// just before a memtable flush does not decide it).
+	type sample struct {
+		pending int
+		rss     int64
+		mem     harness.Memory
+	}
+	var samples []sample
 	var loadRate float64
-	for _, part := range [][2]int{{0, half}, {half, s.p.pending}} {
-		logf("  loading pending schedules %d..%d", part[0], part[1])
-		from := part[0]
-		lr := postLoad(n.URL()+"/goscheduler/schedules", workers, part[1]-part[0], time.Hour, func(i int) []byte {
+	for q := 0; q < 4; q++ {
+		from, to := s.p.pending*q/4, s.p.pending*(q+1)/4
+		logf("  loading pending schedules %d..%d", from, to)
+		lr := postLoad(n.URL()+"/goscheduler/schedules", workers, to-from, time.Hour, func(i int) []byte {
 			return createBody("rec", at+int64((from+i)%86400), rc.URL+"/never", from+i)
 		})
 		if lr.Errors > 0 {
 			return fmt.Errorf("%d creates failed", lr.Errors)
 		}
 		loadRate = lr.PerSec
-		if part[0] == 0 {
-			time.Sleep(time.Second)
-			if rssHalf, err = n.RSSBytes(); err != nil {
-				return err
-			}
-			if memHalf, err = n.Memory(); err != nil {
-				return err
-			}
+		time.Sleep(time.Second)
+		rss, err := n.RSSBytes()
+		if err != nil {
+			return err
 		}
+		mem, err := n.Memory()
+		if err != nil {
+			return err
+		}
+		samples = append(samples, sample{to, rss, mem})
 	}
 	// One run falls due while the node is down: it must fire on restart.
 	due := time.Now().Unix() + 2
 	if err := harness.Post(newClient(1), n.URL()+"/goscheduler/schedules", string(createBody("rec", due, rc.URL+"/due", -1))); err != nil {
 		return err
 	}
-	time.Sleep(time.Second)
-	rssLoaded, err := n.RSSBytes()
-	if err != nil {
-		return err
-	}
-	memLoaded, err := n.Memory()
-	if err != nil {
-		return err
-	}
+	last := samples[len(samples)-1]
+	rssLoaded, memLoaded := last.rss, last.mem
 	heapPath := filepath.Join(s.results, "recovery-heap.pprof")
 	if err := n.HeapProfile(heapPath); err != nil {
 		logf("  heap profile: %v", err)
@@ -393,17 +391,24 @@ func (s *suite) recovery() error {
 	// the target excludes, and the node reports their size. What grows
 	// beyond them is the cost per pending schedule.
 	stores := func(m harness.Memory) int64 { return m.BlockCacheBytes + m.MemtableBytes }
-	marginalRaw := float64(rssLoaded-rssHalf) / float64(s.p.pending-half)
-	marginal := float64((rssLoaded-stores(memLoaded))-(rssHalf-stores(memHalf))) / float64(s.p.pending-half)
+	var xs, beyond, raw, heap []float64
+	for _, p := range samples {
+		xs = append(xs, float64(p.pending))
+		beyond = append(beyond, float64(p.rss-stores(p.mem)))
+		raw = append(raw, float64(p.rss))
+		heap = append(heap, float64(p.mem.GoHeapInuseBytes))
+	}
+	marginal, marginalRaw, marginalHeap := slope(xs, beyond), slope(xs, raw), slope(xs, heap)
 	average := float64(rssLoaded-rssEmpty) / float64(s.p.pending)
+	first := samples[0]
 	recoveryRow := Row{Scenario: fmt.Sprintf("recovery with %d pending: healthy after restart", s.p.pending), Figure: healthy.Seconds(), Unit: "s",
 		Note: fmt.Sprintf("first overdue callback %.2fs after restart; loaded at %.0f creates/s", firstCallback.Seconds(), loadRate)}
-	rssRow := Row{Scenario: "RSS per further pending schedule, beyond caches", Figure: marginal, Unit: "B",
-		Note: fmt.Sprintf("growth of RSS minus block caches and memtables over the second half of the load; "+
-			"RSS empty %d MB, half %d MB, loaded %d MB, of which caches+memtables %d MB and %d MB, Go heap %d MB and %d MB; "+
-			"%.0f B per pending counting the caches filling, %.0f B on average; heap profile %s",
-			rssEmpty>>20, rssHalf>>20, rssLoaded>>20, stores(memHalf)>>20, stores(memLoaded)>>20,
-			memHalf.GoHeapInuseBytes>>20, memLoaded.GoHeapInuseBytes>>20, marginalRaw, average, heapPath)}
+	rssRow := Row{Scenario: "RSS per pending schedule, beyond caches (slope)", Figure: marginal, Unit: "B",
+		Note: fmt.Sprintf("slope of RSS minus block caches and memtables over 4 points of the load (%d..%d pending); "+
+			"RSS empty %d MB, at %d pending %d MB, loaded %d MB, of which caches+memtables %d MB and %d MB, Go heap %d MB and %d MB; "+
+			"slope of raw RSS %.0f B, of the Go heap %.0f B per pending; %.0f B per pending on average, caches included; heap profile %s",
+			first.pending, last.pending, rssEmpty>>20, first.pending, first.rss>>20, rssLoaded>>20, stores(first.mem)>>20, stores(memLoaded)>>20,
+			first.mem.GoHeapInuseBytes>>20, memLoaded.GoHeapInuseBytes>>20, marginalRaw, marginalHeap, average, heapPath)}
 	// Both targets are stated for 1M pending schedules: report smaller
 	// loads, do not judge them.
 	if s.p.pending >= 1_000_000 {
@@ -472,4 +477,19 @@ func (s *suite) replay() error {
 		Ceiling: r.ScanCeilingEventsPerSec, Target: "≥ 200000/s", Verdict: verdict(r.ReplayEventsPerSec >= 200000 && r.Identical),
 		Note: fmt.Sprintf("projections identical: %v", r.Identical)})
 	return nil
+}
+
+// slope is the least-squares slope of ys over xs.
+func slope(xs, ys []float64) float64 {
+	n := float64(len(xs))
+	var sx, sy, sxx, sxy float64
+	for i := range xs {
+		sx, sy = sx+xs[i], sy+ys[i]
+		sxx, sxy = sxx+xs[i]*xs[i], sxy+xs[i]*ys[i]
+	}
+	d := n*sxx - sx*sx
+	if d == 0 {
+		return 0
+	}
+	return (n*sxy - sx*sy) / d
 }

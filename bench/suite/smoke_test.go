@@ -45,3 +45,14 @@ func TestSmokeProfile(t *testing.T) {
 	}
 	Print(os.Stdout, rep)
 }
+
+func TestSlopeFitsALine(t *testing.T) {
+	xs := []float64{250_000, 500_000, 750_000, 1_000_000}
+	ys := []float64{3*xs[0] + 5e8, 3*xs[1] + 5e8 + 1e3, 3*xs[2] + 5e8 - 1e3, 3*xs[3] + 5e8}
+	if got := slope(xs, ys); got < 2.99 || got > 3.01 {
+		t.Fatalf("slope %v, want 3 (within the noise added)", got)
+	}
+	if got := slope([]float64{1, 1}, []float64{2, 3}); got != 0 {
+		t.Fatalf("slope of a vertical set: %v", got)
+	}
+}
