@@ -95,33 +95,18 @@ func (t *timerActor) Receive(ctx actor.Context) {
 }
 
 // start queues runs left in flight by a previous leader (to re-fire under
-// the same run id, or record as missed) and everything due in the window,
+// the same run id, or record as missed), then processes: with nothing
+// loaded yet, that starts the load of everything due in the window,
 // including runs that fell due while nobody was leading.
 func (t *timerActor) start() {
-	q := t.eng.state
-	err := q.InflightRuns(t.key.app, t.key.partition, func(pr projections.PendingRun) bool {
+	err := t.eng.state.InflightRuns(t.key.app, t.key.partition, func(pr projections.PendingRun) bool {
 		t.push(pr)
 		return true
 	})
 	if err != nil {
 		t.eng.cfg.Logger.Error("load in-flight runs", "app", t.key.app, "partition", t.key.partition, "err", err)
 	}
-	t.load(t.eng.cfg.Now().Add(t.eng.cfg.Window).UnixMilli())
 	t.process()
-}
-
-func (t *timerActor) load(until int64) {
-	err := t.eng.state.DueRuns(t.key.app, t.key.partition, until, func(pr projections.PendingRun) bool {
-		if pr.DueMs >= t.loadedUntil && !t.queued[pr.RunID] && !t.firing[pr.RunID] {
-			t.push(pr)
-		}
-		return true
-	})
-	if err != nil {
-		t.eng.cfg.Logger.Error("load due runs", "app", t.key.app, "partition", t.key.partition, "err", err)
-		return
-	}
-	t.loadedUntil = until
 }
 
 // loadAhead starts reading the runs due in [loadedUntil, until) in the
@@ -132,7 +117,7 @@ func (t *timerActor) loadAhead(until int64) {
 	self, root := t.self, t.eng.system.Root
 	go func() {
 		var runs []projections.PendingRun
-		err := q.DueRunsBetween(key.app, key.partition, from, until, func(pr projections.PendingRun) bool {
+		err := q.DueRuns(key.app, key.partition, from, until, func(pr projections.PendingRun) bool {
 			runs = append(runs, pr)
 			return true
 		})

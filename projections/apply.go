@@ -59,9 +59,6 @@ type FiredRun struct {
 // of records a bulk action touched (0 for other events), or a rejection.
 // Handlers validate first and write after, so a rejection writes nothing.
 func Apply(b Batch, ev event.Event, fx *Effects) (int, error) {
-	if fx == nil {
-		fx = &Effects{}
-	}
 	p, err := ev.Payload()
 	if err != nil {
 		return 0, err

@@ -108,7 +108,7 @@ func TestOneTimeScheduleLifecycle(t *testing.T) {
 	w.must(event.ScheduleCreated{ScheduleID: "s1", AppID: "a", ScheduleTime: 100, Callback: cb, Payload: "{}"})
 
 	var due []PendingRun
-	if err := w.q().DueRuns("a", 0, 100_001, func(p PendingRun) bool { due = append(due, p); return true }); err != nil {
+	if err := w.q().DueRuns("a", 0, 0, 100_001, func(p PendingRun) bool { due = append(due, p); return true }); err != nil {
 		t.Fatal(err)
 	}
 	if len(due) != 1 || due[0].RunID != "s1" || due[0].DueMs != 100_000 {
@@ -116,7 +116,7 @@ func TestOneTimeScheduleLifecycle(t *testing.T) {
 	}
 	// Not yet due before its time.
 	due = nil
-	_ = w.q().DueRuns("a", 0, 100_000, func(p PendingRun) bool { due = append(due, p); return true })
+	_ = w.q().DueRuns("a", 0, 0, 100_000, func(p PendingRun) bool { due = append(due, p); return true })
 	if len(due) != 0 {
 		t.Fatalf("run due before its time: %+v", due)
 	}
@@ -124,7 +124,7 @@ func TestOneTimeScheduleLifecycle(t *testing.T) {
 	// starts after it does not.
 	for from, want := range map[int64]int{100_000: 1, 100_001: 0} {
 		due = nil
-		_ = w.q().DueRunsBetween("a", 0, from, 200_000, func(p PendingRun) bool { due = append(due, p); return true })
+		_ = w.q().DueRuns("a", 0, from, 200_000, func(p PendingRun) bool { due = append(due, p); return true })
 		if len(due) != want {
 			t.Fatalf("due runs from %d: %+v, want %d", from, due, want)
 		}

@@ -187,13 +187,8 @@ func (q Reader) Pending(runID string) (PendingRun, bool, error) {
 }
 
 // DueRuns calls fn, in due order, for the not-yet-fired runs of one app
-// partition due before untilMs, until fn returns false.
-func (q Reader) DueRuns(app string, partition int, untilMs int64, fn func(PendingRun) bool) error {
-	return q.DueRunsBetween(app, partition, 0, untilMs, fn)
-}
-
-// DueRunsBetween is DueRuns limited to runs due at or after fromMs.
-func (q Reader) DueRunsBetween(app string, partition int, fromMs, untilMs int64, fn func(PendingRun) bool) error {
+// partition due in [fromMs, untilMs), until fn returns false.
+func (q Reader) DueRuns(app string, partition int, fromMs, untilMs int64, fn func(PendingRun) bool) error {
 	prefix := duePrefix(app, partition)
 	it, err := q.R.NewIter(&pebble.IterOptions{LowerBound: join(prefix, u64(uint64(max(fromMs, 0)))), UpperBound: join(prefix, u64(uint64(untilMs)))})
 	if err != nil {
