@@ -52,7 +52,6 @@ func (a *appActor) Receive(ctx actor.Context) {
 		a.self = ctx.Self()
 		a.load()
 	case reloadApp:
-		a.app = nil
 		a.load()
 	case registerApp:
 		a.register(m)
@@ -70,14 +69,13 @@ func (a *appActor) Receive(ctx actor.Context) {
 	case createsCommitted:
 		a.createsInFlight--
 		if m.failed {
-			a.app = nil
 			a.load()
 		}
 		a.proposeCreates()
 	case deleteSchedule:
 		a.async(m.reply, func() reply {
 			_, err := a.eng.proposeOne(event.ScheduleDeleted{ScheduleID: m.scheduleID, AppID: a.appID})
-			return reply{id: m.scheduleID, err: err}
+			return reply{err: err}
 		})
 	case bulkAction:
 		a.async(m.reply, func() reply {
@@ -90,7 +88,10 @@ func (a *appActor) Receive(ctx actor.Context) {
 	}
 }
 
+// load replaces the actor's view of its app with the projection's (none if
+// it cannot be read: commands are then refused until a later load).
 func (a *appActor) load() {
+	a.app = nil
 	app, ok, err := a.eng.state.App(a.appID)
 	if err != nil {
 		a.eng.cfg.Logger.Error("load app", "app", a.appID, "err", err)
@@ -122,7 +123,7 @@ func (a *appActor) register(m registerApp) {
 	a.app = &projections.App{AppID: m.AppID, Partitions: m.Partitions, Active: m.Active}
 	a.async(m.reply, func() reply {
 		_, err := a.eng.proposeOne(event.AppRegistered{AppID: m.AppID, Partitions: m.Partitions, Active: m.Active})
-		return reply{id: m.AppID, err: err}
+		return reply{err: err}
 	})
 }
 
@@ -145,7 +146,7 @@ func (a *appActor) setActive(m setActive) {
 	}
 	a.async(m.reply, func() reply {
 		_, err := a.eng.proposeOne(p)
-		return reply{id: a.appID, err: err}
+		return reply{err: err}
 	})
 }
 
@@ -205,7 +206,7 @@ func (a *appActor) proposeCreates() {
 		results, err := a.eng.proposeAt(now, payloads...)
 		failed := err != nil
 		for i, c := range batch {
-			r := reply{id: c.ev.ScheduleID, err: err}
+			r := reply{err: err}
 			if err == nil {
 				r.err = results[i].Err
 			}

@@ -73,10 +73,9 @@ type (
 	}
 )
 
-// reply is what an app actor answers: the sequence number of the applied
-// event (or the count a bulk action touched), or an error.
+// reply is what an app actor answers: an error, or what the applied event
+// did (the record a create wrote, the count a bulk action touched).
 type reply struct {
-	id       string
 	affected int
 	created  *projections.Schedule // a create's record, as apply wrote it
 	err      error
