@@ -87,7 +87,6 @@ func (s *suite) profileDuring(n *harness.Node, name string, load func()) string 
 		return ""
 	}
 	path := filepath.Join(s.results, name+".pprof")
-	_ = os.MkdirAll(s.results, 0o755)
 	done := make(chan error, 2)
 	go func() { done <- n.Profile(path, secs) }()
 	// A short execution trace beside the profile shows where requests

@@ -191,17 +191,13 @@ type Memory struct {
 // Memory reads the node's /debug/memory.
 func (n *Node) Memory() (Memory, error) {
 	var m Memory
-	c := &http.Client{Timeout: 10 * time.Second}
-	res, err := c.Get(fmt.Sprintf("http://%s/debug/memory", n.PprofAddr))
+	res, err := n.debugGet("/debug/memory", 10*time.Second)
 	if err != nil {
-		return m, fmt.Errorf("memory of %s: %w", n.ID, err)
+		return m, err
 	}
 	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return m, fmt.Errorf("memory of %s: %s", n.ID, res.Status)
-	}
 	if err := json.NewDecoder(res.Body).Decode(&m); err != nil {
-		return m, fmt.Errorf("memory of %s: %w", n.ID, err)
+		return m, fmt.Errorf("GET /debug/memory of %s: %w", n.ID, err)
 	}
 	return m, nil
 }
@@ -212,19 +208,15 @@ func (n *Node) HeapProfile(path string) error {
 }
 
 func (n *Node) fetchDebug(path, kind string, secs int) error {
-	c := &http.Client{Timeout: time.Duration(secs+10) * time.Second}
-	url := fmt.Sprintf("http://%s/debug/pprof/%s", n.PprofAddr, kind)
+	url := "/debug/pprof/" + kind
 	if secs > 0 {
 		url += fmt.Sprintf("?seconds=%d", secs)
 	}
-	res, err := c.Get(url)
+	res, err := n.debugGet(url, time.Duration(secs+10)*time.Second)
 	if err != nil {
-		return fmt.Errorf("%s of %s: %w", kind, n.ID, err)
+		return err
 	}
 	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s of %s: %s", kind, n.ID, res.Status)
-	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -232,6 +224,21 @@ func (n *Node) fetchDebug(path, kind string, secs int) error {
 	defer f.Close()
 	_, err = io.Copy(f, res.Body)
 	return err
+}
+
+// debugGet GETs path from the node's pprof listener; any answer but 200
+// is an error. The caller closes the body.
+func (n *Node) debugGet(path string, timeout time.Duration) (*http.Response, error) {
+	c := &http.Client{Timeout: timeout}
+	res, err := c.Get("http://" + n.PprofAddr + path)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s of %s: %w", path, n.ID, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		res.Body.Close()
+		return nil, fmt.Errorf("GET %s of %s: %s", path, n.ID, res.Status)
+	}
+	return res, nil
 }
 
 // StartCluster starts three voters and waits until each sees a leader and
