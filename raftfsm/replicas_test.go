@@ -4,25 +4,24 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/freeport"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/cockroachdb/pebble/v2"
 )
 
 func replicaAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // openReplicas starts n nodes forming one cluster, in-process.

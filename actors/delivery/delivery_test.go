@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/chronicle-sched/chronicle/internal/freeport"
 )
 
 // ---- helpers ---------------------------------------------------------------
@@ -305,12 +306,10 @@ func TestSlowReceiverTimesOut(t *testing.T) {
 
 func TestConnectionRefusedIsNamed(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr() // below the ephemeral range: nobody takes it meanwhile
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	p := fast()
 	p.MaxAttempts = 2
 	out := quietClient().Deliver(context.Background(), request("http://"+addr+"/x", "POST"), p)

@@ -29,6 +29,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/internal/freeport"
 )
 
 type trialResult struct {
@@ -85,15 +87,6 @@ func ensureBinary(bin string) (string, error) {
 		return "", fmt.Errorf("build chronicle: %v\n%s", err, out)
 	}
 	return path, nil
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 type node struct {
@@ -215,11 +208,11 @@ func startCluster(bin string) ([]*node, error) {
 	nodes := make([]*node, 3)
 	var peers []string
 	for i := range nodes {
-		h, err := freeAddr()
+		h, err := freeport.Addr()
 		if err != nil {
 			return nil, err
 		}
-		r, err := freeAddr()
+		r, err := freeport.Addr()
 		if err != nil {
 			return nil, err
 		}

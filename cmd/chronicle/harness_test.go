@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/internal/freeport"
 )
 
 // testConfig is a node tuned for tests: free ports, quick retries.
@@ -31,12 +32,11 @@ func testConfig(t testing.TB, dataDir string) serveConfig {
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // testNode is a node started in-process with the same wiring as `serve`.

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/internal/freeport"
 )
 
 // Machine describes where a figure was measured.
@@ -55,16 +57,6 @@ func EnsureBinary(bin, tmp string) (string, error) {
 	return path, nil
 }
 
-// FreeAddr returns a loopback address nothing listens on right now.
-func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // Node is one chronicle process.
 type Node struct {
 	ID, HTTPAddr, RaftAddr, PprofAddr, Dir string
@@ -76,15 +68,15 @@ type Node struct {
 // NewNode prepares (does not start) a node with free ports and its data
 // dir under root; extra flags go to serve.
 func NewNode(bin, root, id string, extra ...string) (*Node, error) {
-	h, err := FreeAddr()
+	h, err := freeport.Addr()
 	if err != nil {
 		return nil, err
 	}
-	r, err := FreeAddr()
+	r, err := freeport.Addr()
 	if err != nil {
 		return nil, err
 	}
-	p, err := FreeAddr()
+	p, err := freeport.Addr()
 	if err != nil {
 		return nil, err
 	}
