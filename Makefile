@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test -run=XXX -fuzz=FuzzParse -fuzztime=60s ./actors/cronspec/
 	$(GO) test -run=XXX -fuzz=FuzzDecodeLog -fuzztime=30s ./raftfsm/raftstore/
 	$(GO) test -run=XXX -fuzz=FuzzDecodeCommand -fuzztime=30s ./raftfsm/
+	$(GO) test -run=XXX -fuzz=FuzzDecode -fuzztime=30s ./eventlog/event/
 	$(GO) test -run=XXX -fuzz=FuzzCreateSchedule -fuzztime=60s ./cmd/chronicle/
 
 # Failover of a three-node cluster of the real binary: p50/max over trials,

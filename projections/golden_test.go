@@ -3,10 +3,12 @@ package projections
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
@@ -33,32 +35,92 @@ type goldenState struct {
 // changes what it means, fails here. Only the expected state may be
 // rewritten (-update), and only for a deliberate change of a read model.
 func TestGoldenLogReplays(t *testing.T) {
-	f, err := os.Open(filepath.Join("testdata", "golden-v1.jsonl"))
+	stored := readGolden(t, "golden-v1.jsonl", func(line []byte) ([]byte, error) { return line, nil })
+	replayGolden(t, stored, func(ev event.Event, p event.Payload) {
+		if data, _ := json.Marshal(p); !bytes.Equal(data, ev.Data) {
+			t.Fatalf("payload of event %d changed shape:\n got %s\nwant %s", ev.Seq, data, ev.Data)
+		}
+	})
+}
+
+// TestGoldenBinaryLogReplays applies the same log in schema version 2 (the
+// binary form, one hex-encoded stored event per line, converted from the
+// version 1 log by the first build that wrote version 2). It must mean
+// exactly what the JSON log means: the same expected state.
+func TestGoldenBinaryLogReplays(t *testing.T) {
+	stored := readGolden(t, "golden-v2.hex", func(line []byte) ([]byte, error) {
+		return hex.DecodeString(string(line))
+	})
+	v1 := readGolden(t, "golden-v1.jsonl", func(line []byte) ([]byte, error) { return line, nil })
+	if len(stored) != len(v1) {
+		t.Fatalf("%d events in the binary log, %d in the JSON one", len(stored), len(v1))
+	}
+	i := 0
+	replayGolden(t, stored, func(ev event.Event, p event.Payload) {
+		if ev.V != 2 {
+			t.Fatalf("event %d has schema version %d", ev.Seq, ev.V)
+		}
+		old, err := event.Decode(v1[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		i++
+		oldP, err := old.Payload()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(p, oldP) || ev.Seq != old.Seq || ev.Time != old.Time || ev.Node != old.Node ||
+			ev.Term != old.Term || ev.Index != old.Index {
+			t.Fatalf("event %d differs from its JSON form:\n got %+v %+v\nwant %+v %+v", ev.Seq, ev, p, old, oldP)
+		}
+	})
+}
+
+// readGolden returns the stored events of a testdata file, one per line.
+func readGolden(t *testing.T, name string, decode func([]byte) ([]byte, error)) [][]byte {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := newWorld(t)
-	created := []string{}
-	seen := map[event.Type]bool{}
+	var out [][]byte
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		line := sc.Bytes()
+		b, err := decode(sc.Bytes())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out = append(out, append([]byte(nil), b...))
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// replayGolden decodes, re-encodes and applies each stored event (check
+// sees each with its payload), then compares the read models with
+// golden-v1.expected.json.
+func replayGolden(t *testing.T, stored [][]byte, check func(event.Event, event.Payload)) {
+	t.Helper()
+	w := newWorld(t)
+	created := []string{}
+	seen := map[event.Type]bool{}
+	for _, line := range stored {
 		ev, err := event.Decode(line)
 		if err != nil {
-			t.Fatalf("decode %s: %v", line, err)
+			t.Fatalf("decode %q: %v", line, err)
 		}
 		if again, err := event.Encode(ev); err != nil || !bytes.Equal(again, line) {
-			t.Fatalf("event %d does not re-encode to its stored bytes:\n got %s\nwant %s", ev.Seq, again, line)
+			t.Fatalf("event %d does not re-encode to its stored bytes:\n got %q\nwant %q", ev.Seq, again, line)
 		}
 		p, err := ev.Payload()
 		if err != nil {
 			t.Fatalf("payload of event %d: %v", ev.Seq, err)
 		}
-		if data, _ := json.Marshal(p); !bytes.Equal(data, ev.Data) {
-			t.Fatalf("payload of event %d changed shape:\n got %s\nwant %s", ev.Seq, data, ev.Data)
-		}
+		check(ev, p)
 		if c, ok := p.(*event.ScheduleCreated); ok {
 			created = append(created, c.ScheduleID)
 		}
@@ -74,9 +136,6 @@ func TestGoldenLogReplays(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
 	for typ := event.TypeAppRegistered; typ <= event.TypeEventsCompacted; typ++ {
 		if !seen[typ] {
 			t.Errorf("the golden log has no %s event", typ)
@@ -86,6 +145,7 @@ func TestGoldenLogReplays(t *testing.T) {
 	got := goldenState{Schedules: map[string]*Schedule{}, CronRuns: map[string][]Schedule{},
 		History: map[string][]event.Type{}, Pending: map[string][]PendingRun{}}
 	q := w.q()
+	var err error
 	if got.Apps, err = q.Apps(); err != nil {
 		t.Fatal(err)
 	}

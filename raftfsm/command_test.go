@@ -49,7 +49,15 @@ func TestCommandRoundTrip(t *testing.T) {
 // Entries written by builds that encoded commands as JSON (format 1) still
 // decode: a node replays its whole Raft log tail on start.
 func TestCommandDecodesTheJSONFormat(t *testing.T) {
+	// Those builds wrote schema version 1 events: JSON payloads.
 	evs := sampleEvents(t)
+	for i := range evs {
+		data, err := evs[i].JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs[i].V, evs[i].Data = 1, data
+	}
 	js, err := json.Marshal(command{Events: evs})
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
-	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/raft"
@@ -171,7 +170,10 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		}
 		results := make([]Result, len(cmd.Events))
 		for j, ev := range cmd.Events {
-			ev.V, ev.Seq, ev.Term, ev.Index = event.SchemaVersion, seq+1, l.Term, l.Index
+			// The schema version stays the proposer's: it names the form of
+			// the payload bytes (an entry written by an older build carries
+			// JSON, version 1), and the stored event keeps that form.
+			ev.Seq, ev.Term, ev.Index = seq+1, l.Term, l.Index
 			affected, err := projections.Apply(projections.NewCachingBatch(b, f.records), ev, &fx)
 			if err != nil {
 				if !projections.IsRejection(err) {

@@ -187,3 +187,46 @@ func TestStateStoreEventsAreLogged(t *testing.T) {
 		}
 	}
 }
+
+// An entry an older build proposed carries schema version 1 (JSON) events;
+// a node re-applies such a tail after an upgrade. They apply like version 2
+// events and are stored in the form they came in, so the log says what was
+// proposed and replay reads both.
+func TestVersion1EventsFromAnOlderBuildApply(t *testing.T) {
+	f := openFSM(t)
+	old := func(index uint64, p event.Payload) *raft.Log {
+		ev, err := event.New(p, int64(index)*1e9, "old-node")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Data, err = ev.JSON(); err != nil {
+			t.Fatal(err)
+		}
+		ev.V = 1
+		data, err := encodeCommand([]event.Event{ev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: data}
+	}
+	f.ApplyBatch([]*raft.Log{
+		old(1, event.AppRegistered{AppID: "a", Partitions: 2, Active: true}),
+		old(2, event.ScheduleCreated{ScheduleID: "s1", AppID: "a", ScheduleTime: 50, Callback: cb}),
+		entry(t, 3, event.RunFired{ScheduleID: "s1", RunID: "s1", AppID: "a", ScheduledTime: 50}),
+	})
+	var versions []int
+	_ = eventlog.Scan(f.db, 0, 0, func(ev event.Event) error {
+		versions = append(versions, ev.V)
+		if _, err := ev.Payload(); err != nil {
+			t.Errorf("event %d: %v", ev.Seq, err)
+		}
+		return nil
+	})
+	if len(versions) != 3 || versions[0] != 1 || versions[1] != 1 || versions[2] != 2 {
+		t.Fatalf("stored versions %v, want [1 1 2]", versions)
+	}
+	s, ok, err := projections.Reader{R: f.db}.Schedule("s1")
+	if err != nil || !ok || s.Status != event.StatusScheduled || s.FiredAt == 0 {
+		t.Fatalf("schedule after mixed apply: %+v ok=%v err=%v", s, ok, err)
+	}
+}

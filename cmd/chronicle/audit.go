@@ -70,7 +70,11 @@ func audit(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, ev := range evs {
-			if err := enc.Encode(ev.View()); err != nil {
+			v, err := ev.View()
+			if err != nil {
+				return err
+			}
+			if err := enc.Encode(v); err != nil {
 				return err
 			}
 		}
@@ -113,12 +117,7 @@ func historyOf(q projections.Reader, id string, app bool) (historyReader, func(e
 	read = func(after uint64, limit int) (projections.EventPage, error) {
 		return q.ScheduleEvents(s.ParentID, after, limit)
 	}
-	return read, func(ev event.Event) bool {
-		var ref struct {
-			RunID string `json:"runId"`
-		}
-		return json.Unmarshal(ev.Data, &ref) == nil && ref.RunID == id
-	}, nil
+	return read, func(ev event.Event) bool { return ev.RunID() == id }, nil
 }
 
 func notFoundOr(err error, what, id string) error {
@@ -187,5 +186,8 @@ func describe(ev event.Event) string {
 		return fmt.Sprintf("retention %s removed schedules closed before %s: %s", p.Retention,
 			time.Unix(0, p.Cutoff).UTC().Format(time.RFC3339), strings.Join(p.ScheduleIDs, ", "))
 	}
-	return string(ev.Data)
+	if data, err := ev.JSON(); err == nil {
+		return string(data)
+	}
+	return fmt.Sprintf("(payload of %d bytes this build cannot read)", len(ev.Data))
 }

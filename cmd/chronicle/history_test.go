@@ -54,7 +54,7 @@ func TestHistoryOfAFiredOneTimeSchedule(t *testing.T) {
 		t.Fatalf("history: %s more=%v", eventTypes(h.Events), h.More)
 	}
 	for i, e := range h.Events {
-		if e.Node != "node1" || e.Term == 0 || e.Version != 1 {
+		if e.Node != "node1" || e.Term == 0 || e.Version != 2 {
 			t.Errorf("event %d: node %q term %d version %d", i, e.Node, e.Term, e.Version)
 		}
 		if _, err := time.Parse(time.RFC3339Nano, e.Time); err != nil {

@@ -16,13 +16,22 @@ package event
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// SchemaVersion is written into every envelope. Version 1 is the first
-// format; testdata/ holds a golden log of it that must replay forever.
-const SchemaVersion = 1
+// SchemaVersion is written into every envelope, and is the version New
+// stamps. Version 1 is JSON (envelope and payload); version 2 is the
+// binary wire form (see wire.go), which a build since 2026-11-30 writes.
+// Decode reads both: testdata/ holds a golden log of each that must replay
+// forever.
+const SchemaVersion = 2
+
+// schemaJSON is version 1, the JSON form.
+const schemaJSON = 1
 
 // Type identifies an event's payload. Stored as a number: see the package
 // rules before touching this list.
@@ -82,43 +91,154 @@ type Payload interface{ EventType() Type }
 // when the event is applied (seq is the global, gap-free position in the
 // log); Time and Node are stamped by the proposer before replication.
 type Event struct {
+	V     int    `json:"v"`
+	Seq   uint64 `json:"seq"`
+	Type  Type   `json:"type"`
+	Time  int64  `json:"time"` // unix nanoseconds, stamped by the proposer
+	Node  string `json:"node"` // node that proposed the event
+	Term  uint64 `json:"term"` // Raft term of the entry that carried it
+	Index uint64 `json:"index"`
+	// Data is the payload in the form V names: JSON for version 1, the
+	// wire form for version 2. Read it with Payload, JSON or View.
+	Data []byte `json:"data"`
+}
+
+// jsonEnvelope is the stored form of schema version 1.
+type jsonEnvelope struct {
 	V     int             `json:"v"`
 	Seq   uint64          `json:"seq"`
 	Type  Type            `json:"type"`
-	Time  int64           `json:"time"` // unix nanoseconds, stamped by the proposer
-	Node  string          `json:"node"` // node that proposed the event
-	Term  uint64          `json:"term"` // Raft term of the entry that carried it
+	Time  int64           `json:"time"`
+	Node  string          `json:"node"`
+	Term  uint64          `json:"term"`
 	Index uint64          `json:"index"`
 	Data  json.RawMessage `json:"data"`
 }
 
-// New wraps a payload in an envelope stamped with the proposer's time and node.
+// MarshalJSON writes the version 1 envelope; a version 2 event has no
+// JSON envelope (its payload is binary): use View for a JSON rendering.
+func (e Event) MarshalJSON() ([]byte, error) {
+	if e.V != schemaJSON {
+		return nil, fmt.Errorf("event seq %d: schema version %d has no JSON envelope", e.Seq, e.V)
+	}
+	return json.Marshal(e.jsonEnvelope())
+}
+
+func (e Event) jsonEnvelope() jsonEnvelope {
+	return jsonEnvelope{V: e.V, Seq: e.Seq, Type: e.Type, Time: e.Time, Node: e.Node, Term: e.Term, Index: e.Index,
+		Data: e.Data}
+}
+
+// UnmarshalJSON reads a version 1 envelope (Raft commands of format 1
+// carry events in it).
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var j jsonEnvelope
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*e = Event{V: j.V, Seq: j.Seq, Type: j.Type, Time: j.Time, Node: j.Node, Term: j.Term, Index: j.Index,
+		Data: j.Data}
+	return nil
+}
+
+// New wraps a payload in an envelope stamped with the proposer's time and
+// node, in the current schema version.
 func New(p Payload, timeNanos int64, node string) (Event, error) {
-	data, err := json.Marshal(p)
-	if err != nil {
-		return Event{}, fmt.Errorf("encode %s payload: %w", p.EventType(), err)
+	wp, ok := p.(interface{ appendWire(*Wire) })
+	if !ok {
+		return Event{}, fmt.Errorf("encode %s payload: %T has no wire form", p.EventType(), p)
 	}
-	return Event{V: SchemaVersion, Type: p.EventType(), Time: timeNanos, Node: node, Data: data}, nil
+	w := NewWire(make([]byte, 0, 128))
+	wp.appendWire(w)
+	return Event{V: SchemaVersion, Type: p.EventType(), Time: timeNanos, Node: node, Data: w.Bytes()}, nil
 }
 
-// Encode returns the stored form of an envelope.
+// Envelope fields of the binary form (after its leading version byte).
+const (
+	envSeq   = 1
+	envType  = 2
+	envTime  = 3
+	envNode  = 4
+	envTerm  = 5
+	envIndex = 6
+	envData  = 7
+)
+
+// Encode returns the stored form of an envelope: JSON for version 1 (so a
+// version 1 event re-encodes to the bytes it was read from), otherwise the
+// version byte followed by the envelope's fields in the wire form.
 func Encode(e Event) ([]byte, error) {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return nil, fmt.Errorf("encode event seq %d: %w", e.Seq, err)
+	switch e.V {
+	case schemaJSON:
+		b, err := json.Marshal(e.jsonEnvelope())
+		if err != nil {
+			return nil, fmt.Errorf("encode event seq %d: %w", e.Seq, err)
+		}
+		return b, nil
+	case SchemaVersion:
+		w := NewWire(make([]byte, 0, 40+len(e.Node)+len(e.Data)))
+		w.b = append(w.b, byte(SchemaVersion))
+		w.Uint(envSeq, e.Seq)
+		w.Uint(envType, uint64(e.Type))
+		w.Int(envTime, e.Time)
+		w.String(envNode, e.Node)
+		w.Uint(envTerm, e.Term)
+		w.Uint(envIndex, e.Index)
+		if len(e.Data) > 0 {
+			w.b = protowire.AppendTag(w.b, envData, protowire.BytesType)
+			w.b = protowire.AppendBytes(w.b, e.Data)
+		}
+		return w.Bytes(), nil
 	}
-	return b, nil
+	return nil, fmt.Errorf("encode event seq %d: unsupported schema version %d", e.Seq, e.V)
 }
 
-// Decode parses a stored envelope. It rejects versions and types this build
-// does not know, rather than guessing.
+// Decode parses a stored envelope of either form. It rejects versions and
+// types this build does not know, rather than guessing. The result shares
+// no memory with b.
 func Decode(b []byte) (Event, error) {
-	var e Event
-	if err := json.Unmarshal(b, &e); err != nil {
-		return Event{}, fmt.Errorf("decode event envelope: %w", err)
+	if len(b) == 0 {
+		return Event{}, errors.New("decode event envelope: empty")
 	}
-	if e.V < 1 || e.V > SchemaVersion {
-		return Event{}, fmt.Errorf("decode event seq %d: unsupported schema version %d", e.Seq, e.V)
+	var e Event
+	if b[0] == '{' {
+		if err := json.Unmarshal(b, &e); err != nil {
+			return Event{}, fmt.Errorf("decode event envelope: %w", err)
+		}
+		if e.V != schemaJSON {
+			return Event{}, fmt.Errorf("decode event seq %d: unsupported schema version %d", e.Seq, e.V)
+		}
+	} else {
+		if b[0] != SchemaVersion {
+			return Event{}, fmt.Errorf("decode event envelope: unsupported schema version %d", b[0])
+		}
+		e.V = SchemaVersion
+		f := NewFields(b[1:])
+		for f.Next() {
+			switch f.Num() {
+			case envSeq:
+				e.Seq = f.Uint64()
+			case envType:
+				t := f.Uint64()
+				if t > 0xffff {
+					return Event{}, fmt.Errorf("decode event seq %d: unknown type %d", e.Seq, t)
+				}
+				e.Type = Type(t)
+			case envTime:
+				e.Time = f.Int64()
+			case envNode:
+				e.Node = f.String()
+			case envTerm:
+				e.Term = f.Uint64()
+			case envIndex:
+				e.Index = f.Uint64()
+			case envData:
+				e.Data = f.Bytes()
+			}
+		}
+		if err := f.Err(); err != nil {
+			return Event{}, fmt.Errorf("decode event envelope: %w", err)
+		}
 	}
 	if !e.Type.Known() {
 		return Event{}, fmt.Errorf("decode event seq %d: unknown type %d", e.Seq, e.Type)
@@ -126,37 +246,90 @@ func Decode(b []byte) (Event, error) {
 	return e, nil
 }
 
-// Payload decodes the event's data into its typed payload.
-func (e Event) Payload() (Payload, error) {
-	var p Payload
-	switch e.Type {
+// newPayload returns an empty payload of type t.
+func newPayload(t Type) wirePayload {
+	switch t {
 	case TypeAppRegistered:
-		p = &AppRegistered{}
+		return &AppRegistered{}
 	case TypeAppActivated:
-		p = &AppActivated{}
+		return &AppActivated{}
 	case TypeAppDeactivated:
-		p = &AppDeactivated{}
+		return &AppDeactivated{}
 	case TypeScheduleCreated:
-		p = &ScheduleCreated{}
+		return &ScheduleCreated{}
 	case TypeScheduleDeleted:
-		p = &ScheduleDeleted{}
+		return &ScheduleDeleted{}
 	case TypeRunFired:
-		p = &RunFired{}
+		return &RunFired{}
 	case TypeRunCompleted:
-		p = &RunCompleted{}
+		return &RunCompleted{}
 	case TypeBulkAction:
-		p = &BulkAction{}
+		return &BulkAction{}
 	case TypeNodeAnnounced:
-		p = &NodeAnnounced{}
+		return &NodeAnnounced{}
 	case TypeEventsCompacted:
-		p = &EventsCompacted{}
-	default:
+		return &EventsCompacted{}
+	}
+	return nil
+}
+
+// Payload decodes the event's data into its typed payload (a pointer).
+func (e Event) Payload() (Payload, error) {
+	p := newPayload(e.Type)
+	if p == nil {
 		return nil, fmt.Errorf("decode payload of event seq %d: unknown type %d", e.Seq, e.Type)
 	}
-	if err := json.Unmarshal(e.Data, p); err != nil {
-		return nil, fmt.Errorf("decode %s payload of event seq %d: %w", e.Type, e.Seq, err)
+	switch e.V {
+	case schemaJSON:
+		if err := json.Unmarshal(e.Data, p); err != nil {
+			return nil, fmt.Errorf("decode %s payload of event seq %d: %w", e.Type, e.Seq, err)
+		}
+	case SchemaVersion:
+		f := NewFields(e.Data)
+		p.readWire(&f)
+		if err := f.Err(); err != nil {
+			return nil, fmt.Errorf("decode %s payload of event seq %d: %w", e.Type, e.Seq, err)
+		}
+	default:
+		return nil, fmt.Errorf("decode payload of event seq %d: unsupported schema version %d", e.Seq, e.V)
 	}
 	return p, nil
+}
+
+// JSON is the payload as JSON, the form the APIs show (for version 1 the
+// stored bytes themselves).
+func (e Event) JSON() (json.RawMessage, error) {
+	if e.V == schemaJSON {
+		return e.Data, nil
+	}
+	p, err := e.Payload()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("payload of event seq %d as JSON: %w", e.Seq, err)
+	}
+	return b, nil
+}
+
+// RunID is the run a RunFired or RunCompleted event is about ("" for
+// other events, or if the payload cannot be read).
+func (e Event) RunID() string {
+	if e.Type != TypeRunFired && e.Type != TypeRunCompleted {
+		return ""
+	}
+	p, err := e.Payload()
+	if err != nil {
+		return ""
+	}
+	switch p := p.(type) {
+	case *RunFired:
+		return p.RunID
+	case *RunCompleted:
+		return p.RunID
+	}
+	return ""
 }
 
 // View is how the APIs show an event: its type by name as well as by
@@ -174,8 +347,12 @@ type View struct {
 }
 
 // View returns the event as the APIs show it.
-func (e Event) View() View {
+func (e Event) View() (View, error) {
+	data, err := e.JSON()
+	if err != nil {
+		return View{}, err
+	}
 	return View{Seq: e.Seq, Type: e.Type.String(), TypeCode: uint16(e.Type),
 		Time: time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano), Node: e.Node, Term: e.Term,
-		Index: e.Index, Version: e.V, Data: e.Data}
+		Index: e.Index, Version: e.V, Data: data}, nil
 }

@@ -174,7 +174,11 @@ func (s *Stream) page(after uint64, limit int, types map[event.Type]bool) (Page,
 		}
 		for _, ev := range evs {
 			if types == nil || types[ev.Type] {
-				page.Events = append(page.Events, ev.View())
+				v, err := ev.View()
+				if err != nil {
+					return page, err
+				}
+				page.Events = append(page.Events, v)
 			}
 			page.Next = ev.Seq
 		}

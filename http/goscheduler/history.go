@@ -1,7 +1,7 @@
 package goscheduler
 
 import (
-	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -40,14 +40,19 @@ func parseHistoryCursor(q url.Values) (after uint64, size int, err error) {
 	return after, size, nil
 }
 
-func okHistory(w http.ResponseWriter, key, id string, after uint64, page projections.EventPage) {
+func okHistory(w http.ResponseWriter, key, id string, after uint64, page projections.EventPage) error {
 	views := make([]event.View, 0, len(page.Events))
 	next := after
 	for _, ev := range page.Events {
-		views = append(views, ev.View())
+		v, err := ev.View()
+		if err != nil {
+			return fmt.Errorf("history of %s: %w", id, err)
+		}
+		views = append(views, v)
 		next = max(next, ev.Seq)
 	}
 	ok(w, http.StatusOK, len(views), map[string]any{key: id, "events": views, "next": next, "more": page.More})
+	return nil
 }
 
 func (a *API) scheduleEvents(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -68,8 +73,7 @@ func (a *API) scheduleEvents(w http.ResponseWriter, r *http.Request, ps httprout
 	if err != nil {
 		return err
 	}
-	okHistory(w, "scheduleId", s.ScheduleID, after, page)
-	return nil
+	return okHistory(w, "scheduleId", s.ScheduleID, after, page)
 }
 
 // runEvents is the history of one cron run: the cron's events that name
@@ -86,10 +90,7 @@ func (a *API) runEvents(cronID, runID string, after uint64, size int) (projectio
 		for _, ev := range page.Events {
 			consumed++
 			after = ev.Seq
-			var ref struct {
-				RunID string `json:"runId"`
-			}
-			if json.Unmarshal(ev.Data, &ref) == nil && ref.RunID == runID {
+			if ev.RunID() == runID {
 				out.Events = append(out.Events, ev)
 				if len(out.Events) == size {
 					break
@@ -121,8 +122,7 @@ func (a *API) appEvents(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	if err != nil {
 		return err
 	}
-	okHistory(w, "appId", id, after, page)
-	return nil
+	return okHistory(w, "appId", id, after, page)
 }
 
 // requireApp answers the seed's "unregistered App" unless app exists.
