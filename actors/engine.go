@@ -414,10 +414,10 @@ func (e *Engine) BulkActionRun(ctx context.Context, c BulkAction) (int, error) {
 	return r.affected, err
 }
 
-// AnnounceNode records a member's API address (leader only: followers
-// forward the request).
-func (e *Engine) AnnounceNode(_ context.Context, id, httpAddr, raftAddr string) error {
-	_, err := e.proposeOne(event.NodeAnnounced{NodeID: id, HTTPAddr: httpAddr, RaftAddr: raftAddr})
+// AnnounceNode records a member's API address and the event schema its
+// build reads (leader only: followers forward the request).
+func (e *Engine) AnnounceNode(_ context.Context, a event.NodeAnnounced) error {
+	_, err := e.proposeOne(a)
 	return err
 }
 

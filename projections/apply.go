@@ -370,7 +370,7 @@ func (a *applier) nodeAnnounced(p *event.NodeAnnounced) error {
 	if p.NodeID == "" || p.HTTPAddr == "" {
 		return fmt.Errorf("%w: node announcement without id or address", ErrInvalidEvent)
 	}
-	n := Node{NodeID: p.NodeID, HTTPAddr: p.HTTPAddr, RaftAddr: p.RaftAddr, AnnouncedAt: a.nowMs()}
+	n := Node{NodeID: p.NodeID, HTTPAddr: p.HTTPAddr, RaftAddr: p.RaftAddr, AnnouncedAt: a.nowMs(), Schema: p.Schema}
 	return putJSON(a.b, nodeKey(n.NodeID), n)
 }
 

@@ -104,4 +104,7 @@ type Node struct {
 	HTTPAddr    string `json:"httpAddr"`
 	RaftAddr    string `json:"raftAddr"`
 	AnnouncedAt int64  `json:"announcedAt"` // unix ms
+	// Schema is the newest event schema version the node reads (0: an
+	// older build's announcement, which reads version 1 only).
+	Schema int `json:"schema,omitempty"`
 }

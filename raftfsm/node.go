@@ -107,6 +107,8 @@ type Node struct {
 	logStore  *raftstore.Store
 	transport *raft.NetworkTransport
 
+	schema schemaGate // which event schema to propose in (schema.go)
+
 	mu        sync.Mutex
 	listeners []func(isLeader bool)
 	notify    chan bool // raft's NotifyCh; read once the first listener is registered
@@ -280,6 +282,13 @@ func (n *Node) Barrier(timeout time.Duration) error {
 // Propose replicates events as one Raft entry and waits until it is
 // applied here, returning one Result per event.
 func (n *Node) Propose(evs []event.Event, timeout time.Duration) ([]Result, error) {
+	v, err := n.proposalSchema()
+	if err != nil {
+		return nil, err
+	}
+	if evs, err = inSchema(evs, v); err != nil {
+		return nil, err
+	}
 	data, err := encodeCommand(evs)
 	if err != nil {
 		return nil, err

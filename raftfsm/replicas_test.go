@@ -235,3 +235,81 @@ func TestOneAndThreeNodesApplyIdentically(t *testing.T) {
 		t.Fatalf("rebuild from the log differs: %v", d)
 	}
 }
+
+// A rolling upgrade: until every other member has announced that its build
+// reads schema version 2, the leader proposes version 1 (JSON) events, which
+// an older build can apply; then version 2.
+func TestLeaderWritesTheSchemaEveryMemberReads(t *testing.T) {
+	nodes := openReplicas(t, 3)
+	leader := leaderOfReplicas(t, nodes)
+	propose := func(p event.Payload) {
+		t.Helper()
+		ev, err := event.New(p, time.Now().UnixNano(), leader.cfg.NodeID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := leader.Propose([]event.Event{ev}, 5*time.Second); err != nil || res[0].Err != nil {
+			t.Fatalf("propose %T: %v %v", p, err, res)
+		}
+		leader.schema.mu.Lock()
+		leader.schema.until = time.Time{} // recheck at once instead of after schemaRecheck
+		leader.schema.mu.Unlock()
+	}
+	lastVersion := func() int {
+		t.Helper()
+		seq, err := eventlog.LastSeq(leader.stateDB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := eventlog.Get(leader.stateDB, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev.V
+	}
+	var others []string
+	for _, n := range nodes {
+		if n != leader {
+			others = append(others, n.cfg.NodeID)
+		}
+	}
+	propose(event.AppRegistered{AppID: "a", Partitions: 1, Active: true})
+	if v := lastVersion(); v != 1 {
+		t.Fatalf("no member announced: version %d, want 1", v)
+	}
+	propose(event.NodeAnnounced{NodeID: others[0], HTTPAddr: "127.0.0.1:1", Schema: event.SchemaVersion})
+	propose(event.NodeAnnounced{NodeID: others[1], HTTPAddr: "127.0.0.1:2"}) // an older build
+	propose(event.AppDeactivated{AppID: "a"})
+	if v := lastVersion(); v != 1 {
+		t.Fatalf("one member on an older build: version %d, want 1", v)
+	}
+	propose(event.NodeAnnounced{NodeID: others[1], HTTPAddr: "127.0.0.1:2", Schema: event.SchemaVersion})
+	propose(event.AppActivated{AppID: "a"})
+	if v := lastVersion(); v != event.SchemaVersion {
+		t.Fatalf("every member announced: version %d, want %d", v, event.SchemaVersion)
+	}
+	// Every replica applied both forms to the same state.
+	for _, n := range nodes {
+		if !n.WaitApplied(leader.fsm.AppliedIndex(), 5*time.Second) {
+			t.Fatalf("%s did not apply the leader's entries", n.cfg.NodeID)
+		}
+		app, ok, err := projections.Reader{R: n.stateDB}.App("a")
+		if err != nil || !ok || !app.Active {
+			t.Fatalf("%s: app %+v ok=%v err=%v", n.cfg.NodeID, app, ok, err)
+		}
+	}
+}
+
+// A single node proposes the current schema from its first event.
+func TestSingleNodeWritesTheCurrentSchema(t *testing.T) {
+	n := openReplicas(t, 1)[0]
+	leaderOfReplicas(t, []*Node{n})
+	ev, _ := event.New(event.AppRegistered{AppID: "a", Partitions: 1}, 1, n.cfg.NodeID)
+	if _, err := n.Propose([]event.Event{ev}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	got, err := eventlog.Get(n.stateDB, 1)
+	if err != nil || got.V != event.SchemaVersion {
+		t.Fatalf("version %d (%v), want %d", got.V, err, event.SchemaVersion)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chronicle-sched/chronicle/actors"
+	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/server"
 	"github.com/chronicle-sched/chronicle/projections"
@@ -143,8 +144,8 @@ func (c *clusterAdapter) TransferLeadership(id string) error {
 	return mapRaftErr(c.raft.TransferLeadership(id))
 }
 
-func (c *clusterAdapter) Announce(ctx context.Context, id, httpAddr, raftAddr string) error {
-	return c.engine.AnnounceNode(ctx, id, httpAddr, raftAddr)
+func (c *clusterAdapter) Announce(ctx context.Context, a event.NodeAnnounced) error {
+	return c.engine.AnnounceNode(ctx, a)
 }
 
 // mapRaftErr turns replication errors into answers.
@@ -164,10 +165,14 @@ func mapRaftErr(err error) error {
 // own HTTP server, which forwards to the leader), until it is recorded.
 func announce(ctx context.Context, logger *slog.Logger, state projections.Reader, id, httpAddr, raftAddr string) {
 	client := &http.Client{Timeout: 5 * time.Second}
-	body := fmt.Sprintf(`{"nodeId":%q,"httpAddress":%q,"raftAddress":%q}`, id, httpAddr, raftAddr)
+	body := fmt.Sprintf(`{"nodeId":%q,"httpAddress":%q,"raftAddress":%q,"schema":%d}`, id, httpAddr, raftAddr,
+		event.SchemaVersion)
 	for {
+		// Until the record shows this build's schema the leader may keep
+		// writing an older one (a leader of an older build drops the field:
+		// this retries until the leader is upgraded too).
 		nodes, err := state.Nodes()
-		if err == nil && nodes[id].HTTPAddr == httpAddr {
+		if err == nil && nodes[id].HTTPAddr == httpAddr && nodes[id].Schema >= event.SchemaVersion {
 			return
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+httpAddr+"/cluster/announce", strings.NewReader(body))

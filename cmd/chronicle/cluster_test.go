@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/projections"
 )
 
 type clusterView struct {
@@ -133,6 +136,21 @@ func TestThreeNodeClusterThroughAFollower(t *testing.T) {
 			t.Fatalf("member %+v", m)
 		}
 	}
+	// Every member announced the event schema its build reads, so the
+	// leader writes the current one (raftfsm/schema.go).
+	waitFor(t, 10*time.Second, "every member's schema announced", func() bool {
+		nodes, err := projections.Reader{R: leader.n.raft.State()}.Nodes()
+		if err != nil || len(nodes) != 3 {
+			return false
+		}
+		for _, n := range nodes {
+			if n.Schema != event.SchemaVersion {
+				return false
+			}
+		}
+		return true
+	})
+
 	// Writes through a follower are forwarded; its own reads see them at once.
 	f.registerApp("ha", 3)
 	r := f.must(200, "GET", "/goscheduler/apps?app_id=ha", nil)

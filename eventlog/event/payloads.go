@@ -139,6 +139,9 @@ type NodeAnnounced struct {
 	NodeID   string `json:"nodeId"`
 	HTTPAddr string `json:"httpAddr"`
 	RaftAddr string `json:"raftAddr"`
+	// Schema is the newest event schema version the node's build reads
+	// (absent in announcements of builds that read only version 1).
+	Schema int `json:"schema,omitempty"`
 }
 
 // EventsCompacted: the retention policy removed the histories of closed

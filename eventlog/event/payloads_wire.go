@@ -303,6 +303,7 @@ func (p NodeAnnounced) appendWire(w *Wire) {
 	w.String(1, p.NodeID)
 	w.String(2, p.HTTPAddr)
 	w.String(3, p.RaftAddr)
+	w.Int(4, int64(p.Schema))
 }
 
 func (p *NodeAnnounced) readWire(f *Fields) {
@@ -314,6 +315,8 @@ func (p *NodeAnnounced) readWire(f *Fields) {
 			p.HTTPAddr = f.String()
 		case 3:
 			p.RaftAddr = f.String()
+		case 4:
+			p.Schema = f.Int()
 		}
 	}
 }

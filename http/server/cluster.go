@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/julienschmidt/httprouter"
 )
@@ -88,9 +90,14 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 			NodeID      string `json:"nodeId"`
 			HTTPAddress string `json:"httpAddress"`
 			RaftAddress string `json:"raftAddress"`
+			Schema      int    `json:"schema"`
 		}
 		if err := decode(req, &body); err != nil {
 			goscheduler.WriteError(w, logger, err)
+			return
+		}
+		if body.Schema < 0 || body.Schema > 1<<16 {
+			goscheduler.WriteError(w, logger, badRequest(fmt.Sprintf("schema must be an event schema version, not %d", body.Schema)))
 			return
 		}
 		if body.NodeID == "" || body.HTTPAddress == "" {
@@ -99,7 +106,8 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 		}
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
 		defer cancel()
-		if err := c.Announce(ctx, body.NodeID, body.HTTPAddress, body.RaftAddress); err != nil {
+		if err := c.Announce(ctx, event.NodeAnnounced{NodeID: body.NodeID,
+			HTTPAddr: body.HTTPAddress, RaftAddr: body.RaftAddress, Schema: body.Schema}); err != nil {
 			goscheduler.WriteError(w, logger, err)
 			return
 		}

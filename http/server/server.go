@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/http/eventstream"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/julienschmidt/httprouter"
@@ -30,7 +31,7 @@ type Cluster interface {
 	AddMember(id, raftAddr string, voter bool) error
 	RemoveMember(id string) error
 	TransferLeadership(id string) error
-	Announce(ctx context.Context, id, httpAddr, raftAddr string) error
+	Announce(ctx context.Context, a event.NodeAnnounced) error
 }
 
 // Config wires the server to the layers below.
