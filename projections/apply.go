@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -141,18 +140,18 @@ func (a *applier) appRegistered(p *event.AppRegistered) error {
 	if p.AppID == "" || p.Partitions < 1 {
 		return fmt.Errorf("%w: app %q with %d partitions", ErrInvalidEvent, p.AppID, p.Partitions)
 	}
-	if _, ok, err := getJSON[App](a.b, appKey(p.AppID)); err != nil {
+	if _, ok, err := getRecord[App](a.b, appKey(p.AppID)); err != nil {
 		return err
 	} else if ok {
 		return fmt.Errorf("%w: %s", ErrAppExists, p.AppID)
 	}
 	app := App{AppID: p.AppID, Partitions: p.Partitions, Active: p.Active, CreatedAt: a.nowMs()}
 	a.fx.Apps = append(a.fx.Apps, app)
-	return putJSON(a.b, appKey(app.AppID), app)
+	return putRecord(a, appKey(app.AppID), app)
 }
 
 func (a *applier) appActive(appID string, active bool) error {
-	app, ok, err := getJSON[App](a.b, appKey(appID))
+	app, ok, err := getRecord[App](a.b, appKey(appID))
 	if err != nil {
 		return err
 	}
@@ -166,11 +165,11 @@ func (a *applier) appActive(appID string, active bool) error {
 	}
 	app.Active = active
 	a.fx.Apps = append(a.fx.Apps, app)
-	return putJSON(a.b, appKey(appID), app)
+	return putRecord(a, appKey(appID), app)
 }
 
 func (a *applier) activeApp(appID string) (App, error) {
-	app, ok, err := getJSON[App](a.b, appKey(appID))
+	app, ok, err := getRecord[App](a.b, appKey(appID))
 	if err != nil {
 		return App{}, err
 	}
@@ -204,13 +203,13 @@ func (a *applier) scheduleCreated(p *event.ScheduleCreated) error {
 		(p.IsCron() == (p.ScheduleTime > 0)) || (p.ScheduleTimeMs != 0 && p.ScheduleTimeMs/1000 != p.ScheduleTime) {
 		return fmt.Errorf("%w: schedule %q partition %d of %d", ErrInvalidEvent, p.ScheduleID, p.Partition, app.Partitions)
 	}
-	if _, ok, err := getJSON[Schedule](a.b, scheduleKey(p.ScheduleID)); err != nil {
+	if _, ok, err := getRecord[Schedule](a.b, scheduleKey(p.ScheduleID)); err != nil {
 		return err
 	} else if ok {
 		return fmt.Errorf("%w: %s", ErrScheduleExists, p.ScheduleID)
 	}
 	s := NewSchedule(p, a.nowMs(), a.ev.Seq)
-	if err := putJSON(a.b, scheduleKey(s.ScheduleID), s); err != nil {
+	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
 		return err
 	}
 	if s.IsCron() {
@@ -234,7 +233,7 @@ func (a *applier) addCronOccurrence(s Schedule, t int64) error {
 		return nil
 	}
 	runID := event.CronRunID(s.ScheduleID, t)
-	if _, ok, err := getJSON[PendingRun](a.b, pendKey(runID)); err != nil || ok {
+	if _, ok, err := getRecord[PendingRun](a.b, pendKey(runID)); err != nil || ok {
 		return err
 	}
 	return a.addPending(PendingRun{
@@ -244,7 +243,7 @@ func (a *applier) addCronOccurrence(s Schedule, t int64) error {
 }
 
 func (a *applier) scheduleDeleted(p *event.ScheduleDeleted) error {
-	s, ok, err := getJSON[Schedule](a.b, scheduleKey(p.ScheduleID))
+	s, ok, err := getRecord[Schedule](a.b, scheduleKey(p.ScheduleID))
 	if err != nil {
 		return err
 	}
@@ -267,7 +266,7 @@ func (a *applier) deleteSchedule(s Schedule) error {
 	s.Status = event.StatusDeleted
 	s.NextRunTime = 0
 	a.fx.Deleted = append(a.fx.Deleted, s)
-	return putJSON(a.b, scheduleKey(s.ScheduleID), s)
+	return putRecord(a, scheduleKey(s.ScheduleID), s)
 }
 
 func (a *applier) runFired(p *event.RunFired) error {
@@ -295,7 +294,7 @@ func (a *applier) runFired(p *event.RunFired) error {
 		}
 	}
 	pr.Fired, pr.FiredAt = true, a.nowMs()
-	if err := putJSON(a.b, pendKey(pr.RunID), pr); err != nil {
+	if err := putRecord(a, pendKey(pr.RunID), pr); err != nil {
 		return err
 	}
 	a.fx.Fired = append(a.fx.Fired, FiredRun{Run: pr, Schedule: s})
@@ -311,14 +310,14 @@ func (a *applier) runFired(p *event.RunFired) error {
 		return a.updateRun(s.ScheduleID, pr.ScheduledTime, func(r *Run) { r.FiredAt = pr.FiredAt })
 	default:
 		s.FiredAt = pr.FiredAt
-		return putJSON(a.b, scheduleKey(s.ScheduleID), s)
+		return putRecord(a, scheduleKey(s.ScheduleID), s)
 	}
 }
 
 // advanceCron records the cron's next occurrence and makes it pending.
 func (a *applier) advanceCron(s Schedule, next int64) error {
 	s.NextRunTime = next
-	if err := putJSON(a.b, scheduleKey(s.ScheduleID), s); err != nil {
+	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
 		return err
 	}
 	return a.addCronOccurrence(s, next)
@@ -362,7 +361,7 @@ func (a *applier) runCompleted(p *event.RunCompleted) error {
 		})
 	default:
 		outcome(&s.Status, &s.ErrorMessage, &s.HTTPStatus, &s.Attempts, &s.CompletedAt)
-		return putJSON(a.b, scheduleKey(s.ScheduleID), s)
+		return putRecord(a, scheduleKey(s.ScheduleID), s)
 	}
 }
 
@@ -371,7 +370,7 @@ func (a *applier) nodeAnnounced(p *event.NodeAnnounced) error {
 		return fmt.Errorf("%w: node announcement without id or address", ErrInvalidEvent)
 	}
 	n := Node{NodeID: p.NodeID, HTTPAddr: p.HTTPAddr, RaftAddr: p.RaftAddr, AnnouncedAt: a.nowMs(), Schema: p.Schema}
-	return putJSON(a.b, nodeKey(n.NodeID), n)
+	return putRecord(a, nodeKey(n.NodeID), n)
 }
 
 // bulkItem is one entry of an app's time index: a one-time schedule or a
@@ -382,7 +381,7 @@ type bulkItem struct {
 }
 
 func (a *applier) bulkAction(p *event.BulkAction) (int, error) {
-	if _, ok, err := getJSON[App](a.b, appKey(p.AppID)); err != nil {
+	if _, ok, err := getRecord[App](a.b, appKey(p.AppID)); err != nil {
 		return 0, err
 	} else if !ok {
 		return 0, fmt.Errorf("%w: %s", ErrAppNotFound, p.AppID)
@@ -438,7 +437,7 @@ func (a *applier) bulkDelete(it bulkItem) (bool, error) {
 	}
 	r := *it.run
 	if r.Reconciles > 0 {
-		if pr, ok, err := getJSON[PendingRun](a.b, pendKey(event.ReconcileRunID(r.RunID, r.Reconciles))); err != nil {
+		if pr, ok, err := getRecord[PendingRun](a.b, pendKey(event.ReconcileRunID(r.RunID, r.Reconciles))); err != nil {
 			return false, err
 		} else if ok {
 			if err := a.removePending(pr); err != nil {
@@ -446,7 +445,7 @@ func (a *applier) bulkDelete(it bulkItem) (bool, error) {
 			}
 		}
 	}
-	if _, ok, err := getJSON[PendingRun](a.b, pendKey(r.RunID)); err != nil {
+	if _, ok, err := getRecord[PendingRun](a.b, pendKey(r.RunID)); err != nil {
 		return false, err
 	} else if ok {
 		return false, nil // in flight: its outcome is still to come
@@ -469,7 +468,7 @@ func (a *applier) bulkReconcile(it bulkItem) (bool, error) {
 		partition, app = it.run.Partition, it.run.AppID
 	}
 	for _, id := range []string{base, event.ReconcileRunID(base, reconciles)} {
-		if _, ok, err := getJSON[PendingRun](a.b, pendKey(id)); err != nil {
+		if _, ok, err := getRecord[PendingRun](a.b, pendKey(id)); err != nil {
 			return false, err
 		} else if ok {
 			return false, nil
@@ -488,7 +487,7 @@ func (a *applier) bulkReconcile(it bulkItem) (bool, error) {
 	if it.sched != nil {
 		s := *it.sched
 		reset(&s.Status, &s.ErrorMessage, &s.HTTPStatus, &s.Attempts, &s.Reconciles)
-		return true, putJSON(a.b, scheduleKey(s.ScheduleID), s)
+		return true, putRecord(a, scheduleKey(s.ScheduleID), s)
 	}
 	return true, a.updateRun(it.run.ScheduleID, it.run.ScheduledTime, func(r *Run) {
 		reset(&r.Status, &r.ErrorMessage, &r.HTTPStatus, &r.Attempts, &r.Reconciles)
@@ -496,7 +495,7 @@ func (a *applier) bulkReconcile(it bulkItem) (bool, error) {
 }
 
 func (a *applier) schedule(id string) (Schedule, error) {
-	s, ok, err := getJSON[Schedule](a.b, scheduleKey(id))
+	s, ok, err := getRecord[Schedule](a.b, scheduleKey(id))
 	if err != nil {
 		return Schedule{}, err
 	}
@@ -507,7 +506,7 @@ func (a *applier) schedule(id string) (Schedule, error) {
 }
 
 func (a *applier) pendingRun(runID, scheduleID string) (PendingRun, error) {
-	pr, ok, err := getJSON[PendingRun](a.b, pendKey(runID))
+	pr, ok, err := getRecord[PendingRun](a.b, pendKey(runID))
 	if err != nil {
 		return PendingRun{}, err
 	}
@@ -521,7 +520,7 @@ func (a *applier) pendingOf(scheduleID string) ([]PendingRun, error) {
 	var out []PendingRun
 	err := scanPrefix(a.b, pschPrefix(scheduleID), nil, func(k, _ []byte) (bool, error) {
 		runID := string(k[len(pschPrefix(scheduleID)):])
-		pr, ok, err := getJSON[PendingRun](a.b, pendKey(runID))
+		pr, ok, err := getRecord[PendingRun](a.b, pendKey(runID))
 		if err != nil {
 			return false, err
 		}
@@ -534,7 +533,7 @@ func (a *applier) pendingOf(scheduleID string) ([]PendingRun, error) {
 }
 
 func (a *applier) addPending(pr PendingRun) error {
-	if err := putJSON(a.b, pendKey(pr.RunID), pr); err != nil {
+	if err := putRecord(a, pendKey(pr.RunID), pr); err != nil {
 		return err
 	}
 	if err := a.b.Set(dueKey(pr), nil, nil); err != nil {
@@ -558,7 +557,7 @@ func (a *applier) removePending(pr PendingRun) error {
 }
 
 func (a *applier) putNewRun(r Run) error {
-	if err := putJSON(a.b, runKey(r.ScheduleID, r.ScheduledTime), r); err != nil {
+	if err := putRecord(a, runKey(r.ScheduleID, r.ScheduledTime), r); err != nil {
 		return err
 	}
 	if err := a.b.Set(ridKey(r.RunID), runRef(r.ScheduleID, r.ScheduledTime), nil); err != nil {
@@ -568,7 +567,7 @@ func (a *applier) putNewRun(r Run) error {
 }
 
 func (a *applier) updateRun(cronID string, t int64, f func(*Run)) error {
-	r, ok, err := getJSON[Run](a.b, runKey(cronID, t))
+	r, ok, err := getRecord[Run](a.b, runKey(cronID, t))
 	if err != nil {
 		return err
 	}
@@ -578,10 +577,12 @@ func (a *applier) updateRun(cronID string, t int64, f func(*Run)) error {
 		return nil
 	}
 	f(&r)
-	return putJSON(a.b, runKey(cronID, t), r)
+	return putRecord(a, runKey(cronID, t), r)
 }
 
-func getJSON[T any](r pebble.Reader, key []byte) (T, bool, error) {
+// getRecord reads the record at key (found false if absent), from the
+// apply cache's decoded records when r is a CachingBatch.
+func getRecord[T any, P wireRecord[T]](r pebble.Reader, key []byte) (T, bool, error) {
 	cb, caching := r.(*CachingBatch)
 	if caching {
 		if v, found, ok := decoded[T](cb, key); ok {
@@ -597,8 +598,8 @@ func getJSON[T any](r pebble.Reader, key []byte) (T, bool, error) {
 		return v, false, fmt.Errorf("read %q: %w", key, err)
 	}
 	defer closer.Close()
-	if err := json.Unmarshal(b, &v); err != nil {
-		return v, false, fmt.Errorf("decode %q: %w", key, err)
+	if v, err = decodeRecord[T, P](b); err != nil {
+		return v, false, fmt.Errorf("record %q: %w", key, err)
 	}
 	if caching {
 		cb.rememberDecoded(key, v)
@@ -606,15 +607,17 @@ func getJSON[T any](r pebble.Reader, key []byte) (T, bool, error) {
 	return v, true, nil
 }
 
-func putJSON[T any](b Batch, key []byte, v T) error {
-	data, err := json.Marshal(v)
+// putRecord writes v at key in the form of the event being applied (see
+// records_wire.go).
+func putRecord[T any, P wireRecord[T]](a *applier, key []byte, v T) error {
+	data, err := encodeRecord[T, P](v, a.ev.V < event.SchemaVersion)
 	if err != nil {
 		return fmt.Errorf("encode %q: %w", key, err)
 	}
-	if err := b.Set(key, data, nil); err != nil {
+	if err := a.b.Set(key, data, nil); err != nil {
 		return fmt.Errorf("write %q: %w", key, err)
 	}
-	if cb, ok := b.(*CachingBatch); ok {
+	if cb, ok := a.b.(*CachingBatch); ok {
 		cb.rememberDecoded(key, v)
 	}
 	return nil

@@ -26,7 +26,7 @@ func (a *applier) recordHistory() error {
 			continue
 		}
 		seen[t.id] = true
-		s, ok, err := getJSON[Schedule](a.b, scheduleKey(t.id))
+		s, ok, err := getRecord[Schedule](a.b, scheduleKey(t.id))
 		if err != nil {
 			return err
 		}
@@ -82,7 +82,7 @@ func (a *applier) hasPending(s Schedule) (bool, error) {
 		ids = append(ids, event.ReconcileRunID(s.ScheduleID, s.Reconciles))
 	}
 	for _, id := range ids {
-		if _, ok, err := getJSON[PendingRun](a.b, pendKey(id)); err != nil || ok {
+		if _, ok, err := getRecord[PendingRun](a.b, pendKey(id)); err != nil || ok {
 			return ok, err
 		}
 	}
@@ -119,7 +119,7 @@ func (a *applier) refreshClosed(s Schedule) error {
 	default:
 		return nil
 	}
-	return putJSON(a.b, scheduleKey(s.ScheduleID), s)
+	return putRecord(a, scheduleKey(s.ScheduleID), s)
 }
 
 // scheduleScoped reports whether events of type t are about one schedule
@@ -143,7 +143,7 @@ func (a *applier) eventsCompacted(p *event.EventsCompacted) (int, error) {
 	}
 	removed := 0
 	for _, id := range p.ScheduleIDs {
-		s, ok, err := getJSON[Schedule](a.b, scheduleKey(id))
+		s, ok, err := getRecord[Schedule](a.b, scheduleKey(id))
 		if err != nil {
 			return 0, err
 		}
@@ -178,7 +178,7 @@ func (a *applier) dropSchedule(s Schedule) error {
 		return err
 	}
 	err = scanPrefix(a.b, runsOfCron(s.ScheduleID), nil, func(k, v []byte) (bool, error) {
-		r, err := decode[Run](v)
+		r, err := decodeRecord[Run](v)
 		if err != nil {
 			return false, err
 		}

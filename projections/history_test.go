@@ -3,7 +3,6 @@ package projections
 import (
 	"testing"
 
-	"encoding/json"
 	"fmt"
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
@@ -193,8 +192,8 @@ func TestPendingLookupAgreesWithTheIndex(t *testing.T) {
 		w.now += 1e9
 		var pending []PendingRun
 		_ = scanPrefix(w.db, []byte(pPend), nil, func(_, v []byte) (bool, error) {
-			var pr PendingRun
-			if err := json.Unmarshal(v, &pr); err != nil {
+			pr, err := decodeRecord[PendingRun](v)
+			if err != nil {
 				t.Fatal(err)
 			}
 			pending = append(pending, pr)
@@ -225,7 +224,7 @@ func TestPendingLookupAgreesWithTheIndex(t *testing.T) {
 		}
 		a := &applier{b: w.db.NewIndexedBatch()}
 		for _, id := range ids {
-			s, ok, err := getJSON[Schedule](a.b, scheduleKey(id))
+			s, ok, err := getRecord[Schedule](a.b, scheduleKey(id))
 			if err != nil || !ok {
 				continue // removed
 			}

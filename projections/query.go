@@ -3,7 +3,6 @@ package projections
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -18,13 +17,13 @@ var ErrBadToken = errors.New("invalid continuationToken")
 type Reader struct{ R pebble.Reader }
 
 // App returns a registered app.
-func (q Reader) App(id string) (App, bool, error) { return getJSON[App](q.R, appKey(id)) }
+func (q Reader) App(id string) (App, bool, error) { return getRecord[App](q.R, appKey(id)) }
 
 // Apps returns every app, ordered by id.
 func (q Reader) Apps() ([]App, error) {
 	var out []App
 	err := scanPrefix(q.R, []byte(pApp), nil, func(_, v []byte) (bool, error) {
-		a, err := decode[App](v)
+		a, err := decodeRecord[App](v)
 		out = append(out, a)
 		return err == nil, err
 	})
@@ -34,7 +33,7 @@ func (q Reader) Apps() ([]App, error) {
 // Schedule returns a schedule by id. A cron run's id resolves to the run,
 // shaped as a schedule whose ParentID is the cron.
 func (q Reader) Schedule(id string) (Schedule, bool, error) {
-	s, ok, err := getJSON[Schedule](q.R, scheduleKey(id))
+	s, ok, err := getRecord[Schedule](q.R, scheduleKey(id))
 	if err != nil || ok {
 		return s, ok, err
 	}
@@ -47,11 +46,11 @@ func (q Reader) Schedule(id string) (Schedule, bool, error) {
 	}
 	key := join([]byte(pRun), ref)
 	closer.Close()
-	r, ok, err := getJSON[Run](q.R, key)
+	r, ok, err := getRecord[Run](q.R, key)
 	if err != nil || !ok {
 		return Schedule{}, ok, err
 	}
-	parent, ok, err := getJSON[Schedule](q.R, scheduleKey(r.ScheduleID))
+	parent, ok, err := getRecord[Schedule](q.R, scheduleKey(r.ScheduleID))
 	if err != nil || !ok {
 		return Schedule{}, ok, err
 	}
@@ -80,7 +79,7 @@ func (q Reader) Crons(app, status string) ([]Schedule, error) {
 	var out []Schedule
 	err := scanPrefix(q.R, prefix, nil, func(k, _ []byte) (bool, error) {
 		id := k[bytes.LastIndexByte(k, 0)+1:]
-		s, ok, err := getJSON[Schedule](q.R, scheduleKey(string(id)))
+		s, ok, err := getRecord[Schedule](q.R, scheduleKey(string(id)))
 		if err != nil {
 			return false, err
 		}
@@ -123,7 +122,7 @@ func (q Reader) PastRuns(s Schedule, size int, token string) (Page, error) {
 			page.Next = encodeToken(page.lastKey)
 			break
 		}
-		r, err := decode[Run](it.Value())
+		r, err := decodeRecord[Run](it.Value())
 		if err != nil {
 			return Page{}, err
 		}
@@ -149,7 +148,7 @@ func (q Reader) AppSchedules(app string, start, end int64, status string, size i
 	err := scanTimeIndex(q.R, app, start, end, from, func(k []byte, s *Schedule, r *Run) (bool, error) {
 		item := s
 		if r != nil {
-			parent, ok, err := getJSON[Schedule](q.R, scheduleKey(r.ScheduleID))
+			parent, ok, err := getRecord[Schedule](q.R, scheduleKey(r.ScheduleID))
 			if err != nil || !ok {
 				return err == nil, err
 			}
@@ -174,7 +173,7 @@ func (q Reader) AppSchedules(app string, start, end int64, status string, size i
 func (q Reader) Nodes() (map[string]Node, error) {
 	out := map[string]Node{}
 	err := scanPrefix(q.R, []byte(pNode), nil, func(_, v []byte) (bool, error) {
-		n, err := decode[Node](v)
+		n, err := decodeRecord[Node](v)
 		out[n.NodeID] = n
 		return err == nil, err
 	})
@@ -183,7 +182,7 @@ func (q Reader) Nodes() (map[string]Node, error) {
 
 // Pending returns a pending run by id.
 func (q Reader) Pending(runID string) (PendingRun, bool, error) {
-	return getJSON[PendingRun](q.R, pendKey(runID))
+	return getRecord[PendingRun](q.R, pendKey(runID))
 }
 
 // DueRuns calls fn, in due order, for the not-yet-fired runs of one app
@@ -197,7 +196,7 @@ func (q Reader) DueRuns(app string, partition int, fromMs, untilMs int64, fn fun
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		runID := string(it.Key()[len(prefix)+8:])
-		pr, found, err := getJSON[PendingRun](q.R, pendKey(runID))
+		pr, found, err := getRecord[PendingRun](q.R, pendKey(runID))
 		if err != nil {
 			return err
 		}
@@ -213,7 +212,7 @@ func (q Reader) DueRuns(app string, partition int, fromMs, untilMs int64, fn fun
 func (q Reader) InflightRuns(app string, partition int, fn func(PendingRun) bool) error {
 	prefix := inflPrefix(app, partition)
 	return scanPrefix(q.R, prefix, nil, func(k, _ []byte) (bool, error) {
-		pr, found, err := getJSON[PendingRun](q.R, pendKey(string(k[len(prefix):])))
+		pr, found, err := getRecord[PendingRun](q.R, pendKey(string(k[len(prefix):])))
 		if err != nil || !found {
 			return err == nil, err
 		}
@@ -243,7 +242,7 @@ func scanTimeIndex(r pebble.Reader, app string, start, end int64, from []byte, f
 		var run *Run
 		switch v[0] {
 		case 'o':
-			sc, found, err := getJSON[Schedule](r, scheduleKey(string(v[1:])))
+			sc, found, err := getRecord[Schedule](r, scheduleKey(string(v[1:])))
 			if err != nil {
 				return err
 			}
@@ -252,7 +251,7 @@ func scanTimeIndex(r pebble.Reader, app string, start, end int64, from []byte, f
 			}
 			s = &sc
 		case 'r':
-			rn, found, err := getJSON[Run](r, join([]byte(pRun), v[1:]))
+			rn, found, err := getRecord[Run](r, join([]byte(pRun), v[1:]))
 			if err != nil {
 				return err
 			}
@@ -289,14 +288,6 @@ func scanPrefix(r pebble.Reader, prefix, from []byte, fn func(k, v []byte) (bool
 		}
 	}
 	return it.Error()
-}
-
-func decode[T any](b []byte) (T, error) {
-	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
-		return v, fmt.Errorf("decode %T: %w", v, err)
-	}
-	return v, nil
 }
 
 // Continuation tokens are the last key a page returned, base64url: opaque

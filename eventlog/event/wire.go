@@ -29,6 +29,10 @@ func NewWire(buf []byte) *Wire { return &Wire{b: buf[:0]} }
 // Bytes is the encoded message.
 func (w *Wire) Bytes() []byte { return w.b }
 
+// Raw appends bytes as they are (a marker or version byte before the
+// fields).
+func (w *Wire) Raw(b ...byte) { w.b = append(w.b, b...) }
+
 // String writes a non-empty string.
 func (w *Wire) String(n protowire.Number, v string) {
 	if v != "" {

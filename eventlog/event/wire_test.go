@@ -5,50 +5,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-)
 
-// fill sets every field of the struct v points to a distinct non-zero
-// value (pointers allocated, maps and slices with two elements), so a
-// field the wire form forgets shows up as a difference.
-func fill(v reflect.Value, n *int) {
-	switch v.Kind() {
-	case reflect.Pointer:
-		v.Set(reflect.New(v.Type().Elem()))
-		fill(v.Elem(), n)
-	case reflect.Struct:
-		for i := 0; i < v.NumField(); i++ {
-			fill(v.Field(i), n)
-		}
-	case reflect.String:
-		*n++
-		v.SetString(strings.Repeat("é", *n%3+1) + string(rune('a'+*n%26)))
-	case reflect.Int, reflect.Int64:
-		*n++
-		v.SetInt(int64(-*n * 1000003))
-	case reflect.Uint64:
-		*n++
-		v.SetUint(uint64(*n) << 40)
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Map:
-		m := reflect.MakeMap(v.Type())
-		for i := 0; i < 2; i++ {
-			k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
-			fill(k, n)
-			fill(e, n)
-			m.SetMapIndex(k, e)
-		}
-		v.Set(m)
-	case reflect.Slice:
-		s := reflect.MakeSlice(v.Type(), 2, 2)
-		for i := 0; i < 2; i++ {
-			fill(s.Index(i), n)
-		}
-		v.Set(s)
-	default:
-		panic("fill: unhandled kind " + v.Kind().String())
-	}
-}
+	"github.com/chronicle-sched/chronicle/internal/testfill"
+)
 
 // Every field of every payload survives the binary form, and its JSON
 // rendering (what the APIs show) is the JSON form's.
@@ -56,7 +15,7 @@ func TestEveryPayloadFieldRoundTrips(t *testing.T) {
 	n := 0
 	for typ := TypeAppRegistered; typ <= TypeEventsCompacted; typ++ {
 		p := newPayload(typ)
-		fill(reflect.ValueOf(p).Elem(), &n)
+		testfill.Fill(reflect.ValueOf(p).Elem(), &n)
 		ev, err := New(p, 1, "n1")
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +126,7 @@ func FuzzDecode(f *testing.F) {
 	for typ := TypeAppRegistered; typ <= TypeEventsCompacted; typ++ {
 		p := newPayload(typ)
 		n := 0
-		fill(reflect.ValueOf(p).Elem(), &n)
+		testfill.Fill(reflect.ValueOf(p).Elem(), &n)
 		ev, _ := New(p, 1, "n1")
 		b, _ := Encode(ev)
 		f.Add(b)
