@@ -167,13 +167,18 @@ func announce(ctx context.Context, logger *slog.Logger, state projections.Reader
 	client := &http.Client{Timeout: 5 * time.Second}
 	body := fmt.Sprintf(`{"nodeId":%q,"httpAddress":%q,"raftAddress":%q,"schema":%d}`, id, httpAddr, raftAddr,
 		event.SchemaVersion)
+	delay := 300 * time.Millisecond
 	for {
 		// Until the record shows this build's schema the leader may keep
-		// writing an older one (a leader of an older build drops the field:
-		// this retries until the leader is upgraded too).
+		// writing an older one. A leader of an older build drops the field,
+		// so this retries until the leader is upgraded too, backing off
+		// (every try is an event in the audit log).
 		nodes, err := state.Nodes()
-		if err == nil && nodes[id].HTTPAddr == httpAddr && nodes[id].Schema >= event.SchemaVersion {
-			return
+		if err == nil && nodes[id].HTTPAddr == httpAddr {
+			if nodes[id].Schema >= event.SchemaVersion {
+				return
+			}
+			delay = min(2*delay, 30*time.Second)
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+httpAddr+"/cluster/announce", strings.NewReader(body))
 		if res, err := client.Do(req); err == nil {
@@ -182,7 +187,7 @@ func announce(ctx context.Context, logger *slog.Logger, state projections.Reader
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(delay):
 		}
 	}
 }
