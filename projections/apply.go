@@ -614,11 +614,13 @@ func putRecord[T any, P wireRecord[T]](a *applier, key []byte, v T) error {
 	if err != nil {
 		return fmt.Errorf("encode %q: %w", key, err)
 	}
-	if err := a.b.Set(key, data, nil); err != nil {
-		return fmt.Errorf("write %q: %w", key, err)
-	}
 	if cb, ok := a.b.(*CachingBatch); ok {
-		cb.rememberDecoded(key, v)
+		err = cb.setDecoded(key, data, v)
+	} else {
+		err = a.b.Set(key, data, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("write %q: %w", key, err)
 	}
 	return nil
 }

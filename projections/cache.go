@@ -115,6 +115,16 @@ func (b *CachingBatch) Set(key, value []byte, opts *pebble.WriteOptions) error {
 	return b.Batch.Set(key, value, opts)
 }
 
+// setDecoded writes value (which the cache then owns: the caller must not
+// reuse it) with its decoded form obj: one cache update instead of Set's
+// copy and a rememberDecoded lookup (a write per record of every event).
+func (b *CachingBatch) setDecoded(key, value []byte, obj any) error {
+	if cacheable(key) {
+		b.cache.put(key, cached{v: value, found: true, obj: obj})
+	}
+	return b.Batch.Set(key, value, nil)
+}
+
 // Delete writes through the cache.
 func (b *CachingBatch) Delete(key []byte, opts *pebble.WriteOptions) error {
 	if cacheable(key) {
