@@ -98,7 +98,7 @@ func (c *clusterAdapter) Status(ctx context.Context) (server.ClusterStatus, erro
 	out.Members = make([]server.Member, len(st.Members))
 	for i, m := range st.Members {
 		out.Members[i] = server.Member{ID: m.ID, RaftAddress: m.RaftAddr, HTTPAddress: nodes[m.ID].HTTPAddr,
-			Voter: m.Voter, Leader: m.Leader}
+			Voter: m.Voter, Leader: m.Leader, EventSchema: nodes[m.ID].Schema}
 		wg.Add(1)
 		go func(mb *server.Member) {
 			defer wg.Done()

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/chronicle-sched/chronicle/eventlog/event"
-	"github.com/chronicle-sched/chronicle/projections"
 )
 
 type clusterView struct {
@@ -24,6 +23,7 @@ type clusterView struct {
 		Voter       bool   `json:"voter"`
 		Leader      bool   `json:"leader"`
 		Reachable   *bool  `json:"reachable"`
+		EventSchema int    `json:"eventSchema"`
 	} `json:"members"`
 }
 
@@ -137,18 +137,15 @@ func TestThreeNodeClusterThroughAFollower(t *testing.T) {
 		}
 	}
 	// Every member announced the event schema its build reads, so the
-	// leader writes the current one (raftfsm/schema.go).
+	// leader writes the current one (raftfsm/schema.go); /cluster shows it.
 	waitFor(t, 10*time.Second, "every member's schema announced", func() bool {
-		nodes, err := projections.Reader{R: leader.n.raft.State()}.Nodes()
-		if err != nil || len(nodes) != 3 {
-			return false
-		}
-		for _, n := range nodes {
-			if n.Schema != event.SchemaVersion {
+		v := f.cluster()
+		for _, m := range v.Members {
+			if m.EventSchema != event.SchemaVersion {
 				return false
 			}
 		}
-		return true
+		return len(v.Members) == 3
 	})
 
 	// Writes through a follower are forwarded; its own reads see them at once.

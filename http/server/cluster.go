@@ -23,6 +23,11 @@ type Member struct {
 	Leader      bool       `json:"leader"`
 	Reachable   *bool      `json:"reachable,omitempty"`
 	LastContact *time.Time `json:"lastContact,omitempty"` // when this node last heard from it
+	// EventSchema is the newest event schema version the member's build
+	// reads, as it announced it (absent: not announced yet, or a build that
+	// reads only version 1). The leader writes version 2 once every member
+	// shows it: during a rolling upgrade, this says who is left.
+	EventSchema int `json:"eventSchema,omitempty"`
 }
 
 // ClusterStatus is the body of GET /cluster.
