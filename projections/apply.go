@@ -582,7 +582,7 @@ func (a *applier) updateRun(cronID string, t int64, f func(*Run)) error {
 
 // getRecord reads the record at key (found false if absent), from the
 // apply cache's decoded records when r is a CachingBatch.
-func getRecord[T any, P wireRecord[T]](r pebble.Reader, key []byte) (T, bool, error) {
+func getRecord[T record](r pebble.Reader, key []byte) (T, bool, error) {
 	cb, caching := r.(*CachingBatch)
 	if caching {
 		if v, found, ok := decoded[T](cb, key); ok {
@@ -598,7 +598,7 @@ func getRecord[T any, P wireRecord[T]](r pebble.Reader, key []byte) (T, bool, er
 		return v, false, fmt.Errorf("read %q: %w", key, err)
 	}
 	defer closer.Close()
-	if v, err = decodeRecord[T, P](b); err != nil {
+	if v, err = decodeRecord[T](b); err != nil {
 		return v, false, fmt.Errorf("record %q: %w", key, err)
 	}
 	if caching {
@@ -609,8 +609,8 @@ func getRecord[T any, P wireRecord[T]](r pebble.Reader, key []byte) (T, bool, er
 
 // putRecord writes v at key in the form of the event being applied (see
 // records_wire.go).
-func putRecord[T any, P wireRecord[T]](a *applier, key []byte, v T) error {
-	data, err := encodeRecord[T, P](v, a.ev.V < event.SchemaVersion)
+func putRecord[T record](a *applier, key []byte, v T) error {
+	data, err := encodeRecord[T](v, a.ev.V < event.SchemaVersion)
 	if err != nil {
 		return fmt.Errorf("encode %q: %w", key, err)
 	}

@@ -21,33 +21,116 @@ import (
 // with '{'.
 const binaryRecord byte = 2
 
-// wireRecord is a record's wire form (pointer receivers read).
-type wireRecord[T any] interface {
-	*T
-	appendWire(w *event.Wire)
-	readWire(f *event.Fields)
+// recordCodecs are the wire forms of the records. Field numbers follow the
+// struct's field order and never change; a new field takes the next one.
+var (
+	appCodec = event.NewCodec(
+		event.StringField(1, func(a *App) *string { return &a.AppID }),
+		event.IntField(2, func(a *App) *int { return &a.Partitions }),
+		event.BoolField(3, func(a *App) *bool { return &a.Active }),
+		event.Int64Field(4, func(a *App) *int64 { return &a.CreatedAt }),
+	)
+	scheduleCodec = event.NewCodec(
+		event.StringField(1, func(s *Schedule) *string { return &s.ScheduleID }),
+		event.StringField(2, func(s *Schedule) *string { return &s.ParentID }),
+		event.StringField(3, func(s *Schedule) *string { return &s.AppID }),
+		event.IntField(4, func(s *Schedule) *int { return &s.Partition }),
+		event.StringField(5, func(s *Schedule) *string { return &s.Payload }),
+		event.Int64Field(6, func(s *Schedule) *int64 { return &s.ScheduleTime }),
+		event.Int64Field(7, func(s *Schedule) *int64 { return &s.ScheduleTimeMs }),
+		event.StringField(8, func(s *Schedule) *string { return &s.CronExpression }),
+		event.StringField(9, func(s *Schedule) *string { return &s.TimeZone }),
+		event.Int64Field(10, func(s *Schedule) *int64 { return &s.NextRunTime }),
+		event.MessageField(11, func(s *Schedule) *event.Callback { return &s.Callback }, event.CallbackCodec),
+		event.OptionalMessageField(12, func(s *Schedule) **event.RetryPolicy { return &s.Retry }, event.RetryCodec),
+		event.StringField(13, func(s *Schedule) *string { return &s.Status }),
+		event.StringField(14, func(s *Schedule) *string { return &s.ErrorMessage }),
+		event.IntField(15, func(s *Schedule) *int { return &s.HTTPStatus }),
+		event.IntField(16, func(s *Schedule) *int { return &s.Attempts }),
+		event.Int64Field(17, func(s *Schedule) *int64 { return &s.FiredAt }),
+		event.Int64Field(18, func(s *Schedule) *int64 { return &s.CompletedAt }),
+		event.IntField(19, func(s *Schedule) *int { return &s.Reconciles }),
+		event.Int64Field(20, func(s *Schedule) *int64 { return &s.CreatedAt }),
+		event.Uint64Field(21, func(s *Schedule) *uint64 { return &s.CreatedSeq }),
+		event.Int64Field(22, func(s *Schedule) *int64 { return &s.ClosedAt }),
+	)
+	runCodec = event.NewCodec(
+		event.StringField(1, func(r *Run) *string { return &r.RunID }),
+		event.StringField(2, func(r *Run) *string { return &r.ScheduleID }),
+		event.StringField(3, func(r *Run) *string { return &r.AppID }),
+		event.IntField(4, func(r *Run) *int { return &r.Partition }),
+		event.Int64Field(5, func(r *Run) *int64 { return &r.ScheduledTime }),
+		event.StringField(6, func(r *Run) *string { return &r.Status }),
+		event.StringField(7, func(r *Run) *string { return &r.ErrorMessage }),
+		event.IntField(8, func(r *Run) *int { return &r.HTTPStatus }),
+		event.IntField(9, func(r *Run) *int { return &r.Attempts }),
+		event.Int64Field(10, func(r *Run) *int64 { return &r.FiredAt }),
+		event.Int64Field(11, func(r *Run) *int64 { return &r.CompletedAt }),
+		event.IntField(12, func(r *Run) *int { return &r.Reconciles }),
+	)
+	pendingRunCodec = event.NewCodec(
+		event.StringField(1, func(p *PendingRun) *string { return &p.RunID }),
+		event.StringField(2, func(p *PendingRun) *string { return &p.ScheduleID }),
+		event.StringField(3, func(p *PendingRun) *string { return &p.AppID }),
+		event.IntField(4, func(p *PendingRun) *int { return &p.Partition }),
+		event.Int64Field(5, func(p *PendingRun) *int64 { return &p.ScheduledTime }),
+		event.Int64Field(6, func(p *PendingRun) *int64 { return &p.DueMs }),
+		event.StringField(7, func(p *PendingRun) *string { return &p.Kind }),
+		event.BoolField(8, func(p *PendingRun) *bool { return &p.Fired }),
+		event.Int64Field(9, func(p *PendingRun) *int64 { return &p.FiredAt }),
+	)
+	nodeCodec = event.NewCodec(
+		event.StringField(1, func(n *Node) *string { return &n.NodeID }),
+		event.StringField(2, func(n *Node) *string { return &n.HTTPAddr }),
+		event.StringField(3, func(n *Node) *string { return &n.RaftAddr }),
+		event.Int64Field(4, func(n *Node) *int64 { return &n.AnnouncedAt }),
+		event.IntField(5, func(n *Node) *int { return &n.Schema }),
+	)
+)
+
+// record is a read-model record type.
+type record interface {
+	App | Schedule | Run | PendingRun | Node
+}
+
+// codecOf returns the wire form of record type T.
+func codecOf[T record]() *event.Codec[T] {
+	var c any
+	switch any((*T)(nil)).(type) { // a nil pointer: no value is boxed
+	case *App:
+		c = appCodec
+	case *Schedule:
+		c = scheduleCodec
+	case *Run:
+		c = runCodec
+	case *PendingRun:
+		c = pendingRunCodec
+	case *Node:
+		c = nodeCodec
+	}
+	return c.(*event.Codec[T])
 }
 
 // encodeRecord returns v in the wire form, or as JSON when asJSON.
-func encodeRecord[T any, P wireRecord[T]](v T, asJSON bool) ([]byte, error) {
+func encodeRecord[T record](v T, asJSON bool) ([]byte, error) {
 	if asJSON {
 		return json.Marshal(v)
 	}
 	w := event.NewWire(make([]byte, 0, 160))
 	w.Raw(binaryRecord)
-	P(&v).appendWire(w)
+	codecOf[T]().Append(w, &v)
 	return w.Bytes(), nil
 }
 
 // decodeRecord reads a record in either form.
-func decodeRecord[T any, P wireRecord[T]](b []byte) (T, error) {
+func decodeRecord[T record](b []byte) (T, error) {
 	var v T
 	switch {
 	case len(b) == 0:
 		return v, errors.New("empty record")
 	case b[0] == binaryRecord:
 		f := event.NewFields(b[1:])
-		P(&v).readWire(&f)
+		codecOf[T]().Read(&f, &v)
 		if err := f.Err(); err != nil {
 			return v, fmt.Errorf("decode %T: %w", v, err)
 		}
@@ -57,210 +140,4 @@ func decodeRecord[T any, P wireRecord[T]](b []byte) (T, error) {
 		}
 	}
 	return v, nil
-}
-
-func (a *App) appendWire(w *event.Wire) {
-	w.String(1, a.AppID)
-	w.Int(2, int64(a.Partitions))
-	w.Bool(3, a.Active)
-	w.Int(4, a.CreatedAt)
-}
-
-func (a *App) readWire(f *event.Fields) {
-	for f.Next() {
-		switch f.Num() {
-		case 1:
-			a.AppID = f.String()
-		case 2:
-			a.Partitions = f.Int()
-		case 3:
-			a.Active = f.Bool()
-		case 4:
-			a.CreatedAt = f.Int64()
-		}
-	}
-}
-
-func (s *Schedule) appendWire(w *event.Wire) {
-	w.String(1, s.ScheduleID)
-	w.String(2, s.ParentID)
-	w.String(3, s.AppID)
-	w.Int(4, int64(s.Partition))
-	w.String(5, s.Payload)
-	w.Int(6, s.ScheduleTime)
-	w.Int(7, s.ScheduleTimeMs)
-	w.String(8, s.CronExpression)
-	w.String(9, s.TimeZone)
-	w.Int(10, s.NextRunTime)
-	w.Message(11, s.Callback.AppendWire)
-	w.AppendRetry(12, s.Retry)
-	w.String(13, s.Status)
-	w.String(14, s.ErrorMessage)
-	w.Int(15, int64(s.HTTPStatus))
-	w.Int(16, int64(s.Attempts))
-	w.Int(17, s.FiredAt)
-	w.Int(18, s.CompletedAt)
-	w.Int(19, int64(s.Reconciles))
-	w.Int(20, s.CreatedAt)
-	w.Uint(21, s.CreatedSeq)
-	w.Int(22, s.ClosedAt)
-}
-
-func (s *Schedule) readWire(f *event.Fields) {
-	for f.Next() {
-		switch f.Num() {
-		case 1:
-			s.ScheduleID = f.String()
-		case 2:
-			s.ParentID = f.String()
-		case 3:
-			s.AppID = f.String()
-		case 4:
-			s.Partition = f.Int()
-		case 5:
-			s.Payload = f.String()
-		case 6:
-			s.ScheduleTime = f.Int64()
-		case 7:
-			s.ScheduleTimeMs = f.Int64()
-		case 8:
-			s.CronExpression = f.String()
-		case 9:
-			s.TimeZone = f.String()
-		case 10:
-			s.NextRunTime = f.Int64()
-		case 11:
-			s.Callback = f.Callback()
-		case 12:
-			s.Retry = f.Retry()
-		case 13:
-			s.Status = f.String()
-		case 14:
-			s.ErrorMessage = f.String()
-		case 15:
-			s.HTTPStatus = f.Int()
-		case 16:
-			s.Attempts = f.Int()
-		case 17:
-			s.FiredAt = f.Int64()
-		case 18:
-			s.CompletedAt = f.Int64()
-		case 19:
-			s.Reconciles = f.Int()
-		case 20:
-			s.CreatedAt = f.Int64()
-		case 21:
-			s.CreatedSeq = f.Uint64()
-		case 22:
-			s.ClosedAt = f.Int64()
-		}
-	}
-}
-
-func (r *Run) appendWire(w *event.Wire) {
-	w.String(1, r.RunID)
-	w.String(2, r.ScheduleID)
-	w.String(3, r.AppID)
-	w.Int(4, int64(r.Partition))
-	w.Int(5, r.ScheduledTime)
-	w.String(6, r.Status)
-	w.String(7, r.ErrorMessage)
-	w.Int(8, int64(r.HTTPStatus))
-	w.Int(9, int64(r.Attempts))
-	w.Int(10, r.FiredAt)
-	w.Int(11, r.CompletedAt)
-	w.Int(12, int64(r.Reconciles))
-}
-
-func (r *Run) readWire(f *event.Fields) {
-	for f.Next() {
-		switch f.Num() {
-		case 1:
-			r.RunID = f.String()
-		case 2:
-			r.ScheduleID = f.String()
-		case 3:
-			r.AppID = f.String()
-		case 4:
-			r.Partition = f.Int()
-		case 5:
-			r.ScheduledTime = f.Int64()
-		case 6:
-			r.Status = f.String()
-		case 7:
-			r.ErrorMessage = f.String()
-		case 8:
-			r.HTTPStatus = f.Int()
-		case 9:
-			r.Attempts = f.Int()
-		case 10:
-			r.FiredAt = f.Int64()
-		case 11:
-			r.CompletedAt = f.Int64()
-		case 12:
-			r.Reconciles = f.Int()
-		}
-	}
-}
-
-func (p *PendingRun) appendWire(w *event.Wire) {
-	w.String(1, p.RunID)
-	w.String(2, p.ScheduleID)
-	w.String(3, p.AppID)
-	w.Int(4, int64(p.Partition))
-	w.Int(5, p.ScheduledTime)
-	w.Int(6, p.DueMs)
-	w.String(7, p.Kind)
-	w.Bool(8, p.Fired)
-	w.Int(9, p.FiredAt)
-}
-
-func (p *PendingRun) readWire(f *event.Fields) {
-	for f.Next() {
-		switch f.Num() {
-		case 1:
-			p.RunID = f.String()
-		case 2:
-			p.ScheduleID = f.String()
-		case 3:
-			p.AppID = f.String()
-		case 4:
-			p.Partition = f.Int()
-		case 5:
-			p.ScheduledTime = f.Int64()
-		case 6:
-			p.DueMs = f.Int64()
-		case 7:
-			p.Kind = f.String()
-		case 8:
-			p.Fired = f.Bool()
-		case 9:
-			p.FiredAt = f.Int64()
-		}
-	}
-}
-
-func (n *Node) appendWire(w *event.Wire) {
-	w.String(1, n.NodeID)
-	w.String(2, n.HTTPAddr)
-	w.String(3, n.RaftAddr)
-	w.Int(4, n.AnnouncedAt)
-	w.Int(5, int64(n.Schema))
-}
-
-func (n *Node) readWire(f *event.Fields) {
-	for f.Next() {
-		switch f.Num() {
-		case 1:
-			n.NodeID = f.String()
-		case 2:
-			n.HTTPAddr = f.String()
-		case 3:
-			n.RaftAddr = f.String()
-		case 4:
-			n.AnnouncedAt = f.Int64()
-		case 5:
-			n.Schema = f.Int()
-		}
-	}
 }

@@ -11,27 +11,27 @@ import (
 )
 
 // roundTrip encodes a filled record in both forms and decodes it back.
-func roundTrip[T any, P wireRecord[T]](t *testing.T) {
+func roundTrip[T record](t *testing.T) {
 	t.Helper()
 	var v T
 	n := 0
 	testfill.Fill(reflect.ValueOf(&v).Elem(), &n)
 	for _, asJSON := range []bool{false, true} {
-		b, err := encodeRecord[T, P](v, asJSON)
+		b, err := encodeRecord[T](v, asJSON)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if (b[0] == '{') != asJSON {
 			t.Fatalf("%T: JSON %v but stored as %q", v, asJSON, b[:1])
 		}
-		got, err := decodeRecord[T, P](b)
+		got, err := decodeRecord[T](b)
 		if err != nil {
 			t.Fatalf("%T: %v", v, err)
 		}
 		if !reflect.DeepEqual(got, v) {
 			t.Errorf("%T (JSON %v) changed:\n got %+v\nwant %+v", v, asJSON, got, v)
 		}
-		again, _ := encodeRecord[T, P](got, asJSON)
+		again, _ := encodeRecord[T](got, asJSON)
 		if !bytes.Equal(again, b) {
 			t.Errorf("%T (JSON %v) does not re-encode to its bytes", v, asJSON)
 		}

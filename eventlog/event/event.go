@@ -144,12 +144,11 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 // New wraps a payload in an envelope stamped with the proposer's time and
 // node, in the current schema version.
 func New(p Payload, timeNanos int64, node string) (Event, error) {
-	wp, ok := p.(interface{ appendWire(*Wire) })
-	if !ok {
+	k, ok := payloadKinds[p.EventType()]
+	w := NewWire(make([]byte, 0, 128))
+	if !ok || !k.append(w, p) {
 		return Event{}, fmt.Errorf("encode %s payload: %T has no wire form", p.EventType(), p)
 	}
-	w := NewWire(make([]byte, 0, 128))
-	wp.appendWire(w)
 	return Event{V: SchemaVersion, Type: p.EventType(), Time: timeNanos, Node: node, Data: w.Bytes()}, nil
 }
 
@@ -246,47 +245,22 @@ func Decode(b []byte) (Event, error) {
 	return e, nil
 }
 
-// newPayload returns an empty payload of type t.
-func newPayload(t Type) wirePayload {
-	switch t {
-	case TypeAppRegistered:
-		return &AppRegistered{}
-	case TypeAppActivated:
-		return &AppActivated{}
-	case TypeAppDeactivated:
-		return &AppDeactivated{}
-	case TypeScheduleCreated:
-		return &ScheduleCreated{}
-	case TypeScheduleDeleted:
-		return &ScheduleDeleted{}
-	case TypeRunFired:
-		return &RunFired{}
-	case TypeRunCompleted:
-		return &RunCompleted{}
-	case TypeBulkAction:
-		return &BulkAction{}
-	case TypeNodeAnnounced:
-		return &NodeAnnounced{}
-	case TypeEventsCompacted:
-		return &EventsCompacted{}
-	}
-	return nil
-}
-
 // Payload decodes the event's data into its typed payload (a pointer).
 func (e Event) Payload() (Payload, error) {
-	p := newPayload(e.Type)
-	if p == nil {
+	k, ok := payloadKinds[e.Type]
+	if !ok {
 		return nil, fmt.Errorf("decode payload of event seq %d: unknown type %d", e.Seq, e.Type)
 	}
+	var p Payload
 	switch e.V {
 	case schemaJSON:
+		p = k.new()
 		if err := json.Unmarshal(e.Data, p); err != nil {
 			return nil, fmt.Errorf("decode %s payload of event seq %d: %w", e.Type, e.Seq, err)
 		}
 	case SchemaVersion:
 		f := NewFields(e.Data)
-		p.readWire(&f)
+		p = k.read(&f)
 		if err := f.Err(); err != nil {
 			return nil, fmt.Errorf("decode %s payload of event seq %d: %w", e.Type, e.Seq, err)
 		}

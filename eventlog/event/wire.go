@@ -8,8 +8,8 @@ import (
 )
 
 // The binary form of payloads (schema version 2) and of the read models'
-// records is the protobuf wire format, written and read field by field
-// with protowire rather than generated code. It is tagged: a field may be
+// records is the protobuf wire format, written and read with protowire
+// through a Codec per type (codec.go) rather than generated code. It is tagged: a field may be
 // added under a new number and old data decodes with its zero value, and a
 // field this build does not know is skipped, which is the evolution rule
 // the JSON form gave us, at a fraction of its cost (JSON was the largest

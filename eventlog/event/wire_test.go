@@ -14,7 +14,7 @@ import (
 func TestEveryPayloadFieldRoundTrips(t *testing.T) {
 	n := 0
 	for typ := TypeAppRegistered; typ <= TypeEventsCompacted; typ++ {
-		p := newPayload(typ)
+		p := payloadKinds[typ].new()
 		testfill.Fill(reflect.ValueOf(p).Elem(), &n)
 		ev, err := New(p, 1, "n1")
 		if err != nil {
@@ -124,7 +124,7 @@ func TestBinaryDecodeRejectsDamage(t *testing.T) {
 // event that re-encodes to a form that decodes to the same event.
 func FuzzDecode(f *testing.F) {
 	for typ := TypeAppRegistered; typ <= TypeEventsCompacted; typ++ {
-		p := newPayload(typ)
+		p := payloadKinds[typ].new()
 		n := 0
 		testfill.Fill(reflect.ValueOf(p).Elem(), &n)
 		ev, _ := New(p, 1, "n1")
@@ -154,4 +154,37 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("payload changed through re-encoding: %v\n%+v\n%+v", err, p, p2)
 		}
 	})
+}
+
+// A field this build does not know (written by a later one) is skipped,
+// and the fields it knows still read: the evolution rule of the wire form.
+func TestUnknownFieldsAreSkipped(t *testing.T) {
+	w := NewWire(nil)
+	w.String(1, "s1")
+	w.String(40, "from a later build")
+	w.Int(41, 7)
+	w.Message(42, func(b *Wire) { b.String(1, "nested") })
+	w.String(2, "r1")
+	ev := Event{V: SchemaVersion, Type: TypeRunFired, Data: w.Bytes()}
+	p, err := ev.Payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rf := p.(*RunFired); rf.ScheduleID != "s1" || rf.RunID != "r1" {
+		t.Fatalf("got %+v", rf)
+	}
+}
+
+// Two fields under one number would make a codec ambiguous: refused when
+// the codec is built, that is when the package loads.
+func TestCodecRefusesANumberUsedTwice(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a codec with field 1 twice was built")
+		}
+	}()
+	NewCodec(
+		StringField(1, func(p *RunFired) *string { return &p.ScheduleID }),
+		StringField(1, func(p *RunFired) *string { return &p.RunID }),
+	)
 }
