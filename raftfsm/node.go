@@ -284,7 +284,7 @@ func (n *Node) Barrier(timeout time.Duration) error {
 func (n *Node) Propose(evs []event.Event, timeout time.Duration) ([]Result, error) {
 	v, err := n.proposalSchema()
 	if err != nil {
-		return nil, err
+		return nil, n.mapErr(err) // a node shutting down answers like Apply would
 	}
 	if evs, err = inSchema(evs, v); err != nil {
 		return nil, err
