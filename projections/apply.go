@@ -610,7 +610,7 @@ func getRecord[T record](r pebble.Reader, key []byte) (T, bool, error) {
 // putRecord writes v at key in the form of the event being applied (see
 // records_wire.go).
 func putRecord[T record](a *applier, key []byte, v T) error {
-	data, err := encodeRecord[T](v, a.ev.V < event.SchemaVersion)
+	data, err := encodeRecord[T](v, a.ev.V == event.SchemaJSON)
 	if err != nil {
 		return fmt.Errorf("encode %q: %w", key, err)
 	}

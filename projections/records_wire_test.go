@@ -57,11 +57,10 @@ func TestRecordsTakeTheFormOfTheirEvent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v == 1 {
-			if ev.Data, err = ev.JSON(); err != nil {
+		if v == event.SchemaJSON {
+			if ev, err = ev.InJSON(); err != nil {
 				t.Fatal(err)
 			}
-			ev.V = 1
 		}
 		w.seq++
 		ev.Seq = w.seq

@@ -52,11 +52,10 @@ func TestCommandDecodesTheJSONFormat(t *testing.T) {
 	// Those builds wrote schema version 1 events: JSON payloads.
 	evs := sampleEvents(t)
 	for i := range evs {
-		data, err := evs[i].JSON()
-		if err != nil {
+		var err error
+		if evs[i], err = evs[i].InJSON(); err != nil {
 			t.Fatal(err)
 		}
-		evs[i].V, evs[i].Data = 1, data
 	}
 	js, err := json.Marshal(command{Events: evs})
 	if err != nil {

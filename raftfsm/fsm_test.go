@@ -199,10 +199,9 @@ func TestVersion1EventsFromAnOlderBuildApply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.Data, err = ev.JSON(); err != nil {
+		if ev, err = ev.InJSON(); err != nil {
 			t.Fatal(err)
 		}
-		ev.V = 1
 		data, err := encodeCommand([]event.Event{ev})
 		if err != nil {
 			t.Fatal(err)

@@ -63,7 +63,7 @@ func (n *Node) clusterSchema() (int, error) {
 			}
 		}
 		if announced[string(s.ID)].Schema < event.SchemaVersion {
-			return 1, nil
+			return event.SchemaJSON, nil
 		}
 	}
 	return event.SchemaVersion, nil
@@ -77,14 +77,10 @@ func inSchema(evs []event.Event, v int) ([]event.Event, error) {
 	}
 	out := make([]event.Event, len(evs))
 	for i, ev := range evs {
-		if ev.V != 1 {
-			data, err := ev.JSON()
-			if err != nil {
-				return nil, err
-			}
-			ev.V, ev.Data = 1, data
+		var err error
+		if out[i], err = ev.InJSON(); err != nil {
+			return nil, err
 		}
-		out[i] = ev
 	}
 	return out, nil
 }

@@ -30,8 +30,9 @@ import (
 // forever.
 const SchemaVersion = 2
 
-// schemaJSON is version 1, the JSON form.
-const schemaJSON = 1
+// SchemaJSON is version 1, the JSON form: the only one builds before
+// 2026-11-30 read.
+const SchemaJSON = 1
 
 // Type identifies an event's payload. Stored as a number: see the package
 // rules before touching this list.
@@ -118,7 +119,7 @@ type jsonEnvelope struct {
 // MarshalJSON writes the version 1 envelope; a version 2 event has no
 // JSON envelope (its payload is binary): use View for a JSON rendering.
 func (e Event) MarshalJSON() ([]byte, error) {
-	if e.V != schemaJSON {
+	if e.V != SchemaJSON {
 		return nil, fmt.Errorf("event seq %d: schema version %d has no JSON envelope", e.Seq, e.V)
 	}
 	return json.Marshal(e.jsonEnvelope())
@@ -168,7 +169,7 @@ const (
 // version byte followed by the envelope's fields in the wire form.
 func Encode(e Event) ([]byte, error) {
 	switch e.V {
-	case schemaJSON:
+	case SchemaJSON:
 		b, err := json.Marshal(e.jsonEnvelope())
 		if err != nil {
 			return nil, fmt.Errorf("encode event seq %d: %w", e.Seq, err)
@@ -176,7 +177,7 @@ func Encode(e Event) ([]byte, error) {
 		return b, nil
 	case SchemaVersion:
 		w := NewWire(make([]byte, 0, 40+len(e.Node)+len(e.Data)))
-		w.b = append(w.b, byte(SchemaVersion))
+		w.Raw(byte(SchemaVersion))
 		w.Uint(envSeq, e.Seq)
 		w.Uint(envType, uint64(e.Type))
 		w.Int(envTime, e.Time)
@@ -204,7 +205,7 @@ func Decode(b []byte) (Event, error) {
 		if err := json.Unmarshal(b, &e); err != nil {
 			return Event{}, fmt.Errorf("decode event envelope: %w", err)
 		}
-		if e.V != schemaJSON {
+		if e.V != SchemaJSON {
 			return Event{}, fmt.Errorf("decode event seq %d: unsupported schema version %d", e.Seq, e.V)
 		}
 	} else {
@@ -253,7 +254,7 @@ func (e Event) Payload() (Payload, error) {
 	}
 	var p Payload
 	switch e.V {
-	case schemaJSON:
+	case SchemaJSON:
 		p = k.new()
 		if err := json.Unmarshal(e.Data, p); err != nil {
 			return nil, fmt.Errorf("decode %s payload of event seq %d: %w", e.Type, e.Seq, err)
@@ -273,7 +274,7 @@ func (e Event) Payload() (Payload, error) {
 // JSON is the payload as JSON, the form the APIs show (for version 1 the
 // stored bytes themselves).
 func (e Event) JSON() (json.RawMessage, error) {
-	if e.V == schemaJSON {
+	if e.V == SchemaJSON {
 		return e.Data, nil
 	}
 	p, err := e.Payload()
@@ -285,6 +286,21 @@ func (e Event) JSON() (json.RawMessage, error) {
 		return nil, fmt.Errorf("payload of event seq %d as JSON: %w", e.Seq, err)
 	}
 	return b, nil
+}
+
+// InJSON returns e in schema version 1, its payload re-encoded as JSON
+// (e itself if it is already): what a leader proposes while a member of
+// an older build cannot read version 2.
+func (e Event) InJSON() (Event, error) {
+	if e.V == SchemaJSON {
+		return e, nil
+	}
+	data, err := e.JSON()
+	if err != nil {
+		return Event{}, err
+	}
+	e.V, e.Data = SchemaJSON, data
+	return e, nil
 }
 
 // RunID is the run a RunFired or RunCompleted event is about ("" for
