@@ -49,39 +49,54 @@ func (c *Codec[T]) Read(f *Fields, m *T) {
 	}
 }
 
+// scalarField is a field that one Wire method writes and one Fields
+// method reads.
+func scalarField[T, V any](n protowire.Number, at func(*T) *V, put func(*Wire, protowire.Number, V),
+	get func(*Fields) V) CodecField[T] {
+	return CodecField[T]{num: n,
+		write: func(w *Wire, m *T) { put(w, n, *at(m)) },
+		read:  func(f *Fields, m *T) { *at(m) = get(f) }}
+}
+
 // StringField is a string (absent when empty).
 func StringField[T any](n protowire.Number, at func(*T) *string) CodecField[T] {
-	return CodecField[T]{num: n,
-		write: func(w *Wire, m *T) { w.String(n, *at(m)) },
-		read:  func(f *Fields, m *T) { *at(m) = f.String() }}
+	return scalarField(n, at, (*Wire).String, (*Fields).String)
 }
 
 // IntField is an int that must fit 32 bits (zigzag varint, absent when 0).
 func IntField[T any](n protowire.Number, at func(*T) *int) CodecField[T] {
-	return CodecField[T]{num: n,
-		write: func(w *Wire, m *T) { w.Int(n, int64(*at(m))) },
-		read:  func(f *Fields, m *T) { *at(m) = f.Int() }}
+	return scalarField(n, at, func(w *Wire, n protowire.Number, v int) { w.Int(n, int64(v)) }, (*Fields).Int)
 }
 
 // Int64Field is an int64 (zigzag varint, absent when 0).
 func Int64Field[T any](n protowire.Number, at func(*T) *int64) CodecField[T] {
-	return CodecField[T]{num: n,
-		write: func(w *Wire, m *T) { w.Int(n, *at(m)) },
-		read:  func(f *Fields, m *T) { *at(m) = f.Int64() }}
+	return scalarField(n, at, (*Wire).Int, (*Fields).Int64)
 }
 
 // Uint64Field is a uint64 (varint, absent when 0).
 func Uint64Field[T any](n protowire.Number, at func(*T) *uint64) CodecField[T] {
-	return CodecField[T]{num: n,
-		write: func(w *Wire, m *T) { w.Uint(n, *at(m)) },
-		read:  func(f *Fields, m *T) { *at(m) = f.Uint64() }}
+	return scalarField(n, at, (*Wire).Uint, (*Fields).Uint64)
 }
 
 // BoolField is a bool (absent when false).
 func BoolField[T any](n protowire.Number, at func(*T) *bool) CodecField[T] {
+	return scalarField(n, at, (*Wire).Bool, (*Fields).Bool)
+}
+
+// StringMapField is a map of strings, one entry message per key, in key
+// order (an entry read adds to the map).
+func StringMapField[T any](n protowire.Number, at func(*T) *map[string]string) CodecField[T] {
 	return CodecField[T]{num: n,
-		write: func(w *Wire, m *T) { w.Bool(n, *at(m)) },
-		read:  func(f *Fields, m *T) { *at(m) = f.Bool() }}
+		write: func(w *Wire, m *T) { w.StringMap(n, *at(m)) },
+		read:  func(f *Fields, m *T) { f.StringMapEntry(at(m)) }}
+}
+
+// StringsField is a list of strings, one repetition of the field each
+// (a repetition read appends).
+func StringsField[T any](n protowire.Number, at func(*T) *[]string) CodecField[T] {
+	return CodecField[T]{num: n,
+		write: func(w *Wire, m *T) { w.Strings(n, *at(m)) },
+		read:  func(f *Fields, m *T) { *at(m) = append(*at(m), f.String()) }}
 }
 
 // OptionalBoolField is a *bool: nil is absent, and false is kept apart
@@ -126,19 +141,4 @@ func OptionalMessageField[T, M any](n protowire.Number, at func(*T) **M, c *Code
 			f.Message(func(b *Fields) { c.Read(b, v) })
 			*at(m) = v
 		}}
-}
-
-// StringMapField is a map of strings, one entry message per key, in key
-// order.
-func StringMapField[T any](n protowire.Number, at func(*T) *map[string]string) CodecField[T] {
-	return CodecField[T]{num: n,
-		write: func(w *Wire, m *T) { w.StringMap(n, *at(m)) },
-		read:  func(f *Fields, m *T) { f.StringMapEntry(at(m)) }}
-}
-
-// StringsField is a list of strings, one repetition of the field each.
-func StringsField[T any](n protowire.Number, at func(*T) *[]string) CodecField[T] {
-	return CodecField[T]{num: n,
-		write: func(w *Wire, m *T) { w.Strings(n, *at(m)) },
-		read:  func(f *Fields, m *T) { *at(m) = append(*at(m), f.String()) }}
 }
