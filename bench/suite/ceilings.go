@@ -149,7 +149,7 @@ func bareCallbackCeiling(total, workers int) (float64, error) {
 	}
 	defer rc.Close()
 	body := []byte(`{"n":12345}`)
-	r := postLoad(rc.URL+"/f", workers, total, time.Hour, func(int) []byte { return body })
+	r := postLoad(goClient, rc.URL+"/f", workers, total, time.Hour, func(int) []byte { return body })
 	if r.Errors > 0 {
 		return 0, fmt.Errorf("bare callbacks: %d errors", r.Errors)
 	}

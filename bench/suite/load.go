@@ -29,9 +29,42 @@ func newClient(workers int) *http.Client {
 		MaxIdleConns: workers, MaxIdleConnsPerHost: workers, IdleConnTimeout: time.Minute}}
 }
 
-// postLoad runs `workers` keep-alive clients, each POSTing body(i) to url
-// back to back, until total requests were sent (total > 0) or d passed.
-func postLoad(url string, workers, total int, d time.Duration, body func(i int) []byte) loadResult {
+// clientKind picks the load client: the lean one for the server
+// scenarios and their ceilings, Go's own where a ceiling stands for what
+// the server's Go client can do.
+type clientKind int
+
+const (
+	rawClient clientKind = iota // rawPoster: one keep-alive connection per worker
+	goClient                    // net/http.Client, shared by the workers
+)
+
+// sender posts one body and returns the answer's status code.
+type sender func(body []byte) (int, error)
+
+func newSender(kind clientKind, url string, shared *http.Client) (sender, func(), error) {
+	if kind == rawClient {
+		p, err := newRawPoster(url)
+		if err != nil {
+			return nil, nil, err
+		}
+		return p.post, p.close, nil
+	}
+	return func(body []byte) (int, error) {
+		res, err := shared.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, nil
+	}, func() {}, nil
+}
+
+// postLoad runs `workers` keep-alive clients of the given kind, each
+// POSTing body(i) to url back to back, until total requests were sent
+// (total > 0) or d passed.
+func postLoad(kind clientKind, url string, workers, total int, d time.Duration, body func(i int) []byte) loadResult {
 	client := newClient(workers)
 	var next atomic.Int64
 	var okN, errN atomic.Int64
@@ -44,19 +77,22 @@ func postLoad(url string, workers, total int, d time.Duration, body func(i int) 
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			send, closeSender, err := newSender(kind, url, client)
+			if err != nil {
+				errN.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			defer closeSender()
 			for {
 				i := int(next.Add(1)) - 1
 				if (total > 0 && i >= total) || (total == 0 && time.Now().After(deadline)) {
 					return
 				}
 				t0 := time.Now()
-				res, err := client.Post(url, "application/json", bytes.NewReader(body(i)))
-				if err == nil {
-					_, _ = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if res.StatusCode/100 != 2 {
-						err = fmt.Errorf("HTTP %d", res.StatusCode)
-					}
+				status, err := send(body(i))
+				if err == nil && status/100 != 2 {
+					err = fmt.Errorf("HTTP %d", status)
 				}
 				if err != nil {
 					errN.Add(1)

@@ -45,7 +45,7 @@ func (s *suite) create() error {
 		return err
 	}
 	at := farFuture()
-	ceil := postLoad(bare+"/goscheduler/schedules", workers, 0, s.p.loadFor, func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) })
+	ceil := postLoad(rawClient, bare+"/goscheduler/schedules", workers, 0, s.p.loadFor, func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) })
 	stop()
 	pebbleCeil, err := pebbleSyncedCeiling(s.tmp, workers, s.p.loadFor)
 	if err != nil {
@@ -65,7 +65,7 @@ func (s *suite) create() error {
 	}
 	var r loadResult
 	profiled := s.profileDuring(n, "create", func() {
-		r = postLoad(n.URL()+"/goscheduler/schedules", workers, 0, s.p.loadFor, func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) })
+		r = postLoad(rawClient, n.URL()+"/goscheduler/schedules", workers, 0, s.p.loadFor, func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) })
 	})
 	note := fmt.Sprintf("p50 %v p99 %v (bare HTTP p50 %v p99 %v), %d errors", r.P50.Round(time.Microsecond),
 		r.P99.Round(time.Microsecond), ceil.P50.Round(time.Microsecond), ceil.P99.Round(time.Microsecond), r.Errors)
@@ -134,7 +134,7 @@ func (s *suite) clusterCreate() error {
 		return err
 	}
 	at := farFuture()
-	ceil := postLoad(bare+"/goscheduler/schedules", workers, 0, s.p.loadFor, func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) })
+	ceil := postLoad(rawClient, bare+"/goscheduler/schedules", workers, 0, s.p.loadFor, func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) })
 	stop()
 	var r loadResult
 	// Profile both ends of a forwarded write: the follower the clients
@@ -142,7 +142,7 @@ func (s *suite) clusterCreate() error {
 	var followerProfiled string
 	profiled := s.profileDuring(leader, "cluster-create-leader", func() {
 		followerProfiled = s.profileDuring(follower, "cluster-create-follower", func() {
-			r = postLoad(follower.URL()+"/goscheduler/schedules", workers, 0, s.p.loadFor, func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) })
+			r = postLoad(rawClient, follower.URL()+"/goscheduler/schedules", workers, 0, s.p.loadFor, func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) })
 		})
 	})
 	profiled += followerProfiled
@@ -184,7 +184,7 @@ func (s *suite) fireLoad(name string, total int, span time.Duration, dueMs func(
 	// Leave time to create everything before the first run falls due.
 	base := (time.Now().Unix() + 5 + int64(total/2500)) * 1000
 	logf("  creating %d runs, the first due at %s", total, time.UnixMilli(base).Format("15:04:05"))
-	cr := postLoad(n.URL()+"/goscheduler/schedules", workers, total, time.Hour, func(i int) []byte {
+	cr := postLoad(rawClient, n.URL()+"/goscheduler/schedules", workers, total, time.Hour, func(i int) []byte {
 		return createBodyMs("fire", dueMs(base, i), rc.URL+"/f", i)
 	})
 	if cr.Errors > 0 {
@@ -335,7 +335,7 @@ func (s *suite) recovery() error {
 	for q := 0; q < 4; q++ {
 		from, to := s.p.pending*q/4, s.p.pending*(q+1)/4
 		logf("  loading pending schedules %d..%d", from, to)
-		lr := postLoad(n.URL()+"/goscheduler/schedules", workers, to-from, time.Hour, func(i int) []byte {
+		lr := postLoad(rawClient, n.URL()+"/goscheduler/schedules", workers, to-from, time.Hour, func(i int) []byte {
 			return createBody("rec", at+int64((from+i)%86400), rc.URL+"/never", from+i)
 		})
 		if lr.Errors > 0 {
