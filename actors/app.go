@@ -151,6 +151,10 @@ func (a *appActor) setActive(m setActive) {
 }
 
 func (a *appActor) create(m createSchedule) {
+	if (a.app == nil || !a.app.Active) && !m.caughtUp && !a.eng.repl.IsLeader() {
+		a.catchUpAndRetry(m)
+		return
+	}
 	switch {
 	case a.app == nil:
 		m.reply <- reply{err: fmt.Errorf("%w: %s", projections.ErrAppNotFound, a.appID)}
@@ -186,6 +190,23 @@ func (a *appActor) create(m createSchedule) {
 	a.proposeCreates()
 }
 
+// catchUpAndRetry decides m again once this follower has applied all the
+// leader has: a follower's view of an app is loaded once and then changed
+// only by its own creates, so an app registered or activated through
+// another node would be refused here although the leader would accept.
+func (a *appActor) catchUpAndRetry(m createSchedule) {
+	self, root := a.self, a.eng.system.Root
+	go func() {
+		if err := a.eng.catchUp(); err != nil {
+			m.reply <- reply{err: err}
+			return
+		}
+		m.caughtUp = true
+		root.Send(self, reloadApp{})
+		root.Send(self, m)
+	}()
+}
+
 // proposeCreates sends the queued creates as one entry, unless enough
 // entries are in flight already (then the answer to one sends them).
 func (a *appActor) proposeCreates() {
@@ -203,7 +224,7 @@ func (a *appActor) proposeCreates() {
 			payloads[i] = c.ev
 		}
 		now := a.eng.cfg.Now()
-		results, err := a.eng.proposeAt(now, payloads...)
+		results, err := a.eng.forwardAt(now, payloads...)
 		failed := err != nil
 		for i, c := range batch {
 			r := reply{err: err}

@@ -61,7 +61,8 @@ type (
 	}
 	createSchedule struct {
 		CreateSchedule
-		reply chan<- reply
+		reply    chan<- reply
+		caughtUp bool // a follower already caught up with the leader for it
 	}
 	deleteSchedule struct {
 		scheduleID string

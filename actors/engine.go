@@ -31,7 +31,13 @@ import (
 
 // Replicator is what the actors need of the replication layer.
 type Replicator interface {
+	// Propose proposes on this node, which must lead.
 	Propose(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, error)
+	// Forward proposes on the leader wherever it is, and returns once this
+	// node has applied the events too; with none, it only catches this
+	// node up with the leader. Only creates go this way: everything that
+	// acts as the leader (timers, outcomes) must stop when it stops leading.
+	Forward(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, error)
 	Barrier(timeout time.Duration) error
 	IsLeader() bool
 }
@@ -377,7 +383,7 @@ func (e *Engine) readApp(id string) (projections.App, error) {
 
 // CreateSchedule creates a schedule and returns it as applied.
 func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (projections.Schedule, error) {
-	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return createSchedule{c, ch} })
+	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return createSchedule{CreateSchedule: c, reply: ch} })
 	if err != nil {
 		return projections.Schedule{}, err
 	}
@@ -429,6 +435,23 @@ func (e *Engine) propose(payloads ...event.Payload) ([]raftfsm.Result, error) {
 
 // proposeAt is propose with the events stamped at now.
 func (e *Engine) proposeAt(now time.Time, payloads ...event.Payload) ([]raftfsm.Result, error) {
+	return e.stampAndSend(e.repl.Propose, now, payloads)
+}
+
+// forwardAt proposes payloads stamped at now on the leader, from any node.
+func (e *Engine) forwardAt(now time.Time, payloads ...event.Payload) ([]raftfsm.Result, error) {
+	return e.stampAndSend(e.repl.Forward, now, payloads)
+}
+
+// catchUp makes this node's projections as fresh as the leader's.
+func (e *Engine) catchUp() error {
+	_, err := e.stampAndSend(e.repl.Forward, time.Time{}, nil)
+	return err
+}
+
+type sendFunc func(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, error)
+
+func (e *Engine) stampAndSend(send sendFunc, now time.Time, payloads []event.Payload) ([]raftfsm.Result, error) {
 	evs := make([]event.Event, 0, len(payloads))
 	for _, p := range payloads {
 		ev, err := event.New(p, now.UnixNano(), e.cfg.NodeID)
@@ -437,7 +460,7 @@ func (e *Engine) proposeAt(now time.Time, payloads ...event.Payload) ([]raftfsm.
 		}
 		evs = append(evs, ev)
 	}
-	res, err := e.repl.Propose(evs, e.cfg.ProposeTimeout)
+	res, err := send(evs, e.cfg.ProposeTimeout)
 	switch {
 	case err == nil:
 		return res, nil

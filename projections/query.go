@@ -302,14 +302,23 @@ func decodeToken(tok string, prefix []byte) ([]byte, error) {
 	return k, nil
 }
 
-// IsRejection reports whether err is one of apply's rejections.
-func IsRejection(err error) bool {
-	for _, e := range []error{ErrAppExists, ErrAppNotFound, ErrAppInactive, ErrAppAlreadyActive,
-		ErrAppAlreadyInactive, ErrScheduleExists, ErrScheduleNotFound, ErrRunNotPending,
-		ErrRunAlreadyFired, ErrRunNotFired, ErrInvalidEvent} {
+// Rejections lists every rejection apply returns. A follower's forwarded
+// proposal gets its rejections back as positions in this list (see
+// raftfsm/forward.go), so a new rejection is appended, never inserted.
+var Rejections = []error{ErrAppExists, ErrAppNotFound, ErrAppInactive, ErrAppAlreadyActive,
+	ErrAppAlreadyInactive, ErrScheduleExists, ErrScheduleNotFound, ErrRunNotPending,
+	ErrRunAlreadyFired, ErrRunNotFired, ErrInvalidEvent}
+
+// RejectionIndex is the position in Rejections of the rejection err is, or
+// -1 if it is none.
+func RejectionIndex(err error) int {
+	for i, e := range Rejections {
 		if errors.Is(err, e) {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
+
+// IsRejection reports whether err is one of apply's rejections.
+func IsRejection(err error) bool { return RejectionIndex(err) >= 0 }

@@ -107,7 +107,8 @@ type Node struct {
 	logStore  *raftstore.Store
 	transport *raft.NetworkTransport
 
-	schema schemaGate // which event schema to propose in (schema.go)
+	schema schemaGate  // which event schema to propose in (schema.go)
+	fwd    *forwarding // proposals sent to the leader (forward.go)
 
 	mu        sync.Mutex
 	listeners []func(isLeader bool)
@@ -127,7 +128,7 @@ func Open(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	n := &Node{cfg: cfg, done: make(chan struct{})}
+	n := &Node{cfg: cfg, done: make(chan struct{}), fwd: newForwarding()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -282,26 +283,32 @@ func (n *Node) Barrier(timeout time.Duration) error {
 // Propose replicates events as one Raft entry and waits until it is
 // applied here, returning one Result per event.
 func (n *Node) Propose(evs []event.Event, timeout time.Duration) ([]Result, error) {
+	results, _, err := n.propose(evs, timeout)
+	return results, err
+}
+
+// propose is Propose that also returns the Raft index of the entry.
+func (n *Node) propose(evs []event.Event, timeout time.Duration) ([]Result, uint64, error) {
 	v, err := n.proposalSchema()
 	if err != nil {
-		return nil, n.mapErr(err) // a node shutting down answers like Apply would
+		return nil, 0, n.mapErr(err) // a node shutting down answers like Apply would
 	}
 	if evs, err = inSchema(evs, v); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	data, err := encodeCommand(evs)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	f := n.raft.Apply(data, timeout)
 	if err := f.Error(); err != nil {
-		return nil, n.mapErr(err)
+		return nil, 0, n.mapErr(err)
 	}
 	results, ok := f.Response().([]Result)
 	if !ok {
-		return nil, fmt.Errorf("raftfsm: unexpected apply response %T", f.Response())
+		return nil, 0, fmt.Errorf("raftfsm: unexpected apply response %T", f.Response())
 	}
-	return results, nil
+	return results, f.Index(), nil
 }
 
 func (n *Node) mapErr(err error) error {
@@ -520,6 +527,7 @@ func (n *Node) Shutdown() error {
 			_ = n.raft.LeadershipTransfer().Error()
 		}
 		err = n.raft.Shutdown().Error()
+		n.fwd.client.CloseIdleConnections()
 		close(n.done)
 		n.closeStores()
 	})

@@ -31,13 +31,27 @@ type clusterAdapter struct {
 	mu         sync.Mutex
 	lastSeen   map[string]time.Time // member id → last successful probe
 	leaderAddr leaderAddr
+	// takesForwarded: whether the build at a leader address takes
+	// forwarded creates, and when that was learnt (absent while unknown).
+	takesForwarded map[string]forwardingProbe
+	probing        map[string]bool
 }
+
+type forwardingProbe struct {
+	takes bool
+	at    time.Time
+}
+
+// forwardingProbeTTL: how long an answer about a leader's build stands; a
+// node upgraded (or rolled back) in place keeps its address.
+const forwardingProbeTTL = 30 * time.Second
 
 var _ server.Cluster = (*clusterAdapter)(nil)
 
 func newClusterAdapter(rn *raftfsm.Node, e *actors.Engine, st projections.Reader, raftAddr string) *clusterAdapter {
 	return &clusterAdapter{raft: rn, engine: e, state: st, raftAddr: raftAddr,
-		client: &http.Client{Timeout: 300 * time.Millisecond}, lastSeen: map[string]time.Time{}}
+		client: &http.Client{Timeout: 300 * time.Millisecond}, lastSeen: map[string]time.Time{},
+		takesForwarded: map[string]forwardingProbe{}, probing: map[string]bool{}}
 }
 
 func (c *clusterAdapter) NodeID() string       { return c.raft.NodeID() }
@@ -79,6 +93,64 @@ const leaderAddrTTL = time.Second
 type leaderAddr struct {
 	id, addr string
 	at       time.Time
+}
+
+// forwardTimeout bounds a forwarded batch's proposal on the leader (the
+// engine's own proposals wait as long).
+const forwardTimeout = 5 * time.Second
+
+func (c *clusterAdapter) TakeForwarded(body []byte) ([]byte, error) {
+	answer, err := c.raft.ServeForwarded(body, forwardTimeout)
+	if errors.Is(err, raftfsm.ErrBadForward) {
+		return nil, &goscheduler.APIError{HTTP: http.StatusBadRequest, Code: http.StatusBadRequest, Message: err.Error()}
+	}
+	return answer, mapRaftErr(err)
+}
+
+// forwardURL is where the leader takes forwarded creates ("" while its
+// address is unknown), for raftfsm.Node.Forward.
+func (c *clusterAdapter) forwardURL() (string, string) {
+	id, addr := c.Leader()
+	if addr == "" {
+		return id, ""
+	}
+	return id, "http://" + addr + server.ForwardPath
+}
+
+// LeaderTakesForwarded asks the leader's build (GET ForwardPath: 204 from
+// a build that has it, 404 from an older one) in the background and
+// remembers the answer per address for forwardingProbeTTL; until it is
+// known, creates are relayed whole.
+func (c *clusterAdapter) LeaderTakesForwarded() bool {
+	_, addr := c.Leader()
+	if addr == "" {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, known := c.takesForwarded[addr]
+	if (!known || time.Since(p.at) > forwardingProbeTTL) && !c.probing[addr] {
+		c.probing[addr] = true
+		go c.probeForwarding(addr)
+	}
+	return p.takes
+}
+
+func (c *clusterAdapter) probeForwarding(addr string) {
+	res, err := c.client.Get("http://" + addr + server.ForwardPath)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.probing, addr)
+	if err != nil {
+		return // unreachable now: asked again by the next write
+	}
+	res.Body.Close()
+	switch res.StatusCode {
+	case http.StatusNoContent:
+		c.takesForwarded[addr] = forwardingProbe{takes: true, at: time.Now()}
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		c.takesForwarded[addr] = forwardingProbe{takes: false, at: time.Now()}
+	}
 }
 
 // Status is this node's view, with every member's API probed (in

@@ -152,11 +152,12 @@ func serve(args []string) error {
 
 // node is a running Chronicle node: Raft and state, actors, HTTP.
 type node struct {
-	raft   *raftfsm.Node
-	engine *actors.Engine
-	srv    *server.Server
-	logger *slog.Logger
-	cancel context.CancelFunc // stops background loops (announce)
+	raft    *raftfsm.Node
+	engine  *actors.Engine
+	srv     *server.Server
+	cluster *clusterAdapter
+	logger  *slog.Logger
+	cancel  context.CancelFunc // stops background loops (announce)
 }
 
 // startNode wires every layer together and starts serving.
@@ -195,6 +196,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	}
 	api := goscheduler.New(engine, state, healthy, logger)
 	cluster := newClusterAdapter(rn, engine, state, c.raftAddr)
+	rn.SetLeaderAPI(cluster.forwardURL)
 	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cluster, Events: rn})
 	if err != nil {
 		engine.Stop()
@@ -207,7 +209,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go announce(ctx, logger, state, c.nodeID, adv, c.raftAddr)
-	return &node{raft: rn, engine: engine, srv: srv, logger: logger, cancel: cancel}, nil
+	return &node{raft: rn, engine: engine, srv: srv, cluster: cluster, logger: logger, cancel: cancel}, nil
 }
 
 func (n *node) httpAddr() string { return n.srv.Addr() }

@@ -53,6 +53,10 @@ func New(cmd Commands, q Queries, healthy func() error, logger *slog.Logger) *AP
 	return &API{cmd: cmd, q: q, healthy: healthy, now: time.Now, logger: logger, timeout: 10 * time.Second}
 }
 
+// CreatePath is where schedules are created: the one write a follower
+// serves itself rather than relaying it to the leader.
+const CreatePath = "/goscheduler/schedules"
+
 // Register mounts the endpoints on r.
 func (a *API) Register(r *httprouter.Router) {
 	r.GET("/goscheduler/healthcheck", a.healthcheck)
@@ -62,7 +66,7 @@ func (a *API) Register(r *httprouter.Router) {
 	r.POST("/goscheduler/apps/:appId/deactivate", a.handle(a.activate(false)))
 	r.GET("/goscheduler/apps/:appId/schedules", a.handle(a.appSchedules))
 	r.POST("/goscheduler/apps/:appId/bulk-action/:action", a.handle(a.bulkAction))
-	r.POST("/goscheduler/schedules", a.handle(a.createSchedule))
+	r.POST(CreatePath, a.handle(a.createSchedule))
 	r.GET("/goscheduler/schedules/:id", a.handle(a.getSchedule))
 	r.DELETE("/goscheduler/schedules/:id", a.handle(a.deleteSchedule))
 	r.GET("/goscheduler/schedules/:id/runs", a.handle(a.runs))

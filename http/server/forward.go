@@ -92,7 +92,8 @@ func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
 type leaderURLKey struct{}
 
 func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if isRead(r.Method) {
+	if isRead(r.Method) || r.URL.Path == ForwardPath {
+		// A node that does not lead refuses forwarded batches itself.
 		f.next.ServeHTTP(w, r)
 		return
 	}
@@ -102,6 +103,11 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if by := r.Header.Get(HeaderForwardedBy); by != "" {
 		unavailable(w, f.logger, "leadership changed while "+by+" forwarded this request; retry")
+		return
+	}
+	if servedByFollower(r) && f.cluster.LeaderTakesForwarded() {
+		// Handled here; its event goes to the leader batched with others.
+		f.next.ServeHTTP(w, r)
 		return
 	}
 	id, addr := f.cluster.Leader()
@@ -115,6 +121,14 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	target := &url.URL{Scheme: "http", Host: addr}
 	f.proxy.ServeHTTP(w, r.WithContext(contextWith(r, target)))
+}
+
+// servedByFollower: writes a follower handles itself and forwards only as
+// events (see raftfsm/forward.go): creates, the writes that come in
+// volume. Others are relayed whole to the leader, whose actors hold the
+// authoritative view of apps and schedules.
+func servedByFollower(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == goscheduler.CreatePath
 }
 
 func isRead(method string) bool {

@@ -32,6 +32,12 @@ type Cluster interface {
 	RemoveMember(id string) error
 	TransferLeadership(id string) error
 	Announce(ctx context.Context, a event.NodeAnnounced) error
+	// TakeForwarded proposes the creates a follower forwarded (body and
+	// answer in the replication layer's form); this node must lead.
+	TakeForwarded(body []byte) ([]byte, error)
+	// LeaderTakesForwarded reports whether the leader's build takes
+	// forwarded creates at ForwardPath (an older one gets whole requests).
+	LeaderTakesForwarded() bool
 }
 
 // Config wires the server to the layers below.
@@ -49,6 +55,7 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 	r := httprouter.New()
 	cfg.API.Register(r)
 	registerCluster(r, cfg)
+	registerForwarded(r, cfg)
 	stream := eventstream.Register(r, cfg.Events, cfg.Logger)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		goscheduler.WriteError(w, cfg.Logger, &goscheduler.APIError{HTTP: http.StatusNotFound, Code: http.StatusNotFound,

@@ -1,0 +1,132 @@
+package raftfsm
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/projections"
+)
+
+// A follower answers a forwarded create's rejection exactly as the leader
+// would: the same message, and the same rejection for errors.Is.
+func TestForwardedResultsRoundTrip(t *testing.T) {
+	results := []Result{{Seq: 41}, {Seq: 42, Affected: 7}}
+	for _, r := range projections.Rejections {
+		results = append(results, Result{Err: fmt.Errorf("%w: detail of %v", r, r)})
+	}
+	applied, got, err := decodeResults(encodeResults(1234, results))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied != 1234 || len(got) != len(results) {
+		t.Fatalf("applied %d, %d results; want 1234, %d", applied, len(got), len(results))
+	}
+	for i, want := range results {
+		g := got[i]
+		if g.Seq != want.Seq || g.Affected != want.Affected || (g.Err == nil) != (want.Err == nil) {
+			t.Fatalf("result %d: %+v, want %+v", i, g, want)
+		}
+		if want.Err == nil {
+			continue
+		}
+		if g.Err.Error() != want.Err.Error() {
+			t.Fatalf("result %d reads %q, want %q", i, g.Err, want.Err)
+		}
+		for _, r := range projections.Rejections {
+			if errors.Is(g.Err, r) != errors.Is(want.Err, r) {
+				t.Fatalf("result %d: errors.Is(%v) = %v", i, r, errors.Is(g.Err, r))
+			}
+		}
+	}
+}
+
+func TestForwardedResultsRefuseDamage(t *testing.T) {
+	good := encodeResults(9, []Result{{Seq: 1}, {Err: fmt.Errorf("%w: x", projections.ErrAppNotFound)}})
+	for name, b := range map[string][]byte{
+		"empty":             nil,
+		"truncated":         good[:len(good)-1],
+		"trailing bytes":    append(append([]byte(nil), good...), 0),
+		"unknown rejection": encodeUnknownRejection(),
+		"count too large":   {1, 100},
+	} {
+		if _, _, err := decodeResults(b); err == nil {
+			t.Errorf("%s: decoded without error", name)
+		}
+	}
+}
+
+// encodeUnknownRejection is a result whose rejection a later build added.
+func encodeUnknownRejection() []byte {
+	b := []byte{0, 1, 0, 0}
+	b = append(b, byte(len(projections.Rejections)+1))
+	return appendBytes(b, []byte("new rejection"))
+}
+
+// The leader takes batches of creates only, and a follower none.
+func TestServeForwardedTakesCreatesOnTheLeaderOnly(t *testing.T) {
+	nodes := openReplicas(t, 3)
+	leader := leaderOfReplicas(t, nodes)
+	stamp := func(ps ...event.Payload) []byte {
+		b, err := encodeCommand(mustEvents(t, ps...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if _, err := leader.Propose(mustEvents(t, event.AppRegistered{AppID: "a", Partitions: 1, Active: true}), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	create := func(id string) event.ScheduleCreated {
+		return event.ScheduleCreated{ScheduleID: id, AppID: "a", ScheduleTime: 2_000_000_000,
+			Callback: event.Callback{Type: "http", URL: "http://127.0.0.1:1/", Method: "POST"}}
+	}
+	answer, err := leader.ServeForwarded(stamp(create("s1"), create("s1")), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, results, err := decodeResults(answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 || results[0].Err != nil || results[0].Seq == 0 || !errors.Is(results[1].Err, projections.ErrScheduleExists) {
+		t.Fatalf("results %+v: want the first created, the second refused as a duplicate", results)
+	}
+	if index == 0 || index > leader.AppliedIndex() {
+		t.Fatalf("answered index %d, leader applied %d", index, leader.AppliedIndex())
+	}
+
+	if _, err := leader.ServeForwarded(stamp(event.RunFired{ScheduleID: "s1", RunID: "s1"}), time.Second); !errors.Is(err, ErrBadForward) {
+		t.Fatalf("a forwarded RunFired: %v, want ErrBadForward", err)
+	}
+	if _, err := leader.ServeForwarded([]byte("garbage"), time.Second); !errors.Is(err, ErrBadForward) {
+		t.Fatalf("a garbage batch: %v, want ErrBadForward", err)
+	}
+	for _, n := range nodes {
+		if n == leader {
+			continue
+		}
+		if _, err := n.ServeForwarded(stamp(create("s2")), time.Second); !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrNoLeader) {
+			t.Fatalf("a follower took a forwarded batch: %v", err)
+		}
+		// Without the leader's address a follower cannot forward.
+		if _, err := n.Forward(mustEvents(t, create("s3")), time.Second); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("forward without a leader API: %v", err)
+		}
+	}
+}
+
+func mustEvents(t *testing.T, ps ...event.Payload) []event.Event {
+	t.Helper()
+	var evs []event.Event
+	for _, p := range ps {
+		ev, err := event.New(p, time.Now().UnixNano(), "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
