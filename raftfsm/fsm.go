@@ -212,13 +212,17 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	return out
 }
 
-// Snapshot makes the state durable up to the applied index (raft may
-// truncate the log behind it) and pins a Pebble snapshot; Persist streams it.
+// Snapshot pins a Pebble snapshot at the applied index and starts flushing
+// the memtables, which makes the state durable up to that index (the
+// store has no WAL: see Open). Persist streams the snapshot once the
+// flush is done, and raft truncates the log only after Persist, so apply
+// does not wait for the flush.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	if err := f.db.LogData(nil, pebble.Sync); err != nil {
-		return nil, fmt.Errorf("sync state before snapshot: %w", err)
+	flushed, err := f.db.AsyncFlush()
+	if err != nil {
+		return nil, fmt.Errorf("flush state before snapshot: %w", err)
 	}
-	return &fsmSnapshot{snap: f.db.NewSnapshot(), index: f.applied}, nil
+	return &fsmSnapshot{snap: f.db.NewSnapshot(), index: f.applied, flushed: flushed}, nil
 }
 
 // Snapshot stream format: magic, then records of uvarint key length, key,
@@ -226,11 +230,15 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 const snapshotMagic = "chronicle-fsm-1\n"
 
 type fsmSnapshot struct {
-	snap  *pebble.Snapshot
-	index uint64
+	snap    *pebble.Snapshot
+	index   uint64
+	flushed <-chan struct{} // closed once the state up to index is on disk
 }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if s.flushed != nil {
+		<-s.flushed
+	}
 	if err := s.write(sink); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("persist snapshot at %d: %w", s.index, err)
@@ -288,7 +296,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err := wipe.Delete(appliedKey, nil); err != nil {
 		return err
 	}
-	if err := wipe.Commit(pebble.Sync); err != nil {
+	if err := wipe.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("restore: clear state: %w", err)
 	}
 	b := f.db.NewBatch()
@@ -314,8 +322,14 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 			b = f.db.NewBatch()
 		}
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("restore: write: %w", err)
+	}
+	// Memtables flush in order, so a crash before this leaves either the
+	// old state or one without the applied index: either way start-up
+	// finds it behind the snapshot and restores again.
+	if err := f.db.Flush(); err != nil {
+		return fmt.Errorf("restore: flush: %w", err)
 	}
 	if err := f.loadMeta(); err != nil {
 		return err

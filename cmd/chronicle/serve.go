@@ -191,6 +191,8 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 			return errors.New("no raft leader")
 		case rn.IsLeader() && !engine.Leading():
 			return errors.New("leader is still catching up")
+		case !rn.IsLeader() && !rn.CaughtUp():
+			return errors.New("follower is still applying what the leader committed")
 		}
 		return nil
 	}
