@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -29,6 +30,51 @@ func NewCachingBatch(b Batch, c *RecordCache) *CachingBatch { return &CachingBat
 type RecordCache struct {
 	cur, old map[string]cached
 	max      int
+
+	// highSch is the highest schedule key stored or written, once
+	// LearnScheduleKeys has read it (highKnown). Schedule ids are UUIDv7,
+	// ordered by creation time, so a new schedule's key is nearly always
+	// above it, and apply's existence check of the new id (a lookup in the
+	// memtable and every level: 5% of a node's CPU on creates) can answer
+	// "absent" without one. An id from a clock that runs behind is looked
+	// up as before. No stored key exceeds highSch: it starts at the
+	// store's highest and rises with every schedule written (a deletion
+	// only leaves it above the highest).
+	highSch   []byte
+	highKnown bool
+}
+
+var pSchKey = []byte(pSch)
+
+// LearnScheduleKeys reads the highest schedule key in r, which must be the
+// store every later write of this cache goes to.
+func (c *RecordCache) LearnScheduleKeys(r pebble.Reader) error {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: pSchKey, UpperBound: prefixEnd(pSchKey)})
+	if err != nil {
+		return fmt.Errorf("highest schedule key: %w", err)
+	}
+	defer it.Close()
+	c.highSch = append(c.highSch[:0], pSchKey...)
+	if it.Last() {
+		c.highSch = append(c.highSch[:0], it.Key()...)
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("highest schedule key: %w", err)
+	}
+	c.highKnown = true
+	return nil
+}
+
+// surelyAbsent reports whether key is a schedule key above every stored one.
+func (c *RecordCache) surelyAbsent(key []byte) bool {
+	return c.highKnown && bytes.HasPrefix(key, pSchKey) && bytes.Compare(key, c.highSch) > 0
+}
+
+// noteWrite raises highSch to a schedule key being written above it.
+func (c *RecordCache) noteWrite(key []byte) {
+	if c.surelyAbsent(key) {
+		c.highSch = append(c.highSch[:0], key...)
+	}
 }
 
 type cached struct {
@@ -87,6 +133,9 @@ func (b *CachingBatch) Get(key []byte) ([]byte, io.Closer, error) {
 	if !cacheable(key) {
 		return b.Batch.Get(key)
 	}
+	if b.cache.surelyAbsent(key) {
+		return nil, nil, pebble.ErrNotFound
+	}
 	if v, ok := b.cache.get(key); ok {
 		if !v.found {
 			return nil, nil, pebble.ErrNotFound
@@ -110,6 +159,7 @@ func (b *CachingBatch) Get(key []byte) ([]byte, io.Closer, error) {
 // Set writes through the cache.
 func (b *CachingBatch) Set(key, value []byte, opts *pebble.WriteOptions) error {
 	if cacheable(key) {
+		b.cache.noteWrite(key)
 		b.cache.put(key, cached{v: append([]byte(nil), value...), found: true})
 	}
 	return b.Batch.Set(key, value, opts)
@@ -120,6 +170,7 @@ func (b *CachingBatch) Set(key, value []byte, opts *pebble.WriteOptions) error {
 // copy and a rememberDecoded lookup (a write per record of every event).
 func (b *CachingBatch) setDecoded(key, value []byte, obj any) error {
 	if cacheable(key) {
+		b.cache.noteWrite(key)
 		b.cache.put(key, cached{v: value, found: true, obj: obj})
 	}
 	return b.Batch.Set(key, value, nil)
@@ -138,6 +189,9 @@ func (b *CachingBatch) Delete(key []byte, opts *pebble.WriteOptions) error {
 func decoded[T any](b *CachingBatch, key []byte) (v T, found, ok bool) {
 	if !cacheable(key) {
 		return v, false, false
+	}
+	if b.cache.surelyAbsent(key) {
+		return v, false, true
 	}
 	c, hit := b.cache.get(key)
 	if !hit {

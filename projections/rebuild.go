@@ -25,6 +25,10 @@ func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq
 	if batchSize <= 0 {
 		batchSize = 1000
 	}
+	cache := NewRecordCache(rebuildCacheRecords)
+	if err := cache.LearnScheduleKeys(dst); err != nil {
+		return err
+	}
 	// Reading and decoding the log (envelope and payload) runs on its own
 	// goroutine, a chunk ahead of apply: it was a quarter of a rebuild's
 	// time, and apply cannot start an event before the previous one is in.
@@ -37,7 +41,6 @@ func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq
 		readErr <- decodeLog(src, chunks, stop)
 	}()
 
-	cache := NewRecordCache(rebuildCacheRecords)
 	b := dst.NewIndexedBatch()
 	defer func() { b.Close() }()
 	n := 0

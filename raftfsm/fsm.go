@@ -81,6 +81,9 @@ const fsmCacheRecords = 20_000
 
 func (f *FSM) loadMeta() error {
 	f.records = projections.NewRecordCache(fsmCacheRecords)
+	if err := f.records.LearnScheduleKeys(f.db); err != nil {
+		return err
+	}
 	f.applied = 0
 	v, closer, err := f.db.Get(appliedKey)
 	switch {
