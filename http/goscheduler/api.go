@@ -282,7 +282,13 @@ func (a *API) findSchedule(id string) (projections.Schedule, error) {
 
 // okSchedule answers one schedule in the envelope's data.schedule.
 func okSchedule(w http.ResponseWriter, bodyCode int, s projections.Schedule) {
-	ok(w, bodyCode, 1, map[string]any{"schedule": renderSchedule(s)})
+	ok(w, bodyCode, 1, scheduleData{renderSchedule(s)})
+}
+
+// scheduleData is data.schedule as a struct: encoding a one-key map went
+// through reflection on an interface per answer, on every create.
+type scheduleData struct {
+	Schedule scheduleJSON `json:"schedule"`
 }
 
 func (a *API) deleteSchedule(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
