@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chronicle-sched/chronicle/internal/freeport"
+	"github.com/chronicle-sched/chronicle/internal/syncbuf"
 )
 
 // ---- helpers ---------------------------------------------------------------
@@ -126,18 +126,6 @@ func returnsWithin[T any](ch <-chan T, d time.Duration) bool {
 		return false
 	}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // ---- Deliver ---------------------------------------------------------------
 
@@ -717,7 +705,7 @@ func TestPoolCancelsWithTheSubmitContext(t *testing.T) {
 func TestPoolSurvivesPanics(t *testing.T) {
 	t.Parallel()
 	rc := codes(t, 200)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	client := NewClient(ClientOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	pool := NewPool(client, 1, 4) // one worker: it must survive each panic
 	defer pool.Close()

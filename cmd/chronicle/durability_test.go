@@ -1,15 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/internal/syncbuf"
 )
 
 func TestRestartKeepsAndFiresSchedules(t *testing.T) {
@@ -67,16 +68,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	dir := t.TempDir()
 	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
 	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve", "--data-dir", dir, "--http-addr", httpAddr, "--raft-addr", raftAddr,
-			"--node-id", "node1", "--log-level", "warn", "--timer-window", "2s")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-		tn := &testNode{t: t, base: "http://" + httpAddr}
-		tn.waitHealthy()
-		return cmd
+		return startServeChild(t, bin, dir, httpAddr, raftAddr, os.Stderr, "--timer-window", "2s")
 	}
 	child := start()
 	tn := &testNode{t: t, base: "http://" + httpAddr}
@@ -119,19 +111,10 @@ func TestKill9AfterLogTruncationKeepsAcknowledgedWrites(t *testing.T) {
 	bin := chronicleBinary(t)
 	dir := t.TempDir()
 	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve", "--data-dir", dir, "--http-addr", httpAddr, "--raft-addr", raftAddr,
-			"--node-id", "node1", "--log-level", "warn", "--raft-snapshot-threshold", "20",
+		return startServeChild(t, bin, dir, httpAddr, raftAddr, &logs, "--raft-snapshot-threshold", "20",
 			"--raft-snapshot-interval", "200ms", "--raft-trailing-logs", "1")
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-		tn := &testNode{t: t, base: "http://" + httpAddr}
-		tn.waitHealthy()
-		return cmd
 	}
 	child := start()
 	tn := &testNode{t: t, base: "http://" + httpAddr}
@@ -160,20 +143,19 @@ func TestKill9AfterLogTruncationKeepsAcknowledgedWrites(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects a child's output written from two pipes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// startServeChild runs `chronicle serve` as node1 on dir, its output to
+// out, and waits until it is healthy; the test's end kills it.
+func startServeChild(t *testing.T, bin, dir, httpAddr, raftAddr string, out io.Writer, extra ...string) *exec.Cmd {
+	t.Helper()
+	args := append([]string{"serve", "--data-dir", dir, "--http-addr", httpAddr, "--raft-addr", raftAddr,
+		"--node-id", "node1", "--log-level", "warn"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	tn := &testNode{t: t, base: "http://" + httpAddr}
+	tn.waitHealthy()
+	return cmd
 }
