@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/peerhttp"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/hashicorp/raft"
 )
@@ -49,14 +49,10 @@ type forwarding struct {
 	client *http.Client
 }
 
+// newForwarding: each batch carries the creates queued meanwhile, so few
+// requests are in flight at once.
 func newForwarding() *forwarding {
-	return &forwarding{client: &http.Client{Transport: &http.Transport{
-		Proxy:               nil, // the leader is on the cluster's network
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        256,
-		MaxIdleConnsPerHost: 128,
-		IdleConnTimeout:     90 * time.Second,
-	}}}
+	return &forwarding{client: &http.Client{Transport: peerhttp.Transport(128)}}
 }
 
 // SetLeaderAPI tells the node where the leader takes forwarded proposals.
