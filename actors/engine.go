@@ -445,8 +445,8 @@ func (e *Engine) forwardAt(now time.Time, payloads ...event.Payload) ([]raftfsm.
 
 // catchUp makes this node's projections as fresh as the leader's.
 func (e *Engine) catchUp() error {
-	_, err := e.stampAndSend(e.repl.Forward, time.Time{}, nil)
-	return err
+	_, err := e.repl.Forward(nil, e.cfg.ProposeTimeout)
+	return replicationErr(err)
 }
 
 type sendFunc func(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, error)
@@ -461,15 +461,22 @@ func (e *Engine) stampAndSend(send sendFunc, now time.Time, payloads []event.Pay
 		evs = append(evs, ev)
 	}
 	res, err := send(evs, e.cfg.ProposeTimeout)
-	switch {
-	case err == nil:
-		return res, nil
-	case errors.Is(err, raftfsm.ErrNotLeader):
-		return nil, fmt.Errorf("%w: %v", ErrNotLeader, err)
-	case errors.Is(err, raftfsm.ErrNoLeader), errors.Is(err, raftfsm.ErrShutdown):
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	if err != nil {
+		return nil, replicationErr(err)
 	}
-	return nil, err
+	return res, nil
+}
+
+// replicationErr turns the replication layer's errors into the engine's
+// (nil stays nil).
+func replicationErr(err error) error {
+	switch {
+	case errors.Is(err, raftfsm.ErrNotLeader):
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	case errors.Is(err, raftfsm.ErrNoLeader), errors.Is(err, raftfsm.ErrShutdown):
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return err
 }
 
 // proposeOne proposes a single event and returns its rejection, if any.

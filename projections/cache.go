@@ -190,9 +190,6 @@ func decoded[T any](b *CachingBatch, key []byte) (v T, found, ok bool) {
 	if !cacheable(key) {
 		return v, false, false
 	}
-	if b.cache.surelyAbsent(key) {
-		return v, false, true
-	}
 	c, hit := b.cache.get(key)
 	if !hit {
 		return v, false, false

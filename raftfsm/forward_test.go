@@ -70,13 +70,13 @@ func TestServeForwardedTakesCreatesOnTheLeaderOnly(t *testing.T) {
 	nodes := openReplicas(t, 3)
 	leader := leaderOfReplicas(t, nodes)
 	stamp := func(ps ...event.Payload) []byte {
-		b, err := encodeCommand(mustEvents(t, ps...))
+		b, err := encodeCommand(stamped(t, time.Now().UnixNano(), "r1", ps...))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
-	if _, err := leader.Propose(mustEvents(t, event.AppRegistered{AppID: "a", Partitions: 1, Active: true}), 5*time.Second); err != nil {
+	if _, err := leader.Propose(stamped(t, time.Now().UnixNano(), "r1", event.AppRegistered{AppID: "a", Partitions: 1, Active: true}), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	create := func(id string) event.ScheduleCreated {
@@ -112,21 +112,8 @@ func TestServeForwardedTakesCreatesOnTheLeaderOnly(t *testing.T) {
 			t.Fatalf("a follower took a forwarded batch: %v", err)
 		}
 		// Without the leader's address a follower cannot forward.
-		if _, err := n.Forward(mustEvents(t, create("s3")), time.Second); !errors.Is(err, ErrNotLeader) {
+		if _, err := n.Forward(stamped(t, time.Now().UnixNano(), "r1", create("s3")), time.Second); !errors.Is(err, ErrNotLeader) {
 			t.Fatalf("forward without a leader API: %v", err)
 		}
 	}
-}
-
-func mustEvents(t *testing.T, ps ...event.Payload) []event.Event {
-	t.Helper()
-	var evs []event.Event
-	for _, p := range ps {
-		ev, err := event.New(p, time.Now().UnixNano(), "r1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev)
-	}
-	return evs
 }

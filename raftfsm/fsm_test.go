@@ -33,19 +33,25 @@ func openFSM(t *testing.T) *FSM {
 
 func entry(t *testing.T, index uint64, ps ...event.Payload) *raft.Log {
 	t.Helper()
+	data, err := encodeCommand(stamped(t, int64(index)*1e9, "n1", ps...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: data}
+}
+
+// stamped makes events of ps as node proposes them at unix ns at.
+func stamped(t *testing.T, at int64, node string, ps ...event.Payload) []event.Event {
+	t.Helper()
 	var evs []event.Event
 	for _, p := range ps {
-		ev, err := event.New(p, int64(index)*1e9, "n1")
+		ev, err := event.New(p, at, node)
 		if err != nil {
 			t.Fatal(err)
 		}
 		evs = append(evs, ev)
 	}
-	data, err := encodeCommand(evs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: data}
+	return evs
 }
 
 var cb = event.Callback{Type: "http", URL: "http://127.0.0.1:1/", Method: "GET"}

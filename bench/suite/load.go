@@ -22,8 +22,8 @@ type loadResult struct {
 	Elapsed time.Duration `json:"elapsedNs"`
 }
 
-// newClient is the one client shape used against Chronicle and the
-// ceilings alike: keep-alive connections, one per worker.
+// newClient is Go's client with a keep-alive connection per worker: the
+// goClient load and the harness's single requests (registering apps).
 func newClient(workers int) *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: workers, MaxIdleConnsPerHost: workers, IdleConnTimeout: time.Minute}}
@@ -65,7 +65,10 @@ func newSender(kind clientKind, url string, shared *http.Client) (sender, func()
 // POSTing body(i) to url back to back, until total requests were sent
 // (total > 0) or d passed.
 func postLoad(kind clientKind, url string, workers, total int, d time.Duration, body func(i int) []byte) loadResult {
-	client := newClient(workers)
+	var client *http.Client // shared by goClient workers; rawClient workers own a connection
+	if kind == goClient {
+		client = newClient(workers)
+	}
 	var next atomic.Int64
 	var okN, errN atomic.Int64
 	lat := make([][]time.Duration, workers)
