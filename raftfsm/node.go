@@ -490,6 +490,12 @@ type StoreMemory struct {
 	MemtableBytes   int64 `json:"memtableBytes"`
 }
 
+// StoreMetrics is Pebble's report (levels, compactions, write
+// amplification, caches) of the state store and of the Raft log store.
+func (n *Node) StoreMetrics() (state, log *pebble.Metrics) {
+	return n.stateDB.Metrics(), n.logStore.Metrics()
+}
+
 // StoreMemory reports the block caches' and memtables' current size.
 func (n *Node) StoreMemory() StoreMemory {
 	m := n.stateDB.Metrics()

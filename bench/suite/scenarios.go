@@ -101,7 +101,14 @@ func (s *suite) profileDuring(n *harness.Node, name string, load func()) string 
 		logf("profile %s: %v", name, err)
 		return ""
 	}
-	return "; profile " + path + ", trace " + tracePath
+	// Pebble's own account of the load: flushes, compactions and their
+	// write amplification, which the CPU profile shows only as time.
+	storesPath := filepath.Join(s.results, name+"-stores.txt")
+	if err := n.StoreMetrics(storesPath); err != nil {
+		logf("store metrics %s: %v", name, err)
+		return "; profile " + path + ", trace " + tracePath
+	}
+	return "; profile " + path + ", trace " + tracePath + ", store metrics " + storesPath
 }
 
 // clusterCreate: the same load through a follower of a three-node cluster.

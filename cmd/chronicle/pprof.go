@@ -19,8 +19,11 @@ import (
 //
 // /debug/memory answers what the process holds in fixed-size structures
 // (Pebble block caches and memtables) beside the Go heap, so that memory
-// per schedule can be told apart from caches filling up.
-func servePprof(addr string, logger *slog.Logger, stores func() raftfsm.StoreMemory) error {
+// per schedule can be told apart from caches filling up. /debug/stores is
+// Pebble's own report of both stores (LSM levels, flushes, compactions and
+// their write amplification), the figure that says what a write costs the
+// disk and the CPU beyond the write itself.
+func servePprof(addr string, logger *slog.Logger, n *raftfsm.Node) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("pprof listen %s: %w", addr, err)
@@ -38,7 +41,12 @@ func servePprof(addr string, logger *slog.Logger, stores func() raftfsm.StoreMem
 		_ = json.NewEncoder(w).Encode(struct {
 			raftfsm.StoreMemory
 			GoHeapInuseBytes uint64 `json:"goHeapInuseBytes"`
-		}{stores(), ms.HeapInuse})
+		}{n.StoreMemory(), ms.HeapInuse})
+	})
+	mux.HandleFunc("/debug/stores", func(w http.ResponseWriter, _ *http.Request) {
+		state, log := n.StoreMetrics()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "state store\n%s\nraft log store\n%s", state, log)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {

@@ -133,7 +133,7 @@ func serve(args []string) error {
 		return err
 	}
 	if c.pprofAddr != "" {
-		if err := servePprof(c.pprofAddr, logger, n.raft.StoreMemory); err != nil {
+		if err := servePprof(c.pprofAddr, logger, n.raft); err != nil {
 			_ = n.stop()
 			return err
 		}

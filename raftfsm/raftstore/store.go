@@ -454,6 +454,10 @@ func (q quietLogger) Fatalf(format string, args ...any) {
 	panic("pebble: " + msg)
 }
 
+// Metrics is Pebble's view of the store: its LSM levels, compactions,
+// write amplification, caches.
+func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
+
 // Memory reports what the store's block cache and memtables hold now.
 func (s *Store) Memory() (blockCache, memtables int64) {
 	m := s.db.Metrics()

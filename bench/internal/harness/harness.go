@@ -199,12 +199,23 @@ func (n *Node) HeapProfile(path string) error {
 	return n.fetchDebug(path, "heap", 0)
 }
 
+// StoreMetrics saves Pebble's report of the node's two stores (LSM levels,
+// flushes, compactions, write amplification) into path.
+func (n *Node) StoreMetrics(path string) error {
+	return n.saveDebug(path, "/debug/stores", 10*time.Second)
+}
+
 func (n *Node) fetchDebug(path, kind string, secs int) error {
 	url := "/debug/pprof/" + kind
 	if secs > 0 {
 		url += fmt.Sprintf("?seconds=%d", secs)
 	}
-	res, err := n.debugGet(url, time.Duration(secs+10)*time.Second)
+	return n.saveDebug(path, url, time.Duration(secs+10)*time.Second)
+}
+
+// saveDebug saves the answer to GET url on the pprof listener into path.
+func (n *Node) saveDebug(path, url string, timeout time.Duration) error {
+	res, err := n.debugGet(url, timeout)
 	if err != nil {
 		return err
 	}
