@@ -254,7 +254,7 @@ func (a *applier) scheduleDeleted(p *event.ScheduleDeleted) error {
 }
 
 func (a *applier) deleteSchedule(s Schedule) error {
-	pending, err := a.pendingOf(s.ScheduleID)
+	pending, err := a.pendingRunsOf(s)
 	if err != nil {
 		return err
 	}
@@ -516,6 +516,30 @@ func (a *applier) pendingRun(runID, scheduleID string) (PendingRun, error) {
 	return pr, nil
 }
 
+// pendingRunsOf returns the pending and in-flight runs of s: for a
+// one-time schedule by looking up the ids its runs can have, as hasPending
+// does (an index scan costs an iterator over every level, and in a rebuild
+// a commit of the batch first), for others from the index.
+func (a *applier) pendingRunsOf(s Schedule) ([]PendingRun, error) {
+	ids, bounded := pendingRunIDs(s)
+	if !bounded {
+		return a.pendingOf(s.ScheduleID)
+	}
+	var out []PendingRun
+	for _, id := range ids {
+		pr, ok, err := getRecord[PendingRun](a.b, pendKey(id))
+		if err != nil {
+			return nil, err
+		}
+		if ok && pr.ScheduleID == s.ScheduleID {
+			out = append(out, pr)
+		}
+	}
+	return out, nil
+}
+
+// pendingOf returns the runs the pending-by-schedule index lists for
+// scheduleID.
 func (a *applier) pendingOf(scheduleID string) ([]PendingRun, error) {
 	var out []PendingRun
 	err := scanPrefix(a.b, pschPrefix(scheduleID), nil, func(k, _ []byte) (bool, error) {

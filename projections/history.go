@@ -74,12 +74,9 @@ func (a *applier) closedNow(s Schedule) (bool, error) {
 // every level for each completed run. A cron's runs are not so bounded,
 // so it is scanned; that only happens when a cron is deleted.
 func (a *applier) hasPending(s Schedule) (bool, error) {
-	if s.CronExpression != "" || s.ParentID != "" {
+	ids, bounded := pendingRunIDs(s)
+	if !bounded {
 		return a.scanPending(s.ScheduleID)
-	}
-	ids := []string{s.ScheduleID}
-	if s.Reconciles > 0 {
-		ids = append(ids, event.ReconcileRunID(s.ScheduleID, s.Reconciles))
 	}
 	for _, id := range ids {
 		if _, ok, err := getRecord[PendingRun](a.b, pendKey(id)); err != nil || ok {
@@ -87,6 +84,20 @@ func (a *applier) hasPending(s Schedule) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// pendingRunIDs lists the ids a pending run of a one-time schedule can
+// have (see hasPending); bounded is false for schedules whose runs must be
+// found in the pending-by-schedule index.
+func pendingRunIDs(s Schedule) (ids []string, bounded bool) {
+	if s.CronExpression != "" || s.ParentID != "" {
+		return nil, false
+	}
+	ids = []string{s.ScheduleID}
+	if s.Reconciles > 0 {
+		ids = append(ids, event.ReconcileRunID(s.ScheduleID, s.Reconciles))
+	}
+	return ids, true
 }
 
 // scanPending reports whether the pending-by-schedule index lists a run.
