@@ -30,6 +30,7 @@ func NewCachingBatch(b Batch, c *RecordCache) *CachingBatch { return &CachingBat
 type RecordCache struct {
 	cur, old map[string]cached
 	max      int
+	puts     int // records put so far (Rebuild bounds them between commits)
 
 	// highSch is the highest schedule key stored or written, once
 	// LearnScheduleKeys has read it (highKnown). Schedule ids are UUIDv7,
@@ -118,6 +119,7 @@ func (c *RecordCache) get(key []byte) (cached, bool) {
 }
 
 func (c *RecordCache) put(key []byte, v cached) {
+	c.puts++
 	if len(c.cur) >= c.max {
 		c.old, c.cur = c.cur, make(map[string]cached, c.max)
 	}

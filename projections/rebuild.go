@@ -1,10 +1,12 @@
 package projections
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -22,10 +24,15 @@ import (
 // progress, if set, is called after each commit with the last seq applied
 // and the number of events applied so far.
 func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq uint64, events int)) error {
+	return rebuild(src, dst, batchSize, rebuildCacheRecords, progress)
+}
+
+// rebuild is Rebuild with a record cache of cacheRecords per generation.
+func rebuild(src pebble.Reader, dst *pebble.DB, batchSize, cacheRecords int, progress func(seq uint64, events int)) error {
 	if batchSize <= 0 {
 		batchSize = 1000
 	}
-	cache := NewRecordCache(rebuildCacheRecords)
+	cache := NewRecordCache(cacheRecords)
 	if err := cache.LearnScheduleKeys(dst); err != nil {
 		return err
 	}
@@ -41,23 +48,30 @@ func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq
 		readErr <- decodeLog(src, chunks, stop)
 	}()
 
-	b := dst.NewIndexedBatch()
-	defer func() { b.Close() }()
+	b := &rebuildBatch{db: dst, b: dst.NewBatch()}
+	defer func() {
+		_ = b.wait()
+		b.b.Close()
+	}()
+	cb := NewCachingBatch(b, cache)
 	n := 0
 	var last uint64
 	for chunk := range chunks {
 		for _, d := range chunk {
 			last = d.ev.Seq
-			if _, err := applyPayload(NewCachingBatch(b, cache), d.ev, d.p, nil); err != nil {
+			if _, err := applyPayload(cb, d.ev, d.p, nil); err != nil {
 				return fmt.Errorf("rebuild: event %d (%s): %w", d.ev.Seq, d.ev.Type, err)
 			}
 			n++
-			if n%batchSize == 0 {
-				if err := b.Commit(pebble.NoSync); err != nil {
+			// The cache must still hold every record written since the
+			// last commit that completed (see rebuildBatch). It forgets a
+			// record only after two generations of writes; the batch in
+			// flight and this one stay under half of one.
+			if n%batchSize == 0 || cache.puts-b.putsAtCommit >= cache.max/4 {
+				if err := b.commit(cache); err != nil {
 					return fmt.Errorf("rebuild: commit at event %d: %w", d.ev.Seq, err)
 				}
-				b = dst.NewIndexedBatch()
-				if progress != nil {
+				if progress != nil && n%batchSize == 0 {
 					progress(d.ev.Seq, n)
 				}
 			}
@@ -66,12 +80,108 @@ func Rebuild(src pebble.Reader, dst *pebble.DB, batchSize int, progress func(seq
 	if err := <-readErr; err != nil {
 		return err
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := b.flush(); err != nil {
 		return fmt.Errorf("rebuild: final commit: %w", err)
 	}
 	if progress != nil {
 		progress(last, n)
 	}
+	return nil
+}
+
+// rebuildBatch is what a rebuild applies into: a plain Pebble batch,
+// without the skiplist an indexed batch keeps so that it can read its own
+// writes (a fifth of a rebuild's apply time went into it). Apply reads
+// back the records it wrote (apps, schedules, runs) through the record
+// cache, which holds every record written since the last commit, so a
+// record read that reaches this batch is of one not written since then
+// and is read from the store. Any other read (index scans: of a cron's
+// runs, a bulk action's time range, retention) commits what is pending
+// first, so it sees every earlier event, as an indexed batch would.
+type rebuildBatch struct {
+	db           *pebble.DB
+	b            *pebble.Batch
+	putsAtCommit int // the cache's puts when the batch was last committed
+
+	// inflight is the previous batch being committed on its own goroutine
+	// while apply fills b; its result arrives on done.
+	inflight *pebble.Batch
+	done     chan error
+}
+
+func (r *rebuildBatch) Get(key []byte) ([]byte, io.Closer, error) {
+	if !cacheable(key) {
+		if err := r.flush(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return r.db.Get(key)
+}
+
+func (r *rebuildBatch) NewIter(o *pebble.IterOptions) (*pebble.Iterator, error) {
+	return r.NewIterWithContext(context.Background(), o)
+}
+
+func (r *rebuildBatch) NewIterWithContext(ctx context.Context, o *pebble.IterOptions) (*pebble.Iterator, error) {
+	if err := r.flush(); err != nil {
+		return nil, err
+	}
+	return r.db.NewIterWithContext(ctx, o)
+}
+
+func (r *rebuildBatch) Set(key, value []byte, _ *pebble.WriteOptions) error {
+	return r.b.Set(key, value, nil)
+}
+
+func (r *rebuildBatch) Delete(key []byte, _ *pebble.WriteOptions) error {
+	return r.b.Delete(key, nil)
+}
+
+// Close is a no-op: Rebuild owns the batch.
+func (r *rebuildBatch) Close() error { return nil }
+
+// wait returns once the batch in flight (if any) is committed.
+func (r *rebuildBatch) wait() error {
+	if r.inflight == nil {
+		return nil
+	}
+	err := <-r.done
+	r.inflight.Close()
+	r.inflight = nil
+	return err
+}
+
+// flush commits everything pending (unsynced: a rebuild is redone from
+// the log if interrupted) before a read that must see it.
+func (r *rebuildBatch) flush() error {
+	if err := r.wait(); err != nil {
+		return err
+	}
+	if r.b.Empty() {
+		return nil
+	}
+	if err := r.b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("rebuild: commit: %w", err)
+	}
+	r.b.Reset()
+	return nil
+}
+
+// commit starts committing the batch on another goroutine, once the one
+// before it is in, and gives apply a new batch.
+func (r *rebuildBatch) commit(c *RecordCache) error {
+	if err := r.wait(); err != nil {
+		return err
+	}
+	r.putsAtCommit = c.puts
+	if r.b.Empty() {
+		return nil
+	}
+	r.inflight, r.b = r.b, r.db.NewBatch()
+	if r.done == nil {
+		r.done = make(chan error, 1)
+	}
+	go func(b *pebble.Batch) { r.done <- b.Commit(pebble.NoSync) }(r.inflight)
 	return nil
 }
 
