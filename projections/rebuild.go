@@ -48,11 +48,8 @@ func rebuild(src pebble.Reader, dst *pebble.DB, batchSize, cacheRecords int, pro
 		readErr <- decodeLog(src, chunks, stop)
 	}()
 
-	b := &rebuildBatch{db: dst, b: dst.NewBatch()}
-	defer func() {
-		_ = b.wait()
-		b.b.Close()
-	}()
+	b := newRebuildBatch(dst)
+	defer b.close()
 	cb := NewCachingBatch(b, cache)
 	n := 0
 	var last uint64
@@ -104,9 +101,36 @@ type rebuildBatch struct {
 	putsAtCommit int // the cache's puts when the batch was last committed
 
 	// inflight is the previous batch being committed on its own goroutine
-	// while apply fills b; its result arrives on done.
-	inflight *pebble.Batch
-	done     chan error
+	// while apply fills b; its result arrives on done. Once committed it
+	// is reset and kept as spare, the next batch: the two alternate, so
+	// their buffers (megabytes each) are allocated once, not grown anew
+	// for every batch (a quarter of a rebuild's allocations).
+	inflight, spare *pebble.Batch
+	done            chan error
+}
+
+// newRebuildBatch returns the batch a rebuild of dst applies into.
+func newRebuildBatch(dst *pebble.DB) *rebuildBatch {
+	r := &rebuildBatch{db: dst, done: make(chan error, 1)}
+	r.b, r.spare = r.newBatch(), r.newBatch()
+	return r
+}
+
+func (r *rebuildBatch) newBatch() *pebble.Batch {
+	return r.db.NewBatch(pebble.WithMaxRetainedSizeBytes(rebuildBatchRetained))
+}
+
+// rebuildBatchRetained bounds the buffer a reset batch keeps (a batch of
+// Rebuild's usual 4096 events holds about 4 MB).
+const rebuildBatchRetained = 64 << 20
+
+// close releases the batches once nothing is in flight.
+func (r *rebuildBatch) close() {
+	_ = r.wait()
+	r.b.Close()
+	if r.spare != nil {
+		r.spare.Close()
+	}
 }
 
 func (r *rebuildBatch) Get(key []byte) ([]byte, io.Closer, error) {
@@ -146,8 +170,8 @@ func (r *rebuildBatch) wait() error {
 		return nil
 	}
 	err := <-r.done
-	r.inflight.Close()
-	r.inflight = nil
+	r.inflight.Reset()
+	r.spare, r.inflight = r.inflight, nil
 	return err
 }
 
@@ -177,10 +201,7 @@ func (r *rebuildBatch) commit(c *RecordCache) error {
 	if r.b.Empty() {
 		return nil
 	}
-	r.inflight, r.b = r.b, r.db.NewBatch()
-	if r.done == nil {
-		r.done = make(chan error, 1)
-	}
+	r.inflight, r.b, r.spare = r.b, r.spare, nil
 	go func(b *pebble.Batch) { r.done <- b.Commit(pebble.NoSync) }(r.inflight)
 	return nil
 }
