@@ -76,11 +76,7 @@ func replay(args []string, stdout, stderr io.Writer) error {
 	} else if entries, err := os.ReadDir(dstDir); err == nil && len(entries) > 0 {
 		return fmt.Errorf("--into %s: directory is not empty", dstDir)
 	}
-	dstOpts := raftfsm.StateOptions(logger)
-	// The rebuild is redone from the log if it is interrupted, so it needs
-	// no write-ahead log; Flush below makes a kept store durable.
-	dstOpts.DisableWAL = true
-	dst, err := raftfsm.OpenWithCache(filepath.Join(dstDir, "state"), dstOpts, raftfsm.DefaultStateCacheBytes)
+	dst, err := raftfsm.OpenWithCache(filepath.Join(dstDir, "state"), raftfsm.RebuildOptions(logger), raftfsm.DefaultStateCacheBytes)
 	if err != nil {
 		return fmt.Errorf("open rebuild store in %s: %w", dstDir, err)
 	}
