@@ -147,7 +147,7 @@ func (n *Node) ServeForwarded(body []byte, timeout time.Duration) ([]byte, error
 		if err := n.raft.VerifyLeader().Error(); err != nil {
 			return nil, n.mapErr(err)
 		}
-		return encodeResults(n.AppliedIndex(), nil), nil
+		return encodeResults(n.FollowerIndex(), nil), nil
 	}
 	// The batch's own index, not the leader's applied index: under load
 	// that is always a little ahead, and the follower would wait for
@@ -156,6 +156,7 @@ func (n *Node) ServeForwarded(body []byte, timeout time.Duration) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
+	n.nudgeCommit(index)
 	return encodeResults(index, results), nil
 }
 

@@ -117,3 +117,49 @@ func TestServeForwardedTakesCreatesOnTheLeaderOnly(t *testing.T) {
 		}
 	}
 }
+
+// A follower answers a write it forwarded once it applied it, and it
+// learns that the entry committed only from the leader's next message. So
+// the leader appends an empty entry after answering when nothing else
+// follows: it must reach every node and change nothing but the applied
+// index (no event, the same log on every node, every node caught up).
+func TestLeaderAppendsAnEmptyEntryAfterAForwardedBatch(t *testing.T) {
+	nodes := openReplicas(t, 3)
+	leader := leaderOfReplicas(t, nodes)
+	if _, err := leader.Propose(stamped(t, time.Now().UnixNano(), "r1", event.AppRegistered{AppID: "a", Partitions: 1, Active: true}), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	body, err := encodeCommand(stamped(t, time.Now().UnixNano(), "r1", event.ScheduleCreated{ScheduleID: "s1", AppID: "a",
+		ScheduleTime: 2_000_000_000, Callback: event.Callback{Type: "http", URL: "http://127.0.0.1:1/", Method: "POST"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := leader.ServeForwarded(body, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, _, err := decodeResults(answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := leader.LastSeq()
+	deadline := time.Now().Add(5 * time.Second)
+	for leader.AppliedIndex() <= index {
+		if time.Now().After(deadline) {
+			t.Fatalf("no entry after the forwarded batch (index %d): followers would learn of its commit only from the next write", index)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	last := leader.AppliedIndex()
+	for _, n := range nodes {
+		if !n.WaitApplied(last, 5*time.Second) {
+			t.Fatalf("%s did not apply the empty entry %d (applied %d)", n.cfg.NodeID, last, n.AppliedIndex())
+		}
+		if n.LastSeq() != seq {
+			t.Fatalf("%s: last event %d after the empty entry, want %d", n.cfg.NodeID, n.LastSeq(), seq)
+		}
+		if !n.CaughtUp() {
+			t.Fatalf("%s not caught up after the empty entry", n.cfg.NodeID)
+		}
+	}
+}

@@ -110,6 +110,7 @@ type Node struct {
 	schema schemaGate  // which event schema to propose in (schema.go)
 	fwd    *forwarding // proposals sent to the leader (forward.go)
 	caught atomic.Bool // applied what the leader had committed, once (CaughtUp)
+	nudge  commitNudge // tells followers of commits they wait for (nudge.go)
 
 	mu        sync.Mutex
 	listeners []func(isLeader bool)

@@ -156,6 +156,18 @@ func (s *suite) clusterCreate() error {
 	s.add(Row{Scenario: "create 3 nodes via follower vs bare HTTP", Figure: r.PerSec, Unit: "creates/s", Ceiling: ceil.PerSec,
 		Target: "≥ 10000/s", Verdict: verdict(r.PerSec >= 10000 && r.Errors == 0),
 		Note: fmt.Sprintf("p50 %v p99 %v, %d errors%s", r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors, profiled)})
+
+	// What one client creating schedules one after another waits for,
+	// through the follower and on the leader: a follower answers once it
+	// applied the create, and learns of the commit from the leader.
+	const oneByOne = 300
+	body := func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) }
+	viaFollower := postLoad(rawClient, follower.URL()+"/goscheduler/schedules", 1, oneByOne, time.Minute, body)
+	onLeader := postLoad(rawClient, leader.URL()+"/goscheduler/schedules", 1, oneByOne, time.Minute, body)
+	s.add(Row{Scenario: "create 3 nodes, one client: latency via follower", Figure: float64(viaFollower.P50.Microseconds()) / 1000, Unit: "ms p50",
+		Note: fmt.Sprintf("p99 %v; on the leader p50 %v p99 %v; %d creates each, one at a time, %d errors",
+			viaFollower.P99.Round(time.Microsecond), onLeader.P50.Round(time.Microsecond), onLeader.P99.Round(time.Microsecond),
+			oneByOne, viaFollower.Errors+onLeader.Errors)})
 	return nil
 }
 

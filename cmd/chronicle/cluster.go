@@ -54,9 +54,10 @@ func newClusterAdapter(rn *raftfsm.Node, e *actors.Engine, st projections.Reader
 		takesForwarded: map[string]forwardingProbe{}, probing: map[string]bool{}}
 }
 
-func (c *clusterAdapter) NodeID() string       { return c.raft.NodeID() }
-func (c *clusterAdapter) IsLeader() bool       { return c.raft.IsLeader() }
-func (c *clusterAdapter) AppliedIndex() uint64 { return c.raft.AppliedIndex() }
+func (c *clusterAdapter) NodeID() string        { return c.raft.NodeID() }
+func (c *clusterAdapter) IsLeader() bool        { return c.raft.IsLeader() }
+func (c *clusterAdapter) AppliedIndex() uint64  { return c.raft.AppliedIndex() }
+func (c *clusterAdapter) FollowerIndex() uint64 { return c.raft.FollowerIndex() }
 func (c *clusterAdapter) WaitApplied(i uint64, d time.Duration) bool {
 	return c.raft.WaitApplied(i, d)
 }

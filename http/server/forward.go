@@ -84,7 +84,7 @@ func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.cluster.IsLeader() {
-		f.next.ServeHTTP(&indexWriter{ResponseWriter: w, cluster: f.cluster}, r)
+		f.next.ServeHTTP(&indexWriter{ResponseWriter: w, cluster: f.cluster, relayed: r.Header.Get(HeaderForwardedBy) != ""}, r)
 		return
 	}
 	if by := r.Header.Get(HeaderForwardedBy); by != "" {
@@ -131,13 +131,18 @@ func unavailable(w http.ResponseWriter, logger *slog.Logger, msg string) {
 type indexWriter struct {
 	http.ResponseWriter
 	cluster Cluster
+	relayed bool // a follower relayed the request and waits for the index
 	wrote   bool
 }
 
 func (w *indexWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.wrote = true
-		w.Header().Set(HeaderAppliedIndex, strconv.FormatUint(w.cluster.AppliedIndex(), 10))
+		index := w.cluster.AppliedIndex()
+		if w.relayed {
+			index = w.cluster.FollowerIndex()
+		}
+		w.Header().Set(HeaderAppliedIndex, strconv.FormatUint(index, 10))
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

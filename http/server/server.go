@@ -27,6 +27,9 @@ type Cluster interface {
 	// Leader returns the leader's id and announced HTTP address ("" if unknown).
 	Leader() (id, httpAddr string)
 	AppliedIndex() uint64
+	// FollowerIndex is AppliedIndex for an answer to a follower that relayed
+	// a write (it waits for that index), making sure it hears of the commit.
+	FollowerIndex() uint64
 	WaitApplied(index uint64, timeout time.Duration) bool
 	AddMember(id, raftAddr string, voter bool) error
 	RemoveMember(id string) error
