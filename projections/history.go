@@ -74,16 +74,11 @@ func (a *applier) closedNow(s Schedule) (bool, error) {
 // every level for each completed run. A cron's runs are not so bounded,
 // so it is scanned; that only happens when a cron is deleted.
 func (a *applier) hasPending(s Schedule) (bool, error) {
-	ids, bounded := pendingRunIDs(s)
-	if !bounded {
+	if _, bounded := pendingRunIDs(s); !bounded {
 		return a.scanPending(s.ScheduleID)
 	}
-	for _, id := range ids {
-		if _, ok, err := getRecord[PendingRun](a.b, pendKey(id)); err != nil || ok {
-			return ok, err
-		}
-	}
-	return false, nil
+	runs, err := a.pendingRunsOf(s)
+	return len(runs) > 0, err
 }
 
 // pendingRunIDs lists the ids a pending run of a one-time schedule can

@@ -138,9 +138,11 @@ type indexWriter struct {
 func (w *indexWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.wrote = true
-		index := w.cluster.AppliedIndex()
+		var index uint64
 		if w.relayed {
 			index = w.cluster.FollowerIndex()
+		} else {
+			index = w.cluster.AppliedIndex()
 		}
 		w.Header().Set(HeaderAppliedIndex, strconv.FormatUint(index, 10))
 	}
