@@ -11,7 +11,7 @@ import (
 // bench code cannot rot. It asserts what the figures must show even at
 // this size: every due run delivered exactly once, every figure measured.
 func TestSmokeProfile(t *testing.T) {
-	rep, err := Run(profiles["smoke"], "", "create,firing,recovery,replay", t.TempDir())
+	rep, err := Run(profiles["smoke"], "", "create,cluster,firing,recovery,replay", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,6 +21,9 @@ func TestSmokeProfile(t *testing.T) {
 		// (it can be negative); every other figure must have been measured.
 		if r.Figure <= 0 && !strings.HasPrefix(r.Scenario, "RSS") {
 			t.Errorf("%s: figure %v", r.Scenario, r.Figure)
+		}
+		if strings.Contains(r.Scenario, " vs ") && r.Ceiling <= 0 {
+			t.Errorf("%s: ceiling %v", r.Scenario, r.Ceiling)
 		}
 		if r.Target != "" && r.Verdict == "" {
 			t.Errorf("%s: a target without a verdict", r.Scenario)
