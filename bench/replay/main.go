@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -31,7 +32,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-var replayProfile string
+var replayProfile, keepDir string
 
 // Result is the JSON result file.
 type Result struct {
@@ -45,6 +46,10 @@ type Result struct {
 	GenerateSeconds   float64 `json:"generateSeconds"`
 	ReplayPerSec      float64 `json:"replayEventsPerSec"`
 	ScanCeilingPerSec float64 `json:"scanCeilingEventsPerSec"`
+	// WriteCeilingPerSec is the rebuild's projection writes alone (see
+	// writeCeiling), WriteRatio the replay's share of it.
+	WriteCeilingPerSec float64 `json:"writeCeilingEventsPerSec"`
+	WriteRatio         float64 `json:"writeRatio"`
 	Ratio             float64 `json:"ratio"`
 	Identical         bool    `json:"identical"`
 	Target            float64 `json:"targetEventsPerSec"`
@@ -57,6 +62,7 @@ func main() {
 	out := flag.String("out", "bench/results/replay.json", "JSON result file")
 	cpuprofile := flag.String("genprofile", "", "write a CPU profile of the in-process generation (apply path) here")
 	flag.StringVar(&replayProfile, "profile", "", "write a CPU profile of `chronicle replay` here")
+	flag.StringVar(&keepDir, "keep", "", "keep the generated log in this directory, or replay the one an earlier run kept there (A/B of builds on one log)")
 	flag.Parse()
 	if err := run(*n, *bin, *out, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "replay bench:", err)
@@ -70,6 +76,10 @@ func run(n int, bin, out, profile string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	logDir := filepath.Join(dir, "node")
+	if keepDir != "" {
+		logDir = keepDir
+	}
 	bin, err = ensureBinary(bin, dir)
 	if err != nil {
 		return err
@@ -92,7 +102,7 @@ func run(n int, bin, out, profile string) error {
 		}
 	}
 	start := time.Now()
-	events, err := generate(filepath.Join(dir, "node"), n)
+	events, err := generateOrReuse(logDir, n)
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -100,13 +110,16 @@ func run(n int, bin, out, profile string) error {
 		return fmt.Errorf("generate log: %w", err)
 	}
 	res.Events, res.GenerateSeconds = events, time.Since(start).Seconds()
-	res.DataBytes = dirSize(filepath.Join(dir, "node"))
-	fmt.Fprintf(os.Stderr, "generated %d events (%.1f MB) in %.1fs\n", events, float64(res.DataBytes)/1e6, res.GenerateSeconds)
+	res.DataBytes = dirSize(logDir)
+	fmt.Fprintf(os.Stderr, "log of %d events (%.1f MB) ready in %.1fs\n", events, float64(res.DataBytes)/1e6, res.GenerateSeconds)
 
-	if res.ScanCeilingPerSec, err = scanCeiling(filepath.Join(dir, "node")); err != nil {
+	if res.ScanCeilingPerSec, err = scanCeiling(logDir); err != nil {
 		return err
 	}
-	args := []string{"replay", "--data-dir", filepath.Join(dir, "node"), "--json"}
+	if res.WriteCeilingPerSec, err = writeCeiling(opsPath(logDir), filepath.Join(dir, "write-ceiling"), events); err != nil {
+		return fmt.Errorf("write ceiling: %w", err)
+	}
+	args := []string{"replay", "--data-dir", logDir, "--json"}
 	if replayProfile != "" {
 		args = append(args, "--cpuprofile", replayProfile)
 	}
@@ -129,6 +142,7 @@ func run(n int, bin, out, profile string) error {
 	}
 	res.ReplayPerSec, res.Identical = rr.EventsPerSec, rr.Identical
 	res.Ratio = res.ReplayPerSec / res.ScanCeilingPerSec
+	res.WriteRatio = res.ReplayPerSec / res.WriteCeilingPerSec
 	res.Pass = res.Identical && res.ReplayPerSec >= res.Target
 
 	verdict := "PASS"
@@ -138,6 +152,8 @@ func run(n int, bin, out, profile string) error {
 	fmt.Printf("%-34s %14s %14s %7s %12s %s\n", "scenario", "figure", "ceiling", "ratio", "target", "")
 	fmt.Printf("%-34s %10.0f ev/s %10.0f ev/s %6.1f%% %9.0f ev/s %s\n", fmt.Sprintf("replay %d events", events),
 		res.ReplayPerSec, res.ScanCeilingPerSec, 100*res.Ratio, res.Target, verdict)
+	fmt.Printf("%-34s %10.0f ev/s %10.0f ev/s %6.1f%%\n", "  vs its projection writes alone",
+		res.ReplayPerSec, res.WriteCeilingPerSec, 100*res.WriteRatio)
 	fmt.Printf("projections identical to the stored ones: %v; data dir %.0f bytes/event\n", res.Identical,
 		float64(res.DataBytes)/float64(events))
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -145,6 +161,24 @@ func run(n int, bin, out, profile string) error {
 	}
 	b, _ := json.MarshalIndent(res, "", "  ")
 	return os.WriteFile(out, append(b, '\n'), 0o644)
+}
+
+// generateOrReuse generates the log in dir, unless dir already holds one
+// (kept by an earlier run with -keep), whose event count it returns.
+func generateOrReuse(dir string, n int) (int, error) {
+	if _, err := os.Stat(filepath.Join(dir, "state")); err != nil {
+		return generate(dir, n)
+	}
+	if _, err := os.Stat(opsPath(dir)); err != nil {
+		return 0, fmt.Errorf("%s holds a log but not its recorded projection writes (%w): remove it to generate both", dir, err)
+	}
+	db, err := raftfsm.OpenState(dir, true, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	last, err := eventlog.LastSeq(db)
+	return int(last), err
 }
 
 // generate writes about n events into a fresh state store under dir,
@@ -155,8 +189,13 @@ func generate(dir string, n int) (int, error) {
 		return 0, err
 	}
 	defer db.Close()
+	ops, err := os.Create(opsPath(dir))
+	if err != nil {
+		return 0, err
+	}
+	defer ops.Close()
 	g := &generator{db: db, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(),
-		cache: projections.NewRecordCache(100_000)}
+		cache: projections.NewRecordCache(100_000), ops: bufio.NewWriterSize(ops, 1<<20)}
 	g.batch = db.NewIndexedBatch()
 	cb := event.Callback{Type: "http", URL: "http://127.0.0.1:9/cb", Method: "POST"}
 	for _, app := range []string{"orders", "billing", "reports", "mail"} {
@@ -203,11 +242,22 @@ func generate(dir string, n int) (int, error) {
 			return 0, g.err
 		}
 	}
-	return int(g.seq), g.flush(true)
+	if err := g.flush(true); err != nil {
+		return 0, err
+	}
+	if err := g.ops.Flush(); err != nil {
+		return 0, fmt.Errorf("projection writes file: %w", err)
+	}
+	return int(g.seq), ops.Close()
 }
+
+// opsPath is where generate records the projection writes of the log in
+// dir (beside it, so the data dir's size is the log's alone).
+func opsPath(dir string) string { return filepath.Clean(dir) + ".ops" }
 
 type generator struct {
 	db      *pebble.DB
+	ops     *bufio.Writer // records the projection writes, for the write ceiling
 	batch   *pebble.Batch
 	cache   *projections.RecordCache
 	pending int
@@ -227,7 +277,11 @@ func (g *generator) add(p event.Payload) {
 		return
 	}
 	ev.Seq, ev.Term, ev.Index = g.seq+1, 1, g.seq+1
-	if _, err := projections.Apply(projections.NewCachingBatch(g.batch, g.cache), ev, nil); err != nil {
+	var b projections.Batch = g.batch
+	if g.ops != nil {
+		b = &opRecorder{Batch: g.batch, w: g.ops}
+	}
+	if _, err := projections.Apply(projections.NewCachingBatch(b, g.cache), ev, nil); err != nil {
 		g.err = fmt.Errorf("event %d (%s): %w", ev.Seq, ev.Type, err)
 		return
 	}
