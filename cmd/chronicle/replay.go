@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
+	"github.com/chronicle-sched/chronicle/internal/cputime"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
 	"github.com/cockroachdb/pebble/v2"
@@ -26,11 +27,14 @@ var errProjectionsDiffer = errors.New("projections differ from a replay of the e
 
 // replayReport is the --json output of `chronicle replay`.
 type replayReport struct {
-	DataDir      string                     `json:"dataDir"`
-	Into         string                     `json:"into,omitempty"`
-	Events       int                        `json:"events"`
-	LastSeq      uint64                     `json:"lastSeq"`
-	Seconds      float64                    `json:"seconds"`
+	DataDir string  `json:"dataDir"`
+	Into    string  `json:"into,omitempty"`
+	Events  int     `json:"events"`
+	LastSeq uint64  `json:"lastSeq"`
+	Seconds float64 `json:"seconds"`
+	// CPUSeconds is the process's CPU time (user and system, compactions
+	// included) over the rebuild: with Seconds, how many cores it kept busy.
+	CPUSeconds   float64                    `json:"cpuSeconds,omitempty"`
 	EventsPerSec float64                    `json:"eventsPerSec"`
 	Identical    bool                       `json:"identical"`
 	Projections  map[string]projectionCheck `json:"projections"`
@@ -98,6 +102,7 @@ func replay(args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	prog := newProgress(stderr, total)
+	cpuStart := cputime.Process()
 	start := time.Now()
 	events, last := 0, uint64(0)
 	err = projections.Rebuild(src, dst, *batch, func(seq uint64, n int) {
@@ -105,6 +110,7 @@ func replay(args []string, stdout, stderr io.Writer) error {
 		prog.update(seq, n)
 	})
 	elapsed := time.Since(start)
+	cpu := cputime.Process() - cpuStart
 	prog.done()
 	if err != nil {
 		return err
@@ -123,6 +129,9 @@ func replay(args []string, stdout, stderr io.Writer) error {
 	}
 	report.DataDir, report.Into = *dataDir, *into
 	report.Events, report.LastSeq, report.Seconds = events, last, elapsed.Seconds()
+	if cpuStart > 0 {
+		report.CPUSeconds = cpu.Seconds()
+	}
 	if elapsed > 0 {
 		report.EventsPerSec = float64(events) / elapsed.Seconds()
 	}
