@@ -108,7 +108,7 @@ func TestReplayOfAMixedWorkloadIsIdenticalAndDetectsCorruption(t *testing.T) {
 	if err != nil {
 		t.Fatalf("replay of an untouched data dir: %v (%+v)", err, r)
 	}
-	if !r.Identical || r.Events < 4000 || r.EventsPerSec <= 0 || len(r.Projections) < 10 {
+	if !r.Identical || r.Events < 4000 || r.EventsPerSec <= 0 || r.CPUSeconds <= 0 || len(r.Projections) < 10 {
 		t.Fatalf("replay report: %+v", r)
 	}
 	for name, c := range r.Projections {
