@@ -16,6 +16,7 @@ import (
 	"github.com/chronicle-sched/chronicle/actors/delivery"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/server"
+	"github.com/chronicle-sched/chronicle/internal/cmalloc"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
 )
@@ -138,7 +139,10 @@ func serve(args []string) error {
 			return err
 		}
 	}
-	logger.Info("chronicle serving", "node", c.nodeID, "http", n.httpAddr(), "raft", c.raftAddr, "data", c.dataDir)
+	// cmalloc capped glibc's malloc arenas when the binary loaded (0: the
+	// operator's MALLOC_ARENA_MAX, or no glibc).
+	logger.Info("chronicle serving", "node", c.nodeID, "http", n.httpAddr(), "raft", c.raftAddr, "data", c.dataDir,
+		"mallocArenas", cmalloc.ArenaCap())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	got := <-sig
