@@ -77,9 +77,22 @@ func writeCeiling(opsPath, dir string, events int) (perSec float64, cpuPerEvent 
 	// Rebuild commits every 4096 events; the log averages about 7 writes
 	// per event.
 	const opsPerBatch = 4096 * 7
+	// Two batches alternate, keeping their buffers, as Rebuild's do: one
+	// fills while the other commits.
+	newBatch := func() *pebble.Batch { return db.NewBatch(pebble.WithMaxRetainedSizeBytes(64 << 20)) }
+	b, spare := newBatch(), newBatch()
 	done := make(chan error, 1)
 	inflight := false
-	b := db.NewBatch()
+	wait := func() error {
+		if !inflight {
+			return nil
+		}
+		inflight = false
+		err := <-done
+		spare.Reset()
+		return err
+	}
+	defer func() { _ = wait(); b.Close(); spare.Close() }()
 	var key, value []byte
 	cpuStart := cputime.Process()
 	start := time.Now()
@@ -106,20 +119,16 @@ func writeCeiling(opsPath, dir string, events int) (perSec float64, cpuPerEvent 
 			return 0, 0, err
 		}
 		if ops%opsPerBatch == 0 {
-			if inflight {
-				if err := <-done; err != nil {
-					return 0, 0, err
-				}
+			if err := wait(); err != nil {
+				return 0, 0, err
 			}
 			full := b
 			go func() { done <- full.Commit(pebble.NoSync) }()
-			inflight, b = true, db.NewBatch()
+			inflight, b, spare = true, spare, full
 		}
 	}
-	if inflight {
-		if err := <-done; err != nil {
-			return 0, 0, err
-		}
+	if err := wait(); err != nil {
+		return 0, 0, err
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return 0, 0, err
@@ -135,7 +144,10 @@ func readField(in *bufio.Reader, buf []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ops file: %w", err)
 	}
-	buf = append(buf[:0], make([]byte, n)...)
+	if uint64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
 	if _, err := io.ReadFull(in, buf); err != nil {
 		return nil, fmt.Errorf("ops file: %w", err)
 	}
