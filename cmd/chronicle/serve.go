@@ -16,7 +16,6 @@ import (
 	"github.com/chronicle-sched/chronicle/actors/delivery"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/server"
-	"github.com/chronicle-sched/chronicle/internal/cmalloc"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
 )
@@ -139,10 +138,7 @@ func serve(args []string) error {
 			return err
 		}
 	}
-	// cmalloc capped glibc's malloc arenas when the binary loaded (0: the
-	// operator's MALLOC_ARENA_MAX, or no glibc).
-	logger.Info("chronicle serving", "node", c.nodeID, "http", n.httpAddr(), "raft", c.raftAddr, "data", c.dataDir,
-		"mallocArenas", cmalloc.ArenaCap())
+	logger.Info("chronicle serving", "node", c.nodeID, "http", n.httpAddr(), "raft", c.raftAddr, "data", c.dataDir)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	got := <-sig
