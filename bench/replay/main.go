@@ -34,6 +34,9 @@ import (
 
 var replayProfile, keepDir string
 
+// storeLogger is what the stores this program opens say: warnings only.
+var storeLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
 // Result is the JSON result file.
 type Result struct {
 	Machine struct {
@@ -183,7 +186,7 @@ func generateOrReuse(dir string, n int) (int, error) {
 	if _, err := os.Stat(opsPath(dir)); err != nil {
 		return 0, fmt.Errorf("%s holds a log but not its recorded projection writes (%w): remove it to generate both", dir, err)
 	}
-	db, err := raftfsm.OpenState(dir, true, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	db, err := raftfsm.OpenState(dir, true, storeLogger)
 	if err != nil {
 		return 0, err
 	}
@@ -195,7 +198,7 @@ func generateOrReuse(dir string, n int) (int, error) {
 // generate writes about n events into a fresh state store under dir,
 // through the same apply rules the FSM uses, and returns how many.
 func generate(dir string, n int) (int, error) {
-	db, err := raftfsm.OpenState(dir, false, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	db, err := raftfsm.OpenState(dir, false, storeLogger)
 	if err != nil {
 		return 0, err
 	}
@@ -288,10 +291,7 @@ func (g *generator) add(p event.Payload) {
 		return
 	}
 	ev.Seq, ev.Term, ev.Index = g.seq+1, 1, g.seq+1
-	var b projections.Batch = g.batch
-	if g.ops != nil {
-		b = &opRecorder{Batch: g.batch, w: g.ops}
-	}
+	b := &opRecorder{Batch: g.batch, w: g.ops}
 	if _, err := projections.Apply(projections.NewCachingBatch(b, g.cache), ev, nil); err != nil {
 		g.err = fmt.Errorf("event %d (%s): %w", ev.Seq, ev.Type, err)
 		return
@@ -324,7 +324,7 @@ func (g *generator) flush(final bool) error {
 // scanCeiling reads and decodes every event of the log: no replay can be
 // faster than reading its input.
 func scanCeiling(dir string) (float64, error) {
-	db, err := raftfsm.OpenState(dir, true, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	db, err := raftfsm.OpenState(dir, true, storeLogger)
 	if err != nil {
 		return 0, err
 	}

@@ -40,20 +40,16 @@ func registerApp(url, app string, partitions int) error {
 // create: creates/s and latency of one-time schedules on one node, vs the
 // bare-HTTP and raw durable-write ceilings.
 func (s *suite) create() error {
-	bare, stop, err := bareHTTP()
-	if err != nil {
-		return err
-	}
 	at := farFuture()
 	body := func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) }
-	ceil := postLoad(rawClient, bare+"/goscheduler/schedules", workers, 0, s.p.loadFor, body)
-	stop()
-	durable, stop, err := durableHTTP(s.tmp)
+	ceil, err := s.createCeiling(bareHTTP, body)
 	if err != nil {
 		return err
 	}
-	durableCeil := postLoad(rawClient, durable+"/goscheduler/schedules", workers, 0, s.p.loadFor, body)
-	stop()
+	durableCeil, err := s.createCeiling(func() (string, func(), error) { return durableHTTP(s.tmp) }, body)
+	if err != nil {
+		return err
+	}
 	pebbleCeil, err := pebbleSyncedCeiling(s.tmp, workers, s.p.loadFor)
 	if err != nil {
 		return err
@@ -87,6 +83,18 @@ func (s *suite) create() error {
 	s.add(Row{Scenario: "create 1 node vs raw Raft Apply", Figure: r.PerSec, Unit: "creates/s", Ceiling: raftCeil,
 		Note: "one node, our Pebble raftstore, no-op FSM"})
 	return nil
+}
+
+// createCeiling starts a ceiling's server, loads it as the create
+// scenarios load Chronicle (the same client, workers, duration and bodies)
+// and stops it.
+func (s *suite) createCeiling(serve func() (url string, stop func(), err error), body func(i int) []byte) (loadResult, error) {
+	url, stop, err := serve()
+	if err != nil {
+		return loadResult{}, err
+	}
+	defer stop()
+	return postLoad(rawClient, url+"/goscheduler/schedules", workers, 0, s.p.loadFor, body), nil
 }
 
 // profileDuring runs load while fetching a CPU profile of n, and returns a
@@ -147,20 +155,16 @@ func (s *suite) clusterCreate() error {
 	if err := registerApp(follower.URL(), "bench", 8); err != nil {
 		return err
 	}
-	bare, stop, err := bareHTTP()
-	if err != nil {
-		return err
-	}
 	at := farFuture()
 	body := func(i int) []byte { return createBody("bench", at, "http://127.0.0.1:9/cb", i) }
-	ceil := postLoad(rawClient, bare+"/goscheduler/schedules", workers, 0, s.p.loadFor, body)
-	stop()
-	replicated, stop, err := replicatedHTTP(s.tmp)
+	ceil, err := s.createCeiling(bareHTTP, body)
 	if err != nil {
 		return err
 	}
-	replicatedCeil := postLoad(rawClient, replicated+"/goscheduler/schedules", workers, 0, s.p.loadFor, body)
-	stop()
+	replicatedCeil, err := s.createCeiling(func() (string, func(), error) { return replicatedHTTP(s.tmp) }, body)
+	if err != nil {
+		return err
+	}
 	var r loadResult
 	// Profile both ends of a forwarded write: the follower the clients
 	// call and the leader it forwards to.
