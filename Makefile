@@ -1,7 +1,7 @@
 # Chronicle. `make run` starts a single node with data in ./data; `make test`
 # runs every test (race detector on, as CI does).
 GO       ?= go
-BIN      := bin/chronicle
+BIN      ?= ./bin/chronicle
 PKGS     := ./...
 # Packages where concurrency lives get the race detector.
 RACE_PKGS := ./actors/... ./raftfsm/... ./http/... ./cmd/... ./projections/...
@@ -15,17 +15,23 @@ build:
 	$(GO) build -o $(BIN) ./cmd/chronicle
 
 run: build
-	./$(BIN) serve --data-dir ./data
+	$(BIN) serve --data-dir ./data
 
 # A local three-node cluster: HTTP on 127.0.0.1:8081-8083, Raft on
-# 127.0.0.1:7001-7003, data in ./data/n1..n3. Ctrl-C stops all three.
-PEERS := n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003
+# 127.0.0.1:7001-7003, data in ./cluster-data/n1..n3 (apart from the single
+# node's ./data). Ctrl-C or SIGTERM stops all three. The children's pids
+# are kept in a variable: a non-interactive dash (Debian's /bin/sh) has no
+# job table for `jobs -p` to read in a trap.
+CLUSTER_DIR  ?= ./cluster-data
+CLUSTER_HTTP ?= 127.0.0.1:808
+CLUSTER_RAFT ?= 127.0.0.1:700
 cluster: build
-	@echo "n1..n3 on http://127.0.0.1:8081, :8082, :8083 (any node takes writes); Ctrl-C stops them"
-	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM; \
+	@echo "n1..n3 on http://$(CLUSTER_HTTP)1, $(CLUSTER_HTTP)2, $(CLUSTER_HTTP)3 (any node takes writes); Ctrl-C stops them"
+	@pids=""; trap 'kill $$pids 2>/dev/null; wait; exit 0' INT TERM; \
+	peers="n1=$(CLUSTER_RAFT)1,n2=$(CLUSTER_RAFT)2,n3=$(CLUSTER_RAFT)3"; \
 	for i in 1 2 3; do \
-	  ./$(BIN) serve --data-dir ./data/n$$i --http-addr 127.0.0.1:808$$i --raft-addr 127.0.0.1:700$$i \
-	    --node-id n$$i --peers $(PEERS) & \
+	  $(BIN) serve --data-dir $(CLUSTER_DIR)/n$$i --http-addr $(CLUSTER_HTTP)$$i --raft-addr $(CLUSTER_RAFT)$$i \
+	    --node-id n$$i --peers $$peers & pids="$$pids $$!"; \
 	done; wait
 
 vet:

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -56,4 +58,27 @@ func rulesFor(pkg string, forbidden map[string][]string) []string {
 		}
 	}
 	return forbidden[best]
+}
+
+// TestNoLargeTrackedFiles keeps build outputs and data dumps out of git: a
+// 30 MB binary was once committed at the root.
+func TestNoLargeTrackedFiles(t *testing.T) {
+	const limit = 2 << 20
+	out, err := exec.Command("git", "-C", "../..", "ls-files", "-z").Output()
+	if err != nil {
+		t.Fatalf("git ls-files (the tests run in a git checkout): %v", err)
+	}
+	files := strings.Split(strings.TrimRight(string(out), "\x00"), "\x00")
+	for _, f := range files {
+		info, err := os.Stat(filepath.Join("../..", f))
+		if err != nil {
+			continue // deleted in the work tree, not yet committed
+		}
+		if info.Size() > limit {
+			t.Errorf("%s is tracked and %d bytes (over %d): keep build outputs and data out of git", f, info.Size(), limit)
+		}
+	}
+	if len(files) < 10 {
+		t.Fatalf("git ls-files listed %d files: the check ran on nothing", len(files))
+	}
 }
