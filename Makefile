@@ -45,7 +45,7 @@ test: vet
 
 # Short fuzzing sessions of the input parsers (not part of make test).
 fuzz:
-	$(GO) test -run=XXX -fuzz=FuzzParse -fuzztime=60s ./actors/cronspec/
+	$(GO) test -run=XXX -fuzz=FuzzParse -fuzztime=60s ./internal/cronspec/
 	$(GO) test -run=XXX -fuzz=FuzzDecodeLog -fuzztime=30s ./raftfsm/raftstore/
 	$(GO) test -run=XXX -fuzz=FuzzDecodeCommand -fuzztime=30s ./raftfsm/
 	$(GO) test -run=XXX -fuzz=FuzzDecode -fuzztime=30s ./eventlog/event/

@@ -1,11 +1,11 @@
 package actors
 
 import (
-	"errors"
 	"time"
 
-	"github.com/chronicle-sched/chronicle/actors/cronspec"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/cronspec"
+	"github.com/chronicle-sched/chronicle/internal/errkind"
 	"github.com/chronicle-sched/chronicle/projections"
 )
 
@@ -13,9 +13,9 @@ import (
 // back as the projections package's errors (ErrAppNotFound, ...).
 var (
 	// ErrUnavailable: no leader could take the write right now (503).
-	ErrUnavailable = errors.New("service unavailable: no raft leader")
+	ErrUnavailable = errkind.New(errkind.Unavailable, "service unavailable: no raft leader")
 	// ErrNotLeader: this node cannot take writes; the leader can (503 or forward).
-	ErrNotLeader = errors.New("this node is not the leader")
+	ErrNotLeader = errkind.New(errkind.Unavailable, "this node is not the leader")
 )
 
 // RegisterApp registers an app. Partitions 0 takes the configured default.

@@ -2,7 +2,7 @@ package actors
 
 import (
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/chronicle-sched/chronicle/actors/cronspec"
+	"github.com/chronicle-sched/chronicle/internal/cronspec"
 )
 
 // cronActor is the authority on one cron schedule's fire times. Timers ask

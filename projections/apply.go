@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/errkind"
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -16,12 +17,12 @@ var (
 	ErrAppInactive        = errors.New("app is deactivated")
 	ErrAppAlreadyActive   = errors.New("app is already activated")
 	ErrAppAlreadyInactive = errors.New("app is already deactivated")
-	ErrScheduleExists     = errors.New("schedule already exists")
-	ErrScheduleNotFound   = errors.New("not found")
-	ErrRunNotPending      = errors.New("run is not pending")
-	ErrRunAlreadyFired    = errors.New("run already fired")
-	ErrRunNotFired        = errors.New("run has not fired")
-	ErrInvalidEvent       = errors.New("invalid event")
+	ErrScheduleExists     = errkind.New(errkind.Conflict, "schedule already exists")
+	ErrScheduleNotFound   = errkind.New(errkind.NotFound, "not found")
+	ErrRunNotPending      = errkind.New(errkind.Conflict, "run is not pending")
+	ErrRunAlreadyFired    = errkind.New(errkind.Conflict, "run already fired")
+	ErrRunNotFired        = errkind.New(errkind.Conflict, "run has not fired")
+	ErrInvalidEvent       = errkind.New(errkind.Invalid, "invalid event")
 )
 
 // Batch is an indexed Pebble batch: apply reads its own earlier writes, so

@@ -4,10 +4,11 @@ import (
 	"testing"
 
 	"fmt"
+	"math/rand/v2"
+
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/cockroachdb/pebble/v2"
-	"math/rand/v2"
 )
 
 func types(evs []event.Event) []event.Type {

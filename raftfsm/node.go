@@ -15,6 +15,7 @@ import (
 
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/errkind"
 	"github.com/chronicle-sched/chronicle/raftfsm/raftstore"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -24,11 +25,11 @@ import (
 
 // Errors callers map to answers (the HTTP layer maps these to 503).
 var (
-	ErrNotLeader = errors.New("this node is not the leader")
-	ErrNoLeader  = errors.New("the cluster has no leader")
-	ErrShutdown  = errors.New("node is shutting down")
+	ErrNotLeader = errkind.New(errkind.Unavailable, "this node is not the leader")
+	ErrNoLeader  = errkind.New(errkind.Unavailable, "the cluster has no leader")
+	ErrShutdown  = errkind.New(errkind.Unavailable, "node is shutting down")
 	// ErrUnknownMember: no member of the cluster has that id.
-	ErrUnknownMember = errors.New("no such cluster member")
+	ErrUnknownMember = errkind.New(errkind.NotFound, "no such cluster member")
 )
 
 // Peer is a voting member named on the command line.

@@ -70,6 +70,9 @@ func TestAppsEndpoints(t *testing.T) {
 		{"POST", "/goscheduler/apps", map[string]any{"appId": "x", "partitions": 100000}, 400, 400, "partitions must be between"},
 		{"POST", "/goscheduler/apps", map[string]any{"appId": "bad id/with slash"}, 400, 400, "is invalid"},
 		{"POST", "/goscheduler/apps", map[string]any{"appId": strings.Repeat("a", 200)}, 400, 400, "is invalid"},
+		{"POST", "/goscheduler/apps", map[string]any{"appId": "."}, 400, 400, "is invalid"},
+		{"POST", "/goscheduler/apps", map[string]any{"appId": ".."}, 400, 400, "is invalid"},
+		{"POST", "/goscheduler/apps/../activate", nil, 400, 400, "is invalid"},
 		{"POST", "/goscheduler/apps", map[string]any{"appId": "revamp", "partitions": 3}, 409, 4002, "app already registered"},
 		{"POST", "/goscheduler/apps", `{"appId":"big","pad":"` + strings.Repeat("x", 2<<20) + `"}`, 413, 413, "larger than"},
 		{"GET", "/goscheduler/apps?app_id=nope", nil, 404, 4001, "unregistered App"},
@@ -150,6 +153,10 @@ func TestCreateScheduleValidation(t *testing.T) {
 		{"retry", with(func(m map[string]any) { m["retry"] = map[string]any{"maxAttempts": 99} }), 400, "retry.maxAttempts must be between"},
 		{"unknown app", with(func(m map[string]any) { m["appId"] = "ghost" }), 400, "unregistered App"},
 		{"empty app", with(func(m map[string]any) { m["appId"] = "" }), 400, "AppId cannot be empty"},
+		{"payload not UTF-8", `{"appId":"revamp","payload":"caf` + "\xe9" + `","scheduleTime":` + fmt.Sprint(future) +
+			`,"callback":{"type":"http","details":{"url":"http://127.0.0.1:1/hook","method":"GET"}}}`, 400, "not valid UTF-8"},
+		{"payload half a surrogate pair", `{"appId":"revamp","payload":"\ud800x","scheduleTime":` + fmt.Sprint(future) +
+			`,"callback":{"type":"http","details":{"url":"http://127.0.0.1:1/hook","method":"GET"}}}`, 400, "surrogate"},
 		{"several at once", with(func(m map[string]any) {
 			details(m)["url"] = "www.myntra.com"
 			details(m)["method"] = ""
@@ -173,11 +180,18 @@ func TestCreateScheduleValidation(t *testing.T) {
 	if r.Status.StatusCode != 201 || !strings.Contains(string(r.Data), `"method":"PUT"`) {
 		t.Fatalf("httpCallback form: %s", r.raw)
 	}
-	// Only the two valid creates are stored.
+	// A payload is stored as sent: an escaped surrogate pair is one character.
+	r = tn.must(200, "POST", "/goscheduler/schedules", `{"appId":"revamp","payload":"smile \ud83d\ude00","scheduleTime":`+
+		fmt.Sprint(future)+`,"callback":{"type":"http","details":{"url":"http://127.0.0.1:1/x","method":"GET"}}}`)
+	emoji := decodeData[struct{ Schedule schedule }](t, r).Schedule
+	if got := tn.getSchedule(emoji.ScheduleID).Payload; got != "smile \U0001F600" {
+		t.Fatalf("payload with an escaped surrogate pair stored as %q", got)
+	}
+	// Only the three valid creates are stored.
 	q := fmt.Sprintf("/goscheduler/apps/revamp/schedules?start_time=%s&end_time=%s",
 		urlTime(time.Unix(future-60, 0)), urlTime(time.Unix(future+60, 0)))
 	r = tn.must(200, "GET", q, nil)
-	if *r.Status.TotalCount != 2 {
+	if *r.Status.TotalCount != 3 {
 		t.Fatalf("rejected creates were stored: %s", r.raw)
 	}
 	// Get schedule errors.

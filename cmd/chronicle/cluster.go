@@ -11,9 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/http/respond"
+
 	"github.com/chronicle-sched/chronicle/actors"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
-	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/server"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
@@ -103,7 +104,7 @@ const forwardTimeout = 5 * time.Second
 func (c *clusterAdapter) TakeForwarded(body []byte) ([]byte, error) {
 	answer, err := c.raft.ServeForwarded(body, forwardTimeout)
 	if errors.Is(err, raftfsm.ErrBadForward) {
-		return nil, &goscheduler.APIError{HTTP: http.StatusBadRequest, Code: http.StatusBadRequest, Message: err.Error()}
+		return nil, &respond.Error{HTTP: http.StatusBadRequest, Code: http.StatusBadRequest, Message: err.Error()}
 	}
 	return answer, mapRaftErr(err)
 }
@@ -227,11 +228,11 @@ func mapRaftErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, raftfsm.ErrUnknownMember):
-		return &goscheduler.APIError{HTTP: http.StatusNotFound, Code: http.StatusNotFound, Message: err.Error()}
+		return &respond.Error{HTTP: http.StatusNotFound, Code: http.StatusNotFound, Message: err.Error()}
 	case errors.Is(err, raftfsm.ErrNotLeader), errors.Is(err, raftfsm.ErrNoLeader), errors.Is(err, raftfsm.ErrShutdown):
 		return fmt.Errorf("%w: %v", actors.ErrUnavailable, err)
 	}
-	return &goscheduler.APIError{HTTP: http.StatusConflict, Code: http.StatusConflict, Message: err.Error()}
+	return &respond.Error{HTTP: http.StatusConflict, Code: http.StatusConflict, Message: err.Error()}
 }
 
 // announce publishes this node's API address through the log (via its

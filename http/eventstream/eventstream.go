@@ -16,8 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/http/respond"
+
 	"github.com/chronicle-sched/chronicle/eventlog/event"
-	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/julienschmidt/httprouter"
 )
 
@@ -81,7 +82,7 @@ type query struct {
 }
 
 func badRequest(format string, args ...any) error {
-	return &goscheduler.APIError{HTTP: http.StatusBadRequest, Code: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
+	return &respond.Error{HTTP: http.StatusBadRequest, Code: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
 }
 
 func parseQuery(r *http.Request) (query, error) {
@@ -136,7 +137,7 @@ func trunc(s string) string {
 func (s *Stream) serve(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q, err := parseQuery(r)
 	if err != nil {
-		goscheduler.WriteError(w, s.logger, err)
+		respond.Write(w, s.logger, err)
 		return
 	}
 	if q.sse {
@@ -153,7 +154,7 @@ func (s *Stream) serve(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 		}
 	}
 	if err != nil {
-		goscheduler.WriteError(w, s.logger, err)
+		respond.Write(w, s.logger, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

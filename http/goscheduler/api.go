@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/chronicle-sched/chronicle/actors"
-	"github.com/chronicle-sched/chronicle/actors/cronspec"
+	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/http/respond"
+	"github.com/chronicle-sched/chronicle/internal/cronspec"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/julienschmidt/httprouter"
 )
@@ -84,17 +86,17 @@ func (a *API) handle(h handlerFunc) httprouter.Handle {
 		ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
 		defer cancel()
 		if err := h(w, r.WithContext(ctx), ps); err != nil {
-			WriteError(w, a.logger, err)
+			respond.Write(w, a.logger, err)
 		}
 	}
 }
 
 func (a *API) healthcheck(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 	if err := a.healthy(); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"statusMessage": "Fail", "reason": err.Error()})
+		respond.JSON(w, http.StatusServiceUnavailable, map[string]string{"statusMessage": "Fail", "reason": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"statusMessage": "Success"})
+	respond.JSON(w, http.StatusOK, map[string]string{"statusMessage": "Success"})
 }
 
 type appJSON struct {
@@ -137,7 +139,7 @@ func (a *API) getApps(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 			return err
 		}
 		if !found {
-			return &APIError{HTTP: http.StatusNotFound, Code: 4001, Message: "unregistered App"}
+			return &respond.Error{HTTP: http.StatusNotFound, Code: 4001, Message: "unregistered App"}
 		}
 		apps = append(apps, app)
 	} else {
@@ -215,8 +217,8 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 	}
 	callback := validateCallback(cb, &errs)
 	retry := validateRetry(req.Retry, &errs)
-	if len(req.Payload) > maxPayloadBytes {
-		errs = append(errs, fmt.Sprintf("payload is larger than %d bytes", maxPayloadBytes))
+	if err := admit.PayloadText(req.Payload); err != nil {
+		errs = append(errs, err.Error())
 	}
 	c := actors.CreateSchedule{AppID: req.AppID, Payload: req.Payload, Retry: retry}
 	cron := strings.TrimSpace(req.CronExpression)
@@ -237,10 +239,8 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 	default:
 		t, now := *req.ScheduleTime, a.now().Unix()
 		switch {
-		case t >= looksLikeMillis:
-			errs = append(errs, fmt.Sprintf("scheduleTime %d looks like milliseconds: send epoch seconds", t))
-		case t > maxScheduleTime:
-			errs = append(errs, fmt.Sprintf("scheduleTime %d is after the year 2200", t))
+		case t > 0 && admit.DueTime("scheduleTime", t) != "":
+			errs = append(errs, admit.DueTime("scheduleTime", t))
 		case t < now:
 			errs = append(errs, fmt.Sprintf("schedule time : %d is less than current time: %d for app: %s. Time cannot be in past.", t, now, req.AppID))
 		}
@@ -455,8 +455,8 @@ func (a *API) bulkAction(w http.ResponseWriter, r *http.Request, ps httprouter.P
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, envelope{
-		Status: Status{StatusCode: http.StatusOK, StatusMessage: "Success", StatusType: "Success", TotalCount: &n},
+	respond.JSON(w, http.StatusOK, respond.Envelope{
+		Status: respond.StatusJSON{StatusCode: http.StatusOK, StatusMessage: "Success", StatusType: "Success", TotalCount: &n},
 		Data:   map[string]any{"action": action, "affected": n},
 		Remarks: fmt.Sprintf("%s initiated successfully for app: %s, timeRange: {StartTime:%s EndTime:%s}, status: %s",
 			action, id, start.Format("2006-01-02 15:04:05 -0700 MST"), end.Format("2006-01-02 15:04:05 -0700 MST"), status),

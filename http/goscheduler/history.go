@@ -130,7 +130,7 @@ func (a *API) requireApp(id string) error {
 	if _, found, err := a.q.App(id); err != nil {
 		return err
 	} else if !found {
-		return classify(projections.ErrAppNotFound)
+		return projections.ErrAppNotFound
 	}
 	return nil
 }

@@ -1,51 +1,60 @@
 package goscheduler
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/http/respond"
 )
 
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 1 << 20
 
 const (
-	maxIDLen         = 128
-	maxPartitions    = 1024
-	maxPageSize      = 1000
-	defaultRunsSize  = 10
-	defaultPageSize  = 100
-	maxRange         = 30 * 24 * time.Hour
-	maxScheduleTime  = 7258118400 // 2200-01-01: beyond this a time is a mistake
-	looksLikeMillis  = 100000000000
-	maxPayloadBytes  = 512 << 10
-	maxHeaders       = 64
-	maxAttemptsLimit = 20
+	maxIDLen        = admit.MaxIDLen
+	maxPartitions   = admit.MaxPartitions
+	maxPageSize     = 1000
+	defaultRunsSize = 10
+	defaultPageSize = 100
+	maxRange        = admit.MaxBulkRange
 )
-
-var appIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // decodeBody reads a JSON body into v, answering every way it can be
 // wrong with a message that names the problem.
 func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return respond.Status(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+	case err != nil:
+		return badRequest("reading the request body: %v", err)
+	}
+	// Go's JSON decoder would replace what is not UTF-8 (raw bytes, or an
+	// escaped half of a surrogate pair) with U+FFFD: refused here instead,
+	// so what is stored is what was sent.
+	if !utf8.Valid(body) {
+		return badRequest("request body is not valid UTF-8 (at byte %d)", invalidUTF8At(body))
+	}
+	if at := loneSurrogateAt(body); at >= 0 {
+		return badRequest("request body escapes half a UTF-16 surrogate pair at byte %d: it is not a character", at)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
-		var maxErr *http.MaxBytesError
 		var typeErr *json.UnmarshalTypeError
 		var syntaxErr *json.SyntaxError
 		switch {
-		case errors.As(err, &maxErr):
-			return &APIError{HTTP: http.StatusRequestEntityTooLarge, Code: http.StatusRequestEntityTooLarge,
-				Message: fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes)}
 		case errors.Is(err, io.EOF):
 			return badRequest("request body is empty: a JSON object is required")
 		case errors.As(err, &typeErr):
@@ -67,6 +76,71 @@ func decodeBody(r *http.Request, v any) error {
 	return nil
 }
 
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// loneSurrogateAt returns the offset of a \u escape of a UTF-16 surrogate
+// that is not half of a pair, or -1. Backslashes occur in JSON only inside
+// strings, so no string tracking is needed.
+func loneSurrogateAt(b []byte) int {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if b[i+1] != 'u' {
+			i++ // an escaped character, possibly a backslash
+			continue
+		}
+		c, ok := hex4(b, i+2)
+		switch {
+		case !ok:
+			return -1 // malformed: the decoder says so
+		case c >= 0xDC00 && c <= 0xDFFF:
+			return i
+		case c >= 0xD800 && c <= 0xDBFF:
+			if i+7 >= len(b) || b[i+6] != '\\' || b[i+7] != 'u' {
+				return i
+			}
+			if lo, ok := hex4(b, i+8); !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return i
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return -1
+}
+
+func hex4(b []byte, at int) (rune, bool) {
+	if at+4 > len(b) {
+		return 0, false
+	}
+	var c rune
+	for _, h := range b[at : at+4] {
+		c <<= 4
+		switch {
+		case '0' <= h && h <= '9':
+			c |= rune(h - '0')
+		case 'a' <= h && h <= 'f':
+			c |= rune(h - 'a' + 10)
+		case 'A' <= h && h <= 'F':
+			c |= rune(h - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return c, true
+}
+
 func jsonKind(goKind string) string {
 	switch goKind {
 	case "int", "int64", "int32":
@@ -81,15 +155,7 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
-func validateAppID(id string) error {
-	switch {
-	case strings.TrimSpace(id) == "":
-		return badRequest("AppId cannot be empty")
-	case len(id) > maxIDLen || !appIDPattern.MatchString(id):
-		return badRequest("AppId %q is invalid: use at most %d letters, digits, '.', '_' or '-'", truncate(id, 40), maxIDLen)
-	}
-	return nil
-}
+func validateAppID(id string) error { return admit.AppID(id) }
 
 func validateScheduleID(id string) error {
 	if len(id) > maxIDLen {
@@ -98,12 +164,9 @@ func validateScheduleID(id string) error {
 	return nil
 }
 
-var methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
-
-var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
-// validateCallback checks a callback and normalises its method. Problems
-// are appended to errs, GoScheduler style (all reported at once).
+// validateCallback normalises a callback (type http by default, method
+// upper case) and appends its problems to errs, GoScheduler style (all
+// reported at once), by the rules the log admits events by.
 func validateCallback(cb *callbackJSON, errs *[]string) *event.Callback {
 	if cb == nil {
 		*errs = append(*errs, "callback is required")
@@ -117,52 +180,29 @@ func validateCallback(cb *callbackJSON, errs *[]string) *event.Callback {
 		*errs = append(*errs, fmt.Sprintf("unsupported callback type %q: only http is supported", truncate(cb.Type, 40)))
 	}
 	d := cb.Details
-	if u, err := url.ParseRequestURI(d.URL); err != nil {
-		*errs = append(*errs, err.Error())
-	} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		*errs = append(*errs, fmt.Sprintf("callback url %q must be an absolute http or https URL", truncate(d.URL, 200)))
-	}
-	method := strings.ToUpper(strings.TrimSpace(d.Method))
-	if !methods[method] {
-		*errs = append(*errs, "Invalid http callback method "+truncate(d.Method, 40))
-	}
-	if len(d.Headers) > maxHeaders {
-		*errs = append(*errs, fmt.Sprintf("at most %d callback headers are allowed", maxHeaders))
-	}
-	for k, v := range d.Headers {
-		if !headerName.MatchString(k) {
-			*errs = append(*errs, fmt.Sprintf("invalid callback header name %q", truncate(k, 40)))
+	c := event.Callback{Type: "http", URL: d.URL, Method: strings.ToUpper(strings.TrimSpace(d.Method)), Headers: d.Headers}
+	for _, p := range admit.Callback(c) {
+		if strings.HasPrefix(p, "Invalid http callback method ") {
+			p = "Invalid http callback method " + truncate(d.Method, 40) // as sent, not normalised
 		}
-		if strings.ContainsAny(v, "\r\n\x00") {
-			*errs = append(*errs, fmt.Sprintf("callback header %q has a control character in its value", truncate(k, 40)))
-		}
+		*errs = append(*errs, p)
 	}
-	return &event.Callback{Type: "http", URL: d.URL, Method: method, Headers: d.Headers}
+	return &c
 }
 
 func validateRetry(r *retryJSON, errs *[]string) *event.RetryPolicy {
 	if r == nil {
 		return nil
 	}
-	check := func(name string, v, lo, hi int64) {
-		if v != 0 && (v < lo || v > hi) {
-			*errs = append(*errs, fmt.Sprintf("retry.%s must be between %d and %d", name, lo, hi))
-		}
-	}
-	check("maxAttempts", int64(r.MaxAttempts), 1, maxAttemptsLimit)
-	check("timeoutMs", r.TimeoutMs, 1, 300000)
-	check("initialBackoffMs", r.InitialBackoffMs, 1, 3600000)
-	check("maxBackoffMs", r.MaxBackoffMs, 1, 3600000)
-	return &event.RetryPolicy{MaxAttempts: r.MaxAttempts, TimeoutMs: r.TimeoutMs,
+	p := &event.RetryPolicy{MaxAttempts: r.MaxAttempts, TimeoutMs: r.TimeoutMs,
 		InitialBackoffMs: r.InitialBackoffMs, MaxBackoffMs: r.MaxBackoffMs, RetryOn4xx: r.RetryOn4xx}
+	*errs = append(*errs, admit.Retry(p)...)
+	return p
 }
-
-var statuses = map[string]bool{event.StatusScheduled: true, event.StatusSuccess: true, event.StatusFailure: true,
-	event.StatusMiss: true, event.StatusDeleted: true}
 
 func parseStatus(q url.Values) (string, error) {
 	s := strings.ToUpper(strings.TrimSpace(q.Get("status")))
-	if s != "" && !statuses[s] {
+	if s != "" && !admit.Statuses[s] {
 		return "", badRequest("invalid status %q: use SCHEDULED, SUCCESS, FAILURE, MISS or DELETED", truncate(q.Get("status"), 40))
 	}
 	return s, nil
@@ -236,9 +276,9 @@ func truncate(s string, n int) string {
 func (a *API) validateScheduleTimeMs(ms int64, sec *int64, app string, errs *[]string) int64 {
 	now := a.now().Unix()
 	switch {
-	case ms < looksLikeMillis:
+	case ms < admit.LooksLikeMillis:
 		*errs = append(*errs, fmt.Sprintf("scheduleTimeMs %d looks like seconds: send epoch milliseconds", ms))
-	case ms/1000 > maxScheduleTime:
+	case ms/1000 > admit.MaxScheduleTime:
 		*errs = append(*errs, fmt.Sprintf("scheduleTimeMs %d is after the year 2200", ms))
 	case sec != nil && *sec != ms/1000:
 		*errs = append(*errs, fmt.Sprintf("scheduleTime %d and scheduleTimeMs %d name different seconds: send one of them", *sec, ms))

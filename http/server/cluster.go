@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/http/respond"
+
 	"github.com/chronicle-sched/chronicle/eventlog/event"
-	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/julienschmidt/httprouter"
 )
 
@@ -46,7 +47,7 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 	answer := func(w http.ResponseWriter, req *http.Request) {
 		st, err := c.Status(req.Context())
 		if err != nil {
-			goscheduler.WriteError(w, logger, err)
+			respond.Write(w, logger, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -55,7 +56,7 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 	// changed answers a membership change: its error, or the new status.
 	changed := func(w http.ResponseWriter, req *http.Request, err error) {
 		if err != nil {
-			goscheduler.WriteError(w, logger, err)
+			respond.Write(w, logger, err)
 			return
 		}
 		answer(w, req)
@@ -68,11 +69,11 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 			Voter       *bool  `json:"voter"`
 		}
 		if err := decode(req, &body); err != nil {
-			goscheduler.WriteError(w, logger, err)
+			respond.Write(w, logger, err)
 			return
 		}
 		if body.ID == "" || body.RaftAddress == "" {
-			goscheduler.WriteError(w, logger, badRequest("id and raftAddress are required"))
+			respond.Write(w, logger, badRequest("id and raftAddress are required"))
 			return
 		}
 		changed(w, req, c.AddMember(body.ID, body.RaftAddress, body.Voter == nil || *body.Voter))
@@ -85,7 +86,7 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 			ID string `json:"id"`
 		}
 		if err := decode(req, &body); err != nil && !errors.Is(err, errEmptyBody) {
-			goscheduler.WriteError(w, logger, err)
+			respond.Write(w, logger, err)
 			return
 		}
 		changed(w, req, c.TransferLeadership(body.ID))
@@ -98,22 +99,22 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 			Schema      int    `json:"schema"`
 		}
 		if err := decode(req, &body); err != nil {
-			goscheduler.WriteError(w, logger, err)
+			respond.Write(w, logger, err)
 			return
 		}
 		if body.Schema < 0 || body.Schema > 1<<16 {
-			goscheduler.WriteError(w, logger, badRequest(fmt.Sprintf("schema must be an event schema version, not %d", body.Schema)))
+			respond.Write(w, logger, badRequest(fmt.Sprintf("schema must be an event schema version, not %d", body.Schema)))
 			return
 		}
 		if body.NodeID == "" || body.HTTPAddress == "" {
-			goscheduler.WriteError(w, logger, badRequest("nodeId and httpAddress are required"))
+			respond.Write(w, logger, badRequest("nodeId and httpAddress are required"))
 			return
 		}
 		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
 		defer cancel()
 		if err := c.Announce(ctx, event.NodeAnnounced{NodeID: body.NodeID,
 			HTTPAddr: body.HTTPAddress, RaftAddr: body.RaftAddress, Schema: body.Schema}); err != nil {
-			goscheduler.WriteError(w, logger, err)
+			respond.Write(w, logger, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -134,5 +135,5 @@ func decode(req *http.Request, v any) error {
 }
 
 func badRequest(msg string) error {
-	return &goscheduler.APIError{HTTP: http.StatusBadRequest, Code: http.StatusBadRequest, Message: msg}
+	return &respond.Error{HTTP: http.StatusBadRequest, Code: http.StatusBadRequest, Message: msg}
 }

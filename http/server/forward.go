@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/http/respond"
+
 	"log/slog"
 
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
@@ -123,7 +125,7 @@ func isRead(method string) bool {
 
 func unavailable(w http.ResponseWriter, logger *slog.Logger, msg string) {
 	w.Header().Set("Retry-After", "1")
-	goscheduler.WriteError(w, logger, &goscheduler.APIError{HTTP: http.StatusServiceUnavailable,
+	respond.Write(w, logger, &respond.Error{HTTP: http.StatusServiceUnavailable,
 		Code: http.StatusServiceUnavailable, Message: msg})
 }
 

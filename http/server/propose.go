@@ -6,7 +6,8 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/chronicle-sched/chronicle/http/goscheduler"
+	"github.com/chronicle-sched/chronicle/http/respond"
+
 	"github.com/julienschmidt/httprouter"
 )
 
@@ -30,16 +31,16 @@ func registerForwarded(r *httprouter.Router, cfg Config) {
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				goscheduler.WriteError(w, logger, &goscheduler.APIError{HTTP: http.StatusRequestEntityTooLarge,
+				respond.Write(w, logger, &respond.Error{HTTP: http.StatusRequestEntityTooLarge,
 					Code: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("forwarded batch is larger than %d bytes", maxForwardedBytes)})
 				return
 			}
-			goscheduler.WriteError(w, logger, badRequest("reading the forwarded batch: "+err.Error()))
+			respond.Write(w, logger, badRequest("reading the forwarded batch: "+err.Error()))
 			return
 		}
 		answer, err := c.TakeForwarded(body)
 		if err != nil {
-			goscheduler.WriteError(w, logger, err)
+			respond.Write(w, logger, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")

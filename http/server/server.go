@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/http/respond"
+
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/http/eventstream"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
@@ -61,16 +63,16 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 	registerForwarded(r, cfg)
 	stream := eventstream.Register(r, cfg.Events, cfg.Logger)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		goscheduler.WriteError(w, cfg.Logger, &goscheduler.APIError{HTTP: http.StatusNotFound, Code: http.StatusNotFound,
+		respond.Write(w, cfg.Logger, &respond.Error{HTTP: http.StatusNotFound, Code: http.StatusNotFound,
 			Message: fmt.Sprintf("no such endpoint: %s %s", req.Method, req.URL.Path)})
 	})
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		goscheduler.WriteError(w, cfg.Logger, &goscheduler.APIError{HTTP: http.StatusMethodNotAllowed,
+		respond.Write(w, cfg.Logger, &respond.Error{HTTP: http.StatusMethodNotAllowed,
 			Code: http.StatusMethodNotAllowed, Message: fmt.Sprintf("method %s is not allowed on %s", req.Method, req.URL.Path)})
 	})
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v interface{}) {
 		cfg.Logger.Error("panic serving request", "method", req.Method, "path", req.URL.Path, "panic", v)
-		goscheduler.WriteError(w, cfg.Logger, fmt.Errorf("panic: %v", v))
+		respond.Write(w, cfg.Logger, fmt.Errorf("panic: %v", v))
 	}
 	return newForwarder(cfg.Cluster, cfg.Logger, r), stream
 }

@@ -117,8 +117,17 @@ var macros = map[string]string{
 }
 
 // Parse validates expr and binds it to the IANA zone tz ("" is UTC; a
-// CRON_TZ= or TZ= prefix in expr may name it instead). It never panics.
-func Parse(expr, tz string) (spec *Spec, err error) {
+// CRON_TZ= or TZ= prefix in expr may name it instead). It refuses an
+// expression that has no occurrence after now. It never panics.
+func Parse(expr, tz string) (*Spec, error) { return parse(expr, tz, time.Now()) }
+
+// Load is Parse for an expression that was accepted before (a stored
+// schedule's): it refuses only what this build cannot evaluate, not an
+// expression whose occurrences have all passed, so that the caller can
+// tell "cannot be evaluated" from "ends here" (Next returns the zero Time).
+func Load(expr, tz string) (*Spec, error) { return parse(expr, tz, time.Unix(0, 0)) }
+
+func parse(expr, tz string, from time.Time) (spec *Spec, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			spec, err = nil, fmt.Errorf("cron expression %q cannot be used: %v", expr, v)
@@ -194,13 +203,12 @@ func Parse(expr, tz string) (spec *Spec, err error) {
 	}
 	// Exercise Next now, so that an input that would panic (or never
 	// fire) is refused here rather than when the schedule runs.
-	now := time.Now()
-	next, err := s.next(now)
+	next, err := s.next(from)
 	switch {
 	case err != nil:
 		return nil, fail("cannot be evaluated: %w", err)
 	case next.IsZero():
-		return nil, fmt.Errorf("cron expression %q never fires (no occurrence after %s)", original, now.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("cron expression %q never fires (no occurrence after %s)", original, from.UTC().Format(time.RFC3339))
 	}
 	return s, nil
 }

@@ -665,3 +665,28 @@ func BenchmarkNext(b *testing.B) {
 		})
 	}
 }
+
+// A stored expression whose occurrences have all passed still loads (its
+// schedule is then closed as ended, not as broken); one this build cannot
+// read is refused by Load as by Parse.
+func TestLoadTellsEndedFromBroken(t *testing.T) {
+	const ended = "0 0 12 1 1 * 2001"
+	if _, err := Parse(ended, ""); err == nil || !strings.Contains(err.Error(), "never fires") {
+		t.Fatalf("Parse of an expression that ended in 2001: %v, want never fires", err)
+	}
+	s, err := Load(ended, "")
+	if err != nil {
+		t.Fatalf("Load of a stored expression that ended: %v", err)
+	}
+	if got := s.Next(time.Date(2000, 6, 1, 0, 0, 0, 0, time.UTC)); !got.Equal(time.Date(2001, 1, 1, 12, 0, 0, 0, time.UTC)) {
+		t.Fatalf("its last occurrence: %v", got)
+	}
+	if got := s.Next(time.Date(2001, 1, 1, 12, 0, 0, 0, time.UTC)); !got.IsZero() {
+		t.Fatalf("after its last occurrence: %v, want none", got)
+	}
+	for _, broken := range []string{"0 0 30 2 *", "61 * * * *", "5-3 * * * *"} {
+		if _, err := Load(broken, ""); err == nil {
+			t.Errorf("Load(%q) accepted an expression that can never be evaluated", broken)
+		}
+	}
+}

@@ -1,0 +1,441 @@
+// Package admit decides what may enter the replicated log. A node checks
+// every event here before it proposes it, whether its own actors stamped
+// it or a follower forwarded it, so apply never meets a payload it cannot
+// decode or a value outside what the APIs accept (a committed entry apply
+// cannot read stops every node, on every restart). Apply still checks what
+// depends on the state (the app exists and is active, the run is pending);
+// this package checks what does not, with no state and no clock but the
+// event's own time.
+//
+// The APIs refuse bad input with the helpers below (AppID, Callback,
+// Retry, PayloadText, DueTime), so a request and the event made of it are
+// judged by the same rules, in the same words.
+package admit
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/cronspec"
+	"github.com/chronicle-sched/chronicle/internal/errkind"
+)
+
+// Limits of what the log takes.
+const (
+	MaxIDLen        = 128        // app, schedule and node ids
+	MaxPartitions   = 1024       // per app
+	MaxPayloadBytes = 512 << 10  // a schedule's payload
+	MaxHeaders      = 64         // callback headers
+	MaxAttempts     = 20         // a schedule's retry.maxAttempts
+	MaxScheduleTime = 7258118400 // 2200-01-01: a due time beyond is a mistake
+	LooksLikeMillis = 100000000000
+	MaxBulkRange    = 30 * 24 * time.Hour // a bulk action's time range
+	// ClockSkew is how far before its event's time a due time may lie: the
+	// APIs refuse the past, but a follower's clock and the forwarding delay
+	// put the leader's stamp a little after the follower's check.
+	ClockSkew = 5 * time.Minute
+
+	maxRunIDLen      = MaxIDLen + 24 // a schedule id with a reconcile suffix
+	maxCronLen       = 1024
+	maxURLLen        = 8 << 10
+	maxMessageBytes  = 64 << 10 // an outcome's error message
+	maxCompacted     = 10_000   // schedules one EventsCompacted lists
+	maxRecordedTries = 1000     // attempts a RunCompleted may report (the server's policy is a flag)
+)
+
+// refused is the error of an event that may not enter the log.
+func refused(format string, args ...any) error {
+	return errkind.Newf(errkind.Invalid, format, args...)
+}
+
+// Event checks an event about to be proposed: its envelope, and its
+// payload decoded and checked by the rules of its type. It returns the
+// decoded payload.
+func Event(ev event.Event) (event.Payload, error) {
+	switch {
+	case ev.V != event.SchemaJSON && ev.V != event.SchemaVersion:
+		return nil, refused("event schema version %d is not one this build writes", ev.V)
+	case !ev.Type.Known():
+		return nil, refused("event type %d is unknown", ev.Type)
+	case ev.Time <= 0 || ev.Time/1e9 > MaxScheduleTime:
+		return nil, refused("%s stamped at %d ns: not a time", ev.Type, ev.Time)
+	}
+	if err := nodeID("node", ev.Node); err != nil {
+		return nil, refused("%s: %v", ev.Type, err)
+	}
+	p, err := ev.Payload()
+	if err != nil {
+		return nil, refused("%s payload does not decode: %v", ev.Type, err)
+	}
+	if err := check(p, ev.Time); err != nil {
+		return nil, refused("%s: %v", ev.Type, err)
+	}
+	return p, nil
+}
+
+// check applies the rules of p's type; at is the event's time (unix ns).
+func check(p event.Payload, at int64) error {
+	switch p := p.(type) {
+	case *event.AppRegistered:
+		if p.Partitions < 1 || p.Partitions > MaxPartitions {
+			return fmt.Errorf("partitions %d: want 1 to %d", p.Partitions, MaxPartitions)
+		}
+		return AppID(p.AppID)
+	case *event.AppActivated:
+		return AppID(p.AppID)
+	case *event.AppDeactivated:
+		return AppID(p.AppID)
+	case *event.ScheduleCreated:
+		return scheduleCreated(p, at)
+	case *event.ScheduleDeleted:
+		return firstErr(ScheduleID(p.ScheduleID), AppID(p.AppID))
+	case *event.RunFired:
+		return firstErr(runRef(p.ScheduleID, p.RunID, p.AppID, p.Partition, p.ScheduledTime), dueTimeOrNone(p.NextRunTime))
+	case *event.RunCompleted:
+		return runCompleted(p)
+	case *event.BulkAction:
+		return bulkAction(p)
+	case *event.NodeAnnounced:
+		return nodeAnnounced(p)
+	case *event.EventsCompacted:
+		return eventsCompacted(p)
+	}
+	return fmt.Errorf("no admission rule for %T", p)
+}
+
+func scheduleCreated(p *event.ScheduleCreated, at int64) error {
+	if err := firstErr(ScheduleID(p.ScheduleID), AppID(p.AppID), PayloadText(p.Payload)); err != nil {
+		return err
+	}
+	if p.Partition < 0 || p.Partition >= MaxPartitions {
+		return fmt.Errorf("partition %d: want 0 to %d", p.Partition, MaxPartitions-1)
+	}
+	if problems := append(Callback(p.Callback), Retry(p.Retry)...); len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, ","))
+	}
+	earliest := at/1e9 - int64(ClockSkew/time.Second)
+	if p.IsCron() {
+		if p.ScheduleTime != 0 || p.ScheduleTimeMs != 0 {
+			return fmt.Errorf("cron schedule %s also has a scheduleTime", p.ScheduleID)
+		}
+		return cronFirstRun(p, earliest)
+	}
+	switch {
+	case p.TimeZone != "" || p.NextRunTime != 0:
+		return fmt.Errorf("one-time schedule %s has a cron time zone or next run", p.ScheduleID)
+	case p.ScheduleTimeMs != 0 && p.ScheduleTimeMs/1000 != p.ScheduleTime:
+		return fmt.Errorf("scheduleTime %d and scheduleTimeMs %d name different seconds", p.ScheduleTime, p.ScheduleTimeMs)
+	case p.ScheduleTime < earliest:
+		return fmt.Errorf("scheduleTime %d is before %s, when the event was stamped", p.ScheduleTime,
+			time.Unix(0, at).UTC().Format(time.RFC3339))
+	}
+	return dueTimeErr("scheduleTime", p.ScheduleTime)
+}
+
+// cronFirstRun checks a cron's expression and that its first run is one
+// of its occurrences, not long before the event.
+func cronFirstRun(p *event.ScheduleCreated, earliest int64) error {
+	if len(p.CronExpression) > maxCronLen || !utf8.ValidString(p.CronExpression+p.TimeZone) {
+		return fmt.Errorf("cron expression is longer than %d bytes or not UTF-8", maxCronLen)
+	}
+	spec, err := cronspec.Load(p.CronExpression, p.TimeZone)
+	if err != nil {
+		return err
+	}
+	if err := dueTimeErr("nextRunTime", p.NextRunTime); err != nil {
+		return err
+	}
+	if p.NextRunTime < earliest {
+		return fmt.Errorf("first run %d is long before the event", p.NextRunTime)
+	}
+	if got := spec.Next(time.Unix(p.NextRunTime-1, 0)); got.Unix() != p.NextRunTime {
+		return fmt.Errorf("first run %d is not an occurrence of %q", p.NextRunTime, p.CronExpression)
+	}
+	return nil
+}
+
+func runCompleted(p *event.RunCompleted) error {
+	if err := firstErr(runRef(p.ScheduleID, p.RunID, p.AppID, p.Partition, p.ScheduledTime),
+		dueTimeOrNone(p.NextRunTime)); err != nil {
+		return err
+	}
+	switch {
+	case p.Status != event.StatusSuccess && p.Status != event.StatusFailure && p.Status != event.StatusMiss:
+		return fmt.Errorf("run %s completed with status %q", p.RunID, p.Status)
+	case len(p.ErrorMessage) > maxMessageBytes || !utf8.ValidString(p.ErrorMessage):
+		return fmt.Errorf("run %s: error message longer than %d bytes or not UTF-8", p.RunID, maxMessageBytes)
+	case p.HTTPStatus != 0 && (p.HTTPStatus < 100 || p.HTTPStatus > 999):
+		return fmt.Errorf("run %s: HTTP status %d", p.RunID, p.HTTPStatus)
+	case p.Attempts < 0 || p.Attempts > maxRecordedTries || p.Skipped < 0 || p.StartedAt < 0 || p.FinishedAt < 0:
+		return fmt.Errorf("run %s: negative or impossible counts and times", p.RunID)
+	}
+	return nil
+}
+
+func bulkAction(p *event.BulkAction) error {
+	if err := AppID(p.AppID); err != nil {
+		return err
+	}
+	switch {
+	case p.Action != event.ActionDelete && p.Action != event.ActionReconcile:
+		return fmt.Errorf("bulk action %q: want %s or %s", p.Action, event.ActionReconcile, event.ActionDelete)
+	case p.Status != "" && !Statuses[p.Status]:
+		return fmt.Errorf("bulk action on status %q", p.Status)
+	case p.StartTime < 0 || p.EndTime < p.StartTime || p.EndTime > MaxScheduleTime:
+		return fmt.Errorf("bulk action range %d to %d", p.StartTime, p.EndTime)
+	case time.Duration(p.EndTime-p.StartTime)*time.Second > MaxBulkRange:
+		return fmt.Errorf("bulk action range of more than %s", MaxBulkRange)
+	}
+	return nil
+}
+
+func nodeAnnounced(p *event.NodeAnnounced) error {
+	if err := nodeID("nodeId", p.NodeID); err != nil {
+		return err
+	}
+	if err := HostPort("httpAddr", p.HTTPAddr); err != nil {
+		return err
+	}
+	if p.RaftAddr != "" {
+		if err := HostPort("raftAddr", p.RaftAddr); err != nil {
+			return err
+		}
+	}
+	if p.Schema < 0 || p.Schema > 0xffff {
+		return fmt.Errorf("schema %d is not an event schema version", p.Schema)
+	}
+	return nil
+}
+
+func eventsCompacted(p *event.EventsCompacted) error {
+	switch {
+	case p.Cutoff <= 0:
+		return fmt.Errorf("compaction without a cutoff")
+	case len(p.ScheduleIDs) > maxCompacted:
+		return fmt.Errorf("compaction of %d schedules: at most %d per event", len(p.ScheduleIDs), maxCompacted)
+	case len(p.Retention) > 64 || !utf8.ValidString(p.Retention):
+		return fmt.Errorf("retention %q", p.Retention)
+	}
+	for _, id := range p.ScheduleIDs {
+		if err := ScheduleID(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runRef checks the fields every run event carries.
+func runRef(scheduleID, runID, appID string, partition int, scheduled int64) error {
+	if err := firstErr(ScheduleID(scheduleID), AppID(appID)); err != nil {
+		return err
+	}
+	if runID == "" || len(runID) > maxRunIDLen || !idChars(runID) {
+		return fmt.Errorf("run id %q", clip(runID, 40))
+	}
+	if partition < 0 || partition >= MaxPartitions {
+		return fmt.Errorf("partition %d", partition)
+	}
+	if scheduled < 0 || scheduled > MaxScheduleTime {
+		return fmt.Errorf("scheduled time %d", scheduled)
+	}
+	return nil
+}
+
+// Statuses are the statuses of schedules and runs.
+var Statuses = map[string]bool{event.StatusScheduled: true, event.StatusSuccess: true, event.StatusFailure: true,
+	event.StatusMiss: true, event.StatusDeleted: true}
+
+// AppID checks an app id: 1 to MaxIDLen letters, digits, '.', '_' or '-',
+// and neither "." nor ".." (they would name a path, not an app).
+func AppID(id string) error {
+	switch {
+	case strings.TrimSpace(id) == "":
+		return refused("AppId cannot be empty")
+	case len(id) > MaxIDLen || !idChars(id) || id == "." || id == "..":
+		return refused("AppId %q is invalid: use at most %d letters, digits, '.', '_' or '-' (not . or .. alone)", clip(id, 40), MaxIDLen)
+	}
+	return nil
+}
+
+// ScheduleID checks the id of a schedule as the log holds it.
+func ScheduleID(id string) error {
+	if id == "" || len(id) > MaxIDLen || !idChars(id) || id == "." || id == ".." {
+		return refused("schedule id %q is invalid: use at most %d letters, digits, '.', '_' or '-'", clip(id, 40), MaxIDLen)
+	}
+	return nil
+}
+
+// nodeID checks a cluster member's id: printable, no spaces, bounded.
+func nodeID(field, id string) error {
+	if id == "" || len(id) > MaxIDLen || !utf8.ValidString(id) {
+		return fmt.Errorf("%s %q must be 1 to %d bytes of UTF-8", field, clip(id, 40), MaxIDLen)
+	}
+	for _, r := range id {
+		if r <= ' ' || r == 0x7f {
+			return fmt.Errorf("%s %q has a space or control character", field, clip(id, 40))
+		}
+	}
+	return nil
+}
+
+func idChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// HostPort checks a network address as host:port with a port from 1 to
+// 65535 and a host that is not empty.
+func HostPort(field, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return refused("%s %q is not host:port: %v", field, clip(addr, 80), err)
+	}
+	n, err := strconv.Atoi(port)
+	switch {
+	case host == "":
+		return refused("%s %q names no host", field, clip(addr, 80))
+	case err != nil || n < 1 || n > 65535:
+		return refused("%s %q: port must be a number from 1 to 65535", field, clip(addr, 80))
+	case strings.ContainsAny(host, " /?#@\x00"):
+		return refused("%s %q: not a host name or address", field, clip(addr, 80))
+	}
+	return nil
+}
+
+// PayloadText checks a schedule's payload: at most MaxPayloadBytes of
+// UTF-8. Invalid UTF-8 would be shown altered (as U+FFFD) by every JSON
+// answer, so it is refused rather than stored.
+func PayloadText(s string) error {
+	switch {
+	case len(s) > MaxPayloadBytes:
+		return errkind.Newf(errkind.Invalid, "payload is larger than %d bytes", MaxPayloadBytes)
+	case !utf8.ValidString(s):
+		return refused("payload is not valid UTF-8: send text, or encode binary data (base64)")
+	}
+	return nil
+}
+
+// DueTime returns what is wrong with a one-time due time in epoch seconds
+// named field ("" if nothing): milliseconds sent as seconds, or a time
+// after the year 2200. Whether it is in the past is the API's to say.
+func DueTime(field string, sec int64) string {
+	switch {
+	case sec >= LooksLikeMillis:
+		return fmt.Sprintf("%s %d looks like milliseconds: send epoch seconds", field, sec)
+	case sec > MaxScheduleTime:
+		return fmt.Sprintf("%s %d is after the year 2200", field, sec)
+	case sec <= 0:
+		return fmt.Sprintf("%s %d is not a time", field, sec)
+	}
+	return ""
+}
+
+func dueTimeErr(field string, sec int64) error {
+	if msg := DueTime(field, sec); msg != "" {
+		return fmt.Errorf("%s", msg)
+	}
+	return nil
+}
+
+func dueTimeOrNone(sec int64) error {
+	if sec == 0 {
+		return nil
+	}
+	return dueTimeErr("nextRunTime", sec)
+}
+
+// Methods are the HTTP methods a callback may use.
+var Methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true}
+
+// Callback returns what is wrong with a callback, each problem in the
+// words GoScheduler answers with (nil if nothing). The method must be
+// upper case and the type "http", as the APIs normalise them.
+func Callback(cb event.Callback) []string {
+	var problems []string
+	if cb.Type != "http" {
+		problems = append(problems, fmt.Sprintf("unsupported callback type %q: only http is supported", clip(cb.Type, 40)))
+	}
+	if u, err := url.ParseRequestURI(cb.URL); err != nil {
+		problems = append(problems, err.Error())
+	} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !utf8.ValidString(cb.URL) {
+		problems = append(problems, fmt.Sprintf("callback url %q must be an absolute http or https URL", clip(cb.URL, 200)))
+	} else if len(cb.URL) > maxURLLen {
+		problems = append(problems, fmt.Sprintf("callback url is longer than %d bytes", maxURLLen))
+	}
+	if !Methods[cb.Method] {
+		problems = append(problems, "Invalid http callback method "+clip(cb.Method, 40))
+	}
+	if len(cb.Headers) > MaxHeaders {
+		problems = append(problems, fmt.Sprintf("at most %d callback headers are allowed", MaxHeaders))
+	}
+	for k, v := range cb.Headers {
+		if !headerName(k) {
+			problems = append(problems, fmt.Sprintf("invalid callback header name %q", clip(k, 40)))
+		}
+		if strings.ContainsAny(v, "\r\n\x00") || !utf8.ValidString(v) {
+			problems = append(problems, fmt.Sprintf("callback header %q has a control character in its value", clip(k, 40)))
+		}
+	}
+	return problems
+}
+
+// headerName reports whether k is an HTTP token (RFC 9110 section 5.6.2).
+func headerName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+.^_`|~-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// Retry returns what is wrong with a schedule's retry overrides (a zero
+// field takes the server's default).
+func Retry(r *event.RetryPolicy) []string {
+	if r == nil {
+		return nil
+	}
+	var problems []string
+	check := func(name string, v, lo, hi int64) {
+		if v != 0 && (v < lo || v > hi) {
+			problems = append(problems, fmt.Sprintf("retry.%s must be between %d and %d", name, lo, hi))
+		}
+	}
+	check("maxAttempts", int64(r.MaxAttempts), 1, MaxAttempts)
+	check("timeoutMs", r.TimeoutMs, 1, 300000)
+	check("initialBackoffMs", r.InitialBackoffMs, 1, 3600000)
+	check("maxBackoffMs", r.MaxBackoffMs, 1, 3600000)
+	return problems
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clip shortens s for a message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,138 @@
+package admit
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/errkind"
+)
+
+var at = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+func stamp(t *testing.T, p event.Payload) event.Event {
+	t.Helper()
+	ev, err := event.New(p, at.UnixNano(), "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func create() event.ScheduleCreated {
+	return event.ScheduleCreated{ScheduleID: "0193a8b2-7c1e-7000-8000-000000000001", AppID: "mail", Partition: 3,
+		Payload: "{}", ScheduleTime: at.Unix() + 60,
+		Callback: event.Callback{Type: "http", URL: "https://example.com/hook?x=1", Method: "POST",
+			Headers: map[string]string{"X-Token": "t"}}}
+}
+
+func TestEveryKindOfEventTheCoreProposesIsAdmitted(t *testing.T) {
+	cron := create()
+	cron.ScheduleTime, cron.CronExpression, cron.TimeZone = 0, "*/5 * * * *", "Europe/Berlin"
+	cron.NextRunTime = at.Unix() + 300
+	next := at.Unix() + 60
+	for _, p := range []event.Payload{
+		event.AppRegistered{AppID: "mail", Partitions: 1024, Active: true},
+		event.AppActivated{AppID: "a.b_c-1"},
+		event.AppDeactivated{AppID: "mail"},
+		create(),
+		cron,
+		event.ScheduleDeleted{ScheduleID: "s1", AppID: "mail"},
+		event.RunFired{ScheduleID: "s1", RunID: "s1.r2", AppID: "mail", Partition: 0, ScheduledTime: 1, NextRunTime: next},
+		event.RunCompleted{ScheduleID: "s1", RunID: "s1", AppID: "mail", Status: event.StatusMiss, ErrorMessage: "late",
+			ScheduledTime: at.Unix() - 86400*365, Skipped: 3},
+		event.BulkAction{AppID: "mail", Action: event.ActionReconcile, Status: event.StatusFailure, StartTime: 10, EndTime: 10 + 86400*30},
+		event.NodeAnnounced{NodeID: "n1", HTTPAddr: "10.0.0.1:8080", RaftAddr: "[::1]:7000", Schema: 2},
+		event.EventsCompacted{Cutoff: 1, Retention: "720h0m0s", ScheduleIDs: []string{"s1", "s2"}},
+	} {
+		if _, err := Event(stamp(t, p)); err != nil {
+			t.Errorf("%T refused: %v", p, err)
+		}
+	}
+	// A version 1 (JSON) event of an older build is admitted too.
+	v1, err := stamp(t, create()).InJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Event(v1); err != nil {
+		t.Errorf("schema version 1 event refused: %v", err)
+	}
+}
+
+// What was tried against a real cluster: each was committed and either
+// stopped every node (a payload apply cannot decode) or stored nonsense.
+func TestWhatMustNotEnterTheLog(t *testing.T) {
+	mutated := func(f func(*event.ScheduleCreated)) event.Event {
+		c := create()
+		f(&c)
+		return stamp(t, c)
+	}
+	undecodable := stamp(t, create())
+	undecodable.Data = []byte{0xff}
+	badVersion := stamp(t, create())
+	badVersion.V = 7
+	unknownType := stamp(t, create())
+	unknownType.Type = 99
+	noNode := stamp(t, create())
+	noNode.Node = ""
+	ancient := stamp(t, create())
+	ancient.Time = -1
+	cases := map[string]struct {
+		ev   event.Event
+		want string
+	}{
+		"undecodable payload":  {undecodable, "does not decode"},
+		"unknown version":      {badVersion, "schema version 7"},
+		"unknown type":         {unknownType, "type 99"},
+		"no node":              {noNode, "node"},
+		"no time":              {ancient, "not a time"},
+		"year 3000":            {mutated(func(c *event.ScheduleCreated) { c.ScheduleTime = 32503680000 }), "after the year 2200"},
+		"long past":            {mutated(func(c *event.ScheduleCreated) { c.ScheduleTime = 978307200 }), "before"},
+		"gopher":               {mutated(func(c *event.ScheduleCreated) { c.Callback.URL = "gopher://evil:70/x" }), "http or https"},
+		"8 MiB payload":        {mutated(func(c *event.ScheduleCreated) { c.Payload = strings.Repeat("x", 8<<20) }), "larger than"},
+		"payload not UTF-8":    {mutated(func(c *event.ScheduleCreated) { c.Payload = "caf\xe9" }), "UTF-8"},
+		"method":               {mutated(func(c *event.ScheduleCreated) { c.Callback.Method = "get" }), "method"},
+		"header injection":     {mutated(func(c *event.ScheduleCreated) { c.Callback.Headers = map[string]string{"X": "a\r\nB: c"} }), "control character"},
+		"app id ..":            {mutated(func(c *event.ScheduleCreated) { c.AppID = ".." }), "AppId"},
+		"schedule id path":     {mutated(func(c *event.ScheduleCreated) { c.ScheduleID = "../../events" }), "schedule id"},
+		"partition":            {mutated(func(c *event.ScheduleCreated) { c.Partition = 5000 }), "partition"},
+		"retry":                {mutated(func(c *event.ScheduleCreated) { c.Retry = &event.RetryPolicy{MaxAttempts: 1000} }), "retry.maxAttempts"},
+		"millisecond mismatch": {mutated(func(c *event.ScheduleCreated) { c.ScheduleTimeMs = 1 }), "different seconds"},
+		"cron and time": {mutated(func(c *event.ScheduleCreated) {
+			c.CronExpression, c.NextRunTime = "* * * * *", at.Unix()+60
+		}), "also has a scheduleTime"},
+		"cron first run off its expression": {mutated(func(c *event.ScheduleCreated) {
+			c.ScheduleTime, c.CronExpression, c.NextRunTime = 0, "0 * * * *", at.Unix()+61
+		}), "not an occurrence"},
+		"cron that does not parse": {mutated(func(c *event.ScheduleCreated) {
+			c.ScheduleTime, c.CronExpression, c.NextRunTime = 0, "5-3 * * * *", at.Unix()+60
+		}), "5-3"},
+		"bulk range":  {stamp(t, event.BulkAction{AppID: "a", Action: "delete", StartTime: 0, EndTime: 86400 * 31}), "range"},
+		"bulk action": {stamp(t, event.BulkAction{AppID: "a", Action: "explode", EndTime: 1}), "explode"},
+		"outcome":     {stamp(t, event.RunCompleted{ScheduleID: "s", RunID: "s", AppID: "a", Status: "DONE"}), "DONE"},
+		"node addr":   {stamp(t, event.NodeAnnounced{NodeID: "n2", HTTPAddr: "not-an-addr"}), "host:port"},
+		"node port":   {stamp(t, event.NodeAnnounced{NodeID: "n2", HTTPAddr: "h:99999"}), "port"},
+		"partitions":  {stamp(t, event.AppRegistered{AppID: "a", Partitions: 0}), "partitions"},
+	}
+	for name, c := range cases {
+		_, err := Event(c.ev)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, errkind.Invalid) {
+			t.Errorf("%s: %v, want an Invalid error containing %q", name, err, c.want)
+		}
+	}
+}
+
+func TestHostPort(t *testing.T) {
+	for _, ok := range []string{"127.0.0.1:7000", "db-1.internal:1", "[2001:db8::1]:65535"} {
+		if err := HostPort("raftAddress", ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"not-an-addr", ":7000", "host:0", "host:http", "a b:1", "host:70000", ""} {
+		if err := HostPort("raftAddress", bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
