@@ -4,7 +4,7 @@ GO       ?= go
 BIN      ?= ./bin/chronicle
 PKGS     := ./...
 # Packages where concurrency lives get the race detector.
-RACE_PKGS := ./actors/... ./raftfsm/... ./http/... ./cmd/... ./projections/...
+RACE_PKGS := ./actors/... ./cluster/... ./raftfsm/... ./http/... ./cmd/... ./projections/...
 PLAIN_PKGS := ./eventlog/... ./internal/...
 # The bench suite's smoke profile (seconds) keeps the bench code from rotting.
 BENCH_SMOKE := ./bench/...
@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test -run=XXX -fuzz=FuzzParse -fuzztime=60s ./internal/cronspec/
 	$(GO) test -run=XXX -fuzz=FuzzDecodeLog -fuzztime=30s ./raftfsm/raftstore/
 	$(GO) test -run=XXX -fuzz=FuzzDecodeCommand -fuzztime=30s ./raftfsm/
+	$(GO) test -run=XXX -fuzz=FuzzForwardedBatch -fuzztime=60s ./cluster/
 	$(GO) test -run=XXX -fuzz=FuzzDecode -fuzztime=30s ./eventlog/event/
 	$(GO) test -run=XXX -fuzz=FuzzCreateSchedule -fuzztime=60s ./cmd/chronicle/
 

@@ -232,7 +232,13 @@ func (a *appActor) proposeCreates() {
 				r.err = results[i].Err
 			}
 			if r.err == nil {
-				s := projections.NewSchedule(&c.ev, now.UnixNano()/1e6, results[i].Seq)
+				// The leader stamps a forwarded create with its own time; a
+				// leader of an older build does not answer it.
+				at := results[i].Time
+				if at == 0 {
+					at = now.UnixNano()
+				}
+				s := projections.NewSchedule(&c.ev, at/1e6, results[i].Seq)
 				r.created = &s
 			}
 			failed = failed || r.err != nil

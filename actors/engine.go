@@ -31,8 +31,9 @@ import (
 
 // Replicator is what the actors need of the replication layer.
 type Replicator interface {
-	// Propose proposes on this node, which must lead.
-	Propose(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, error)
+	// Propose proposes on this node, which must lead; it returns the
+	// results and the entry's Raft index.
+	Propose(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, uint64, error)
 	// Forward proposes on the leader wherever it is, and returns once this
 	// node has applied the events too; with none, it only catches this
 	// node up with the leader. Only creates go this way: everything that
@@ -435,7 +436,10 @@ func (e *Engine) propose(payloads ...event.Payload) ([]raftfsm.Result, error) {
 
 // proposeAt is propose with the events stamped at now.
 func (e *Engine) proposeAt(now time.Time, payloads ...event.Payload) ([]raftfsm.Result, error) {
-	return e.stampAndSend(e.repl.Propose, now, payloads)
+	return e.stampAndSend(func(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, error) {
+		res, _, err := e.repl.Propose(evs, timeout)
+		return res, err
+	}, now, payloads)
 }
 
 // forwardAt proposes payloads stamped at now on the leader, from any node.

@@ -26,7 +26,8 @@ import (
 // log if accepted, or the rejection (a projections error) if not.
 type Result struct {
 	Seq      uint64
-	Affected int // records touched by a bulk action
+	Time     int64 // the event's time as stamped (unix ns): what apply recorded
+	Affected int   // records touched by a bulk action
 	Err      error
 }
 
@@ -65,7 +66,9 @@ type FSM struct {
 
 var _ raft.BatchingFSM = (*FSM)(nil)
 
-func newFSM(db *pebble.DB, logger *slog.Logger) (*FSM, error) {
+// NewFSM returns the state machine over the state store db (Open makes
+// the node's own; tests drive one directly).
+func NewFSM(db *pebble.DB, logger *slog.Logger) (*FSM, error) {
 	f := &FSM{db: db, logger: logger, moved: make(chan struct{})}
 	if err := f.loadMeta(); err != nil {
 		return nil, err
@@ -189,7 +192,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 				panic(fmt.Sprintf("raftfsm: entry %d: %v", l.Index, err))
 			}
 			seq++
-			results[j] = Result{Seq: ev.Seq, Affected: affected}
+			results[j] = Result{Seq: ev.Seq, Time: ev.Time, Affected: affected}
 		}
 		out[i] = results
 	}

@@ -24,7 +24,7 @@ func openFSM(t *testing.T) *FSM {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f, err := newFSM(db, slog.Default())
+	f, err := NewFSM(db, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestReapplyAfterRestartIsSkipped(t *testing.T) {
 	logs := workload(t)
 	f.ApplyBatch(logs)
 	before, _ := projections.Checksums(f.db)
-	g, err := newFSM(f.db, slog.Default()) // a restart over the same store
+	g, err := NewFSM(f.db, slog.Default()) // a restart over the same store
 	if err != nil {
 		t.Fatal(err)
 	}

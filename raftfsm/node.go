@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
+	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/errkind"
+	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm/raftstore"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -109,9 +111,7 @@ type Node struct {
 	transport *raft.NetworkTransport
 
 	schema schemaGate  // which event schema to propose in (schema.go)
-	fwd    *forwarding // proposals sent to the leader (forward.go)
 	caught atomic.Bool // applied what the leader had committed, once (CaughtUp)
-	nudge  commitNudge // tells followers of commits they wait for (nudge.go)
 
 	mu        sync.Mutex
 	listeners []func(isLeader bool)
@@ -131,7 +131,7 @@ func Open(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	n := &Node{cfg: cfg, done: make(chan struct{}), fwd: newForwarding()}
+	n := &Node{cfg: cfg, done: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -153,7 +153,7 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n.fsm, err = newFSM(n.stateDB, cfg.Logger); err != nil {
+	if n.fsm, err = NewFSM(n.stateDB, cfg.Logger); err != nil {
 		return nil, err
 	}
 	if n.logStore, err = raftstore.Open(filepath.Join(cfg.DataDir, "raft"), cfg.Logger); err != nil {
@@ -293,22 +293,26 @@ func (n *Node) Barrier(timeout time.Duration) error {
 }
 
 // Propose replicates events as one Raft entry and waits until it is
-// applied here, returning one Result per event.
-func (n *Node) Propose(evs []event.Event, timeout time.Duration) ([]Result, error) {
-	results, _, err := n.propose(evs, timeout)
-	return results, err
-}
-
-// propose is Propose that also returns the Raft index of the entry.
-func (n *Node) propose(evs []event.Event, timeout time.Duration) ([]Result, uint64, error) {
+// applied here, returning one Result per event and the entry's index.
+//
+// Every event is first decoded and checked by the log's admission rules
+// (eventlog/admit), whoever stamped it: one that fails is not proposed
+// and its Result carries a projections.ErrInvalidEvent rejection, so apply
+// never meets a payload it cannot read. With no events at all, an empty
+// entry is appended (it moves the applied index and nothing else).
+func (n *Node) Propose(evs []event.Event, timeout time.Duration) ([]Result, uint64, error) {
+	admitted, refused := AdmitEvents(evs)
+	if len(evs) > 0 && len(admitted) == 0 {
+		return refused, 0, nil
+	}
 	v, err := n.proposalSchema()
 	if err != nil {
 		return nil, 0, n.mapErr(err) // a node shutting down answers like Apply would
 	}
-	if evs, err = inSchema(evs, v); err != nil {
+	if admitted, err = inSchema(admitted, v); err != nil {
 		return nil, 0, err
 	}
-	data, err := encodeCommand(evs)
+	data, err := encodeCommand(admitted)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -320,8 +324,60 @@ func (n *Node) propose(evs []event.Event, timeout time.Duration) ([]Result, uint
 	if !ok {
 		return nil, 0, fmt.Errorf("raftfsm: unexpected apply response %T", f.Response())
 	}
+	if refused != nil {
+		results = MergeResults(refused, results)
+	}
 	return results, f.Index(), nil
 }
+
+// AdmitEvents returns the events the log admits and, if any was refused,
+// every event's result so far (the refused ones' rejections; nil if all
+// were admitted, the common case, which then costs no allocation). A
+// follower runs it before it forwards events, so that one bad event is
+// refused alone rather than with the batch it would travel in.
+func AdmitEvents(evs []event.Event) (admitted []event.Event, refused []Result) {
+	for i, ev := range evs {
+		_, err := admit.Event(ev)
+		if err == nil {
+			if refused != nil {
+				admitted = append(admitted, ev)
+			}
+			continue
+		}
+		if refused == nil {
+			refused = make([]Result, len(evs))
+			admitted = append(make([]event.Event, 0, len(evs)), evs[:i]...)
+		}
+		refused[i].Err = fmt.Errorf("%w: %w", projections.ErrInvalidEvent, err)
+	}
+	if refused == nil {
+		return evs, nil
+	}
+	return admitted, refused
+}
+
+// MergeResults fills the slots of refused (from AdmitEvents) that hold no
+// rejection with the results of the admitted events, in order.
+func MergeResults(refused, applied []Result) []Result {
+	j := 0
+	for i := range refused {
+		if refused[i].Err == nil && j < len(applied) {
+			refused[i] = applied[j]
+			j++
+		}
+	}
+	return refused
+}
+
+// VerifyLeader confirms with a quorum that this node still leads: after it,
+// the applied index covers every write acknowledged so far.
+func (n *Node) VerifyLeader() error { return n.mapErr(n.raft.VerifyLeader().Error()) }
+
+// LastIndex is the index of the last entry in this node's Raft log.
+func (n *Node) LastIndex() uint64 { return n.raft.LastIndex() }
+
+// Term is the Raft term this node is in.
+func (n *Node) Term() uint64 { return n.raft.CurrentTerm() }
 
 func (n *Node) mapErr(err error) error {
 	switch {
@@ -585,7 +641,6 @@ func (n *Node) Shutdown() error {
 			_ = n.raft.LeadershipTransfer().Error()
 		}
 		err = n.raft.Shutdown().Error()
-		n.fwd.client.CloseIdleConnections()
 		close(n.done)
 		n.closeStores()
 	})

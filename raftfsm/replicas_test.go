@@ -78,6 +78,7 @@ type streamGen struct {
 	pending []event.RunFired // runs that may be fired
 	fired   []event.RunFired // fired, no outcome yet
 	ids     []string         // every schedule id created
+	appOf   map[string]string
 	n       int
 }
 
@@ -102,6 +103,7 @@ func (g *streamGen) next() event.Payload {
 		part := g.rng.IntN(g.parts[app] + 1) // sometimes out of range: rejected
 		cb := event.Callback{Type: "http", URL: "http://127.0.0.1:1/", Method: "POST"}
 		g.ids = append(g.ids, id)
+		g.appOf[id] = app
 		if g.rng.IntN(4) == 0 {
 			t := int64(1_800_000_000 + 60*g.rng.IntN(1000))
 			g.pending = append(g.pending, event.RunFired{ScheduleID: id, RunID: event.CronRunID(id, t), AppID: app,
@@ -132,7 +134,8 @@ func (g *streamGen) next() event.Payload {
 		return event.RunCompleted{ScheduleID: rf.ScheduleID, RunID: rf.RunID, AppID: rf.AppID, Partition: rf.Partition,
 			ScheduledTime: rf.ScheduledTime, Status: status, ErrorMessage: "e", Attempts: 1 + g.rng.IntN(3)}
 	case r < 90 && len(g.ids) > 0:
-		return event.ScheduleDeleted{ScheduleID: g.ids[g.rng.IntN(len(g.ids))]} // repeated deletes: rejected
+		id := g.ids[g.rng.IntN(len(g.ids))]
+		return event.ScheduleDeleted{ScheduleID: id, AppID: g.appOf[id]} // repeated deletes: rejected
 	case len(g.apps) > 0:
 		start := int64(1_800_000_000 + g.rng.IntN(100000))
 		action := []string{event.ActionDelete, event.ActionReconcile}[g.rng.IntN(2)]
@@ -168,7 +171,7 @@ func TestOneAndThreeNodesApplyIdentically(t *testing.T) {
 	}
 	for round := 0; round < 2; round++ {
 		for _, l := range []*Node{l1, l3} {
-			if _, err := l.Propose(announced, 5*time.Second); err != nil {
+			if _, _, err := l.Propose(announced, 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			l.schema.mu.Lock()
@@ -177,7 +180,7 @@ func TestOneAndThreeNodesApplyIdentically(t *testing.T) {
 		}
 	}
 
-	g := &streamGen{rng: rand.New(rand.NewPCG(seed, 1)), parts: map[string]int{}}
+	g := &streamGen{rng: rand.New(rand.NewPCG(seed, 1)), parts: map[string]int{}, appOf: map[string]string{}}
 	accepted, rejected := 0, 0
 	for sent := 0; sent < 2000; {
 		var evs []event.Event
@@ -190,11 +193,11 @@ func TestOneAndThreeNodesApplyIdentically(t *testing.T) {
 			evs = append(evs, ev)
 		}
 		sent += len(evs)
-		r1, err := l1.Propose(evs, 5*time.Second)
+		r1, _, err := l1.Propose(evs, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r3, err := l3.Propose(evs, 5*time.Second)
+		r3, _, err := l3.Propose(evs, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +274,7 @@ func TestLeaderWritesTheSchemaEveryMemberReads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res, err := leader.Propose([]event.Event{ev}, 5*time.Second); err != nil || res[0].Err != nil {
+		if res, _, err := leader.Propose([]event.Event{ev}, 5*time.Second); err != nil || res[0].Err != nil {
 			t.Fatalf("propose %T: %v %v", p, err, res)
 		}
 		leader.schema.mu.Lock()
@@ -328,7 +331,7 @@ func TestSingleNodeWritesTheCurrentSchema(t *testing.T) {
 	n := openReplicas(t, 1)[0]
 	leaderOfReplicas(t, []*Node{n})
 	ev, _ := event.New(event.AppRegistered{AppID: "a", Partitions: 1}, 1, n.cfg.NodeID)
-	if _, err := n.Propose([]event.Event{ev}, 5*time.Second); err != nil {
+	if _, _, err := n.Propose([]event.Event{ev}, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	got, err := eventlog.Get(n.stateDB, 1)

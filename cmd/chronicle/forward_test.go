@@ -1,27 +1,28 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chronicle-sched/chronicle/http/server"
+	"github.com/chronicle-sched/chronicle/cluster"
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/raftfsm"
 )
 
 // A create through a follower is decided there and its event proposed on
-// the leader in a batch (raftfsm/forward.go): the event names the follower
-// as its proposer, the follower reads it back at once, and every answer,
-// refusals included, is what the leader itself would give.
+// the leader in a batch (cluster/forward.go): the leader stamps the event
+// with its own time and id, the follower reads it back at once, and every
+// answer, refusals included, is what the leader itself would give.
 func TestCreatesThroughAFollowerGoToTheLeaderAsEvents(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
 	rc := newReceiver(t)
 	leader, followers := leaderAndFollowers(t, nodes)
 	f := followers[0]
-	waitFor(t, 10*time.Second, "the follower knows the leader takes forwarded creates", func() bool {
-		return f.n.cluster.LeaderTakesForwarded()
-	})
 
 	// Registered through the leader, created through the follower at once:
 	// the follower may not have applied the registration yet, and catches
@@ -32,8 +33,8 @@ func TestCreatesThroughAFollowerGoToTheLeaderAsEvents(t *testing.T) {
 		t.Fatalf("the follower does not read its own create: %+v", got)
 	}
 	h := f.history("/goscheduler/schedules/" + s.ScheduleID + "/events")
-	if len(h.Events) != 1 || h.Events[0].Type != "ScheduleCreated" || h.Events[0].Node != f.cfg.nodeID {
-		t.Fatalf("create through %s: events %+v, want one ScheduleCreated proposed by it", f.cfg.nodeID, h.Events)
+	if len(h.Events) != 1 || h.Events[0].Type != "ScheduleCreated" || h.Events[0].Node != leader.cfg.nodeID {
+		t.Fatalf("create through %s: events %+v, want one ScheduleCreated stamped by the leader %s", f.cfg.nodeID, h.Events, leader.cfg.nodeID)
 	}
 	f.waitStatus(s.ScheduleID, "SUCCESS", 10*time.Second)
 	if hits := rc.hitsFor("/fw"); len(hits) != 1 {
@@ -73,44 +74,145 @@ func TestCreatesThroughAFollowerGoToTheLeaderAsEvents(t *testing.T) {
 
 	// The endpoint itself: a follower refuses batches, the leader refuses
 	// anything but a batch of creates.
-	if code, r := f.call("POST", server.ForwardPath, []byte{2, 0}); code != 503 {
+	if code, r := f.call("POST", cluster.ForwardPath, []byte{2, 0}); code != 503 {
 		t.Fatalf("forwarded batch to a follower: %d %s", code, r.raw)
 	}
-	if code, r := leader.call("POST", server.ForwardPath, []byte("not a batch")); code != 400 {
+	if code, r := leader.call("POST", cluster.ForwardPath, []byte("not a batch")); code != 400 {
 		t.Fatalf("garbage batch to the leader: %d %s", code, r.raw)
 	}
-	if code, _ := leader.call("GET", server.ForwardPath, nil); code != 204 {
-		t.Fatalf("GET %s: %d, want 204", server.ForwardPath, code)
+	if code, _ := leader.call("GET", cluster.ForwardPath, nil); code != 204 {
+		t.Fatalf("GET %s: %d, want 204", cluster.ForwardPath, code)
 	}
 }
 
-// A leader of an older build has no forwarding endpoint: the probe learns
-// that from its 404, and creates are relayed to it whole.
-func TestForwardingProbeTellsOldBuildsApart(t *testing.T) {
-	old := httptest.NewServer(http.NotFoundHandler())
-	defer old.Close()
-	current := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.URL.Path == server.ForwardPath {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		http.NotFound(w, r)
-	}))
-	defer current.Close()
-	c := &clusterAdapter{client: &http.Client{Timeout: time.Second}, takesForwarded: map[string]forwardingProbe{},
-		probing: map[string]bool{}}
-	for _, tc := range []struct {
-		srv  *httptest.Server
-		want bool
-	}{{old, false}, {current, true}} {
-		addr := strings.TrimPrefix(tc.srv.URL, "http://")
-		c.probeForwarding(addr)
-		if p, ok := c.takesForwarded[addr]; !ok || p.takes != tc.want {
-			t.Fatalf("probe of %s: %+v (known %v), want takes=%v", addr, p, ok, tc.want)
-		}
+// forgedBatch is a forwarded batch as anyone who can reach a node's HTTP
+// port can post it: one event, its envelope and payload bytes as given.
+func forgedBatch(t *testing.T, ev event.Event) []byte {
+	t.Helper()
+	b, err := raftfsm.EncodeCommand([]event.Event{ev})
+	if err != nil {
+		t.Fatal(err)
 	}
-	c.probeForwarding("127.0.0.1:1") // nothing listens: not remembered, asked again later
-	if _, ok := c.takesForwarded["127.0.0.1:1"]; ok {
-		t.Fatal("an unreachable leader's answer was remembered")
-	}
+	return b
 }
+
+// forgedCreate is a create of app "forged" as a forger would stamp it.
+func forgedCreate(t *testing.T, mutate func(*event.ScheduleCreated)) event.Event {
+	t.Helper()
+	c := event.ScheduleCreated{ScheduleID: fmt.Sprintf("0193a8b2-7c1e-7000-8000-%012d", time.Now().UnixNano()%1e12),
+		AppID: "forged", Payload: "p", ScheduleTime: time.Now().Unix() + 3600,
+		Callback: event.Callback{Type: "http", URL: "http://127.0.0.1:1/x", Method: "POST"}}
+	if mutate != nil {
+		mutate(&c)
+	}
+	ev, err := event.New(c, time.Now().UnixNano(), "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// Anyone who reaches a node's HTTP port can post to the forwarding
+// endpoint. A payload apply cannot decode, committed, once stopped every
+// node on every restart; a forged create was committed with a year-3000
+// time, a gopher URL, an 8 MiB payload and an audit record of its
+// choosing. Each is refused with 400 by whichever node gets it, nothing
+// is committed, and the cluster keeps serving.
+func TestForgedForwardsAreRefusedAndTheClusterKeepsServing(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	rc := newReceiver(t)
+	leader, followers := leaderAndFollowers(t, nodes)
+	leader.registerApp("forged", 1)
+	poison := forgedCreate(t, nil)
+	poison.Data = []byte{0xff}
+	deactivate, err := event.New(event.AppDeactivated{AppID: "forged"}, time.Now().UnixNano(), "evil-node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string][]byte{
+		"undecodable payload": forgedBatch(t, poison),
+		"year 3000":           forgedBatch(t, forgedCreate(t, func(c *event.ScheduleCreated) { c.ScheduleTime = 32503680000 })),
+		"gopher url":          forgedBatch(t, forgedCreate(t, func(c *event.ScheduleCreated) { c.Callback.URL = "gopher://127.0.0.1:70/x" })),
+		"8 MiB payload":       forgedBatch(t, forgedCreate(t, func(c *event.ScheduleCreated) { c.Payload = strings.Repeat("x", 8<<20) })),
+		"not a create":        forgedBatch(t, deactivate),
+	}
+	seq := leader.n.raft.LastSeq()
+	for name, body := range cases {
+		for _, tn := range []*testNode{leader, followers[0]} {
+			code, r := tn.call("POST", cluster.ForwardPath, body)
+			if code != 400 || r.Status.StatusType != "Fail" || r.Status.StatusMessage == "" {
+				t.Errorf("%s posted to %s: HTTP %d %s, want a 400 naming the problem", name, tn.cfg.nodeID, code, r.raw)
+			}
+		}
+	}
+	if got := leader.n.raft.LastSeq(); got != seq {
+		t.Fatalf("refused batches committed %d events", got-seq)
+	}
+
+	// A well-formed create claiming another node and an audit time of 2001
+	// is taken, but recorded as what the leader stamped.
+	forged := forgedCreate(t, nil)
+	forged.Node, forged.Time = "evil-node", time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	req, _ := http.NewRequest("POST", leader.base+cluster.ForwardPath, bytes.NewReader(forgedBatch(t, forged)))
+	req.Header.Set(cluster.ProtocolHeader, "2")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("a well-formed forwarded create: %v %v", res, err)
+	}
+	res.Body.Close()
+	evs, err := leader.n.raft.Events(seq, 10)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("events after the forged create: %d %v", len(evs), err)
+	}
+	if evs[0].Node != leader.cfg.nodeID || time.Since(time.Unix(0, evs[0].Time)) > time.Minute {
+		t.Fatalf("forged create recorded as proposed by %q at %s, want the leader %s now", evs[0].Node,
+			time.Unix(0, evs[0].Time).UTC(), leader.cfg.nodeID)
+	}
+
+	// Every node is still up, and the cluster still takes and fires writes.
+	s := followers[1].createOnce("forged", time.Now().Unix()+1, rc.url("/after"), "POST", "")
+	for _, tn := range nodes {
+		tn.waitStatus(s.ScheduleID, "SUCCESS", 10*time.Second)
+		if code, _ := tn.call("GET", "/goscheduler/healthcheck", nil); code != 200 {
+			t.Fatalf("%s unhealthy after the forged requests", tn.cfg.nodeID)
+		}
+	}
+	ensureSame(t, nodes)
+}
+
+// ensureSame waits until every node has applied the same log: the same
+// last event, each one the same.
+func ensureSame(t *testing.T, nodes []*testNode) {
+	t.Helper()
+	var want []byte
+	waitFor(t, 10*time.Second, "every node holds the same log", func() bool {
+		want = nil
+		for _, tn := range nodes {
+			evs, err := tn.n.raft.Events(0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := json.Marshal(views(t, evs))
+			if want == nil {
+				want = got
+			} else if !bytes.Equal(got, want) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func views(t *testing.T, evs []event.Event) []event.View {
+	t.Helper()
+	out := make([]event.View, len(evs))
+	for i, ev := range evs {
+		v, err := ev.View()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = v
+	}
+	return out
+}
+

@@ -9,8 +9,9 @@ import (
 )
 
 // TestImportDirection keeps the one-way flow of data true:
-// http → actors → raftfsm → eventlog + projections, with eventlog/event a
-// leaf everyone may use. A new import that breaks it fails here.
+// http → actors → (cluster →) raftfsm → eventlog + projections, with
+// eventlog/event a leaf everyone may use. The cluster layer hides Raft:
+// http may use it, never raftfsm. A new import that breaks it fails here.
 func TestImportDirection(t *testing.T) {
 	const mod = "github.com/chronicle-sched/chronicle/"
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "../../...").Output()
@@ -22,7 +23,8 @@ func TestImportDirection(t *testing.T) {
 		mod + "eventlog/event": {mod, "github.com/cockroachdb/pebble", "github.com/hashicorp/raft"},
 		mod + "eventlog":       {mod + "projections", mod + "raftfsm", mod + "actors", mod + "http", mod + "cmd"},
 		mod + "projections":    {mod + "raftfsm", mod + "actors", mod + "http", mod + "cmd"},
-		mod + "raftfsm":        {mod + "actors", mod + "http", mod + "cmd"},
+		mod + "raftfsm":        {mod + "actors", mod + "http", mod + "cmd", mod + "cluster"},
+		mod + "cluster":        {mod + "actors", mod + "http", mod + "cmd"},
 		mod + "actors":         {mod + "http", mod + "cmd", "github.com/cockroachdb/pebble", "github.com/hashicorp/raft"},
 		mod + "http":           {mod + "raftfsm", mod + "eventlog", mod + "cmd", "github.com/cockroachdb/pebble", "github.com/hashicorp/raft"},
 	}

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,7 +16,9 @@ import (
 
 	"github.com/chronicle-sched/chronicle/actors"
 	"github.com/chronicle-sched/chronicle/actors/delivery"
+	"github.com/chronicle-sched/chronicle/cluster"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
+	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/chronicle-sched/chronicle/http/server"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
@@ -34,6 +38,7 @@ type serveConfig struct {
 	heartbeat, election, lease                 time.Duration
 	snapshotThreshold                          uint64
 	pprofAddr                                  string
+	promoteTimeout                             time.Duration
 	retention, retentionInterval               time.Duration
 }
 
@@ -67,6 +72,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.DurationVar(&c.retention, "event-retention", 0, "remove closed schedules (finished or deleted) and their events this long after they closed; 0 keeps the history forever")
 	fs.DurationVar(&c.retentionInterval, "retention-check-interval", time.Minute, "how often the leader applies --event-retention")
 	fs.IntVar(&c.stateCacheMB, "state-cache-mb", int(raftfsm.DefaultStateCacheBytes>>20), "block cache of the state store, in MB (records of due runs are read from it when they fire)")
+	fs.DurationVar(&c.promoteTimeout, "promote-timeout", 10*time.Second, "how long adding a voter that the quorum cannot yet count on waits for it to catch up as a non-voter before promoting it")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -155,9 +161,17 @@ type node struct {
 	raft    *raftfsm.Node
 	engine  *actors.Engine
 	srv     *server.Server
-	cluster *clusterAdapter
+	cluster *cluster.Cluster
 	logger  *slog.Logger
 	cancel  context.CancelFunc // stops background loops (announce)
+}
+
+// replicator is what the actors propose through: this node's Raft replica
+// for what only the leader does, the cluster layer for creates, which any
+// node takes.
+type replicator struct {
+	*raftfsm.Node
+	*cluster.Forwarder
 }
 
 // startNode wires every layer together and starts serving.
@@ -176,12 +190,15 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		return nil, err
 	}
 	state := projections.Reader{R: rn.State()}
+	writeErr := func(w http.ResponseWriter, err error) { respond.Write(w, logger, err) }
+	cl := cluster.New(cluster.Config{Node: rn, State: state, WriteError: writeErr, Logger: logger,
+		PromoteTimeout: c.promoteTimeout})
 	engine := actors.New(actors.Config{
 		NodeID: c.nodeID, DefaultPartitions: c.defaultPartitions, MisfireThreshold: c.misfire, Window: c.window,
 		Workers: c.workers, Logger: logger, Retention: c.retention, RetentionInterval: c.retentionInterval,
 		Policy: delivery.Policy{Timeout: c.cbTimeout, MaxAttempts: c.cbAttempts, InitialBackoff: c.cbBackoff,
 			MaxBackoff: c.cbMaxBackoff, RetryOn4xx: c.cbRetry4xx},
-	}, rn, state)
+	}, replicator{rn, cl.Forwarder}, state)
 	rn.SetObserver(engine.Observe)
 	rn.OnLeadership(engine.OnLeadership)
 
@@ -197,11 +214,11 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		return nil
 	}
 	api := goscheduler.New(engine, state, healthy, logger)
-	cluster := newClusterAdapter(rn, engine, state, c.raftAddr)
-	rn.SetLeaderAPI(cluster.forwardURL)
-	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cluster, Events: rn})
+	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cl.Members,
+		Forwarded: cl.Service, Relay: cl.Relay.Wrap, Events: rn})
 	if err != nil {
 		engine.Stop()
+		cl.Close()
 		rn.Shutdown()
 		return nil, err
 	}
@@ -210,8 +227,8 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		adv = advertised(srv.Addr(), c.raftAddr)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go announce(ctx, logger, state, c.nodeID, adv, c.raftAddr)
-	return &node{raft: rn, engine: engine, srv: srv, cluster: cluster, logger: logger, cancel: cancel}, nil
+	go cl.Members.RunAnnouncer(ctx, adv, c.raftAddr)
+	return &node{raft: rn, engine: engine, srv: srv, cluster: cl, logger: logger, cancel: cancel}, nil
 }
 
 func (n *node) httpAddr() string { return n.srv.Addr() }
@@ -226,8 +243,24 @@ func (n *node) stop() error {
 		n.logger.Warn("http shutdown", "err", err)
 	}
 	n.engine.Stop()
+	n.cluster.Close()
 	if err := n.raft.Shutdown(); err != nil {
 		return fmt.Errorf("raft shutdown: %w", err)
 	}
 	return nil
+}
+
+// advertised turns a listen address into one peers can reach: an
+// unspecified host (":8080", "0.0.0.0:8080") takes the Raft address's host.
+func advertised(listen, raftAddr string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if rh, _, err := net.SplitHostPort(raftAddr); err == nil {
+			host = rh
+		}
+	}
+	return net.JoinHostPort(host, port)
 }

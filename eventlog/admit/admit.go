@@ -66,7 +66,7 @@ func Event(ev event.Event) (event.Payload, error) {
 	case ev.Time <= 0 || ev.Time/1e9 > MaxScheduleTime:
 		return nil, refused("%s stamped at %d ns: not a time", ev.Type, ev.Time)
 	}
-	if err := nodeID("node", ev.Node); err != nil {
+	if err := NodeID("node", ev.Node); err != nil {
 		return nil, refused("%s: %v", ev.Type, err)
 	}
 	p, err := ev.Payload()
@@ -196,7 +196,7 @@ func bulkAction(p *event.BulkAction) error {
 }
 
 func nodeAnnounced(p *event.NodeAnnounced) error {
-	if err := nodeID("nodeId", p.NodeID); err != nil {
+	if err := NodeID("nodeId", p.NodeID); err != nil {
 		return err
 	}
 	if err := HostPort("httpAddr", p.HTTPAddr); err != nil {
@@ -271,14 +271,14 @@ func ScheduleID(id string) error {
 	return nil
 }
 
-// nodeID checks a cluster member's id: printable, no spaces, bounded.
-func nodeID(field, id string) error {
+// NodeID checks a cluster member's id: printable, no spaces, bounded.
+func NodeID(field, id string) error {
 	if id == "" || len(id) > MaxIDLen || !utf8.ValidString(id) {
-		return fmt.Errorf("%s %q must be 1 to %d bytes of UTF-8", field, clip(id, 40), MaxIDLen)
+		return refused("%s %q must be 1 to %d bytes of UTF-8", field, clip(id, 40), MaxIDLen)
 	}
 	for _, r := range id {
 		if r <= ' ' || r == 0x7f {
-			return fmt.Errorf("%s %q has a space or control character", field, clip(id, 40))
+			return refused("%s %q has a space or control character", field, clip(id, 40))
 		}
 	}
 	return nil

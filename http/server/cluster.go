@@ -4,43 +4,29 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
-	"github.com/chronicle-sched/chronicle/http/respond"
-
+	"github.com/chronicle-sched/chronicle/cluster"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/julienschmidt/httprouter"
 )
 
-// Member is one server of the cluster as /cluster shows it.
-type Member struct {
-	ID          string     `json:"id"`
-	RaftAddress string     `json:"raftAddress"`
-	HTTPAddress string     `json:"httpAddress,omitempty"`
-	Voter       bool       `json:"voter"`
-	Leader      bool       `json:"leader"`
-	Reachable   *bool      `json:"reachable,omitempty"`
-	LastContact *time.Time `json:"lastContact,omitempty"` // when this node last heard from it
-	// EventSchema is the newest event schema version the member's build
-	// reads, as it announced it (absent: not announced yet, or a build that
-	// reads only version 1). The leader writes version 2 once every member
-	// shows it: during a rolling upgrade, this says who is left.
-	EventSchema int `json:"eventSchema,omitempty"`
+// Cluster is what the /cluster endpoints need; *cluster.Members has it.
+type Cluster interface {
+	Status(ctx context.Context) (cluster.Status, error)
+	AddMember(ctx context.Context, id, raftAddr string, voter, force bool) error
+	RemoveMember(ctx context.Context, id string, force bool) error
+	TransferLeadership(id string) error
+	Announce(a event.NodeAnnounced) error
 }
 
-// ClusterStatus is the body of GET /cluster.
-type ClusterStatus struct {
-	NodeID        string   `json:"nodeId"`
-	LeaderID      string   `json:"leaderId"`
-	LeaderAddress string   `json:"leaderAddress"`
-	State         string   `json:"state"`
-	Term          uint64   `json:"term"`
-	AppliedIndex  uint64   `json:"appliedIndex"`
-	Members       []Member `json:"members"`
-}
+// membershipTimeout bounds a membership change, which may wait for a new
+// voter to catch up before promoting it.
+const membershipTimeout = 30 * time.Second
 
 func registerCluster(r *httprouter.Router, cfg Config) {
 	c, logger := cfg.Cluster, cfg.Logger
@@ -50,8 +36,7 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 			respond.Write(w, logger, err)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(st)
+		respond.JSON(w, http.StatusOK, st)
 	}
 	// changed answers a membership change: its error, or the new status.
 	changed := func(w http.ResponseWriter, req *http.Request, err error) {
@@ -67,19 +52,29 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 			ID          string `json:"id"`
 			RaftAddress string `json:"raftAddress"`
 			Voter       *bool  `json:"voter"`
+			Force       bool   `json:"force"`
 		}
 		if err := decode(req, &body); err != nil {
 			respond.Write(w, logger, err)
 			return
 		}
 		if body.ID == "" || body.RaftAddress == "" {
-			respond.Write(w, logger, badRequest("id and raftAddress are required"))
+			respond.Write(w, logger, respond.BadRequest("id and raftAddress are required"))
 			return
 		}
-		changed(w, req, c.AddMember(body.ID, body.RaftAddress, body.Voter == nil || *body.Voter))
+		ctx, cancel := context.WithTimeout(req.Context(), membershipTimeout)
+		defer cancel()
+		changed(w, req, c.AddMember(ctx, body.ID, body.RaftAddress, body.Voter == nil || *body.Voter, body.Force))
 	})
 	r.DELETE("/cluster/members/:id", func(w http.ResponseWriter, req *http.Request, ps httprouter.Params) {
-		changed(w, req, c.RemoveMember(ps.ByName("id")))
+		force, err := boolParam(req, "force")
+		if err != nil {
+			respond.Write(w, logger, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), membershipTimeout)
+		defer cancel()
+		changed(w, req, c.RemoveMember(ctx, ps.ByName("id"), force))
 	})
 	r.POST("/cluster/leadership-transfer", func(w http.ResponseWriter, req *http.Request, _ httprouter.Params) {
 		var body struct {
@@ -102,23 +97,29 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 			respond.Write(w, logger, err)
 			return
 		}
-		if body.Schema < 0 || body.Schema > 1<<16 {
-			respond.Write(w, logger, badRequest(fmt.Sprintf("schema must be an event schema version, not %d", body.Schema)))
-			return
-		}
 		if body.NodeID == "" || body.HTTPAddress == "" {
-			respond.Write(w, logger, badRequest("nodeId and httpAddress are required"))
+			respond.Write(w, logger, respond.BadRequest("nodeId and httpAddress are required"))
 			return
 		}
-		ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
-		defer cancel()
-		if err := c.Announce(ctx, event.NodeAnnounced{NodeID: body.NodeID,
+		if err := c.Announce(event.NodeAnnounced{NodeID: body.NodeID,
 			HTTPAddr: body.HTTPAddress, RaftAddr: body.RaftAddress, Schema: body.Schema}); err != nil {
 			respond.Write(w, logger, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+func boolParam(req *http.Request, name string) (bool, error) {
+	raw := req.URL.Query().Get(name)
+	if raw == "" {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(raw)
+	if err != nil {
+		return false, respond.BadRequest("%s must be true or false, not %q", name, raw)
+	}
+	return v, nil
 }
 
 var errEmptyBody = errors.New("empty body")
@@ -129,11 +130,7 @@ func decode(req *http.Request, v any) error {
 	case errors.Is(err, io.EOF):
 		return errEmptyBody
 	case err != nil:
-		return badRequest("malformed JSON: " + err.Error())
+		return respond.BadRequest("malformed JSON: %s", err.Error())
 	}
 	return nil
-}
-
-func badRequest(msg string) error {
-	return &respond.Error{HTTP: http.StatusBadRequest, Code: http.StatusBadRequest, Message: msg}
 }

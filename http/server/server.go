@@ -1,6 +1,8 @@
 // Package server assembles Chronicle's HTTP surface: the GoScheduler API,
-// the cluster endpoint, JSON answers for unknown paths and methods, and a
-// recovery net so that no request can crash the process.
+// the event stream, the cluster endpoints, the endpoint where the leader
+// takes forwarded events, JSON answers for unknown paths and methods, and
+// a recovery net so that no request can crash the process. Writes that
+// reach a follower go through the cluster layer's relay.
 package server
 
 import (
@@ -12,69 +14,56 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/chronicle-sched/chronicle/http/respond"
-
-	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/cluster"
 	"github.com/chronicle-sched/chronicle/http/eventstream"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
+	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/julienschmidt/httprouter"
 )
-
-// Cluster is what the server needs of the replication layer, owned here
-// so that http does not import it.
-type Cluster interface {
-	Status(ctx context.Context) (ClusterStatus, error)
-	NodeID() string
-	IsLeader() bool
-	// Leader returns the leader's id and announced HTTP address ("" if unknown).
-	Leader() (id, httpAddr string)
-	AppliedIndex() uint64
-	// FollowerIndex is AppliedIndex for an answer to a follower that relayed
-	// a write (it waits for that index), making sure it hears of the commit.
-	FollowerIndex() uint64
-	WaitApplied(index uint64, timeout time.Duration) bool
-	AddMember(id, raftAddr string, voter bool) error
-	RemoveMember(id string) error
-	TransferLeadership(id string) error
-	Announce(ctx context.Context, a event.NodeAnnounced) error
-	// TakeForwarded proposes the creates a follower forwarded (body and
-	// answer in the replication layer's form); this node must lead.
-	TakeForwarded(body []byte) ([]byte, error)
-	// LeaderTakesForwarded reports whether the leader's build takes
-	// forwarded creates at ForwardPath (an older one gets whole requests).
-	LeaderTakesForwarded() bool
-}
 
 // Config wires the server to the layers below.
 type Config struct {
 	Addr    string
 	API     *goscheduler.API
 	Cluster Cluster
-	Events  eventstream.Log // this node's event log, served at /events
-	Logger  *slog.Logger
+	// Forwarded takes the events followers forward (cluster.Service),
+	// served at cluster.ForwardPath.
+	Forwarded http.Handler
+	// Relay puts the router behind write relaying to the leader
+	// (cluster.Relay.Wrap); servedHere names the writes a follower
+	// serves itself.
+	Relay  func(next http.Handler, servedHere func(*http.Request) bool) http.Handler
+	Events eventstream.Log // this node's event log, served at /events
+	Logger *slog.Logger
 }
 
-// handler builds the routed handler, behind write forwarding, and the
-// event stream whose open connections shutdown must end.
+// handler builds the routed handler, behind the relay, and the event
+// stream whose open connections shutdown must end.
 func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 	r := httprouter.New()
 	cfg.API.Register(r)
 	registerCluster(r, cfg)
-	registerForwarded(r, cfg)
+	r.Handler(http.MethodGet, cluster.ForwardPath, cfg.Forwarded)
+	r.Handler(http.MethodPost, cluster.ForwardPath, cfg.Forwarded)
 	stream := eventstream.Register(r, cfg.Events, cfg.Logger)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		respond.Write(w, cfg.Logger, &respond.Error{HTTP: http.StatusNotFound, Code: http.StatusNotFound,
-			Message: fmt.Sprintf("no such endpoint: %s %s", req.Method, req.URL.Path)})
+		respond.Write(w, cfg.Logger, respond.NotFound("no such endpoint: %s %s", req.Method, req.URL.Path))
 	})
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		respond.Write(w, cfg.Logger, &respond.Error{HTTP: http.StatusMethodNotAllowed,
-			Code: http.StatusMethodNotAllowed, Message: fmt.Sprintf("method %s is not allowed on %s", req.Method, req.URL.Path)})
+		respond.Write(w, cfg.Logger, respond.Status(http.StatusMethodNotAllowed, "method %s is not allowed on %s", req.Method, req.URL.Path))
 	})
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v interface{}) {
-		cfg.Logger.Error("panic serving request", "method", req.Method, "path", req.URL.Path, "panic", v)
-		respond.Write(w, cfg.Logger, fmt.Errorf("panic: %v", v))
+		respond.Write(w, cfg.Logger, fmt.Errorf("panic serving %s %s: %v", req.Method, req.URL.Path, v))
 	}
-	return newForwarder(cfg.Cluster, cfg.Logger, r), stream
+	return cfg.Relay(r, servedByFollower), stream
+}
+
+// servedByFollower: writes a follower handles itself and forwards only as
+// events: creates, the writes that come in volume. Others are relayed
+// whole to the leader, whose actors hold the authoritative view of apps
+// and schedules.
+func servedByFollower(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == goscheduler.CreatePath
 }
 
 // Server is the running HTTP server.
