@@ -215,4 +215,3 @@ func views(t *testing.T, evs []event.Event) []event.View {
 	}
 	return out
 }
-
