@@ -12,6 +12,7 @@ import (
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/projections"
+	"github.com/chronicle-sched/chronicle/raftfsm/raftstore"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/raft"
@@ -19,7 +20,7 @@ import (
 
 func openFSM(t *testing.T) *FSM {
 	t.Helper()
-	db, err := pebble.Open(t.TempDir(), &pebble.Options{Logger: quietPebble{slog.Default()}})
+	db, err := pebble.Open(t.TempDir(), &pebble.Options{Logger: raftstore.PebbleLogger(slog.Default())})
 	if err != nil {
 		t.Fatal(err)
 	}

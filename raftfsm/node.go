@@ -21,7 +21,6 @@ import (
 	"github.com/chronicle-sched/chronicle/raftfsm/raftstore"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
 
@@ -149,7 +148,7 @@ func Open(cfg Config) (*Node, error) {
 	// may truncate the log, and which Shutdown forces on a clean stop.
 	liveOpts := StateOptions(cfg.Logger)
 	liveOpts.DisableWAL = true
-	n.stateDB, err = openState(cfg.DataDir, liveOpts, cfg.StateCacheBytes)
+	n.stateDB, err = openState(cfg.DataDir, liveOpts, cfg.StateCacheBytes, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +158,7 @@ func Open(cfg Config) (*Node, error) {
 	if n.logStore, err = raftstore.Open(filepath.Join(cfg.DataDir, "raft"), cfg.Logger); err != nil {
 		return nil, fmt.Errorf("open raft log store: %w", err)
 	}
-	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: os.Stderr})
+	hlog := raftLogger(cfg.Logger)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, 2, hlog) // it adds "snapshots/"
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
@@ -493,11 +492,12 @@ func (n *Node) waitFor(ctx context.Context, ready func() bool) error {
 func OpenState(dataDir string, readOnly bool, logger *slog.Logger) (*pebble.DB, error) {
 	opts := StateOptions(logger)
 	opts.ReadOnly = readOnly
-	return openState(dataDir, opts, DefaultStateCacheBytes)
+	return openState(dataDir, opts, DefaultStateCacheBytes, logger)
 }
 
-func openState(dataDir string, opts *pebble.Options, cacheBytes int64) (*pebble.DB, error) {
+func openState(dataDir string, opts *pebble.Options, cacheBytes int64, logger *slog.Logger) (*pebble.DB, error) {
 	dir := filepath.Join(dataDir, "state")
+	opts.Logger = raftstore.PebbleLogger(logger.With("store", "state", "dir", dir))
 	if opts.ReadOnly {
 		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("no state store in %s: %w", dataDir, err)
@@ -517,7 +517,8 @@ func openState(dataDir string, opts *pebble.Options, cacheBytes int64) (*pebble.
 // and a larger block cache and memtable keep the hot part of the read
 // models in memory. Measured on replay of 200k events: see bench/replay.
 func StateOptions(logger *slog.Logger) *pebble.Options {
-	opts := &pebble.Options{Logger: quietPebble{logger}, MemTableSize: 32 << 20, EventListener: storeEvents(logger)}
+	opts := &pebble.Options{Logger: raftstore.PebbleLogger(logger.With("store", "state")), MemTableSize: 32 << 20,
+		EventListener: storeEvents(logger)}
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
@@ -687,18 +688,6 @@ func storeEvents(logger *slog.Logger) *pebble.EventListener {
 			logger.Error("state store: background error", "err", err)
 		},
 	}
-}
-
-// quietPebble drops Pebble's informational chatter and keeps errors.
-type quietPebble struct{ l *slog.Logger }
-
-func (q quietPebble) Infof(string, ...interface{}) {}
-func (q quietPebble) Errorf(format string, args ...interface{}) {
-	q.l.Error(fmt.Sprintf("pebble: "+format, args...))
-}
-func (q quietPebble) Fatalf(format string, args ...interface{}) {
-	q.l.Error(fmt.Sprintf("pebble: "+format, args...))
-	os.Exit(1)
 }
 
 var _ io.Closer = (*raft.NetworkTransport)(nil)

@@ -12,6 +12,7 @@ import (
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/freeport"
 	"github.com/chronicle-sched/chronicle/projections"
+	"github.com/chronicle-sched/chronicle/raftfsm/raftstore"
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -248,7 +249,7 @@ func TestOneAndThreeNodesApplyIdentically(t *testing.T) {
 	}
 	t.Logf("projections on all four nodes: %v", want)
 
-	rebuilt, err := pebble.Open(t.TempDir(), &pebble.Options{Logger: quietPebble{slog.Default()}})
+	rebuilt, err := pebble.Open(t.TempDir(), &pebble.Options{Logger: raftstore.PebbleLogger(slog.Default())})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -335,3 +335,123 @@ func TestNoLeaderAnswers503(t *testing.T) {
 		t.Fatalf("reads must still be served: %d", code)
 	}
 }
+
+// One POST of a voter that is not running, on a single node, used to
+// leave the node a Candidate for good: no leader, every write 503, also
+// after a restart. A malformed address is refused; a voter that would
+// leave the reachable voters without a quorum is added as a non-voter and
+// the answer says why it was not promoted; the node keeps leading.
+func TestBadMembershipChangesKeepTheLeader(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.promoteTimeout = time.Second
+	tn := startTestNode(t, cfg)
+	code, r := tn.call("POST", "/cluster/members", map[string]any{"id": "x", "raftAddress": "not-an-addr", "voter": true})
+	if code != 400 || !strings.Contains(r.Status.StatusMessage, "raftAddress") {
+		t.Fatalf("malformed raftAddress: %d %s", code, r.raw)
+	}
+	dead := freeAddr(t)
+	code, r = tn.call("POST", "/cluster/members", map[string]any{"id": "x", "raftAddress": dead, "voter": true})
+	if code != 409 || !strings.Contains(r.Status.StatusMessage, "quorum") || !strings.Contains(r.Status.StatusMessage, "force") {
+		t.Fatalf("a voter that is not running, on a single node: %d %s", code, r.raw)
+	}
+	v := tn.cluster()
+	if v.LeaderID != "node1" || len(v.Members) != 2 {
+		t.Fatalf("after the refused promotion: %+v", v)
+	}
+	for _, m := range v.Members {
+		if m.ID == "x" && m.Voter {
+			t.Fatal("x became a voter")
+		}
+	}
+	tn.registerApp("still-writable", 1)
+	code, r = tn.call("POST", "/cluster/members", map[string]any{"id": "x", "raftAddress": freeAddr(t), "voter": false})
+	if code != 409 || !strings.Contains(r.Status.StatusMessage, "remove it first") {
+		t.Fatalf("the same member at another address: %d %s", code, r.raw)
+	}
+	tn.must(200, "DELETE", "/cluster/members/x", nil)
+	code, r = tn.call("DELETE", "/cluster/members/node1", nil)
+	if code != 409 || !strings.Contains(r.Status.StatusMessage, "last voter") {
+		t.Fatalf("removing the only voter: %d %s", code, r.raw)
+	}
+	tn.stop()
+	tn = startTestNode(t, cfg)
+	if v := tn.cluster(); v.LeaderID != "node1" || len(v.Members) != 1 {
+		t.Fatalf("after a restart: %+v", v)
+	}
+	tn.must(200, "GET", "/goscheduler/apps?app_id=still-writable", nil)
+}
+
+// With one of three nodes down, removing a live voter would leave one of
+// two voters reachable: refused unless forced. The dead one may go.
+func TestRemovingAVoterThatWouldLoseTheQuorumIsRefused(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	leader, followers := leaderAndFollowers(t, nodes)
+	down, live := followers[0], followers[1]
+	down.stop()
+	code, r := live.call("DELETE", "/cluster/members/"+live.cfg.nodeID, nil)
+	if code != 409 || !strings.Contains(r.Status.StatusMessage, "below the quorum of 2") {
+		t.Fatalf("removing a live voter with another down: %d %s", code, r.raw)
+	}
+	leader.must(200, "DELETE", "/cluster/members/"+down.cfg.nodeID, nil)
+	v := leader.cluster()
+	if len(v.Members) != 2 || v.LeaderID != leader.cfg.nodeID {
+		t.Fatalf("after removing the dead voter: %+v", v)
+	}
+	leader.registerApp("two-left", 1)
+	waitFor(t, 5*time.Second, "the other voter applies the write", func() bool {
+		code, _ := live.call("GET", "/goscheduler/apps?app_id=two-left", nil)
+		return code == 200
+	})
+}
+
+// Two of three nodes gone for good: the survivor has no leader and no way
+// to elect one. Stopped and recovered with itself as the only voter, it
+// comes back as a working single node with all its data.
+func TestRecoverBringsBackANodeThatLostItsQuorum(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	leader, _ := leaderAndFollowers(t, nodes)
+	leader.registerApp("survive", 2)
+	far := time.Now().Unix() + 86400
+	var ids []string
+	for i := 0; i < 20; i++ {
+		ids = append(ids, leader.createOnce("survive", far+int64(i), "http://127.0.0.1:1/x", "POST", fmt.Sprint(i)).ScheduleID)
+	}
+	survivor := nodes[2]
+	waitFor(t, 10*time.Second, "the survivor has every schedule", func() bool {
+		code, _ := survivor.call("GET", "/goscheduler/schedules/"+ids[len(ids)-1], nil)
+		return code == 200
+	})
+	nodes[0].stop()
+	nodes[1].stop()
+	waitFor(t, 15*time.Second, "the survivor without a leader", func() bool { return survivor.n.raft.Leader() == "" })
+	survivor.stop()
+
+	var out, errOut strings.Builder
+	if err := recoverCluster([]string{"--data-dir", survivor.cfg.dataDir, "--node-id", survivor.cfg.nodeID,
+		"--peers", survivor.cfg.nodeID + "=" + survivor.cfg.raftAddr}, &out, &errOut); err != nil {
+		t.Fatalf("recover: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "recovered") {
+		t.Fatalf("recover said: %q", out.String())
+	}
+	back := startTestNode(t, survivor.cfg)
+	v := back.cluster()
+	if v.LeaderID != survivor.cfg.nodeID || len(v.Members) != 1 {
+		t.Fatalf("recovered node: %+v", v)
+	}
+	for i, id := range ids {
+		if s := back.getSchedule(id); s.Status != "SCHEDULED" || s.Payload != fmt.Sprint(i) {
+			t.Fatalf("schedule %d after recovery: %+v", i, s)
+		}
+	}
+	rc := newReceiver(t)
+	s := back.createOnce("survive", time.Now().Unix()+1, rc.url("/after"), "POST", "")
+	back.waitStatus(s.ScheduleID, "SUCCESS", 10*time.Second)
+
+	// Recovering a data dir a node is running on is refused.
+	err := recoverCluster([]string{"--data-dir", survivor.cfg.dataDir, "--node-id", survivor.cfg.nodeID,
+		"--peers", survivor.cfg.nodeID + "=" + survivor.cfg.raftAddr}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "still running") {
+		t.Fatalf("recover on a running node's data dir: %v", err)
+	}
+}

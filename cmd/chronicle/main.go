@@ -3,6 +3,7 @@
 //	chronicle serve --data-dir DIR --http-addr HOST:PORT --raft-addr HOST:PORT --node-id ID [--peers id=host:port,...]
 //	chronicle replay --data-dir DIR [--into DIR2] [--json]
 //	chronicle audit --data-dir DIR [--app] [--json] ID
+//	chronicle recover --data-dir DIR --node-id ID --peers id=host:port,...
 //
 // This is the only package that knows every layer: it opens the Raft node
 // and state store, builds the actors on top, and serves HTTP.
@@ -26,6 +27,8 @@ func main() {
 		err = replay(os.Args[2:], os.Stdout, os.Stderr)
 	case "audit":
 		err = audit(os.Args[2:], os.Stdout, os.Stderr)
+	case "recover":
+		err = recoverCluster(os.Args[2:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -48,5 +51,7 @@ Usage:
   chronicle replay [flags]   rebuild every projection from the event log and
                              compare with the stored ones (stopped node)
   chronicle audit [flags] ID print a schedule's, run's or app's history (stopped node)
+  chronicle recover [flags]  rewrite a stopped node's Raft configuration, for a
+                             cluster that lost its quorum (see chronicle recover -h)
 `)
 }

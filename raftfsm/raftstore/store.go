@@ -100,7 +100,7 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	defer cache.Unref()
 	db, err := pebble.Open(dir, &pebble.Options{
 		Cache:  cache,
-		Logger: quietLogger{logger.With("component", "pebble", "dir", dir)},
+		Logger: PebbleLogger(logger.With("store", "raft log", "dir", dir)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: open %s: %w", dir, err)
@@ -432,12 +432,12 @@ func stableKey(key []byte) []byte {
 	return k
 }
 
-// quietLogger is a pebble.Logger that drops Pebble's informational messages
-// (every flush and compaction is reported at Info) and forwards only what an
-// operator must see.
-type quietLogger struct{ l *slog.Logger }
+// PebbleLogger returns a pebble.Logger that drops Pebble's informational
+// messages (every flush and compaction is reported at Info) and forwards
+// only what an operator must see, with l's context (which store, where).
+func PebbleLogger(l *slog.Logger) pebble.Logger { return quietLogger{l.With("lib", "pebble")} }
 
-var _ pebble.Logger = quietLogger{}
+type quietLogger struct{ l *slog.Logger }
 
 func (quietLogger) Infof(string, ...any) {}
 
@@ -447,10 +447,12 @@ func (q quietLogger) Errorf(format string, args ...any) {
 
 // Fatalf must not return: Pebble calls it on broken invariants (e.g. a
 // failed WAL sync) and its code after the call assumes execution stopped.
-// Panicking, unlike os.Exit, still runs deferred cleanups and prints a stack.
+// The error is logged with the store's context first (the panic's message
+// goes to stderr, outside the log); panicking, unlike os.Exit, still runs
+// deferred cleanups and prints a stack.
 func (q quietLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	q.l.Error(msg, "fatal", true)
+	q.l.Error("fatal store error: the node stops", "err", msg)
 	panic("pebble: " + msg)
 }
 
