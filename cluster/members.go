@@ -318,8 +318,8 @@ func (m *Members) Announce(a event.NodeAnnounced) error {
 func (m *Members) RunAnnouncer(ctx context.Context, httpAddr, raftAddr string) {
 	id := m.node.NodeID()
 	client := &http.Client{Timeout: 5 * time.Second}
-	body := fmt.Sprintf(`{"nodeId":%q,"httpAddress":%q,"raftAddress":%q,"schema":%d}`, id, httpAddr, raftAddr,
-		event.SchemaVersion)
+	body := fmt.Sprintf(`{"nodeId":%q,"httpAddress":%q,"raftAddress":%q,"schema":%d,"types":%d}`, id, httpAddr, raftAddr,
+		event.SchemaVersion, event.NewestType)
 	delay := 300 * time.Millisecond
 	for {
 		// Until the record shows this build's schema the leader may keep
@@ -328,7 +328,7 @@ func (m *Members) RunAnnouncer(ctx context.Context, httpAddr, raftAddr string) {
 		// (every try is an event in the audit log).
 		nodes, err := m.state.Nodes()
 		if err == nil && nodes[id].HTTPAddr == httpAddr {
-			if nodes[id].Schema >= event.SchemaVersion {
+			if nodes[id].Schema >= event.SchemaVersion && nodes[id].Types >= int(event.NewestType) {
 				return
 			}
 			delay = min(2*delay, 30*time.Second)

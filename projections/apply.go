@@ -23,6 +23,7 @@ var (
 	ErrRunAlreadyFired    = errkind.New(errkind.Conflict, "run already fired")
 	ErrRunNotFired        = errkind.New(errkind.Conflict, "run has not fired")
 	ErrInvalidEvent       = errkind.New(errkind.Invalid, "invalid event")
+	ErrScheduleClosed     = errkind.New(errkind.Conflict, "schedule is closed")
 )
 
 // Batch is an indexed Pebble batch: apply reads its own earlier writes, so
@@ -40,6 +41,7 @@ type Effects struct {
 	Gone    []PendingRun // stopped being pending
 	Apps    []App        // registered, activated or deactivated
 	Deleted []Schedule   // schedules deleted
+	Closed  []Schedule   // schedules closed (they fire no more)
 	Fired   []FiredRun   // runs recorded as fired, with what their call needs
 
 	// Restored: the whole state was replaced from a snapshot; reload everything.
@@ -110,6 +112,9 @@ func (a *applier) apply(p event.Payload) (int, error) {
 		return 0, a.nodeAnnounced(p)
 	case *event.EventsCompacted:
 		return a.eventsCompacted(p)
+	case *event.ScheduleClosed:
+		a.touch(p.ScheduleID, true)
+		return 0, a.scheduleClosed(p)
 	}
 	return 0, fmt.Errorf("%w: no apply rule for %s", ErrInvalidEvent, a.ev.Type)
 }
@@ -315,6 +320,42 @@ func (a *applier) runFired(p *event.RunFired) error {
 	}
 }
 
+// closedStatus is the status a closed cron shows, by reason.
+var closedStatus = map[string]string{event.ReasonExhausted: event.StatusExpired, event.ReasonUnevaluable: event.StatusFailure}
+
+// scheduleClosed ends a cron schedule: its runs not yet fired are dropped
+// (one in flight keeps its outcome to come), and it shows the status of
+// the reason, with the message.
+func (a *applier) scheduleClosed(p *event.ScheduleClosed) error {
+	s, ok, err := getRecord[Schedule](a.b, scheduleKey(p.ScheduleID))
+	switch {
+	case err != nil:
+		return err
+	case !ok || s.Status == event.StatusDeleted:
+		return fmt.Errorf("%w: schedule %s", ErrScheduleNotFound, p.ScheduleID)
+	case !s.IsCron() || s.ParentID != "":
+		return fmt.Errorf("%w: only a cron schedule is closed, not %s", ErrInvalidEvent, p.ScheduleID)
+	case s.Status != event.StatusScheduled:
+		return fmt.Errorf("%w: %s is %s", ErrScheduleClosed, p.ScheduleID, s.Status)
+	case closedStatus[p.Reason] == "":
+		return fmt.Errorf("%w: closing reason %q", ErrInvalidEvent, p.Reason)
+	}
+	pending, err := a.pendingRunsOf(s)
+	if err != nil {
+		return err
+	}
+	for _, pr := range pending {
+		if !pr.Fired {
+			if err := a.removePending(pr); err != nil {
+				return err
+			}
+		}
+	}
+	s.Status, s.ErrorMessage, s.NextRunTime = closedStatus[p.Reason], p.Message, 0
+	a.fx.Closed = append(a.fx.Closed, s)
+	return putRecord(a, scheduleKey(s.ScheduleID), s)
+}
+
 // advanceCron records the cron's next occurrence and makes it pending.
 func (a *applier) advanceCron(s Schedule, next int64) error {
 	s.NextRunTime = next
@@ -370,7 +411,8 @@ func (a *applier) nodeAnnounced(p *event.NodeAnnounced) error {
 	if p.NodeID == "" || p.HTTPAddr == "" {
 		return fmt.Errorf("%w: node announcement without id or address", ErrInvalidEvent)
 	}
-	n := Node{NodeID: p.NodeID, HTTPAddr: p.HTTPAddr, RaftAddr: p.RaftAddr, AnnouncedAt: a.nowMs(), Schema: p.Schema}
+	n := Node{NodeID: p.NodeID, HTTPAddr: p.HTTPAddr, RaftAddr: p.RaftAddr, AnnouncedAt: a.nowMs(), Schema: p.Schema,
+		Types: p.Types}
 	return putRecord(a, nodeKey(n.NodeID), n)
 }
 

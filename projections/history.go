@@ -53,12 +53,10 @@ func (a *applier) recordHistory() error {
 	return nil
 }
 
-// closedNow reports whether s is closed: finished or deleted, nothing pending.
+// closedNow reports whether s is closed: finished (a one-time schedule's
+// outcome, a cron's end), or deleted, with nothing pending.
 func (a *applier) closedNow(s Schedule) (bool, error) {
-	switch {
-	case s.Status == event.StatusDeleted:
-	case !s.IsCron() && s.Status != event.StatusScheduled:
-	default:
+	if s.Status == event.StatusScheduled {
 		return false, nil
 	}
 	pending, err := a.hasPending(s)

@@ -220,6 +220,52 @@ func TestCronAdvancesAndDeleteDropsFutureRuns(t *testing.T) {
 	}
 }
 
+// A cron closes when its expression has no occurrence after the last
+// (EXPIRED) or cannot be evaluated (FAILURE, with why): its future run is
+// dropped, a run in flight keeps its outcome, and it is closed for
+// retention once nothing is pending.
+func TestClosedCronFiresNoMoreAndShowsWhy(t *testing.T) {
+	w := newWorld(t)
+	w.must(event.AppRegistered{AppID: "a", Partitions: 1, Active: true})
+	w.must(event.ScheduleCreated{ScheduleID: "c1", AppID: "a", CronExpression: "0 0 12 1 1 * 2027", NextRunTime: 60, Callback: cb})
+	r60 := event.CronRunID("c1", 60)
+	w.must(event.RunFired{ScheduleID: "c1", RunID: r60, AppID: "a", ScheduledTime: 60})
+	w.must(event.ScheduleClosed{ScheduleID: "c1", AppID: "a", Reason: event.ReasonExhausted})
+	s := w.schedule("c1")
+	if s.Status != event.StatusExpired || s.NextRunTime != 0 || s.ClosedAt != 0 {
+		t.Fatalf("exhausted cron with a run in flight: %+v", s)
+	}
+	w.must(event.RunCompleted{ScheduleID: "c1", RunID: r60, ScheduledTime: 60, Status: event.StatusSuccess})
+	if s := w.schedule("c1"); s.ClosedAt == 0 {
+		t.Fatalf("expired cron with nothing pending is not closed: %+v", s)
+	}
+	if crons, _ := w.q().Crons("a", event.StatusExpired); len(crons) != 1 {
+		t.Fatalf("expired crons: %+v", crons)
+	}
+
+	w.must(event.ScheduleCreated{ScheduleID: "c2", AppID: "a", CronExpression: "* * * * *", NextRunTime: 120, Callback: cb})
+	w.must(event.ScheduleClosed{ScheduleID: "c2", AppID: "a", Reason: event.ReasonUnevaluable, Message: "time zone gone"})
+	if s := w.schedule("c2"); s.Status != event.StatusFailure || s.ErrorMessage != "time zone gone" || s.ClosedAt == 0 {
+		t.Fatalf("unevaluable cron: %+v", s)
+	}
+	if _, ok, _ := w.q().Pending(event.CronRunID("c2", 120)); ok {
+		t.Fatal("a closed cron kept its next run pending")
+	}
+	w.must(event.ScheduleCreated{ScheduleID: "o1", AppID: "a", ScheduleTime: 500, Callback: cb})
+	for _, c := range []struct {
+		p    event.ScheduleClosed
+		want error
+	}{
+		{event.ScheduleClosed{ScheduleID: "c2", AppID: "a", Reason: event.ReasonExhausted}, ErrScheduleClosed},
+		{event.ScheduleClosed{ScheduleID: "o1", AppID: "a", Reason: event.ReasonExhausted}, ErrInvalidEvent},
+		{event.ScheduleClosed{ScheduleID: "nope", AppID: "a", Reason: event.ReasonExhausted}, ErrScheduleNotFound},
+	} {
+		if _, err := w.apply(c.p); !errors.Is(err, c.want) {
+			t.Errorf("%+v: %v, want %v", c.p, err, c.want)
+		}
+	}
+}
+
 func TestRebuildEqualsLive(t *testing.T) {
 	w := newWorld(t)
 	w.must(event.AppRegistered{AppID: "a", Partitions: 3, Active: true})
@@ -238,6 +284,8 @@ func TestRebuildEqualsLive(t *testing.T) {
 	}
 	w.must(event.ScheduleCreated{ScheduleID: "cron", AppID: "b", CronExpression: "@hourly", NextRunTime: 3600, Callback: cb})
 	w.must(event.RunFired{ScheduleID: "cron", RunID: event.CronRunID("cron", 3600), AppID: "b", ScheduledTime: 3600, NextRunTime: 7200})
+	w.must(event.ScheduleCreated{ScheduleID: "ended", AppID: "b", CronExpression: "@hourly", NextRunTime: 3600, Callback: cb})
+	w.must(event.ScheduleClosed{ScheduleID: "ended", AppID: "b", Reason: event.ReasonExhausted})
 	w.must(event.BulkAction{AppID: "a", Action: event.ActionDelete, Status: event.StatusScheduled, StartTime: 1010, EndTime: 1020})
 	w.must(event.BulkAction{AppID: "a", Action: event.ActionReconcile, Status: event.StatusSuccess, StartTime: 0, EndTime: 2000})
 	w.must(event.AppDeactivated{AppID: "b"})

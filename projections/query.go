@@ -304,10 +304,10 @@ func decodeToken(tok string, prefix []byte) ([]byte, error) {
 
 // Rejections lists every rejection apply returns. A follower's forwarded
 // proposal gets its rejections back as positions in this list (see
-// raftfsm/forward.go), so a new rejection is appended, never inserted.
+// cluster/protocol.go), so a new rejection is appended, never inserted.
 var Rejections = []error{ErrAppExists, ErrAppNotFound, ErrAppInactive, ErrAppAlreadyActive,
 	ErrAppAlreadyInactive, ErrScheduleExists, ErrScheduleNotFound, ErrRunNotPending,
-	ErrRunAlreadyFired, ErrRunNotFired, ErrInvalidEvent}
+	ErrRunAlreadyFired, ErrRunNotFired, ErrInvalidEvent, ErrScheduleClosed}
 
 // RejectionIndex is the position in Rejections of the rejection err is, or
 // -1 if it is none.

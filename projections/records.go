@@ -107,4 +107,7 @@ type Node struct {
 	// Schema is the newest event schema version the node reads (0: an
 	// older build's announcement, which reads version 1 only).
 	Schema int `json:"schema,omitempty"`
+	// Types is the newest event type the node reads (0: a build before
+	// types were announced, which reads up to EventsCompacted).
+	Types int `json:"types,omitempty"`
 }

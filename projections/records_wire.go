@@ -85,6 +85,7 @@ var (
 		event.StringField(3, func(n *Node) *string { return &n.RaftAddr }),
 		event.Int64Field(4, func(n *Node) *int64 { return &n.AnnouncedAt }),
 		event.IntField(5, func(n *Node) *int { return &n.Schema }),
+		event.IntField(6, func(n *Node) *int { return &n.Types }),
 	)
 )
 

@@ -300,15 +300,15 @@ func (n *Node) Barrier(timeout time.Duration) error {
 // never meets a payload it cannot read. With no events at all, an empty
 // entry is appended (it moves the applied index and nothing else).
 func (n *Node) Propose(evs []event.Event, timeout time.Duration) ([]Result, uint64, error) {
-	admitted, refused := AdmitEvents(evs)
-	if len(evs) > 0 && len(admitted) == 0 {
-		return refused, 0, nil
-	}
-	v, err := n.proposalSchema()
+	reads, err := n.reads()
 	if err != nil {
 		return nil, 0, n.mapErr(err) // a node shutting down answers like Apply would
 	}
-	if admitted, err = inSchema(admitted, v); err != nil {
+	admitted, refused := admitEvents(evs, reads.types)
+	if len(evs) > 0 && len(admitted) == 0 {
+		return refused, 0, nil
+	}
+	if admitted, err = inSchema(admitted, reads.version); err != nil {
 		return nil, 0, err
 	}
 	data, err := encodeCommand(admitted)
@@ -335,8 +335,17 @@ func (n *Node) Propose(evs []event.Event, timeout time.Duration) ([]Result, uint
 // follower runs it before it forwards events, so that one bad event is
 // refused alone rather than with the batch it would travel in.
 func AdmitEvents(evs []event.Event) (admitted []event.Event, refused []Result) {
+	return admitEvents(evs, event.NewestType)
+}
+
+// admitEvents is AdmitEvents that also refuses types newer than types,
+// which some member cannot read yet.
+func admitEvents(evs []event.Event, types event.Type) (admitted []event.Event, refused []Result) {
 	for i, ev := range evs {
 		_, err := admit.Event(ev)
+		if err == nil && ev.Type > types {
+			err = fmt.Errorf("%s events are not read by every member yet (a rolling upgrade is not finished)", ev.Type)
+		}
 		if err == nil {
 			if refused != nil {
 				admitted = append(admitted, ev)

@@ -1,10 +1,12 @@
 package raftfsm
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -314,6 +316,27 @@ func TestLeaderWritesTheSchemaEveryMemberReads(t *testing.T) {
 	propose(event.AppActivated{AppID: "a"})
 	if v := lastVersion(); v != event.SchemaVersion {
 		t.Fatalf("every member announced: version %d, want %d", v, event.SchemaVersion)
+	}
+
+	// The newest event type waits likewise for every member to read it:
+	// until then it is refused (its proposer retries), not proposed.
+	closed, err := event.New(event.ScheduleClosed{ScheduleID: "c", AppID: "a", Reason: event.ReasonExhausted},
+		time.Now().UnixNano(), leader.cfg.NodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leader.Proposable(event.TypeScheduleClosed) {
+		t.Fatal("ScheduleClosed proposable before the members announced they read it")
+	}
+	res, _, err := leader.Propose([]event.Event{closed}, 5*time.Second)
+	if err != nil || !errors.Is(res[0].Err, projections.ErrInvalidEvent) || !strings.Contains(res[0].Err.Error(), "rolling upgrade") {
+		t.Fatalf("ScheduleClosed before every member reads it: %v %+v", err, res)
+	}
+	for _, id := range others {
+		propose(event.NodeAnnounced{NodeID: id, HTTPAddr: "127.0.0.1:3", Schema: event.SchemaVersion, Types: int(event.NewestType)})
+	}
+	if !leader.Proposable(event.TypeScheduleClosed) {
+		t.Fatal("ScheduleClosed not proposable once every member reads it")
 	}
 	// Every replica applied both forms to the same state.
 	for _, n := range nodes {

@@ -11,46 +11,65 @@ import (
 )
 
 // During a rolling upgrade a cluster holds builds that read only schema
-// version 1 (JSON) events. An entry they cannot decode stops them (apply
-// panics rather than diverge), so the leader proposes version 2 only once
-// every member of the Raft configuration has announced, through a
-// NodeAnnounced event, that its build reads it; until then it converts its
-// events to version 1. This node counts as current without announcing: its
-// own build is known (a single node never converts).
+// version 1 (JSON) events, or not the newest event types. An entry they
+// cannot decode stops them (apply panics rather than diverge), so the
+// leader proposes version 2 only once every member of the Raft
+// configuration has announced, through a NodeAnnounced event, that its
+// build reads it (until then it converts its events to version 1), and an
+// event type only once every member has announced that it reads that type
+// (until then such an event is refused, and its proposer waits). This node
+// counts as current without announcing: its own build is known.
 
 // schemaRecheck bounds how stale the leader's view of the members' builds
 // may be: a member that announces is written for at version 2 this long
 // after, at the latest.
 const schemaRecheck = time.Second
 
+// schemaGate keeps what the cluster reads, recomputed at most once per
+// schemaRecheck.
 type schemaGate struct {
-	mu      sync.Mutex
-	until   time.Time // when version must be recomputed
-	version int
+	mu    sync.Mutex // guards until and reads
+	until time.Time  // when reads must be recomputed
+	reads clusterReads
 }
 
-// proposalSchema is the event schema version to propose in now.
-func (n *Node) proposalSchema() (int, error) {
+// clusterReads is what every member of the cluster reads.
+type clusterReads struct {
+	version int        // the newest event schema version
+	types   event.Type // the newest event type
+}
+
+// Proposable reports whether every member reads events of type t, so
+// that the leader may propose one.
+func (n *Node) Proposable(t event.Type) bool {
+	r, err := n.reads()
+	return err == nil && t <= r.types
+}
+
+// reads returns what every member reads, recomputing it if stale.
+func (n *Node) reads() (clusterReads, error) {
 	n.schema.mu.Lock()
 	defer n.schema.mu.Unlock()
 	now := time.Now()
 	if now.Before(n.schema.until) {
-		return n.schema.version, nil
+		return n.schema.reads, nil
 	}
-	v, err := n.clusterSchema()
+	v, types, err := n.clusterSchema()
 	if err != nil {
-		return 0, err
+		return clusterReads{}, err
 	}
-	n.schema.version, n.schema.until = v, now.Add(schemaRecheck)
-	return v, nil
+	n.schema.reads, n.schema.until = clusterReads{version: v, types: types}, now.Add(schemaRecheck)
+	return n.schema.reads, nil
 }
 
-// clusterSchema is the newest schema version every member reads.
-func (n *Node) clusterSchema() (int, error) {
+// clusterSchema is the newest schema version and event type every member
+// reads.
+func (n *Node) clusterSchema() (int, event.Type, error) {
 	f := n.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
-		return 0, fmt.Errorf("raft configuration: %w", err)
+		return 0, 0, fmt.Errorf("raft configuration: %w", err)
 	}
+	version, types := event.SchemaVersion, event.NewestType
 	var announced map[string]projections.Node
 	for _, s := range f.Configuration().Servers {
 		if s.ID == raft.ServerID(n.cfg.NodeID) {
@@ -59,14 +78,16 @@ func (n *Node) clusterSchema() (int, error) {
 		if announced == nil {
 			var err error
 			if announced, err = (projections.Reader{R: n.stateDB}).Nodes(); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 		}
-		if announced[string(s.ID)].Schema < event.SchemaVersion {
-			return event.SchemaJSON, nil
+		a := announced[string(s.ID)]
+		if a.Schema < event.SchemaVersion {
+			version = event.SchemaJSON
 		}
+		types = min(types, max(event.Type(a.Types), event.OldestNewestType))
 	}
-	return event.SchemaVersion, nil
+	return version, types, nil
 }
 
 // inSchema returns evs in schema version v (the payloads re-encoded as

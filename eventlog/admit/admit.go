@@ -105,6 +105,8 @@ func check(p event.Payload, at int64) error {
 		return nodeAnnounced(p)
 	case *event.EventsCompacted:
 		return eventsCompacted(p)
+	case *event.ScheduleClosed:
+		return scheduleClosed(p)
 	}
 	return fmt.Errorf("no admission rule for %T", p)
 }
@@ -207,8 +209,21 @@ func nodeAnnounced(p *event.NodeAnnounced) error {
 			return err
 		}
 	}
-	if p.Schema < 0 || p.Schema > 0xffff {
-		return fmt.Errorf("schema %d is not an event schema version", p.Schema)
+	if p.Schema < 0 || p.Schema > 0xffff || p.Types < 0 || p.Types > 0xffff {
+		return fmt.Errorf("schema %d or types %d is not an event schema version or type", p.Schema, p.Types)
+	}
+	return nil
+}
+
+func scheduleClosed(p *event.ScheduleClosed) error {
+	if err := firstErr(ScheduleID(p.ScheduleID), AppID(p.AppID)); err != nil {
+		return err
+	}
+	switch {
+	case p.Reason != event.ReasonExhausted && p.Reason != event.ReasonUnevaluable:
+		return fmt.Errorf("closing reason %q", clip(p.Reason, 40))
+	case len(p.Message) > maxMessageBytes || !utf8.ValidString(p.Message):
+		return fmt.Errorf("closing message longer than %d bytes or not UTF-8", maxMessageBytes)
 	}
 	return nil
 }
@@ -249,7 +264,7 @@ func runRef(scheduleID, runID, appID string, partition int, scheduled int64) err
 
 // Statuses are the statuses of schedules and runs.
 var Statuses = map[string]bool{event.StatusScheduled: true, event.StatusSuccess: true, event.StatusFailure: true,
-	event.StatusMiss: true, event.StatusDeleted: true}
+	event.StatusMiss: true, event.StatusDeleted: true, event.StatusExpired: true}
 
 // AppID checks an app id: 1 to MaxIDLen letters, digits, '.', '_' or '-',
 // and neither "." nor ".." (they would name a path, not an app).

@@ -49,8 +49,18 @@ const (
 	TypeBulkAction      Type = 8
 	TypeNodeAnnounced   Type = 9
 	TypeEventsCompacted Type = 10
-	// Add new types here with the next unused number.
+	TypeScheduleClosed  Type = 11
+	// Add new types here with the next unused number, and move NewestType.
 )
+
+// NewestType is the newest event type this build reads. Nodes announce
+// it, and a leader proposes a type only once every member reads it (a
+// node that meets an event it cannot read stops).
+const NewestType = TypeScheduleClosed
+
+// OldestNewestType is what a member that never announced its newest type
+// reads: the types of builds before types were announced.
+const OldestNewestType = TypeEventsCompacted
 
 var typeNames = map[Type]string{
 	TypeAppRegistered:   "AppRegistered",
@@ -63,6 +73,7 @@ var typeNames = map[Type]string{
 	TypeBulkAction:      "BulkAction",
 	TypeNodeAnnounced:   "NodeAnnounced",
 	TypeEventsCompacted: "EventsCompacted",
+	TypeScheduleClosed:  "ScheduleClosed",
 }
 
 func (t Type) String() string {

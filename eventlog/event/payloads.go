@@ -13,6 +13,19 @@ const (
 	StatusFailure   = "FAILURE"
 	StatusMiss      = "MISS"
 	StatusDeleted   = "DELETED"
+	// StatusExpired: a cron schedule whose expression has no occurrence
+	// after its last one (ScheduleClosed, reason exhausted).
+	StatusExpired = "EXPIRED"
+)
+
+// Reasons a schedule is closed (ScheduleClosed.Reason).
+const (
+	// ReasonExhausted: the cron expression has no occurrence after the
+	// last one that fired or was missed (shown EXPIRED).
+	ReasonExhausted = "exhausted"
+	// ReasonUnevaluable: this build cannot evaluate the stored cron
+	// expression (shown FAILURE, with the message).
+	ReasonUnevaluable = "unevaluable"
 )
 
 // Bulk actions.
@@ -142,6 +155,10 @@ type NodeAnnounced struct {
 	// Schema is the newest event schema version the node's build reads
 	// (absent in announcements of builds that read only version 1).
 	Schema int `json:"schema,omitempty"`
+	// Types is the newest event type the node's build reads (absent in
+	// announcements of builds before types were announced: they read up to
+	// EventsCompacted).
+	Types int `json:"types,omitempty"`
 }
 
 // EventsCompacted: the retention policy removed the histories of closed
@@ -157,6 +174,19 @@ type EventsCompacted struct {
 	ScheduleIDs []string `json:"scheduleIds"`
 }
 
+// ScheduleClosed: a cron schedule fires no more, for Reason. Its runs not
+// yet fired are dropped; one in flight still gets its outcome. The cron
+// actor proposes it when the occurrence after the last one does not exist
+// (exhausted), or when this build cannot evaluate the expression at all
+// (unevaluable, Message says why); a passing failure to compute is
+// retried instead, never recorded as the end of a schedule.
+type ScheduleClosed struct {
+	ScheduleID string `json:"scheduleId"`
+	AppID      string `json:"appId"`
+	Reason     string `json:"reason"`
+	Message    string `json:"message,omitempty"`
+}
+
 func (AppRegistered) EventType() Type   { return TypeAppRegistered }
 func (AppActivated) EventType() Type    { return TypeAppActivated }
 func (AppDeactivated) EventType() Type  { return TypeAppDeactivated }
@@ -167,6 +197,7 @@ func (RunCompleted) EventType() Type    { return TypeRunCompleted }
 func (BulkAction) EventType() Type      { return TypeBulkAction }
 func (NodeAnnounced) EventType() Type   { return TypeNodeAnnounced }
 func (EventsCompacted) EventType() Type { return TypeEventsCompacted }
+func (ScheduleClosed) EventType() Type  { return TypeScheduleClosed }
 
 // CronRunID derives the run id of a cron occurrence from the cron's id and
 // the occurrence time. It is a name-based (version 5 style) UUID, so every

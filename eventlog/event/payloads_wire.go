@@ -89,12 +89,20 @@ var nodeAnnouncedCodec = NewCodec(
 	StringField(2, func(p *NodeAnnounced) *string { return &p.HTTPAddr }),
 	StringField(3, func(p *NodeAnnounced) *string { return &p.RaftAddr }),
 	IntField(4, func(p *NodeAnnounced) *int { return &p.Schema }),
+	IntField(5, func(p *NodeAnnounced) *int { return &p.Types }),
 )
 
 var eventsCompactedCodec = NewCodec(
 	Int64Field(1, func(p *EventsCompacted) *int64 { return &p.Cutoff }),
 	StringField(2, func(p *EventsCompacted) *string { return &p.Retention }),
 	StringsField(3, func(p *EventsCompacted) *[]string { return &p.ScheduleIDs }),
+)
+
+var scheduleClosedCodec = NewCodec(
+	StringField(1, func(p *ScheduleClosed) *string { return &p.ScheduleID }),
+	StringField(2, func(p *ScheduleClosed) *string { return &p.AppID }),
+	StringField(3, func(p *ScheduleClosed) *string { return &p.Reason }),
+	StringField(4, func(p *ScheduleClosed) *string { return &p.Message }),
 )
 
 // payloadKind is what the envelope code needs of a payload type: an empty
@@ -143,4 +151,5 @@ var payloadKinds = map[Type]payloadKind{
 	TypeBulkAction:      kind[BulkAction, *BulkAction]{bulkActionCodec},
 	TypeNodeAnnounced:   kind[NodeAnnounced, *NodeAnnounced]{nodeAnnouncedCodec},
 	TypeEventsCompacted: kind[EventsCompacted, *EventsCompacted]{eventsCompactedCodec},
+	TypeScheduleClosed:  kind[ScheduleClosed, *ScheduleClosed]{scheduleClosedCodec},
 }

@@ -203,7 +203,7 @@ func validateRetry(r *retryJSON, errs *[]string) *event.RetryPolicy {
 func parseStatus(q url.Values) (string, error) {
 	s := strings.ToUpper(strings.TrimSpace(q.Get("status")))
 	if s != "" && !admit.Statuses[s] {
-		return "", badRequest("invalid status %q: use SCHEDULED, SUCCESS, FAILURE, MISS or DELETED", truncate(q.Get("status"), 40))
+		return "", badRequest("invalid status %q: use SCHEDULED, SUCCESS, FAILURE, MISS, DELETED or EXPIRED", truncate(q.Get("status"), 40))
 	}
 	return s, nil
 }

@@ -92,6 +92,7 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 			HTTPAddress string `json:"httpAddress"`
 			RaftAddress string `json:"raftAddress"`
 			Schema      int    `json:"schema"`
+			Types       int    `json:"types"`
 		}
 		if err := decode(req, &body); err != nil {
 			respond.Write(w, logger, err)
@@ -102,7 +103,7 @@ func registerCluster(r *httprouter.Router, cfg Config) {
 			return
 		}
 		if err := c.Announce(event.NodeAnnounced{NodeID: body.NodeID,
-			HTTPAddr: body.HTTPAddress, RaftAddr: body.RaftAddress, Schema: body.Schema}); err != nil {
+			HTTPAddr: body.HTTPAddress, RaftAddr: body.RaftAddress, Schema: body.Schema, Types: body.Types}); err != nil {
 			respond.Write(w, logger, err)
 			return
 		}
