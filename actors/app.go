@@ -11,22 +11,34 @@ import (
 
 // appActor serialises the commands of one app. Its view of the app (exists,
 // active, partitions) is loaded from the projection when it starts and then
-// updated as its own commands are proposed, so a create that follows a
-// deactivate is refused at once. Apply re-checks every invariant, so a
-// stale view can refuse too much, never let through too much.
+// updated as it accepts commands, so a create that follows a deactivate is
+// refused at once. Apply re-checks every invariant, so a stale view can
+// refuse too much, never let through too much.
+//
+// Its events are proposed in the order it accepted the commands: creates
+// are group-committed, those that arrive while earlier entries commit
+// going out together in the next entry (under load one entry carries tens
+// of creates instead of one, so the Raft log, its fsyncs and a restart's
+// re-read of the log tail all shrink by as much), with up to
+// createEntriesInFlight entries of creates committing at once; any other
+// command waits for every entry before it to be answered and holds back
+// everything after it until it is. A deactivate can therefore never
+// overtake the creates accepted before it.
 type appActor struct {
 	eng   *Engine
 	appID string
 	app   *projections.App
 	self  *actor.PID
 
-	// Creates are group-committed: those that arrive while createsInFlight
-	// entries are being committed wait in creates and go out together in
-	// the next entry. Under load one entry carries tens of creates instead
-	// of one, so the Raft log, its fsyncs and a restart's re-read of the
-	// log tail all shrink by as much.
-	creates         []queuedCreate
-	createsInFlight int
+	outbox    []outgoing // accepted, not yet proposed, in order
+	inFlight  int        // entries proposed and not yet answered
+	exclusive bool       // the entry in flight is a command other than creates
+}
+
+// outgoing is one accepted command: a create, or another command.
+type outgoing struct {
+	create *queuedCreate
+	other  *queuedCommand
 }
 
 type queuedCreate struct {
@@ -34,15 +46,22 @@ type queuedCreate struct {
 	reply chan<- reply
 }
 
-// createEntriesInFlight lets the next entry be built while one commits.
+type queuedCommand struct {
+	payload event.Payload
+	reply   chan<- reply
+	release func() // given back once answered (an app registration's place under --max-apps)
+}
+
+// createEntriesInFlight lets the next entry of creates be built while one
+// commits.
 const createEntriesInFlight = 2
 
-// reloadApp tells an app actor to re-read its app after a proposal that
-// may not have applied (its optimistic view may be wrong).
-type reloadApp struct{}
+// entryDone tells an app actor that one of its entries was answered.
+type entryDone struct{ failed bool }
 
-// createsCommitted tells an app actor that one entry of creates is done.
-type createsCommitted struct{ failed bool }
+// reloadApp tells an app actor to re-read its app after a follower caught
+// up with the leader.
+type reloadApp struct{}
 
 func newAppActor(e *Engine, appID string) *appActor { return &appActor{eng: e, appID: appID} }
 
@@ -59,32 +78,33 @@ func (a *appActor) Receive(ctx actor.Context) {
 		a.setActive(m)
 	case createSchedule:
 		a.create(m)
-	case *actor.Stopping:
-		// Stopped because this node stopped leading: queued creates were
-		// never proposed, and are refused so their clients retry.
-		for _, c := range a.creates {
-			c.reply <- reply{err: fmt.Errorf("%w: leadership changed before the create was proposed", ErrNotLeader)}
-		}
-		a.creates = nil
-	case createsCommitted:
-		a.createsInFlight--
-		if m.failed {
-			a.load()
-		}
-		a.proposeCreates()
 	case deleteSchedule:
-		a.async(m.reply, func() reply {
-			_, err := a.eng.proposeOne(event.ScheduleDeleted{ScheduleID: m.scheduleID, AppID: a.appID})
-			return reply{err: err}
-		})
+		a.enqueue(event.ScheduleDeleted{ScheduleID: m.scheduleID, AppID: a.appID}, m.reply, nil)
 	case bulkAction:
-		a.async(m.reply, func() reply {
-			res, err := a.eng.proposeOne(event.BulkAction{
-				AppID: a.appID, Action: m.Action, Status: m.Status,
-				StartTime: m.Start.Unix(), EndTime: m.End.Unix(),
-			})
-			return reply{affected: res.Affected, err: err}
-		})
+		a.enqueue(event.BulkAction{AppID: a.appID, Action: m.Action, Status: m.Status,
+			StartTime: m.Start.Unix(), EndTime: m.End.Unix()}, m.reply, nil)
+	case entryDone:
+		a.inFlight--
+		a.exclusive = false
+		if m.failed {
+			a.load() // the optimistic view may be wrong
+		}
+		a.pump()
+	case *actor.Stopping:
+		// Stopped because this node's leadership changed: what was accepted
+		// but never proposed is refused, so its clients retry.
+		for _, o := range a.outbox {
+			err := fmt.Errorf("%w: leadership changed before the command was proposed", ErrNotLeader)
+			if o.create != nil {
+				o.create.reply <- reply{err: err}
+			} else {
+				o.other.reply <- reply{err: err}
+				if o.other.release != nil {
+					o.other.release()
+				}
+			}
+		}
+		a.outbox = nil
 	}
 }
 
@@ -102,29 +122,18 @@ func (a *appActor) load() {
 	}
 }
 
-// async waits for Raft off the actor's goroutine, so the actor keeps
-// stamping and proposing the next commands meanwhile (Raft batches them).
-func (a *appActor) async(ch chan<- reply, f func() reply) {
-	self, root := a.self, a.eng.system.Root
-	go func() {
-		r := f()
-		if r.err != nil {
-			root.Send(self, reloadApp{})
-		}
-		ch <- r
-	}()
-}
-
 func (a *appActor) register(m registerApp) {
 	if a.app != nil {
 		m.reply <- reply{err: fmt.Errorf("%w: %s", projections.ErrAppExists, a.appID)}
 		return
 	}
+	release, err := a.eng.reserveApp()
+	if err != nil {
+		m.reply <- reply{err: err}
+		return
+	}
 	a.app = &projections.App{AppID: m.AppID, Partitions: m.Partitions, Active: m.Active}
-	a.async(m.reply, func() reply {
-		_, err := a.eng.proposeOne(event.AppRegistered{AppID: m.AppID, Partitions: m.Partitions, Active: m.Active})
-		return reply{err: err}
-	})
+	a.enqueue(event.AppRegistered{AppID: m.AppID, Partitions: m.Partitions, Active: m.Active}, m.reply, release)
 }
 
 func (a *appActor) setActive(m setActive) {
@@ -144,10 +153,7 @@ func (a *appActor) setActive(m setActive) {
 	if m.active {
 		p = event.AppActivated{AppID: a.appID}
 	}
-	a.async(m.reply, func() reply {
-		_, err := a.eng.proposeOne(p)
-		return reply{err: err}
-	})
+	a.enqueue(p, m.reply, nil)
 }
 
 func (a *appActor) create(m createSchedule) {
@@ -163,20 +169,21 @@ func (a *appActor) create(m createSchedule) {
 		m.reply <- reply{err: fmt.Errorf("%w: %s", projections.ErrAppInactive, a.appID)}
 		return
 	}
-	now := a.eng.cfg.Now()
+	now := a.eng.clock.Now()
 	id := newScheduleID(now)
 	ev := event.ScheduleCreated{
 		ScheduleID: id, AppID: a.appID, Partition: partitionOf(id, a.app.Partitions),
 		Payload: m.Payload, Callback: m.Callback, Retry: m.Retry,
 	}
 	if m.Cron != nil {
-		next := m.Cron.Next(now)
-		if next.IsZero() {
-			m.reply <- reply{err: fmt.Errorf("%w: cron expression %q never fires after %s",
-				projections.ErrInvalidEvent, m.Cron.Expression(), now.UTC().Format(time.RFC3339))}
+		// The new cron's actor computes its first run: it owns its
+		// occurrences from the start.
+		first, err := a.eng.firstOccurrence(id, m, now)
+		if err != nil {
+			m.reply <- reply{err: err}
 			return
 		}
-		ev.CronExpression, ev.NextRunTime = m.Cron.Expression(), next.Unix()
+		ev.CronExpression, ev.NextRunTime = m.Cron.Expression(), first
 		if loc := m.Cron.Location(); loc != nil && loc != time.UTC {
 			ev.TimeZone = loc.String()
 		}
@@ -186,8 +193,25 @@ func (a *appActor) create(m createSchedule) {
 			ev.ScheduleTime = m.ScheduleTimeMs / 1000
 		}
 	}
-	a.creates = append(a.creates, queuedCreate{ev: ev, reply: m.reply})
-	a.proposeCreates()
+	a.outbox = append(a.outbox, outgoing{create: &queuedCreate{ev: ev, reply: m.reply}})
+	a.pump()
+}
+
+// firstOccurrence asks the cron actor of a cron being created for its first
+// occurrence after now.
+func (e *Engine) firstOccurrence(id string, m createSchedule, now time.Time) (int64, error) {
+	e.cronPID(id, m.Cron)
+	first := e.askCron(id, firstRun{Now: now})
+	switch {
+	case first.err != nil:
+		e.forgetCron(id)
+		return 0, first.err
+	case first.next == 0:
+		e.forgetCron(id)
+		return 0, fmt.Errorf("%w: cron expression %q never fires after %s",
+			projections.ErrInvalidEvent, m.Cron.Expression(), now.UTC().Format(time.RFC3339))
+	}
+	return first.next, nil
 }
 
 // catchUpAndRetry decides m again once this follower has applied all the
@@ -207,23 +231,67 @@ func (a *appActor) catchUpAndRetry(m createSchedule) {
 	}()
 }
 
-// proposeCreates sends the queued creates as one entry, unless enough
-// entries are in flight already (then the answer to one sends them).
-func (a *appActor) proposeCreates() {
-	if len(a.creates) == 0 || a.createsInFlight >= createEntriesInFlight {
-		return
+// enqueue accepts a command other than a create; it is proposed alone, in
+// order (see appActor).
+func (a *appActor) enqueue(p event.Payload, ch chan<- reply, release func()) {
+	a.outbox = append(a.outbox, outgoing{other: &queuedCommand{payload: p, reply: ch, release: release}})
+	a.pump()
+}
+
+// pump proposes what the outbox allows now, in order.
+func (a *appActor) pump() {
+	for len(a.outbox) > 0 && !a.exclusive {
+		if head := a.outbox[0].other; head != nil {
+			if a.inFlight > 0 {
+				return // after everything accepted before it
+			}
+			a.outbox = a.outbox[1:]
+			a.inFlight++
+			a.exclusive = true
+			a.proposeCommand(*head)
+			return
+		}
+		if a.inFlight >= createEntriesInFlight {
+			return
+		}
+		n := 0
+		for n < len(a.outbox) && n < maxEventsPerEntry && a.outbox[n].create != nil {
+			n++
+		}
+		batch := make([]queuedCreate, n)
+		for i := range batch {
+			batch[i] = *a.outbox[i].create
+		}
+		a.outbox = append(a.outbox[:0], a.outbox[n:]...)
+		a.inFlight++
+		a.proposeCreates(batch)
 	}
-	n := min(len(a.creates), maxEventsPerEntry)
-	batch := append([]queuedCreate(nil), a.creates[:n]...)
-	a.creates = append(a.creates[:0], a.creates[n:]...)
-	a.createsInFlight++
+}
+
+// proposeCommand waits for Raft off the actor's goroutine, so the actor
+// keeps accepting commands meanwhile.
+func (a *appActor) proposeCommand(c queuedCommand) {
+	self, root := a.self, a.eng.system.Root
+	go func() {
+		res, err := a.eng.proposeOne(c.payload)
+		if c.release != nil {
+			c.release()
+		}
+		c.reply <- reply{affected: res.Affected, err: err}
+		root.Send(self, entryDone{failed: err != nil})
+	}()
+}
+
+// proposeCreates sends a batch of creates as one entry, through the leader
+// wherever it is.
+func (a *appActor) proposeCreates(batch []queuedCreate) {
 	self, root := a.self, a.eng.system.Root
 	go func() {
 		payloads := make([]event.Payload, len(batch))
 		for i, c := range batch {
 			payloads[i] = c.ev
 		}
-		now := a.eng.cfg.Now()
+		now := a.eng.clock.Now()
 		results, err := a.eng.forwardAt(now, payloads...)
 		failed := err != nil
 		for i, c := range batch {
@@ -240,10 +308,12 @@ func (a *appActor) proposeCreates() {
 				}
 				s := projections.NewSchedule(&c.ev, at/1e6, results[i].Seq)
 				r.created = &s
+			} else if c.ev.IsCron() {
+				a.eng.forgetCron(c.ev.ScheduleID)
 			}
 			failed = failed || r.err != nil
 			c.reply <- r
 		}
-		root.Send(self, createsCommitted{failed: failed})
+		root.Send(self, entryDone{failed: failed})
 	}()
 }

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"github.com/chronicle-sched/chronicle/eventlog/event"
@@ -16,6 +18,8 @@ var (
 	ErrUnavailable = errkind.New(errkind.Unavailable, "service unavailable: no raft leader")
 	// ErrNotLeader: this node cannot take writes; the leader can (503 or forward).
 	ErrNotLeader = errkind.New(errkind.Unavailable, "this node is not the leader")
+	// ErrTooManyApps: the cluster holds as many apps as --max-apps allows.
+	ErrTooManyApps = errkind.New(errkind.Conflict, "too many apps")
 )
 
 // RegisterApp registers an app. Partitions 0 takes the configured default.
@@ -80,4 +84,114 @@ type reply struct {
 	affected int
 	created  *projections.Schedule // a create's record, as apply wrote it
 	err      error
+}
+
+// ask sends a command to an app actor and waits for its answer.
+func (e *Engine) ask(ctx context.Context, appID string, build func(chan<- reply) interface{}) (reply, error) {
+	ch := make(chan reply, 1)
+	e.system.Root.Send(e.appPID(appID), build(ch))
+	select {
+	case r := <-ch:
+		return r, r.err
+	case <-ctx.Done():
+		return reply{}, fmt.Errorf("waiting for app %s: %w", appID, ctx.Err())
+	}
+}
+
+// RegisterApp registers an app and returns it as applied.
+func (e *Engine) RegisterApp(ctx context.Context, c RegisterApp) (projections.App, error) {
+	if c.Partitions == 0 {
+		c.Partitions = e.cfg.DefaultPartitions
+	}
+	if _, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return registerApp{c, ch} }); err != nil {
+		return projections.App{}, err
+	}
+	return e.readApp(c.AppID)
+}
+
+// reserveApp counts a registration against --max-apps until release: the
+// stored apps and the registrations under way must stay within it.
+func (e *Engine) reserveApp() (release func(), err error) {
+	if e.cfg.MaxApps <= 0 {
+		return func() {}, nil
+	}
+	e.registering.Lock()
+	defer e.registering.Unlock()
+	apps, err := e.state.Apps()
+	if err != nil {
+		return nil, err
+	}
+	if len(apps)+e.registering.n >= e.cfg.MaxApps {
+		return nil, fmt.Errorf("%w: this cluster holds %d apps, the most --max-apps allows", ErrTooManyApps, e.cfg.MaxApps)
+	}
+	e.registering.n++
+	return func() {
+		e.registering.Lock()
+		e.registering.n--
+		e.registering.Unlock()
+	}, nil
+}
+
+// SetAppActive activates or deactivates an app.
+func (e *Engine) SetAppActive(ctx context.Context, appID string, active bool) (projections.App, error) {
+	if _, err := e.ask(ctx, appID, func(ch chan<- reply) interface{} { return setActive{active, ch} }); err != nil {
+		return projections.App{}, err
+	}
+	return e.readApp(appID)
+}
+
+func (e *Engine) readApp(id string) (projections.App, error) {
+	app, ok, err := e.state.App(id)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: %s", projections.ErrAppNotFound, id)
+	}
+	return app, err
+}
+
+// CreateSchedule creates a schedule and returns it as applied.
+func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (projections.Schedule, error) {
+	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return createSchedule{CreateSchedule: c, reply: ch} })
+	if err != nil {
+		return projections.Schedule{}, err
+	}
+	return *r.created, nil
+}
+
+// DeleteSchedule deletes a schedule (a cron with its future runs).
+func (e *Engine) DeleteSchedule(ctx context.Context, id string) (projections.Schedule, error) {
+	s, ok, err := e.state.Schedule(id)
+	if err != nil {
+		return projections.Schedule{}, err
+	}
+	if !ok || s.ParentID != "" || s.Status == event.StatusDeleted {
+		return projections.Schedule{}, fmt.Errorf("%w: schedule %s", projections.ErrScheduleNotFound, id)
+	}
+	if _, err := e.ask(ctx, s.AppID, func(ch chan<- reply) interface{} { return deleteSchedule{id, ch} }); err != nil {
+		return projections.Schedule{}, err
+	}
+	s, ok, err = e.state.Schedule(id)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: schedule %s", projections.ErrScheduleNotFound, id)
+	}
+	return s, err
+}
+
+// BulkActionRun deletes or reconciles matching schedules, returning how
+// many it touched.
+func (e *Engine) BulkActionRun(ctx context.Context, c BulkAction) (int, error) {
+	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return bulkAction{c, ch} })
+	return r.affected, err
+}
+
+// Upcoming returns up to n occurrences of cron s strictly after unix time
+// after, as its cron actor computes them (fewer if the expression ends).
+func (e *Engine) Upcoming(ctx context.Context, s projections.Schedule, after int64, n int) ([]int64, error) {
+	if !s.IsCron() || s.Status != event.StatusScheduled {
+		return nil, nil
+	}
+	a := e.askCron(s.ScheduleID, upcoming{After: after, N: n})
+	if a.err != nil && a.times == nil {
+		return nil, a.err
+	}
+	return a.times, ctx.Err()
 }

@@ -1,83 +1,179 @@
 package actors
 
 import (
+	"errors"
+	"fmt"
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/cronspec"
 )
 
-// cronActor is the authority on one cron schedule's fire times. Timers ask
-// it for the occurrence after the one they fire, so the next time is
-// stamped into RunFired and apply never evaluates cron expressions (a
-// change to cron evaluation can never alter how an old log replays).
+// cronActor owns one cron schedule's occurrences: the first run of a cron
+// being created, the occurrence after each one that fires, where to resume
+// after a misfire, and the future runs the API lists are computed here and
+// nowhere else, so that its later lifecycle (update, pause, expiry) has one
+// place to change them. Occurrences are stamped into events by the
+// proposer; apply never evaluates cron (a change to cron evaluation can
+// never alter how an old log replays).
 type cronActor struct {
-	eng  *Engine
-	id   string
+	eng *Engine
+	id  string
+	// spec is the parsed expression, given at spawn for a cron being
+	// created, else loaded from the projection at the first request.
 	spec *cronspec.Spec
+	// broken is why this build cannot evaluate the stored expression: the
+	// cron cannot continue. A failure to read it is not kept: it is
+	// answered as an error, and the next request tries again.
+	broken error
 }
 
 type (
-	// nextAfter asks for the first occurrence strictly after T (unix s);
-	// the answer is an int64, 0 if none or the cron is gone.
+	// firstRun asks for the first occurrence after Now of a cron being
+	// created.
+	firstRun struct{ Now time.Time }
+	// nextAfter asks for the first occurrence strictly after T (unix s).
 	nextAfter struct{ T int64 }
 	// missPlan asks, for an occurrence T that is being recorded as missed,
 	// which occurrence to resume with (the first at or after Cutoff) and
 	// how many occurrences in between are skipped with it.
-	missPlan   struct{ T, Cutoff int64 }
-	missAnswer struct {
-		Next    int64
-		Skipped int
+	missPlan struct{ T, Cutoff int64 }
+	// upcoming asks for up to N occurrences strictly after After.
+	upcoming struct {
+		After int64
+		N     int
+	}
+	// cronAnswer answers each of them: next is 0 when the expression has
+	// no further occurrence; err when none could be computed, unevaluable
+	// if it never will be (the cron cannot continue).
+	cronAnswer struct {
+		next        int64
+		skipped     int
+		times       []int64
+		err         error
+		unevaluable bool
 	}
 )
 
 // maxSkipCount bounds the counting of skipped occurrences after downtime.
 const maxSkipCount = 100000
 
-func newCronActor(e *Engine, id string) *cronActor { return &cronActor{eng: e, id: id} }
+func newCronActor(e *Engine, id string, spec *cronspec.Spec) *cronActor {
+	return &cronActor{eng: e, id: id, spec: spec}
+}
 
 func (c *cronActor) Receive(ctx actor.Context) {
+	var answer cronAnswer
 	switch m := ctx.Message().(type) {
-	case *actor.Started:
-		s, ok, err := c.eng.state.Schedule(c.id)
-		if err != nil || !ok || !s.IsCron() {
-			return
-		}
-		spec, err := cronspec.Parse(s.CronExpression, s.TimeZone)
-		if err != nil {
-			// Accepted at create time by this same parser: only a changed
-			// parser could refuse it now. The cron stops firing; say so.
-			c.eng.cfg.Logger.Error("stored cron expression no longer parses", "schedule", c.id, "err", err)
-			return
-		}
-		c.spec = spec
+	case firstRun:
+		answer = c.with(func(s *cronspec.Spec) (cronAnswer, error) {
+			next, err := s.NextOrError(m.Now)
+			return cronAnswer{next: unix(next)}, err
+		})
 	case nextAfter:
-		ctx.Respond(c.next(m.T))
+		answer = c.with(func(s *cronspec.Spec) (cronAnswer, error) {
+			next, err := s.NextOrError(time.Unix(m.T, 0))
+			return cronAnswer{next: unix(next)}, err
+		})
 	case missPlan:
-		ctx.Respond(c.plan(m))
+		answer = c.with(func(s *cronspec.Spec) (cronAnswer, error) { return plan(s, m) })
+	case upcoming:
+		answer = c.with(func(s *cronspec.Spec) (cronAnswer, error) {
+			var a cronAnswer
+			for t := m.After; len(a.times) < m.N; {
+				next, err := s.NextOrError(time.Unix(t, 0))
+				if err != nil || next.IsZero() {
+					return a, err
+				}
+				t = next.Unix()
+				a.times = append(a.times, t)
+			}
+			return a, nil
+		})
+	default:
+		return
 	}
+	ctx.Respond(answer)
 }
 
-func (c *cronActor) next(t int64) int64 {
-	if c.spec == nil {
-		return 0
+// with answers with f's computation on the cron's spec, loading it first
+// if needed. An evaluation error means the expression cannot be evaluated
+// (cronexpr failed on it): the cron cannot continue.
+func (c *cronActor) with(f func(*cronspec.Spec) (cronAnswer, error)) cronAnswer {
+	if err := c.load(); err != nil {
+		return cronAnswer{err: err, unevaluable: c.broken != nil}
 	}
-	n := c.spec.Next(unixTime(t))
-	if n.IsZero() {
-		return 0
+	a, err := f(c.spec)
+	if err != nil {
+		c.broken = fmt.Errorf("cron expression of %s cannot be evaluated: %w", c.id, err)
+		return cronAnswer{err: c.broken, unevaluable: true}
 	}
-	return n.Unix()
+	return a
 }
 
-func (c *cronActor) plan(m missPlan) missAnswer {
-	if c.spec == nil {
-		return missAnswer{}
+func (c *cronActor) load() error {
+	switch {
+	case c.broken != nil:
+		return c.broken
+	case c.spec != nil:
+		return nil
 	}
-	next, skipped := c.next(m.T), 0
-	for next != 0 && next < m.Cutoff && skipped < maxSkipCount {
-		next = c.next(next)
+	s, ok, err := c.eng.state.Schedule(c.id)
+	switch {
+	case err != nil:
+		return fmt.Errorf("read cron %s: %w", c.id, err)
+	case !ok || !s.IsCron() || s.Status != event.StatusScheduled:
+		return fmt.Errorf("cron %s: %w", c.id, errNoCron)
+	}
+	spec, err := cronspec.Load(s.CronExpression, s.TimeZone)
+	if err != nil {
+		// Accepted at create time by the same parser: only a build that
+		// reads it differently refuses it now.
+		c.broken = fmt.Errorf("stored cron expression of %s cannot be read by this build: %w", c.id, err)
+		return c.broken
+	}
+	c.spec = spec
+	return nil
+}
+
+// errNoCron: the schedule is gone, closed or not a cron (deleted or closed
+// meanwhile: its runs are no longer pending either).
+var errNoCron = errors.New("no such cron schedule")
+
+// plan is the occurrence to resume with after T was missed: the first at
+// or after Cutoff, counting those skipped on the way (up to maxSkipCount).
+func plan(s *cronspec.Spec, m missPlan) (cronAnswer, error) {
+	next := func(t int64) (int64, error) {
+		n, err := s.NextOrError(time.Unix(t, 0))
+		return unix(n), err
+	}
+	n, err := next(m.T)
+	skipped := 0
+	for err == nil && n != 0 && n < m.Cutoff && skipped < maxSkipCount {
+		n, err = next(n)
 		skipped++
 	}
-	if next != 0 && next < m.Cutoff {
-		next = c.next(m.Cutoff - 1) // stop counting, jump straight there
+	if err == nil && n != 0 && n < m.Cutoff {
+		n, err = next(m.Cutoff - 1) // stop counting, jump straight there
 	}
-	return missAnswer{Next: next, Skipped: skipped}
+	return cronAnswer{next: n, skipped: skipped}, err
+}
+
+// unix is t in unix seconds, 0 for the zero Time (no occurrence).
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// askCron asks the cron actor of schedule id; a failure to get an answer
+// (the actor too busy, or stopped meanwhile) is an error, never an end.
+func (e *Engine) askCron(id string, msg any) cronAnswer {
+	res, err := e.system.Root.RequestFuture(e.cronPID(id, nil), msg, e.cfg.ProposeTimeout).Result()
+	if err != nil {
+		return cronAnswer{err: fmt.Errorf("cron actor of %s: %w", id, err)}
+	}
+	return res.(cronAnswer)
 }

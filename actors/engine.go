@@ -1,17 +1,26 @@
 // Package actors turns API commands into events and fires callbacks.
 //
 //   - One app actor per app validates commands against the app's state,
-//     stamps ids and times, and proposes events through Raft.
-//   - One cron actor per cron schedule knows its expression and computes
-//     next fire times (apply never evaluates cron).
-//   - One timer actor per (app, partition), on the leader only, holds the
-//     runs due in a near window, proposes RunFired when they are due,
-//     hands the calls to a bounded delivery pool and records outcomes.
+//     stamps ids and times, and proposes its events in the order it
+//     accepted the commands.
+//   - One cron actor per cron schedule owns its occurrences: the first run
+//     of a new cron, the next after each fire, the plan after a misfire and
+//     the future runs the API lists are computed there and nowhere else
+//     (apply never evaluates cron).
+//   - One timer actor per (app, partition) that holds runs, on the leader
+//     only, keeps the runs due in a near window and hands them to the fire
+//     path when they are due; a partition with nothing pending has no
+//     timer.
 //
 // Nothing here changes state directly: every change is an event that
 // raftfsm applies. The leader starts its timers only after a Raft barrier
 // (so it has applied everything committed before it) and stops them the
 // moment it loses leadership.
+//
+// Files: leadership.go (taking over and stepping down), registry.go (the
+// live actors, and the routing of applied effects to them), timer.go,
+// fire.go and firebatch.go (the fire path), outcomes.go, app.go, cron.go,
+// retention.go.
 package actors
 
 import (
@@ -41,19 +50,35 @@ type Replicator interface {
 	Forward(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, error)
 	Barrier(timeout time.Duration) error
 	IsLeader() bool
+	// Proposable reports whether every member reads events of type t (a
+	// rolling upgrade may not be finished).
+	Proposable(t event.Type) bool
+}
+
+// State is what the actors read of the projections; projections.Reader
+// has it.
+type State interface {
+	App(id string) (projections.App, bool, error)
+	Apps() ([]projections.App, error)
+	Schedule(id string) (projections.Schedule, bool, error)
+	InflightRuns(app string, partition int, fn func(projections.PendingRun) bool) error
+	DueRuns(app string, partition int, fromMs, untilMs int64, fn func(projections.PendingRun) bool) (int64, error)
+	PartitionsWithRuns(app string) ([]int, error)
+	ClosedBefore(cutoffMs int64, limit int) ([]string, error)
 }
 
 // Config tunes the scheduler.
 type Config struct {
 	NodeID            string
 	DefaultPartitions int           // partitions of an app registered with 0
+	MaxApps           int           // apps the cluster may hold (0: no limit)
 	MisfireThreshold  time.Duration // overdue by more than this at fire time: MISS
 	Window            time.Duration // how far ahead timers load due runs
 	Policy            delivery.Policy
 	Workers           int // concurrent callback deliveries
 	ProposeTimeout    time.Duration
 	Logger            *slog.Logger
-	Now               func() time.Time
+	Clock             Clock
 	// Retention: closed schedules (finished or deleted, nothing pending)
 	// are removed with their events this long after they closed; 0 keeps
 	// everything forever. RetentionInterval is how often the leader looks.
@@ -83,8 +108,8 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = systemClock{}
 	}
 	if c.RetentionInterval <= 0 {
 		c.RetentionInterval = time.Minute
@@ -92,346 +117,114 @@ func (c *Config) setDefaults() {
 }
 
 // Engine owns the actor system and the leader-only firing machinery.
+//
+// Its state is grouped by what guards it; no lock is held during I/O or
+// while waiting for an actor, and lead is taken before reg when both are
+// needed.
 type Engine struct {
 	cfg    Config
+	clock  Clock
 	system *actor.ActorSystem
 	repl   Replicator
-	state  projections.Reader
-	client *delivery.Client
+	state  State
 	pool   *delivery.Pool
 	out    *outcomeBatcher
 	fires  *fireBatcher
 
-	mu      sync.Mutex
-	leading bool
-	epoch   uint64             // bumped on every leadership change
-	cancel  context.CancelFunc // cancels the current term's deliveries
-	ctx     context.Context
-	apps    map[string]*actor.PID
-	timers  map[timerKey]*actor.PID
-	crons   map[string]*actor.PID
+	// lead is this node's leadership as the engine acts on it.
+	lead struct {
+		sync.Mutex
+		leading bool               // firing: this term's barrier passed
+		epoch   uint64             // bumped on every leadership change
+		ctx     context.Context    // the current term; canceled when it ends
+		cancel  context.CancelFunc // cancels the term's timers and deliveries
+	}
+	// reg is the registry of live actors (registry.go).
+	reg struct {
+		sync.Mutex
+		apps   map[string]*actor.PID
+		crons  map[string]*actor.PID
+		timers map[timerKey]*timerEntry
+		active map[string]bool // active apps, while leading: their partitions get timers
+	}
 	// fired holds, by run id, the schedules of runs whose RunFired this
-	// leader committed, from the apply effects until the fire batcher that
+	// leader committed, from the apply effects until the fire worker that
 	// proposed them takes them to deliver the calls.
-	fired map[string]projections.Schedule
-}
-
-type timerKey struct {
-	app       string
-	partition int
+	fired struct {
+		sync.Mutex
+		runs map[string]projections.Schedule
+	}
+	// registering counts app registrations accepted and not yet answered,
+	// which --max-apps counts with the stored apps.
+	registering struct {
+		sync.Mutex
+		n int
+	}
+	// background counts the goroutines that read the state store for the
+	// actors (loads ahead, timer starts), which Stop waits for: the store
+	// closes after the engine stops.
+	background struct {
+		sync.Mutex
+		stopped bool
+		wg      sync.WaitGroup
+	}
 }
 
 // New builds an engine. Register OnLeadership and Observe with the node.
-func New(cfg Config, repl Replicator, state projections.Reader) *Engine {
+func New(cfg Config, repl Replicator, state State) *Engine {
 	cfg.setDefaults()
 	logger := cfg.Logger
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With("lib", "actor")
 	}))
 	client := delivery.NewClient(delivery.ClientOptions{MaxIdleConnsPerHost: cfg.Workers, Logger: logger})
-	e := &Engine{
-		cfg: cfg, system: system, repl: repl, state: state, client: client,
-		pool:   delivery.NewPool(client, cfg.Workers, 64*cfg.Workers),
-		apps:   map[string]*actor.PID{},
-		timers: map[timerKey]*actor.PID{},
-		crons:  map[string]*actor.PID{},
-		fired:  map[string]projections.Schedule{},
-	}
-	e.ctx, e.cancel = context.WithCancel(context.Background())
-	e.cancel() // nothing may deliver before this node leads
+	e := &Engine{cfg: cfg, clock: cfg.Clock, system: system, repl: repl, state: state,
+		pool: delivery.NewPool(client, cfg.Workers, 64*cfg.Workers)}
+	e.reg.apps, e.reg.crons = map[string]*actor.PID{}, map[string]*actor.PID{}
+	e.reg.timers, e.reg.active = map[timerKey]*timerEntry{}, map[string]bool{}
+	e.fired.runs = map[string]projections.Schedule{}
+	e.lead.ctx, e.lead.cancel = context.WithCancel(context.Background())
+	e.lead.cancel() // nothing may deliver before this node leads
 	e.out = newOutcomeBatcher(e)
 	e.fires = newFireBatcher(e)
 	return e
 }
 
-// Leading reports whether this node fires callbacks now.
-func (e *Engine) Leading() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.leading
-}
-
-// OnLeadership reacts to raft leadership changes (called in order).
-func (e *Engine) OnLeadership(isLeader bool) {
-	e.mu.Lock()
-	e.epoch++
-	epoch := e.epoch
-	e.stepDownLocked()
-	e.mu.Unlock()
-	if isLeader {
-		go e.takeOver(epoch)
-	}
-}
-
-// takeOver enables firing once this node has applied every entry committed
-// before it became leader: a barrier, then timers for every active app.
-func (e *Engine) takeOver(epoch uint64) {
-	for {
-		err := e.repl.Barrier(e.cfg.ProposeTimeout)
-		e.mu.Lock()
-		if e.epoch != epoch {
-			e.mu.Unlock()
-			return
-		}
-		if err == nil {
-			e.leading = true
-			e.ctx, e.cancel = context.WithCancel(context.Background())
-			go e.retain(e.ctx)
-			e.mu.Unlock()
-			break
-		}
-		e.mu.Unlock()
-		e.cfg.Logger.Warn("barrier before taking over failed; retrying", "err", err)
-		time.Sleep(100 * time.Millisecond)
-	}
-	apps, err := e.state.Apps()
-	if err != nil {
-		e.cfg.Logger.Error("load apps to start timers", "err", err)
-		return
-	}
-	for _, app := range apps {
-		if app.Active {
-			e.startTimers(app, epoch)
-		}
-	}
-	e.cfg.Logger.Info("leading: timers started", "apps", len(apps))
-}
-
-// stepDownLocked stops every actor that acts as the leader, and cancels
-// deliveries in flight: a deposed leader must not keep calling out.
-func (e *Engine) stepDownLocked() {
-	e.leading = false
-	e.cancel()
-	for k, pid := range e.timers {
-		e.system.Root.Stop(pid)
-		delete(e.timers, k)
-	}
-	for k, pid := range e.apps {
-		e.system.Root.Stop(pid)
-		delete(e.apps, k)
-	}
-	for k, pid := range e.crons {
-		e.system.Root.Stop(pid)
-		delete(e.crons, k)
-	}
-	clear(e.fired)
-}
-
-// maxFiredKept bounds the fired runs' schedules waiting to be delivered.
-const maxFiredKept = 1 << 16
-
-// takeFired returns (and forgets) the schedule of a run this leader has
-// just recorded as fired.
-func (e *Engine) takeFired(runID string) (projections.Schedule, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s, ok := e.fired[runID]
-	delete(e.fired, runID)
-	return s, ok
-}
-
-func (e *Engine) startTimers(app projections.App, epoch uint64) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.leading || e.epoch != epoch {
-		return
-	}
-	ctx := e.ctx // the producer may run again later (supervisor restart), outside the lock
-	for p := 0; p < app.Partitions; p++ {
-		k := timerKey{app.AppID, p}
-		if _, ok := e.timers[k]; ok {
-			continue
-		}
-		props := actor.PropsFromProducer(func() actor.Actor { return newTimer(e, k, ctx) })
-		e.timers[k] = e.system.Root.Spawn(props)
-	}
-}
-
-func (e *Engine) stopTimers(appID string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for k, pid := range e.timers {
-		if k.app == appID {
-			e.system.Root.Stop(pid)
-			delete(e.timers, k)
-		}
-	}
-}
-
-// Observe routes applied effects to the live actors. It runs on the apply
-// goroutine: it only sends messages, never blocks.
-func (e *Engine) Observe(fx projections.Effects) {
-	e.mu.Lock()
-	leading, epoch := e.leading, e.epoch
-	e.mu.Unlock()
-	if !leading {
-		return
-	}
-	if fx.Restored {
-		// The state was replaced wholesale: rebuild every actor from it.
-		go e.OnLeadership(true)
-		return
-	}
-	for _, app := range fx.Apps {
-		if app.Active {
-			go e.startTimers(app, epoch)
-		} else {
-			e.stopTimers(app.AppID)
-		}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.fired) > maxFiredKept {
-		// Left by proposals that failed after they were applied; the
-		// batcher reads the schedule when it finds none here.
-		clear(e.fired)
-	}
-	for _, f := range fx.Fired {
-		e.fired[f.Run.RunID] = f.Schedule
-	}
-	for _, pr := range fx.Due {
-		if pid, ok := e.timers[timerKey{pr.AppID, pr.Partition}]; ok {
-			e.system.Root.Send(pid, dueAdded{pr})
-		}
-	}
-	for _, pr := range fx.Gone {
-		if pid, ok := e.timers[timerKey{pr.AppID, pr.Partition}]; ok {
-			e.system.Root.Send(pid, dueGone{pr.RunID})
-		}
-	}
-	for _, s := range fx.Deleted {
-		if pid, ok := e.crons[s.ScheduleID]; ok {
-			e.system.Root.Stop(pid)
-			delete(e.crons, s.ScheduleID)
-		}
-	}
-}
-
 // Stop stops firing and the actor system.
 func (e *Engine) Stop() {
-	e.mu.Lock()
-	e.epoch++
+	e.lead.Lock()
+	e.lead.epoch++
 	e.stepDownLocked()
-	e.mu.Unlock()
+	e.lead.Unlock()
+	e.stopCrons()
+	e.background.Lock()
+	e.background.stopped = true
+	e.background.Unlock()
+	e.background.wg.Wait()
 	e.fires.close()
 	e.out.close()
 	e.pool.Close()
 	e.system.Shutdown()
 }
 
-// appPID returns the app actor of appID, spawning it if needed.
-func (e *Engine) appPID(appID string) *actor.PID {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if pid, ok := e.apps[appID]; ok {
-		return pid
+// inBackground runs f on its own goroutine unless the engine is stopping.
+func (e *Engine) inBackground(f func()) {
+	e.background.Lock()
+	defer e.background.Unlock()
+	if e.background.stopped {
+		return
 	}
-	pid := e.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newAppActor(e, appID) }))
-	e.apps[appID] = pid
-	return pid
+	e.background.wg.Add(1)
+	go func() {
+		defer e.background.wg.Done()
+		f()
+	}()
 }
 
-// cronPID returns the cron actor of a cron schedule, spawning it if needed.
-func (e *Engine) cronPID(id string) *actor.PID {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if pid, ok := e.crons[id]; ok {
-		return pid
-	}
-	pid := e.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return newCronActor(e, id) }))
-	e.crons[id] = pid
-	return pid
-}
-
-// ask sends a command to an app actor and waits for its answer.
-func (e *Engine) ask(ctx context.Context, appID string, build func(chan<- reply) interface{}) (reply, error) {
-	ch := make(chan reply, 1)
-	e.system.Root.Send(e.appPID(appID), build(ch))
-	select {
-	case r := <-ch:
-		return r, r.err
-	case <-ctx.Done():
-		return reply{}, fmt.Errorf("waiting for app %s: %w", appID, ctx.Err())
-	}
-}
-
-// RegisterApp registers an app and returns it as applied.
-func (e *Engine) RegisterApp(ctx context.Context, c RegisterApp) (projections.App, error) {
-	if c.Partitions == 0 {
-		c.Partitions = e.cfg.DefaultPartitions
-	}
-	if _, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return registerApp{c, ch} }); err != nil {
-		return projections.App{}, err
-	}
-	return e.readApp(c.AppID)
-}
-
-// SetAppActive activates or deactivates an app.
-func (e *Engine) SetAppActive(ctx context.Context, appID string, active bool) (projections.App, error) {
-	if _, err := e.ask(ctx, appID, func(ch chan<- reply) interface{} { return setActive{active, ch} }); err != nil {
-		return projections.App{}, err
-	}
-	return e.readApp(appID)
-}
-
-func (e *Engine) readApp(id string) (projections.App, error) {
-	app, ok, err := e.state.App(id)
-	if err == nil && !ok {
-		err = fmt.Errorf("%w: %s", projections.ErrAppNotFound, id)
-	}
-	return app, err
-}
-
-// CreateSchedule creates a schedule and returns it as applied.
-func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (projections.Schedule, error) {
-	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return createSchedule{CreateSchedule: c, reply: ch} })
-	if err != nil {
-		return projections.Schedule{}, err
-	}
-	return *r.created, nil
-}
-
-// DeleteSchedule deletes a schedule (a cron with its future runs).
-func (e *Engine) DeleteSchedule(ctx context.Context, id string) (projections.Schedule, error) {
-	s, ok, err := e.state.Schedule(id)
-	if err != nil {
-		return projections.Schedule{}, err
-	}
-	if !ok || s.ParentID != "" || s.Status == event.StatusDeleted {
-		return projections.Schedule{}, fmt.Errorf("%w: schedule %s", projections.ErrScheduleNotFound, id)
-	}
-	if _, err := e.ask(ctx, s.AppID, func(ch chan<- reply) interface{} { return deleteSchedule{id, ch} }); err != nil {
-		return projections.Schedule{}, err
-	}
-	return e.readSchedule(id)
-}
-
-func (e *Engine) readSchedule(id string) (projections.Schedule, error) {
-	s, ok, err := e.state.Schedule(id)
-	if err == nil && !ok {
-		err = fmt.Errorf("%w: schedule %s", projections.ErrScheduleNotFound, id)
-	}
-	return s, err
-}
-
-// BulkActionRun deletes or reconciles matching schedules, returning how
-// many it touched.
-func (e *Engine) BulkActionRun(ctx context.Context, c BulkAction) (int, error) {
-	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return bulkAction{c, ch} })
-	return r.affected, err
-}
-
-// AnnounceNode records a member's API address and the event schema its
-// build reads (leader only: followers forward the request).
-func (e *Engine) AnnounceNode(_ context.Context, a event.NodeAnnounced) error {
-	_, err := e.proposeOne(a)
-	return err
-}
-
-// propose stamps and replicates events, mapping replication errors to the
-// package's own. It returns one result per event.
+// propose stamps and replicates events on this node (the leader),
+// returning one result per event.
 func (e *Engine) propose(payloads ...event.Payload) ([]raftfsm.Result, error) {
-	return e.proposeAt(e.cfg.Now(), payloads...)
+	return e.proposeAt(e.clock.Now(), payloads...)
 }
 
 // proposeAt is propose with the events stamped at now.

@@ -88,7 +88,8 @@ func (b *fireBatcher) run() {
 }
 
 // fire proposes the requests' runs in entries of at most
-// maxEventsPerEntry events, then releases them in their timers.
+// maxEventsPerEntry events, then releases them in their timers, putting
+// back those to try again later.
 func (b *fireBatcher) fire(reqs []fireRequest) {
 	var items []fireItem
 	for _, r := range reqs {
@@ -96,16 +97,34 @@ func (b *fireBatcher) fire(reqs []fireRequest) {
 			items = append(items, fireItem{ctx: r.ctx, pr: pr})
 		}
 	}
+	retry := map[string]bool{}
 	for start := 0; start < len(items); start += maxEventsPerEntry {
 		end := min(start+maxEventsPerEntry, len(items))
-		if err := b.eng.fireChunk(items[start:end]); err != nil {
-			b.eng.cfg.Logger.Warn("fire runs", "runs", end-start, "err", err)
+		again, err := b.eng.fireChunk(items[start:end])
+		if err != nil {
+			// Not committed (a timeout, or leadership lost: then the timers
+			// are stopped and the next term reloads the runs): try again.
+			b.eng.cfg.Logger.Warn("fire runs: not committed, retrying", "runs", end-start, "err", err)
+			for _, it := range items[start:end] {
+				retry[it.pr.RunID] = true
+			}
+		}
+		for id := range again {
+			retry[id] = true
 		}
 	}
+	retryAt := b.eng.clock.Now().Add(retryDelay).UnixMilli()
 	for _, r := range reqs {
 		ids := make([]string, len(r.runs))
+		var later []projections.PendingRun
 		for i, pr := range r.runs {
 			ids[i] = pr.RunID
+			if retry[pr.RunID] {
+				later = append(later, pr)
+			}
+		}
+		if len(later) > 0 {
+			b.eng.system.Root.Send(r.timer, retryRuns{runs: later, atMs: retryAt})
 		}
 		b.eng.system.Root.Send(r.timer, firedDone{ids})
 	}

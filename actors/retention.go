@@ -34,7 +34,7 @@ func (e *Engine) retain(ctx context.Context) {
 // compactOnce removes every schedule closed before the cutoff, a batch per
 // event, until none is left or the term ends.
 func (e *Engine) compactOnce(ctx context.Context) {
-	cutoff := e.cfg.Now().Add(-e.cfg.Retention)
+	cutoff := e.clock.Now().Add(-e.cfg.Retention)
 	for ctx.Err() == nil {
 		ids, err := e.state.ClosedBefore(cutoff.UnixMilli(), retentionBatch)
 		if err != nil {

@@ -3,13 +3,10 @@ package actors
 import (
 	"container/heap"
 	"context"
-	"fmt"
 	"math"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/chronicle-sched/chronicle/actors/delivery"
-	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/projections"
 )
 
@@ -19,42 +16,67 @@ const maxEventsPerEntry = 512
 
 // Messages to timer actors.
 type (
-	tick      struct{}
-	dueAdded  struct{ run projections.PendingRun }
-	dueGone   struct{ runID string }
+	tick     struct{}
+	dueAdded struct{ run projections.PendingRun }
+	dueGone  struct{ runID string }
+	// firedDone releases runs the fire path has handled, fired or not.
 	firedDone struct{ runIDs []string }
+	// retryRuns puts back runs the fire path could not handle now (a cron's
+	// next occurrence could not be computed), to try again at atMs.
+	retryRuns struct {
+		runs []projections.PendingRun
+		atMs int64
+	}
 	// windowLoaded carries the runs a background load read, due in
-	// [from, until).
+	// [from, until), and the due time of the first run at or after until
+	// (-1: none).
 	windowLoaded struct {
 		until int64
 		runs  []projections.PendingRun
+		next  int64
 		err   error
 	}
 )
+
+// noneBeyond: no run is known to be due at or after loadedUntil.
+const noneBeyond = math.MaxInt64
 
 // timerActor fires the runs of one app partition, on the leader only. It
 // keeps in memory just the runs due before loadedUntil (a near window
 // ahead of now) and reads further ahead from the projection as time
 // passes, so memory does not grow with the number of pending schedules.
+// It knows when the next run beyond the window is due, so a partition
+// whose runs are far ahead costs no reads until then, and a partition
+// with nothing pending retires its timer.
 type timerActor struct {
 	eng  *Engine
 	key  timerKey
 	ctx  context.Context // canceled when this node stops leading
 	self *actor.PID
 
-	due         dueHeap
-	queued      map[string]bool // run ids in the heap (false: removed, lazily)
-	firing      map[string]bool // popped and being proposed
-	loadedUntil int64           // unix ms: every due run before it is queued or firing
-	wake        *time.Timer
+	due      dueHeap
+	queued   map[string]bool // run ids in the heap (false: removed, lazily)
+	live     int             // entries of queued that are true
+	firing   map[string]bool // popped and being proposed
+	received uint64          // dueAdded messages taken (see Engine.retireTimer)
+
+	loadedUntil int64 // unix ms: every due run before it is queued or firing
+	// nextBeyond is the due time of the first run at or after loadedUntil,
+	// as far as this timer knows (it may be earlier than the real one, if
+	// that run went: then one read too many is made); 0 until the first
+	// load, noneBeyond if there is none.
+	nextBeyond int64
 	// A load of the next part of the window runs in the background, so
 	// that reading thousands of pending runs never holds up firing the
 	// runs due now. While it runs, runs that become pending before
 	// loadingUntil are queued as they are announced (dueAdded): the load
-	// may have started reading before they were written.
-	loading      bool
-	loadingUntil int64
-	loadAfter    time.Time // after a failed load: not before this
+	// may have started reading before they were written; later ones are
+	// remembered in beyondWhileLoading.
+	loading            bool
+	loadingUntil       int64
+	beyondWhileLoading int64
+	loadAfter          int64 // unix ms: after a failed load, not before this
+	wake               Stopper
 }
 
 func newTimer(e *Engine, k timerKey, ctx context.Context) *timerActor {
@@ -73,24 +95,27 @@ func (t *timerActor) Receive(ctx actor.Context) {
 	case tick:
 		t.process()
 	case dueAdded:
-		bound := t.loadedUntil
-		if t.loading {
-			bound = t.loadingUntil
-		}
-		if m.run.DueMs < bound && !t.queued[m.run.RunID] && !t.firing[m.run.RunID] {
-			t.push(m.run)
-			t.arm()
-		}
+		t.received++
+		t.announced(m.run)
 	case windowLoaded:
 		t.loaded(m)
 	case dueGone:
 		if t.queued[m.runID] {
 			t.queued[m.runID] = false
+			t.live--
 		}
+	case retryRuns:
+		for _, pr := range m.runs {
+			if !t.queued[pr.RunID] {
+				t.push(pr, m.atMs)
+			}
+		}
+		t.arm()
 	case firedDone:
 		for _, id := range m.runIDs {
 			delete(t.firing, id)
 		}
+		t.process()
 	}
 }
 
@@ -100,7 +125,7 @@ func (t *timerActor) Receive(ctx actor.Context) {
 // including runs that fell due while nobody was leading.
 func (t *timerActor) start() {
 	err := t.eng.state.InflightRuns(t.key.app, t.key.partition, func(pr projections.PendingRun) bool {
-		t.push(pr)
+		t.push(pr, pr.DueMs)
 		return true
 	})
 	if err != nil {
@@ -109,20 +134,39 @@ func (t *timerActor) start() {
 	t.process()
 }
 
+// announced takes a run that apply just made pending.
+func (t *timerActor) announced(pr projections.PendingRun) {
+	bound := t.loadedUntil
+	if t.loading {
+		bound = t.loadingUntil
+	}
+	switch {
+	case pr.DueMs < bound:
+		if !t.queued[pr.RunID] && !t.firing[pr.RunID] {
+			t.push(pr, pr.DueMs)
+		}
+	case t.loading:
+		t.beyondWhileLoading = min(t.beyondWhileLoading, pr.DueMs)
+	default:
+		t.nextBeyond = min(t.nextBeyond, pr.DueMs)
+	}
+	t.arm()
+}
+
 // loadAhead starts reading the runs due in [loadedUntil, until) in the
 // background; windowLoaded brings them back.
 func (t *timerActor) loadAhead(until int64) {
-	t.loading, t.loadingUntil = true, until
+	t.loading, t.loadingUntil, t.beyondWhileLoading = true, until, noneBeyond
 	from, q, key := t.loadedUntil, t.eng.state, t.key
 	self, root := t.self, t.eng.system.Root
-	go func() {
+	t.eng.inBackground(func() {
 		var runs []projections.PendingRun
-		err := q.DueRuns(key.app, key.partition, from, until, func(pr projections.PendingRun) bool {
+		next, err := q.DueRuns(key.app, key.partition, from, until, func(pr projections.PendingRun) bool {
 			runs = append(runs, pr)
 			return true
 		})
-		root.Send(self, windowLoaded{until: until, runs: runs, err: err})
-	}()
+		root.Send(self, windowLoaded{until: until, runs: runs, next: next, err: err})
+	})
 }
 
 // loaded queues what a background load read. A run it read may have fired
@@ -132,38 +176,52 @@ func (t *timerActor) loaded(m windowLoaded) {
 	t.loading = false
 	if m.err != nil {
 		t.eng.cfg.Logger.Error("load due runs", "app", t.key.app, "partition", t.key.partition, "err", m.err)
-		t.loadAfter = t.eng.cfg.Now().Add(time.Second)
+		t.loadAfter = t.eng.clock.Now().Add(time.Second).UnixMilli()
 		t.arm()
 		return
 	}
 	for _, pr := range m.runs {
 		if !t.queued[pr.RunID] && !t.firing[pr.RunID] {
-			t.push(pr)
+			t.push(pr, pr.DueMs)
 		}
 	}
 	t.loadedUntil = m.until
+	t.nextBeyond = t.beyondWhileLoading
+	if m.next >= 0 {
+		t.nextBeyond = min(t.nextBeyond, m.next)
+	}
 	t.process()
 }
 
-func (t *timerActor) push(pr projections.PendingRun) {
+// push queues pr to fire at atMs (its due time, or a retry's).
+func (t *timerActor) push(pr projections.PendingRun, atMs int64) {
 	t.queued[pr.RunID] = true
-	heap.Push(&t.due, pr)
+	t.live++
+	heap.Push(&t.due, dueRun{pr: pr, atMs: atMs})
 }
 
-// process fires everything due now and re-arms the wake-up.
+// process extends the window if it is time, fires everything due now,
+// retires the timer if its partition has nothing pending, else re-arms.
 func (t *timerActor) process() {
-	now := t.eng.cfg.Now()
-	nowMs := now.UnixMilli()
+	nowMs := t.eng.clock.Now().UnixMilli()
 	window := t.eng.cfg.Window.Milliseconds()
-	if !t.loading && t.loadedUntil-nowMs < window/2 && !now.Before(t.loadAfter) {
-		t.loadAhead(nowMs + window)
+	if !t.loading && t.loadedUntil-nowMs <= window/2 && nowMs >= t.loadAfter {
+		if target := nowMs + window; t.nextBeyond >= target {
+			t.loadedUntil = target // nothing is due before target: nothing to read
+		} else {
+			t.loadAhead(target)
+		}
 	}
 	var batch []projections.PendingRun
-	for t.due.Len() > 0 && t.due[0].DueMs <= nowMs {
-		pr := heap.Pop(&t.due).(projections.PendingRun)
+	for t.due.Len() > 0 && t.due[0].atMs <= nowMs {
+		pr := heap.Pop(&t.due).(dueRun).pr
 		live := t.queued[pr.RunID]
 		delete(t.queued, pr.RunID)
-		if !live || t.firing[pr.RunID] {
+		if !live {
+			continue
+		}
+		t.live--
+		if t.firing[pr.RunID] {
 			continue
 		}
 		t.firing[pr.RunID] = true
@@ -172,220 +230,64 @@ func (t *timerActor) process() {
 	if len(batch) > 0 {
 		t.eng.fires.submit(fireRequest{ctx: t.ctx, timer: t.self, runs: batch})
 	}
+	if t.idle() && t.eng.retireTimer(t.key, t.self, t.received) {
+		return
+	}
 	t.arm()
 }
 
-// arm schedules the next tick: the next due run, or the next window load
-// (none while one is running: its answer processes again).
+// idle reports whether the partition has nothing pending that this timer
+// must fire: nothing queued or firing, nothing loading, and no run known
+// beyond the window (runs in flight need no timer while this node leads).
+func (t *timerActor) idle() bool {
+	return t.live == 0 && len(t.firing) == 0 && !t.loading && t.nextBeyond == noneBeyond
+}
+
+// arm schedules the next tick: the next queued run, or the moment the
+// window must be extended to take in the next known run (none while a
+// load runs: its answer processes again).
 func (t *timerActor) arm() {
-	next := max(t.loadedUntil-t.eng.cfg.Window.Milliseconds()/2, t.loadAfter.UnixMilli())
-	if t.loading {
-		next = math.MaxInt64
-	}
-	if t.due.Len() > 0 && t.due[0].DueMs < next {
-		next = t.due[0].DueMs
-	}
 	if t.wake != nil {
 		t.wake.Stop()
 	}
-	if next == math.MaxInt64 {
-		return // loading, nothing queued: the load's answer re-arms
+	next := int64(noneBeyond)
+	if t.due.Len() > 0 {
+		next = t.due[0].atMs
 	}
-	d := time.Until(time.UnixMilli(next))
-	if d < 0 {
-		d = 0
+	if !t.loading && t.nextBeyond != noneBeyond {
+		window := t.eng.cfg.Window.Milliseconds()
+		next = min(next, max(t.loadedUntil-window/2, t.nextBeyond-window, t.loadAfter))
 	}
+	if next == noneBeyond {
+		return
+	}
+	d := max(time.UnixMilli(next).Sub(t.eng.clock.Now()), 0)
 	self, root := t.self, t.eng.system.Root
-	t.wake = time.AfterFunc(d, func() { root.Send(self, tick{}) })
+	t.wake = t.eng.clock.AfterFunc(d, func() { root.Send(self, tick{}) })
 }
 
-// fireItem is one due run handed to the fire batcher, with the context
-// of the leadership term whose timer popped it.
-type fireItem struct {
-	ctx context.Context
-	pr  projections.PendingRun
+// dueRun is a queued run and when to fire it.
+type dueRun struct {
+	pr   projections.PendingRun
+	atMs int64
 }
 
-// fireChunk records a chunk of due runs as fired (or missed) in one Raft
-// entry and, for each RunFired that applied, hands the call to the
-// delivery pool. The RunFired commit comes first: a node that can no
-// longer commit (a deposed leader) never calls out.
-func (e *Engine) fireChunk(chunk []fireItem) error {
-	now := e.cfg.Now()
-	threshold := e.cfg.MisfireThreshold
-	var payloads []event.Payload
-	var fired []fireItem
-	for _, it := range chunk {
-		pr := it.pr
-		if it.ctx.Err() != nil {
-			continue // popped in a term this node no longer leads
-		}
-		// A run of a schedule deleted meanwhile is no longer pending:
-		// apply rejects its RunFired, and nothing is called.
-		overdue := now.Sub(time.UnixMilli(pr.DueMs))
-		if overdue > threshold {
-			payloads = append(payloads, e.missed(pr, now, overdue))
-			continue
-		}
-		rf := event.RunFired{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID,
-			Partition: pr.Partition, ScheduledTime: pr.ScheduledTime, Refire: pr.Fired}
-		if pr.Kind == projections.KindCron && !pr.Fired {
-			rf.NextRunTime = e.cronNext(pr.ScheduleID, pr.ScheduledTime)
-		}
-		payloads = append(payloads, rf)
-		fired = append(fired, it)
-	}
-	if len(payloads) == 0 {
-		return nil
-	}
-	results, err := e.propose(payloads...)
-	if err != nil {
-		return err
-	}
-	rejected := map[string]bool{}
-	for i, p := range payloads {
-		if rf, ok := p.(event.RunFired); ok && results[i].Err != nil {
-			rejected[rf.RunID] = true // deleted, deactivated or already fired meanwhile
-		}
-	}
-	for _, it := range fired {
-		if rejected[it.pr.RunID] {
-			continue
-		}
-		// Apply handed over the schedule it read (Observe ran before the
-		// proposal returned); reading it again is only a fallback.
-		s, ok := e.takeFired(it.pr.RunID)
-		if !ok {
-			if s, ok, err = e.state.Schedule(it.pr.ScheduleID); err != nil || !ok {
-				e.cfg.Logger.Error("schedule of a fired run", "run", it.pr.RunID, "found", ok, "err", err)
-				continue
-			}
-		}
-		e.deliver(it.ctx, it.pr, s)
-	}
-	return nil
-}
-
-// missed builds the MISS outcome of a run that is too late to fire.
-func (e *Engine) missed(pr projections.PendingRun, now time.Time, overdue time.Duration) event.Payload {
-	rc := event.RunCompleted{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID,
-		Partition: pr.Partition, ScheduledTime: pr.ScheduledTime, Status: event.StatusMiss}
-	due := time.UnixMilli(pr.DueMs).UTC().Format(time.RFC3339)
-	if pr.Fired {
-		rc.ErrorMessage = fmt.Sprintf("no outcome recorded: fired at %s but leadership changed before its outcome was recorded; "+
-			"not re-sent because it is %s overdue (misfire threshold %s)",
-			time.UnixMilli(pr.FiredAt).UTC().Format(time.RFC3339), overdue.Round(time.Second), e.cfg.MisfireThreshold)
-	} else {
-		rc.ErrorMessage = fmt.Sprintf("missed: due at %s but the scheduler could only fire it %s later (misfire threshold %s)",
-			due, overdue.Round(time.Second), e.cfg.MisfireThreshold)
-	}
-	if pr.Kind == projections.KindCron && !pr.Fired {
-		cutoff := now.Add(-e.cfg.MisfireThreshold).Unix()
-		plan := e.cronMissPlan(pr.ScheduleID, pr.ScheduledTime, cutoff)
-		rc.NextRunTime, rc.Skipped = plan.Next, plan.Skipped
-		if plan.Skipped > 0 {
-			rc.ErrorMessage += fmt.Sprintf("; %d later occurrences were skipped with it", plan.Skipped)
-		}
-	}
-	return rc
-}
-
-func (e *Engine) cronNext(id string, t int64) int64 {
-	res, err := e.system.Root.RequestFuture(e.cronPID(id), nextAfter{T: t}, e.cfg.ProposeTimeout).Result()
-	if err != nil {
-		e.cfg.Logger.Error("cron next fire time", "schedule", id, "err", err)
-		return 0
-	}
-	return res.(int64)
-}
-
-func (e *Engine) cronMissPlan(id string, t, cutoff int64) missAnswer {
-	res, err := e.system.Root.RequestFuture(e.cronPID(id), missPlan{T: t, Cutoff: cutoff}, e.cfg.ProposeTimeout).Result()
-	if err != nil {
-		e.cfg.Logger.Error("cron miss plan", "schedule", id, "err", err)
-		return missAnswer{}
-	}
-	return res.(missAnswer)
-}
-
-// deliver queues the HTTP call of a fired run; its outcome is recorded by
-// the outcome batcher unless this node stopped leading meanwhile (then the
-// next leader re-fires it under the same run id).
-func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s projections.Schedule) {
-	req := delivery.Request{
-		ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: scheduledInstant(pr),
-		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,
-	}
-	job := delivery.Job{Req: req, Policy: e.policyFor(s), Done: func(o delivery.Outcome) {
-		if o.Canceled {
-			return
-		}
-		status := event.StatusSuccess
-		if !o.Success {
-			status = event.StatusFailure
-		}
-		e.out.add(event.RunCompleted{
-			ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID, Partition: pr.Partition,
-			ScheduledTime: pr.ScheduledTime, Status: status, ErrorMessage: o.ErrorMessage,
-			HTTPStatus: o.HTTPStatus, Attempts: o.Attempts,
-			StartedAt: o.StartedAt.UnixMilli(), FinishedAt: o.FinishedAt.UnixMilli(),
-		})
-	}}
-	if err := e.pool.Submit(ctx, job); err != nil {
-		e.cfg.Logger.Warn("delivery not queued", "run", pr.RunID, "err", err)
-	}
-}
-
-// policyFor merges a schedule's retry overrides into the server default.
-func (e *Engine) policyFor(s projections.Schedule) delivery.Policy {
-	p := e.cfg.Policy
-	if r := s.Retry; r != nil {
-		if r.MaxAttempts > 0 {
-			p.MaxAttempts = r.MaxAttempts
-		}
-		if r.TimeoutMs > 0 {
-			p.Timeout = time.Duration(r.TimeoutMs) * time.Millisecond
-		}
-		if r.InitialBackoffMs > 0 {
-			p.InitialBackoff = time.Duration(r.InitialBackoffMs) * time.Millisecond
-		}
-		if r.MaxBackoffMs > 0 {
-			p.MaxBackoff = time.Duration(r.MaxBackoffMs) * time.Millisecond
-		}
-		if r.RetryOn4xx != nil {
-			p.RetryOn4xx = *r.RetryOn4xx
-		}
-	}
-	return p
-}
-
-func unixTime(s int64) time.Time { return time.Unix(s, 0).UTC() }
-
-// dueHeap orders pending runs by due time, then run id (deterministic).
-type dueHeap []projections.PendingRun
+// dueHeap orders queued runs by when to fire them, then run id
+// (deterministic).
+type dueHeap []dueRun
 
 func (h dueHeap) Len() int { return len(h) }
 func (h dueHeap) Less(i, j int) bool {
-	if h[i].DueMs != h[j].DueMs {
-		return h[i].DueMs < h[j].DueMs
+	if h[i].atMs != h[j].atMs {
+		return h[i].atMs < h[j].atMs
 	}
-	return h[i].RunID < h[j].RunID
+	return h[i].pr.RunID < h[j].pr.RunID
 }
 func (h dueHeap) Swap(i, j int)       { h[i], h[j] = h[j], h[i] }
-func (h *dueHeap) Push(x interface{}) { *h = append(*h, x.(projections.PendingRun)) }
+func (h *dueHeap) Push(x interface{}) { *h = append(*h, x.(dueRun)) }
 func (h *dueHeap) Pop() interface{} {
 	old := *h
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
-}
-
-// scheduledInstant is the time a callback reports as scheduled: the due
-// millisecond of a one-time run (which may be sub-second), the occurrence
-// of a cron run, the original time of a reconciled run.
-func scheduledInstant(pr projections.PendingRun) time.Time {
-	if pr.Kind == projections.KindOnce {
-		return time.UnixMilli(pr.DueMs)
-	}
-	return time.Unix(pr.ScheduledTime, 0)
 }

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
@@ -108,23 +109,27 @@ func TestOneTimeScheduleLifecycle(t *testing.T) {
 	w.must(event.ScheduleCreated{ScheduleID: "s1", AppID: "a", ScheduleTime: 100, Callback: cb, Payload: "{}"})
 
 	var due []PendingRun
-	if err := w.q().DueRuns("a", 0, 0, 100_001, func(p PendingRun) bool { due = append(due, p); return true }); err != nil {
+	next, err := w.q().DueRuns("a", 0, 0, 100_001, func(p PendingRun) bool { due = append(due, p); return true })
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(due) != 1 || due[0].RunID != "s1" || due[0].DueMs != 100_000 {
-		t.Fatalf("due runs: %+v", due)
+	if len(due) != 1 || due[0].RunID != "s1" || due[0].DueMs != 100_000 || next != -1 {
+		t.Fatalf("due runs: %+v, next %d", due, next)
 	}
-	// Not yet due before its time.
+	// Not yet due before its time: the scan says when it will be.
 	due = nil
-	_ = w.q().DueRuns("a", 0, 0, 100_000, func(p PendingRun) bool { due = append(due, p); return true })
-	if len(due) != 0 {
-		t.Fatalf("run due before its time: %+v", due)
+	next, _ = w.q().DueRuns("a", 0, 0, 100_000, func(p PendingRun) bool { due = append(due, p); return true })
+	if len(due) != 0 || next != 100_000 {
+		t.Fatalf("run due before its time: %+v, next %d", due, next)
+	}
+	if parts, err := w.q().PartitionsWithRuns("a"); err != nil || len(parts) != 1 || parts[0] != 0 {
+		t.Fatalf("partitions with runs: %v %v", parts, err)
 	}
 	// A window that starts at its due millisecond holds it; one that
 	// starts after it does not.
 	for from, want := range map[int64]int{100_000: 1, 100_001: 0} {
 		due = nil
-		_ = w.q().DueRuns("a", 0, from, 200_000, func(p PendingRun) bool { due = append(due, p); return true })
+		_, _ = w.q().DueRuns("a", 0, from, 200_000, func(p PendingRun) bool { due = append(due, p); return true })
 		if len(due) != want {
 			t.Fatalf("due runs from %d: %+v, want %d", from, due, want)
 		}
@@ -312,5 +317,29 @@ func TestRebuildEqualsLive(t *testing.T) {
 	corrupted, _ := Checksums(dst.db)
 	if d := DiffChecksums(live, corrupted); len(d) != 1 {
 		t.Fatalf("corruption not detected exactly once: %v", d)
+	}
+}
+
+// A leader starts timers only for the partitions that hold runs: an app
+// with 1024 partitions and runs in three of them needs three timers.
+func TestPartitionsWithRunsSeekPastEmptyOnes(t *testing.T) {
+	w := newWorld(t)
+	w.must(event.AppRegistered{AppID: "a", Partitions: 1024, Active: true})
+	w.must(event.AppRegistered{AppID: "a2", Partitions: 4, Active: true}) // a key prefix of neither
+	for _, c := range []struct {
+		id   string
+		part int
+	}{{"s1", 700}, {"s2", 3}, {"s3", 3}, {"s4", 5}} {
+		w.must(event.ScheduleCreated{ScheduleID: c.id, AppID: "a", Partition: c.part, ScheduleTime: 100, Callback: cb})
+	}
+	w.must(event.ScheduleCreated{ScheduleID: "o", AppID: "a2", Partition: 1, ScheduleTime: 100, Callback: cb})
+	w.must(event.RunFired{ScheduleID: "s4", RunID: "s4", AppID: "a", Partition: 5, ScheduledTime: 100}) // in flight
+	parts, err := w.q().PartitionsWithRuns("a")
+	if err != nil || fmt.Sprint(parts) != "[3 5 700]" {
+		t.Fatalf("partitions with runs: %v %v, want [3 5 700]", parts, err)
+	}
+	w.must(event.RunCompleted{ScheduleID: "s4", RunID: "s4", Status: event.StatusSuccess})
+	if parts, _ := w.q().PartitionsWithRuns("a"); fmt.Sprint(parts) != "[3 700]" {
+		t.Fatalf("after the run in flight completed: %v", parts)
 	}
 }

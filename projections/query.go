@@ -3,8 +3,10 @@ package projections
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -186,25 +188,58 @@ func (q Reader) Pending(runID string) (PendingRun, bool, error) {
 }
 
 // DueRuns calls fn, in due order, for the not-yet-fired runs of one app
-// partition due in [fromMs, untilMs), until fn returns false.
-func (q Reader) DueRuns(app string, partition int, fromMs, untilMs int64, fn func(PendingRun) bool) error {
+// partition due in [fromMs, untilMs), until fn returns false. It returns
+// the due time of the partition's first run at or after untilMs (-1 if
+// none, or if fn stopped the scan): how long a timer may sleep.
+func (q Reader) DueRuns(app string, partition int, fromMs, untilMs int64, fn func(PendingRun) bool) (nextMs int64, err error) {
 	prefix := duePrefix(app, partition)
-	it, err := q.R.NewIter(&pebble.IterOptions{LowerBound: join(prefix, u64(uint64(max(fromMs, 0)))), UpperBound: join(prefix, u64(uint64(untilMs)))})
+	it, err := q.R.NewIter(&pebble.IterOptions{LowerBound: join(prefix, u64(uint64(max(fromMs, 0)))), UpperBound: prefixEnd(prefix)})
 	if err != nil {
-		return fmt.Errorf("due runs of %s/%d: %w", app, partition, err)
+		return -1, fmt.Errorf("due runs of %s/%d: %w", app, partition, err)
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		runID := string(it.Key()[len(prefix)+8:])
-		pr, found, err := getRecord[PendingRun](q.R, pendKey(runID))
+		k := it.Key()
+		if due := int64(binary.BigEndian.Uint64(k[len(prefix):])); due >= untilMs {
+			return due, it.Error()
+		}
+		pr, found, err := getRecord[PendingRun](q.R, pendKey(string(k[len(prefix)+8:])))
 		if err != nil {
-			return err
+			return -1, err
 		}
 		if found && !fn(pr) {
-			break
+			return -1, it.Error()
 		}
 	}
-	return it.Error()
+	return -1, it.Error()
+}
+
+// PartitionsWithRuns lists the partitions of app that hold a run due or
+// in flight: those a leader needs a timer for. It seeks once per such
+// partition, not once per partition of the app.
+func (q Reader) PartitionsWithRuns(app string) ([]int, error) {
+	seen := map[int]bool{}
+	for _, prefix := range []string{pDue, pInfl} {
+		base := join([]byte(prefix), []byte(app), nul)
+		it, err := q.R.NewIter(&pebble.IterOptions{LowerBound: base, UpperBound: prefixEnd(base)})
+		if err != nil {
+			return nil, fmt.Errorf("partitions of %s with runs: %w", app, err)
+		}
+		for ok := it.First(); ok; {
+			p := binary.BigEndian.Uint32(it.Key()[len(base):])
+			seen[int(p)] = true
+			ok = it.SeekGE(join(base, u32(p+1)))
+		}
+		if err := it.Close(); err != nil {
+			return nil, fmt.Errorf("partitions of %s with runs: %w", app, err)
+		}
+	}
+	out := make([]int, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Ints(out)
+	return out, nil
 }
 
 // InflightRuns calls fn for each run of one app partition that fired but

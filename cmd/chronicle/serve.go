@@ -31,6 +31,7 @@ type serveConfig struct {
 	trailingLogs                               uint64
 	logLevel                                   string
 	defaultPartitions, workers, stateCacheMB   int
+	maxApps                                    int
 	misfire, window                            time.Duration
 	cbTimeout, cbBackoff, cbMaxBackoff         time.Duration
 	cbAttempts                                 int
@@ -57,6 +58,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.peers, "peers", "", "voters as id=host:port,...; empty bootstraps a single-node cluster")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&c.defaultPartitions, "default-partitions", 4, "partitions of an app registered with partitions 0")
+	fs.IntVar(&c.maxApps, "max-apps", 1000, "apps the cluster may hold; registering one more answers 409 (0: no limit)")
 	fs.IntVar(&c.workers, "callback-workers", 256, "callbacks delivered concurrently")
 	fs.DurationVar(&c.misfire, "misfire-threshold", time.Minute, "a run overdue by more than this is recorded as MISS instead of fired")
 	fs.DurationVar(&c.window, "timer-window", 10*time.Second, "how far ahead timers hold due runs in memory")
@@ -91,6 +93,9 @@ func parseServe(args []string) (serveConfig, error) {
 	if envErr == nil && (c.retention < 0 || c.retentionInterval <= 0) {
 		envErr = fmt.Errorf("--event-retention must be 0 (forever) or positive and --retention-check-interval positive, not %s and %s",
 			c.retention, c.retentionInterval)
+	}
+	if envErr == nil && c.maxApps < 0 {
+		envErr = fmt.Errorf("--max-apps must be 0 (no limit) or positive, not %d", c.maxApps)
 	}
 	if envErr == nil && c.stateCacheMB < 1 {
 		envErr = fmt.Errorf("--state-cache-mb must be at least 1, not %d", c.stateCacheMB)
@@ -194,7 +199,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	cl := cluster.New(cluster.Config{Node: rn, State: state, WriteError: writeErr, Logger: logger,
 		PromoteTimeout: c.promoteTimeout})
 	engine := actors.New(actors.Config{
-		NodeID: c.nodeID, DefaultPartitions: c.defaultPartitions, MisfireThreshold: c.misfire, Window: c.window,
+		NodeID: c.nodeID, DefaultPartitions: c.defaultPartitions, MaxApps: c.maxApps, MisfireThreshold: c.misfire, Window: c.window,
 		Workers: c.workers, Logger: logger, Retention: c.retention, RetentionInterval: c.retentionInterval,
 		Policy: delivery.Policy{Timeout: c.cbTimeout, MaxAttempts: c.cbAttempts, InitialBackoff: c.cbBackoff,
 			MaxBackoff: c.cbMaxBackoff, RetryOn4xx: c.cbRetry4xx},

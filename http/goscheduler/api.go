@@ -26,6 +26,9 @@ type Commands interface {
 	CreateSchedule(ctx context.Context, c actors.CreateSchedule) (projections.Schedule, error)
 	DeleteSchedule(ctx context.Context, id string) (projections.Schedule, error)
 	BulkActionRun(ctx context.Context, c actors.BulkAction) (int, error)
+	// Upcoming returns up to n occurrences of a cron strictly after unix
+	// time after (its cron actor computes them).
+	Upcoming(ctx context.Context, s projections.Schedule, after int64, n int) ([]int64, error)
 }
 
 // Queries is what the API reads; projections.Reader has it.
@@ -334,7 +337,7 @@ func (a *API) runs(w http.ResponseWriter, r *http.Request, ps httprouter.Params)
 			return err
 		}
 	default:
-		if page, err = futureRuns(s, size, q.Get("continuationToken")); err != nil {
+		if page, err = a.futureRuns(r.Context(), s, size, q.Get("continuationToken")); err != nil {
 			return err
 		}
 	}
@@ -347,29 +350,30 @@ func (a *API) runs(w http.ResponseWriter, r *http.Request, ps httprouter.Params)
 
 // futureRuns lists a cron's coming occurrences, from its next pending one.
 // They are computed, not stored: the token is the last time listed.
-func futureRuns(s projections.Schedule, size int, token string) (projections.Page, error) {
+func (a *API) futureRuns(ctx context.Context, s projections.Schedule, size int, token string) (projections.Page, error) {
 	var page projections.Page
-	if s.Status == event.StatusDeleted || s.NextRunTime == 0 {
+	if s.Status != event.StatusScheduled || s.NextRunTime == 0 {
 		return page, nil
 	}
-	spec, err := cronspec.Parse(s.CronExpression, s.TimeZone)
-	if err != nil {
-		return page, fmt.Errorf("stored cron expression of %s: %w", s.ScheduleID, err)
-	}
-	t := time.Unix(s.NextRunTime, 0).UTC()
+	after := s.NextRunTime - 1 // the next run is an occurrence: the first after the second before it
 	if token != "" {
 		b, err := base64.RawURLEncoding.DecodeString(token)
 		if err != nil || len(b) != 8 {
 			return page, projections.ErrBadToken
 		}
-		t = spec.Next(time.Unix(int64(binary.BigEndian.Uint64(b)), 0))
+		after = int64(binary.BigEndian.Uint64(b))
 	}
-	for ; !t.IsZero() && len(page.Items) < size; t = spec.Next(t) {
-		run := projections.Run{RunID: event.CronRunID(s.ScheduleID, t.Unix()), ScheduleID: s.ScheduleID,
-			AppID: s.AppID, Partition: s.Partition, ScheduledTime: t.Unix(), Status: event.StatusScheduled}
+	// One more than the page, to know whether a next page exists.
+	times, err := a.cmd.Upcoming(ctx, s, after, size+1)
+	if err != nil {
+		return page, fmt.Errorf("future runs of %s: %w", s.ScheduleID, err)
+	}
+	for _, t := range times[:min(len(times), size)] {
+		run := projections.Run{RunID: event.CronRunID(s.ScheduleID, t), ScheduleID: s.ScheduleID,
+			AppID: s.AppID, Partition: s.Partition, ScheduledTime: t, Status: event.StatusScheduled}
 		page.Items = append(page.Items, projections.RunAsSchedule(s, run))
 	}
-	if !t.IsZero() && len(page.Items) > 0 {
+	if len(times) > size {
 		var b [8]byte
 		binary.BigEndian.PutUint64(b[:], uint64(page.Items[len(page.Items)-1].ScheduleTime))
 		page.Next = base64.RawURLEncoding.EncodeToString(b[:])

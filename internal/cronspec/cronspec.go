@@ -272,6 +272,10 @@ func (s *Spec) Location() *time.Location { return s.loc }
 // minutes.
 func (s *Spec) HasSeconds() bool { return s.hasSeconds }
 
+// NextOrError is Next that tells a failed evaluation (an error) from the
+// end of the expression's occurrences (the zero Time and no error).
+func (s *Spec) NextOrError(t time.Time) (time.Time, error) { return s.next(t) }
+
 // Next returns the first occurrence strictly after t, in UTC, truncated to
 // whole seconds; the zero Time if there is none (or none within the
 // bounded search, or if evaluation failed).

@@ -1,0 +1,242 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/actors/delivery"
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/projections"
+)
+
+// The fire path: a chunk of due runs becomes one Raft entry of RunFired
+// (or MISS) events, and each RunFired that applied becomes an HTTP call.
+
+// fireItem is one due run handed to the fire batcher, with the context
+// of the leadership term whose timer popped it.
+type fireItem struct {
+	ctx context.Context
+	pr  projections.PendingRun
+}
+
+// retryDelay is how long a run whose cron occurrence could not be computed
+// waits before it is tried again.
+const retryDelay = time.Second
+
+// fireChunk records a chunk of due runs as fired (or missed) in one Raft
+// entry and, for each RunFired that applied, hands the call to the
+// delivery pool. The RunFired commit comes first: a node that can no
+// longer commit (a deposed leader) never calls out. It returns the runs to
+// try again later: a cron run whose next occurrence could not be computed
+// is not fired (a RunFired without its next run would end the cron).
+func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) {
+	now := e.clock.Now()
+	var payloads []event.Payload
+	var fired []fireItem
+	for _, it := range chunk {
+		pr := it.pr
+		if it.ctx.Err() != nil {
+			continue // popped in a term this node no longer leads
+		}
+		// A run of a schedule deleted meanwhile is no longer pending:
+		// apply rejects its RunFired, and nothing is called.
+		var ps []event.Payload
+		var ok, fires bool
+		if overdue := now.Sub(time.UnixMilli(pr.DueMs)); overdue > e.cfg.MisfireThreshold {
+			ps, ok = e.missed(pr, now, overdue)
+		} else {
+			ps, ok = e.firing(pr)
+			fires = ok && len(ps) > 0 && ps[0].EventType() == event.TypeRunFired
+		}
+		if !ok {
+			if retry == nil {
+				retry = map[string]bool{}
+			}
+			retry[pr.RunID] = true
+			continue
+		}
+		payloads = append(payloads, ps...)
+		if fires {
+			fired = append(fired, it)
+		}
+	}
+	if len(payloads) == 0 {
+		return retry, nil
+	}
+	results, err := e.propose(payloads...)
+	if err != nil {
+		return retry, err
+	}
+	rejected := map[string]bool{}
+	for i, p := range payloads {
+		if rf, ok := p.(event.RunFired); ok && results[i].Err != nil {
+			rejected[rf.RunID] = true // deleted, deactivated or already fired meanwhile
+		}
+	}
+	for _, it := range fired {
+		if rejected[it.pr.RunID] {
+			continue
+		}
+		// Apply handed over the schedule it read (Observe ran before the
+		// proposal returned); reading it again is only a fallback.
+		s, ok := e.takeFired(it.pr.RunID)
+		if !ok {
+			if s, ok, err = e.state.Schedule(it.pr.ScheduleID); err != nil || !ok {
+				e.cfg.Logger.Error("schedule of a fired run", "run", it.pr.RunID, "found", ok, "err", err)
+				continue
+			}
+		}
+		e.deliver(it.ctx, it.pr, s)
+	}
+	return retry, nil
+}
+
+// firing returns the events that fire pr: its RunFired, carrying a cron's
+// next occurrence (and, if there is none, the cron's closing). ok is false
+// if pr must wait: its cron's next occurrence could not be computed now.
+func (e *Engine) firing(pr projections.PendingRun) (ps []event.Payload, ok bool) {
+	rf := event.RunFired{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID,
+		Partition: pr.Partition, ScheduledTime: pr.ScheduledTime, Refire: pr.Fired}
+	if pr.Kind != projections.KindCron || pr.Fired {
+		return []event.Payload{rf}, true
+	}
+	next := e.askCron(pr.ScheduleID, nextAfter{T: pr.ScheduledTime})
+	switch {
+	case errors.Is(next.err, errNoCron):
+		return nil, true // gone with its cron: nothing to fire
+	case next.unevaluable:
+		// The cron cannot continue: it is closed, saying why, and this
+		// occurrence does not fire.
+		return e.closing(pr, event.ReasonUnevaluable, next.err.Error(), nil)
+	case next.err != nil:
+		e.cfg.Logger.Warn("cron next occurrence not computed; the run waits", "schedule", pr.ScheduleID,
+			"run", pr.RunID, "err", next.err)
+		return nil, false
+	case next.next == 0:
+		// The last occurrence: it fires, and the cron closes.
+		return e.closing(pr, event.ReasonExhausted, fmt.Sprintf("no occurrence after %s",
+			time.Unix(pr.ScheduledTime, 0).UTC().Format(time.RFC3339)), rf)
+	}
+	rf.NextRunTime = next.next
+	return []event.Payload{rf}, true
+}
+
+// closing returns last (if any) followed by the ScheduleClosed of pr's
+// cron. While a member of the cluster cannot read ScheduleClosed (a
+// rolling upgrade), a last run fires without it (the cron then shows no
+// next run, as before closing existed) and an unevaluable one waits.
+func (e *Engine) closing(pr projections.PendingRun, reason, msg string, last event.Payload) ([]event.Payload, bool) {
+	var ps []event.Payload
+	if last != nil {
+		ps = append(ps, last)
+	}
+	if !e.repl.Proposable(event.TypeScheduleClosed) {
+		e.cfg.Logger.Warn("a cron should close, but a member of the cluster cannot read ScheduleClosed yet",
+			"schedule", pr.ScheduleID, "reason", reason, "detail", msg)
+		return ps, last != nil
+	}
+	return append(ps, event.ScheduleClosed{ScheduleID: pr.ScheduleID, AppID: pr.AppID, Reason: reason, Message: msg}), true
+}
+
+// missed returns the MISS outcome of a run that is too late to fire; for a
+// cron, with the occurrence it resumes at (and the cron's closing if there
+// is none). ok is false if that occurrence could not be computed now.
+func (e *Engine) missed(pr projections.PendingRun, now time.Time, overdue time.Duration) ([]event.Payload, bool) {
+	rc := event.RunCompleted{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID,
+		Partition: pr.Partition, ScheduledTime: pr.ScheduledTime, Status: event.StatusMiss}
+	due := time.UnixMilli(pr.DueMs).UTC().Format(time.RFC3339)
+	if pr.Fired {
+		rc.ErrorMessage = fmt.Sprintf("no outcome recorded: fired at %s but leadership changed before its outcome was recorded; "+
+			"not re-sent because it is %s overdue (misfire threshold %s)",
+			time.UnixMilli(pr.FiredAt).UTC().Format(time.RFC3339), overdue.Round(time.Second), e.cfg.MisfireThreshold)
+	} else {
+		rc.ErrorMessage = fmt.Sprintf("missed: due at %s but the scheduler could only fire it %s later (misfire threshold %s)",
+			due, overdue.Round(time.Second), e.cfg.MisfireThreshold)
+	}
+	if pr.Kind != projections.KindCron || pr.Fired {
+		return []event.Payload{rc}, true
+	}
+	cutoff := now.Add(-e.cfg.MisfireThreshold).Unix()
+	plan := e.askCron(pr.ScheduleID, missPlan{T: pr.ScheduledTime, Cutoff: cutoff})
+	switch {
+	case errors.Is(plan.err, errNoCron):
+		return nil, true
+	case plan.unevaluable:
+		return e.closing(pr, event.ReasonUnevaluable, plan.err.Error(), nil)
+	case plan.err != nil:
+		e.cfg.Logger.Warn("cron occurrence after a miss not computed; the run waits", "schedule", pr.ScheduleID,
+			"run", pr.RunID, "err", plan.err)
+		return nil, false
+	}
+	rc.NextRunTime, rc.Skipped = plan.next, plan.skipped
+	if plan.skipped > 0 {
+		rc.ErrorMessage += fmt.Sprintf("; %d later occurrences were skipped with it", plan.skipped)
+	}
+	if plan.next == 0 {
+		return e.closing(pr, event.ReasonExhausted, fmt.Sprintf("no occurrence after %s (missed)", due), rc)
+	}
+	return []event.Payload{rc}, true
+}
+
+// deliver queues the HTTP call of a fired run; its outcome is recorded by
+// the outcome batcher unless this node stopped leading meanwhile (then the
+// next leader re-fires it under the same run id).
+func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s projections.Schedule) {
+	req := delivery.Request{
+		ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: scheduledInstant(pr),
+		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,
+	}
+	job := delivery.Job{Req: req, Policy: e.policyFor(s), Done: func(o delivery.Outcome) {
+		if o.Canceled {
+			return
+		}
+		status := event.StatusSuccess
+		if !o.Success {
+			status = event.StatusFailure
+		}
+		e.out.add(event.RunCompleted{
+			ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID, Partition: pr.Partition,
+			ScheduledTime: pr.ScheduledTime, Status: status, ErrorMessage: o.ErrorMessage,
+			HTTPStatus: o.HTTPStatus, Attempts: o.Attempts,
+			StartedAt: o.StartedAt.UnixMilli(), FinishedAt: o.FinishedAt.UnixMilli(),
+		})
+	}}
+	if err := e.pool.Submit(ctx, job); err != nil {
+		e.cfg.Logger.Warn("delivery not queued", "run", pr.RunID, "err", err)
+	}
+}
+
+// policyFor merges a schedule's retry overrides into the server default.
+func (e *Engine) policyFor(s projections.Schedule) delivery.Policy {
+	p := e.cfg.Policy
+	if r := s.Retry; r != nil {
+		if r.MaxAttempts > 0 {
+			p.MaxAttempts = r.MaxAttempts
+		}
+		if r.TimeoutMs > 0 {
+			p.Timeout = time.Duration(r.TimeoutMs) * time.Millisecond
+		}
+		if r.InitialBackoffMs > 0 {
+			p.InitialBackoff = time.Duration(r.InitialBackoffMs) * time.Millisecond
+		}
+		if r.MaxBackoffMs > 0 {
+			p.MaxBackoff = time.Duration(r.MaxBackoffMs) * time.Millisecond
+		}
+		if r.RetryOn4xx != nil {
+			p.RetryOn4xx = *r.RetryOn4xx
+		}
+	}
+	return p
+}
+
+// scheduledInstant is the time a callback reports as scheduled: the due
+// millisecond of a one-time run (which may be sub-second), the occurrence
+// of a cron run, the original time of a reconciled run.
+func scheduledInstant(pr projections.PendingRun) time.Time {
+	if pr.Kind == projections.KindOnce {
+		return time.UnixMilli(pr.DueMs)
+	}
+	return time.Unix(pr.ScheduledTime, 0)
+}

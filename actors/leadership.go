@@ -1,0 +1,93 @@
+package actors
+
+import (
+	"context"
+	"time"
+)
+
+// Leading reports whether this node fires callbacks now.
+func (e *Engine) Leading() bool {
+	e.lead.Lock()
+	defer e.lead.Unlock()
+	return e.lead.leading
+}
+
+// term returns whether this node leads, the epoch and the term's context.
+func (e *Engine) term() (leading bool, epoch uint64, ctx context.Context) {
+	e.lead.Lock()
+	defer e.lead.Unlock()
+	return e.lead.leading, e.lead.epoch, e.lead.ctx
+}
+
+// OnLeadership reacts to raft leadership changes (called in order).
+func (e *Engine) OnLeadership(isLeader bool) {
+	e.lead.Lock()
+	e.lead.epoch++
+	epoch := e.lead.epoch
+	e.stepDownLocked()
+	e.lead.Unlock()
+	if isLeader {
+		e.inBackground(func() { e.takeOver(epoch) })
+	}
+}
+
+// takeOver enables firing once this node has applied every entry committed
+// before it became leader: a barrier, then timers for the partitions of
+// every active app that hold runs.
+func (e *Engine) takeOver(epoch uint64) {
+	for {
+		err := e.repl.Barrier(e.cfg.ProposeTimeout)
+		e.lead.Lock()
+		if e.lead.epoch != epoch {
+			e.lead.Unlock()
+			return
+		}
+		if err == nil {
+			e.lead.leading = true
+			e.lead.ctx, e.lead.cancel = context.WithCancel(context.Background())
+			ctx := e.lead.ctx
+			e.inBackground(func() { e.retain(ctx) })
+			e.lead.Unlock()
+			break
+		}
+		e.lead.Unlock()
+		e.cfg.Logger.Warn("barrier before taking over failed; retrying", "err", err)
+		time.Sleep(100 * time.Millisecond)
+	}
+	apps, err := e.state.Apps()
+	if err != nil {
+		e.cfg.Logger.Error("load apps to start timers", "err", err)
+		return
+	}
+	active := 0
+	for _, app := range apps {
+		if app.Active {
+			active++
+			e.activate(app.AppID, epoch)
+		}
+	}
+	e.cfg.Logger.Info("leading: timers started", "apps", len(apps), "active", active)
+}
+
+// stepDownLocked stops every actor that acts as the leader, and cancels
+// deliveries in flight: a deposed leader must not keep calling out. App
+// actors go too: their view of their app was made for proposing as the
+// leader. The caller holds lead.
+func (e *Engine) stepDownLocked() {
+	e.lead.leading = false
+	e.lead.cancel()
+	e.reg.Lock()
+	for k, t := range e.reg.timers {
+		e.system.Root.Stop(t.pid)
+		delete(e.reg.timers, k)
+	}
+	for k, pid := range e.reg.apps {
+		e.system.Root.Stop(pid)
+		delete(e.reg.apps, k)
+	}
+	clear(e.reg.active)
+	e.reg.Unlock()
+	e.fired.Lock()
+	clear(e.fired.runs)
+	e.fired.Unlock()
+}
