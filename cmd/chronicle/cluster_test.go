@@ -166,8 +166,12 @@ func TestThreeNodeClusterThroughAFollower(t *testing.T) {
 	for _, id := range ids {
 		followers[1].waitStatus(id, "SUCCESS", 10*time.Second)
 	}
-	time.Sleep(300 * time.Millisecond)
-	for i := range ids {
+	// Each outcome is recorded, and each run fired once: no further call
+	// of it can come.
+	for i, id := range ids {
+		if runs := followers[1].firedAfter(id, 0); len(runs) != 1 {
+			t.Fatalf("schedule %d recorded as fired %d times", i, len(runs))
+		}
 		if h := rc.hitsFor(fmt.Sprintf("/ha/%d", i)); len(h) != 1 {
 			t.Fatalf("schedule %d fired %d times", i, len(h))
 		}

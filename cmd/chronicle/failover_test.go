@@ -136,7 +136,14 @@ func TestKillLeaderWhileFiring(t *testing.T) {
 	for i := range ids {
 		ids[i] = follower.api.createOnce("failover", base+int64(i/25), rc.url(fmt.Sprintf("/f/%d", i)), "POST", fmt.Sprint(i)).ScheduleID
 	}
-	time.Sleep(time.Until(time.Unix(base, 0).Add(1500 * time.Millisecond)))
+	// Kill the leader in the middle of the span: once some runs arrived.
+	waitFor(t, 20*time.Second, "the first callbacks", func() bool {
+		n := 0
+		for i := range ids {
+			n += len(rc.hitsFor(fmt.Sprintf("/f/%d", i)))
+		}
+		return n >= 30
+	})
 	killedAt := time.Now()
 	leader.kill9(t)
 

@@ -278,17 +278,24 @@ func (rc *receiver) hitsFor(path string) []hit {
 	return out
 }
 
-// deliveredOnceEach waits for n callbacks, lets any duplicate arrive, and
-// fails the test unless n distinct paths were called once each and none
-// before due(path). It returns the latest callback's lateness.
-func (rc *receiver) deliveredOnceEach(t testing.TB, n int, within time.Duration, due func(path string) time.Time) time.Duration {
+// deliveredOnceEach waits until tn has recorded the outcome of n runs
+// and fails the test unless each of n distinct paths was called once, none
+// before due(path). Once a run's outcome is recorded no call of it can
+// follow (a re-fire would first record a second RunFired, which is
+// counted too), so nothing is waited for beyond the outcomes. It returns
+// the latest callback's lateness.
+func (rc *receiver) deliveredOnceEach(t testing.TB, tn *testNode, n int, within time.Duration, due func(path string) time.Time) time.Duration {
 	t.Helper()
-	waitFor(t, within, fmt.Sprintf("%d callbacks", n), func() bool {
-		rc.mu.Lock()
-		defer rc.mu.Unlock()
-		return len(rc.hits) >= n
+	var fired, completed int
+	waitFor(t, within, fmt.Sprintf("%d outcomes", n), func() bool {
+		// Outcomes first: every run counted there fired before it.
+		completed = tn.countEvents("RunCompleted")
+		fired = tn.countEvents("RunFired")
+		return completed >= n
 	})
-	time.Sleep(500 * time.Millisecond) // let any duplicate arrive before counting
+	if fired != n || completed != n {
+		t.Fatalf("%d RunFired and %d RunCompleted recorded, want %d each: a run fired twice", fired, completed, n)
+	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	seen := map[string]int{}
@@ -305,4 +312,57 @@ func (rc *receiver) deliveredOnceEach(t testing.TB, n int, within time.Duration,
 		t.Fatalf("want %d callbacks once each, got %d calls to %d paths", n, len(rc.hits), len(seen))
 	}
 	return worst
+}
+
+// countEvents counts the events of one type in tn's log.
+func (tn *testNode) countEvents(typ string) int {
+	tn.t.Helper()
+	n := 0
+	for after := uint64(0); ; {
+		code, r := tn.call("GET", fmt.Sprintf("/events?types=%s&limit=1000&after=%d", typ, after), nil)
+		var page struct {
+			Events []json.RawMessage `json:"events"`
+			Next   uint64            `json:"next"`
+		}
+		if code != 200 || json.Unmarshal(r.raw, &page) != nil {
+			tn.t.Fatalf("GET /events: %d %s", code, r.raw)
+		}
+		n += len(page.Events)
+		if page.Next == after {
+			return n
+		}
+		after = page.Next
+	}
+}
+
+// firedAfter lists the runs of schedule id (a cron's included) that were
+// recorded as fired after event seq.
+func (tn *testNode) firedAfter(id string, seq uint64) []string {
+	tn.t.Helper()
+	var runs []string
+	for _, e := range tn.history("/goscheduler/schedules/" + id + "/events?size=1000").Events {
+		if e.Type == "RunFired" && e.Seq > seq {
+			var rf struct {
+				RunID string `json:"runId"`
+			}
+			_ = json.Unmarshal(e.Data, &rf)
+			runs = append(runs, rf.RunID)
+		}
+	}
+	return runs
+}
+
+// lastEventSeq is the seq of the newest event about schedule id of type typ.
+func (tn *testNode) lastEventSeq(id, typ string) uint64 {
+	tn.t.Helper()
+	var seq uint64
+	for _, e := range tn.history("/goscheduler/schedules/" + id + "/events?size=1000").Events {
+		if e.Type == typ {
+			seq = e.Seq
+		}
+	}
+	if seq == 0 {
+		tn.t.Fatalf("no %s event about %s", typ, id)
+	}
+	return seq
 }

@@ -77,11 +77,25 @@ func TestCronFiresRepeatedlyAndDeleteStopsIt(t *testing.T) {
 	if !strings.Contains(string(r.Data), `"status":"DELETED"`) {
 		t.Fatalf("delete answer: %s", r.raw)
 	}
-	time.Sleep(300 * time.Millisecond) // a call already in flight may still land
-	n := len(rc.hitsFor("/cron"))
-	time.Sleep(2500 * time.Millisecond)
-	if m := len(rc.hitsFor("/cron")); m != n {
-		t.Fatalf("deleted cron kept firing: %d calls, then %d", n, m)
+	// Proof that it stopped, without waiting to see nothing happen: a
+	// schedule of the same app (one partition, one timer, fired in due
+	// order) due two occurrences later has fired, and no occurrence was
+	// recorded as fired after the delete. A call already in flight may
+	// land after the delete; it must be of an occurrence fired before it.
+	deleted := tn.lastEventSeq(cron.ScheduleID, "ScheduleDeleted")
+	sentinel := tn.createOnce("athena", time.Now().Unix()+2, rc.url("/sentinel"), "POST", "")
+	tn.waitStatus(sentinel.ScheduleID, "SUCCESS", 10*time.Second)
+	if runs := tn.firedAfter(cron.ScheduleID, deleted); len(runs) > 0 {
+		t.Fatalf("deleted cron kept firing: %v", runs)
+	}
+	firedBefore := map[string]bool{}
+	for _, id := range tn.firedAfter(cron.ScheduleID, 0) {
+		firedBefore[id] = true
+	}
+	for _, h := range rc.hitsFor("/cron") {
+		if !firedBefore[h.RunID] {
+			t.Fatalf("a call of run %s that was never recorded as fired", h.RunID)
+		}
 	}
 	code, r := tn.call("GET", "/goscheduler/schedules/"+cron.ScheduleID+"/runs?when=future", nil)
 	if code != 404 {
@@ -112,7 +126,15 @@ func TestDeactivatedAppNeitherCreatesNorFires(t *testing.T) {
 	if code != 409 || !strings.Contains(r.Status.StatusMessage, "deactivated") {
 		t.Fatalf("create on a deactivated app: %d %s", code, r.raw)
 	}
-	time.Sleep(time.Until(time.Unix(at, 0)) + 1500*time.Millisecond)
+	// Proof that nothing fired, without waiting to see nothing happen: a
+	// schedule of another app due a second later has fired, and the
+	// deactivated app's run has no RunFired.
+	tn.registerApp("witness", 1)
+	witness := tn.createOnce("witness", at+1, rc.url("/w"), "GET", "")
+	tn.waitStatus(witness.ScheduleID, "SUCCESS", 10*time.Second)
+	if runs := tn.firedAfter(s.ScheduleID, 0); len(runs) != 0 {
+		t.Fatalf("a deactivated app fired %v", runs)
+	}
 	if n := len(rc.hitsFor("/q")); n != 0 {
 		t.Fatalf("a deactivated app fired %d callbacks", n)
 	}

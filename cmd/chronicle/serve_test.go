@@ -179,7 +179,7 @@ func TestRunsCreatedWhileTheWindowLoadsFireOnce(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	worst := rc.deliveredOnceEach(t, runs, 20*time.Second, func(path string) time.Time {
+	worst := rc.deliveredOnceEach(t, tn, runs, 20*time.Second, func(path string) time.Time {
 		mu.Lock()
 		defer mu.Unlock()
 		return time.UnixMilli(due[path])
