@@ -16,5 +16,5 @@ type Stopper interface{ Stop() bool }
 
 type systemClock struct{}
 
-func (systemClock) Now() time.Time                               { return time.Now() }
+func (systemClock) Now() time.Time                              { return time.Now() }
 func (systemClock) AfterFunc(d time.Duration, f func()) Stopper { return time.AfterFunc(d, f) }
