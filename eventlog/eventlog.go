@@ -48,6 +48,21 @@ func Append(w Writer, ev event.Event) error {
 	return nil
 }
 
+// Deleter is the part of a Pebble batch that removing events needs.
+type Deleter interface {
+	Delete(key []byte, opts *pebble.WriteOptions) error
+}
+
+// Remove deletes the event at seq. Only retention removes events (the
+// events of closed schedules it drops, applying EventsCompacted, which
+// itself stays as the record that they existed); nothing rewrites one.
+func Remove(w Deleter, seq uint64) error {
+	if err := w.Delete(Key(seq), nil); err != nil {
+		return fmt.Errorf("remove event %d: %w", seq, err)
+	}
+	return nil
+}
+
 // LastSeq returns the sequence number of the newest event, 0 if the log is
 // empty.
 func LastSeq(r pebble.Reader) (uint64, error) {

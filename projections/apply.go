@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/errkind"
 	"github.com/cockroachdb/pebble/v2"
@@ -66,6 +67,22 @@ func Apply(b Batch, ev event.Event, fx *Effects) (int, error) {
 		return 0, err
 	}
 	return applyPayload(b, ev, p, fx)
+}
+
+// Record applies ev to the read models in b and, if they accept it,
+// appends it to the event log in the same batch: what every writer of a
+// state store does with each event (the FSM for the events of an entry,
+// the bench's log generator, tests). ev.Seq must be the log's next. A
+// rejection writes nothing and is returned as Apply returns it.
+func Record(b Batch, ev event.Event, fx *Effects) (int, error) {
+	n, err := Apply(b, ev, fx)
+	if err != nil {
+		return 0, err
+	}
+	if err := eventlog.Append(b, ev); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // applyPayload is Apply with the event's payload already decoded.

@@ -30,7 +30,10 @@ func NewCachingBatch(b Batch, c *RecordCache) *CachingBatch { return &CachingBat
 type RecordCache struct {
 	cur, old map[string]cached
 	max      int
-	puts     int // records put so far (Rebuild bounds them between commits)
+	// beforeForget, if set, is called when the old generation is about to
+	// be dropped: a rebuild commits what it wrote then, so that a record
+	// the cache forgets is one its store can answer (rebuildBatch).
+	beforeForget func()
 
 	// highSch is the highest schedule key stored or written, once
 	// LearnScheduleKeys has read it (highKnown). Schedule ids are UUIDv7,
@@ -119,8 +122,10 @@ func (c *RecordCache) get(key []byte) (cached, bool) {
 }
 
 func (c *RecordCache) put(key []byte, v cached) {
-	c.puts++
 	if len(c.cur) >= c.max {
+		if c.beforeForget != nil {
+			c.beforeForget()
+		}
 		c.old, c.cur = c.cur, make(map[string]cached, c.max)
 	}
 	c.cur[string(key)] = v

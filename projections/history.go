@@ -170,11 +170,13 @@ func (a *applier) eventsCompacted(p *event.EventsCompacted) (int, error) {
 // dropSchedule deletes a closed schedule's events and records.
 func (a *applier) dropSchedule(s Schedule) error {
 	var keys [][]byte
+	var events []uint64
 	err := scanPrefix(a.b, sevPrefix(s.ScheduleID), nil, func(k, v []byte) (bool, error) {
 		keys = append(keys, append([]byte(nil), k...))
 		seq := binary.BigEndian.Uint64(k[len(k)-8:])
 		if len(v) == 2 && scheduleScoped(event.Type(binary.BigEndian.Uint16(v))) {
-			keys = append(keys, eventlog.Key(seq), aevKey(s.AppID, seq))
+			events = append(events, seq)
+			keys = append(keys, aevKey(s.AppID, seq))
 		}
 		return true, nil
 	})
@@ -201,6 +203,11 @@ func (a *applier) dropSchedule(s Schedule) error {
 	for _, k := range keys {
 		if err := a.b.Delete(k, nil); err != nil {
 			return fmt.Errorf("retention: delete %q of %s: %w", k, s.ScheduleID, err)
+		}
+	}
+	for _, seq := range events {
+		if err := eventlog.Remove(a.b, seq); err != nil {
+			return fmt.Errorf("retention of %s: %w", s.ScheduleID, err)
 		}
 	}
 	return nil

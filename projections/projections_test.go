@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -38,15 +37,12 @@ func (w *world) apply(p event.Payload) (int, error) {
 	ev.Seq = w.seq + 1
 	b := w.db.NewIndexedBatch()
 	defer b.Close()
-	n, err := Apply(b, ev, nil)
+	n, err := Record(b, ev, nil)
 	if err != nil {
 		if !IsRejection(err) {
 			w.t.Fatalf("apply %s: storage error %v", ev.Type, err)
 		}
 		return 0, err
-	}
-	if err := eventlog.Append(b, ev); err != nil {
-		w.t.Fatal(err)
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		w.t.Fatal(err)

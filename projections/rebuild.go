@@ -50,6 +50,14 @@ func rebuild(src pebble.Reader, dst *pebble.DB, batchSize, cacheRecords int, pro
 
 	b := newRebuildBatch(dst)
 	defer b.close()
+	// Before the cache forgets a generation of records, everything written
+	// so far is committed: a record read back then comes from the store.
+	var forgetErr error
+	cache.beforeForget = func() {
+		if err := b.flush(); err != nil && forgetErr == nil {
+			forgetErr = err
+		}
+	}
 	cb := NewCachingBatch(b, cache)
 	n := 0
 	var last uint64
@@ -59,16 +67,15 @@ func rebuild(src pebble.Reader, dst *pebble.DB, batchSize, cacheRecords int, pro
 			if _, err := applyPayload(cb, d.ev, d.p, nil); err != nil {
 				return fmt.Errorf("rebuild: event %d (%s): %w", d.ev.Seq, d.ev.Type, err)
 			}
+			if forgetErr != nil {
+				return fmt.Errorf("rebuild: commit at event %d: %w", d.ev.Seq, forgetErr)
+			}
 			n++
-			// The cache must still hold every record written since the
-			// last commit that completed (see rebuildBatch). It forgets a
-			// record only after two generations of writes; the batch in
-			// flight and this one stay under half of one.
-			if n%batchSize == 0 || cache.puts-b.putsAtCommit >= cache.max/4 {
-				if err := b.commit(cache); err != nil {
+			if n%batchSize == 0 {
+				if err := b.commit(); err != nil {
 					return fmt.Errorf("rebuild: commit at event %d: %w", d.ev.Seq, err)
 				}
-				if progress != nil && n%batchSize == 0 {
+				if progress != nil {
 					progress(d.ev.Seq, n)
 				}
 			}
@@ -90,15 +97,16 @@ func rebuild(src pebble.Reader, dst *pebble.DB, batchSize, cacheRecords int, pro
 // without the skiplist an indexed batch keeps so that it can read its own
 // writes (a fifth of a rebuild's apply time went into it). Apply reads
 // back the records it wrote (apps, schedules, runs) through the record
-// cache, which holds every record written since the last commit, so a
-// record read that reaches this batch is of one not written since then
-// and is read from the store. Any other read (index scans: of a cron's
-// runs, a bulk action's time range, retention) commits what is pending
-// first, so it sees every earlier event, as an indexed batch would.
+// cache, which holds every record written since the last commit: the
+// cache commits everything pending before it forgets a generation (its
+// beforeForget), whatever its size. So a record read that reaches this
+// batch is of one not written since the last commit, and is read from the
+// store. Any other read (index scans: of a cron's runs, a bulk action's
+// time range, retention) commits what is pending first, so it sees every
+// earlier event, as an indexed batch would.
 type rebuildBatch struct {
-	db           *pebble.DB
-	b            *pebble.Batch
-	putsAtCommit int // the cache's puts when the batch was last committed
+	db *pebble.DB
+	b  *pebble.Batch
 
 	// inflight is the previous batch being committed on its own goroutine
 	// while apply fills b; its result arrives on done. Once committed it
@@ -193,11 +201,10 @@ func (r *rebuildBatch) flush() error {
 
 // commit starts committing the batch on another goroutine, once the one
 // before it is in, and gives apply a new batch.
-func (r *rebuildBatch) commit(c *RecordCache) error {
+func (r *rebuildBatch) commit() error {
 	if err := r.wait(); err != nil {
 		return err
 	}
-	r.putsAtCommit = c.puts
 	if r.b.Empty() {
 		return nil
 	}

@@ -180,16 +180,13 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 			// the payload bytes (an entry written by an older build carries
 			// JSON, version 1), and the stored event keeps that form.
 			ev.Seq, ev.Term, ev.Index = seq+1, l.Term, l.Index
-			affected, err := projections.Apply(projections.NewCachingBatch(b, f.records), ev, &fx)
+			affected, err := projections.Record(projections.NewCachingBatch(b, f.records), ev, &fx)
 			if err != nil {
 				if !projections.IsRejection(err) {
 					panic(fmt.Sprintf("raftfsm: entry %d event %d: %v", l.Index, j, err))
 				}
 				results[j].Err = err
 				continue
-			}
-			if err := eventlog.Append(b, ev); err != nil {
-				panic(fmt.Sprintf("raftfsm: entry %d: %v", l.Index, err))
 			}
 			seq++
 			results[j] = Result{Seq: ev.Seq, Time: ev.Time, Affected: affected}

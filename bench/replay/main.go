@@ -292,12 +292,8 @@ func (g *generator) add(p event.Payload) {
 	}
 	ev.Seq, ev.Term, ev.Index = g.seq+1, 1, g.seq+1
 	b := &opRecorder{Batch: g.batch, w: g.ops}
-	if _, err := projections.Apply(projections.NewCachingBatch(b, g.cache), ev, nil); err != nil {
+	if _, err := projections.Record(projections.NewCachingBatch(b, g.cache), ev, nil); err != nil {
 		g.err = fmt.Errorf("event %d (%s): %w", ev.Seq, ev.Type, err)
-		return
-	}
-	if err := eventlog.Append(g.batch, ev); err != nil {
-		g.err = err
 		return
 	}
 	g.seq++
