@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,116 +12,8 @@ import (
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 )
 
-type clusterView struct {
-	NodeID   string `json:"nodeId"`
-	LeaderID string `json:"leaderId"`
-	Members  []struct {
-		ID          string `json:"id"`
-		RaftAddress string `json:"raftAddress"`
-		HTTPAddress string `json:"httpAddress"`
-		Voter       bool   `json:"voter"`
-		Leader      bool   `json:"leader"`
-		Reachable   *bool  `json:"reachable"`
-		EventSchema int    `json:"eventSchema"`
-	} `json:"members"`
-}
-
-func (tn *testNode) cluster() clusterView {
-	tn.t.Helper()
-	code, r := tn.call("GET", "/cluster", nil)
-	var v clusterView
-	if code == 200 {
-		_ = json.Unmarshal(r.raw, &v)
-	}
-	return v
-}
-
-// startCluster starts n in-process nodes that form one Raft cluster.
-func startCluster(t *testing.T, n int, tune func(*serveConfig)) []*testNode {
-	t.Helper()
-	cfgs := make([]serveConfig, n)
-	var peers []string
-	for i := range cfgs {
-		cfgs[i] = testConfig(t, t.TempDir())
-		cfgs[i].nodeID = fmt.Sprintf("n%d", i+1)
-		// Three nodes in one process under -race on a loaded 2-core machine
-		// miss 300 ms heartbeats; these tests are about behaviour, not
-		// failover speed (the child-process test keeps the LAN defaults).
-		cfgs[i].heartbeat, cfgs[i].election, cfgs[i].lease = time.Second, time.Second, 500*time.Millisecond
-		peers = append(peers, cfgs[i].nodeID+"="+cfgs[i].raftAddr)
-	}
-	nodes := make([]*testNode, n)
-	for i := range cfgs {
-		cfgs[i].peers = strings.Join(peers, ",")
-		if tune != nil {
-			tune(&cfgs[i])
-		}
-	}
-	// Start them together: each waits for a leader, which needs a quorum.
-	done := make(chan int, n)
-	for i := range cfgs {
-		go func(i int) {
-			logger := testLogger()
-			nd, err := startNode(cfgs[i], logger)
-			if err != nil {
-				t.Errorf("start %s: %v", cfgs[i].nodeID, err)
-			} else {
-				nodes[i] = &testNode{t: t, cfg: cfgs[i], n: nd, base: "http://" + nd.httpAddr()}
-				t.Cleanup(nodes[i].stop)
-			}
-			done <- i
-		}(i)
-	}
-	for range cfgs {
-		<-done
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
-	waitAnnounced(t, nodes)
-	return nodes
-}
-
-// waitAnnounced waits until every node sees a leader and every member's
-// HTTP address.
-func waitAnnounced(t *testing.T, nodes []*testNode) {
-	t.Helper()
-	waitFor(t, 20*time.Second, "cluster formed and announced", func() bool {
-		for _, tn := range nodes {
-			v := tn.cluster()
-			if v.LeaderID == "" || len(v.Members) != len(nodes) {
-				return false
-			}
-			for _, m := range v.Members {
-				if m.HTTPAddress == "" {
-					return false
-				}
-			}
-		}
-		return true
-	})
-}
-
-func leaderAndFollowers(t *testing.T, nodes []*testNode) (*testNode, []*testNode) {
-	t.Helper()
-	var leader *testNode
-	var followers []*testNode
-	waitFor(t, 10*time.Second, "a leader", func() bool {
-		leader, followers = nil, nil
-		for _, tn := range nodes {
-			if tn.n != nil && tn.n.raft.IsLeader() && tn.n.engine.Leading() {
-				leader = tn
-			} else if tn.n != nil {
-				followers = append(followers, tn)
-			}
-		}
-		return leader != nil
-	})
-	return leader, followers
-}
-
 func TestThreeNodeClusterThroughAFollower(t *testing.T) {
-	nodes := startCluster(t, 3, nil)
+	nodes := makeCluster(t, 3, clusterOpts{})
 	rc := newReceiver(t)
 	leader, followers := leaderAndFollowers(t, nodes)
 	f := followers[0]
@@ -196,17 +87,13 @@ func TestThreeNodeClusterThroughAFollower(t *testing.T) {
 }
 
 func TestMembershipChangesThroughTheAPI(t *testing.T) {
-	nodes := startCluster(t, 3, nil)
+	nodes := makeCluster(t, 3, clusterOpts{})
 	// A fourth node, not in its own --peers: it must not bootstrap; it waits to be added.
 	cfg := testConfig(t, t.TempDir())
 	cfg.nodeID, cfg.peers = "n4", nodes[0].cfg.peers
 	cfg.heartbeat, cfg.election, cfg.lease = nodes[0].cfg.heartbeat, nodes[0].cfg.election, nodes[0].cfg.lease
-	nd, err := startNode(cfg, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n4 := &testNode{t: t, cfg: cfg, n: nd, base: "http://" + nd.httpAddr()}
-	t.Cleanup(n4.stop)
+	n4 := &testNode{t: t, cfg: cfg}
+	n4.start()
 	nodes[0].registerApp("members", 1)
 
 	r := nodes[1].must(200, "POST", "/cluster/members", map[string]any{"id": "n4", "raftAddress": cfg.raftAddr, "voter": false})
@@ -253,9 +140,9 @@ func TestMembershipChangesThroughTheAPI(t *testing.T) {
 // for the leader to snapshot and truncate its log past the follower, and
 // restarts it: it must catch up from the snapshot.
 func TestRestartedFollowerCatchesUpBySnapshot(t *testing.T) {
-	nodes := startCluster(t, 3, func(c *serveConfig) {
+	nodes := makeCluster(t, 3, clusterOpts{tune: func(c *serveConfig) {
 		c.snapshotThreshold, c.trailingLogs, c.snapshotInterval = 40, 10, 200*time.Millisecond
-	})
+	}})
 	leader, followers := leaderAndFollowers(t, nodes)
 	lagging := followers[0]
 	leader.registerApp("snap", 2)
@@ -275,13 +162,8 @@ func TestRestartedFollowerCatchesUpBySnapshot(t *testing.T) {
 	})
 	before := newestSnapshotIndex(t, lagging.cfg.dataDir)
 
-	restarted := &testNode{t: t, cfg: lagging.cfg}
-	nd, err := startNode(lagging.cfg, testLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	restarted.n, restarted.base = nd, "http://"+nd.httpAddr()
-	t.Cleanup(restarted.stop)
+	restarted := lagging
+	restarted.start()
 	waitFor(t, 20*time.Second, "restarted follower caught up", func() bool {
 		code, _ := restarted.call("GET", "/goscheduler/schedules/"+last, nil)
 		return code == 200
@@ -318,7 +200,7 @@ func newestSnapshotIndex(t *testing.T, dataDir string) int {
 // TestNoLeaderAnswers503: with two of three nodes gone the survivor cannot
 // elect a leader; writes get a clear 503 with Retry-After, reads still work.
 func TestNoLeaderAnswers503(t *testing.T) {
-	nodes := startCluster(t, 3, nil)
+	nodes := makeCluster(t, 3, clusterOpts{})
 	nodes[0].registerApp("quorum", 1)
 	waitFor(t, 5*time.Second, "app replicated", func() bool {
 		code, _ := nodes[2].call("GET", "/goscheduler/apps?app_id=quorum", nil)
@@ -388,7 +270,7 @@ func TestBadMembershipChangesKeepTheLeader(t *testing.T) {
 // With one of three nodes down, removing a live voter would leave one of
 // two voters reachable: refused unless forced. The dead one may go.
 func TestRemovingAVoterThatWouldLoseTheQuorumIsRefused(t *testing.T) {
-	nodes := startCluster(t, 3, nil)
+	nodes := makeCluster(t, 3, clusterOpts{})
 	leader, followers := leaderAndFollowers(t, nodes)
 	down, live := followers[0], followers[1]
 	down.stop()
@@ -412,7 +294,7 @@ func TestRemovingAVoterThatWouldLoseTheQuorumIsRefused(t *testing.T) {
 // to elect one. Stopped and recovered with itself as the only voter, it
 // comes back as a working single node with all its data.
 func TestRecoverBringsBackANodeThatLostItsQuorum(t *testing.T) {
-	nodes := startCluster(t, 3, nil)
+	nodes := makeCluster(t, 3, clusterOpts{})
 	leader, _ := leaderAndFollowers(t, nodes)
 	leader.registerApp("survive", 2)
 	far := time.Now().Unix() + 86400

@@ -2,11 +2,7 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -64,14 +60,7 @@ func TestMisfireThresholdAfterDowntime(t *testing.T) {
 // the same data dir, and expects every acknowledged schedule to be there
 // and to fire.
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
-	bin := chronicleBinary(t)
-	dir := t.TempDir()
-	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
-	start := func() *exec.Cmd {
-		return startServeChild(t, bin, dir, httpAddr, raftAddr, os.Stderr, "--timer-window", "2s")
-	}
-	child := start()
-	tn := &testNode{t: t, base: "http://" + httpAddr}
+	tn := startChild(t, testConfig(t, t.TempDir()), nil, "--timer-window", "2s")
 	rc := newReceiver(t)
 	tn.registerApp("durable", 4)
 	at := time.Now().Unix() + 6
@@ -79,12 +68,9 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		ids = append(ids, tn.createOnce("durable", at, rc.url(fmt.Sprintf("/k/%d", i)), "POST", fmt.Sprint(i)).ScheduleID)
 	}
-	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = child.Process.Wait()
-
-	start()
+	tn.kill9()
+	tn.start()
+	tn.waitHealthy()
 	for _, id := range ids {
 		if s := tn.getSchedule(id); s.Status != "SCHEDULED" && s.Status != "SUCCESS" {
 			t.Fatalf("acknowledged schedule %s after kill -9: %+v", id, s)
@@ -108,16 +94,10 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 // own state (no restore from the snapshot file) with every acknowledged
 // write.
 func TestKill9AfterLogTruncationKeepsAcknowledgedWrites(t *testing.T) {
-	bin := chronicleBinary(t)
 	dir := t.TempDir()
-	httpAddr, raftAddr := freeAddr(t), freeAddr(t)
 	var logs syncbuf.Buffer
-	start := func() *exec.Cmd {
-		return startServeChild(t, bin, dir, httpAddr, raftAddr, &logs, "--raft-snapshot-threshold", "20",
-			"--raft-snapshot-interval", "200ms", "--raft-trailing-logs", "1")
-	}
-	child := start()
-	tn := &testNode{t: t, base: "http://" + httpAddr}
+	tn := startChild(t, testConfig(t, dir), &logs, "--raft-snapshot-threshold", "20",
+		"--raft-snapshot-interval", "200ms", "--raft-trailing-logs", "1")
 	tn.registerApp("trunc", 2)
 	at := time.Now().Unix() + 3600
 	var ids []string
@@ -127,12 +107,9 @@ func TestKill9AfterLogTruncationKeepsAcknowledgedWrites(t *testing.T) {
 	waitFor(t, 20*time.Second, "a snapshot covering most creates", func() bool {
 		return newestSnapshotIndex(t, dir) >= 100
 	})
-	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = child.Process.Wait()
-
-	start()
+	tn.kill9()
+	tn.start()
+	tn.waitHealthy()
 	for i, id := range ids {
 		if s := tn.getSchedule(id); s.Status != "SCHEDULED" || s.Payload != fmt.Sprint(i) {
 			t.Fatalf("acknowledged schedule %d after kill -9: %+v", i, s)
@@ -141,21 +118,4 @@ func TestKill9AfterLogTruncationKeepsAcknowledgedWrites(t *testing.T) {
 	if out := logs.String(); strings.Contains(out, "behind the newest snapshot") {
 		t.Fatalf("the state store lost flushed state and was restored from the snapshot:\n%s", out)
 	}
-}
-
-// startServeChild runs `chronicle serve` as node1 on dir, its output to
-// out, and waits until it is healthy; the test's end kills it.
-func startServeChild(t *testing.T, bin, dir, httpAddr, raftAddr string, out io.Writer, extra ...string) *exec.Cmd {
-	t.Helper()
-	args := append([]string{"serve", "--data-dir", dir, "--http-addr", httpAddr, "--raft-addr", raftAddr,
-		"--node-id", "node1", "--log-level", "warn"}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	tn := &testNode{t: t, base: "http://" + httpAddr}
-	tn.waitHealthy()
-	return cmd
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -19,7 +18,7 @@ import (
 // with its own time and id, the follower reads it back at once, and every
 // answer, refusals included, is what the leader itself would give.
 func TestCreatesThroughAFollowerGoToTheLeaderAsEvents(t *testing.T) {
-	nodes := startCluster(t, 3, nil)
+	nodes := makeCluster(t, 3, clusterOpts{})
 	rc := newReceiver(t)
 	leader, followers := leaderAndFollowers(t, nodes)
 	f := followers[0]
@@ -119,7 +118,7 @@ func forgedCreate(t *testing.T, mutate func(*event.ScheduleCreated)) event.Event
 // choosing. Each is refused with 400 by whichever node gets it, nothing
 // is committed, and the cluster keeps serving.
 func TestForgedForwardsAreRefusedAndTheClusterKeepsServing(t *testing.T) {
-	nodes := startCluster(t, 3, nil)
+	nodes := makeCluster(t, 3, clusterOpts{})
 	rc := newReceiver(t)
 	leader, followers := leaderAndFollowers(t, nodes)
 	leader.registerApp("forged", 1)
@@ -178,40 +177,4 @@ func TestForgedForwardsAreRefusedAndTheClusterKeepsServing(t *testing.T) {
 		}
 	}
 	ensureSame(t, nodes)
-}
-
-// ensureSame waits until every node has applied the same log: the same
-// last event, each one the same.
-func ensureSame(t *testing.T, nodes []*testNode) {
-	t.Helper()
-	var want []byte
-	waitFor(t, 10*time.Second, "every node holds the same log", func() bool {
-		want = nil
-		for _, tn := range nodes {
-			evs, err := tn.n.raft.Events(0, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, _ := json.Marshal(views(t, evs))
-			if want == nil {
-				want = got
-			} else if !bytes.Equal(got, want) {
-				return false
-			}
-		}
-		return true
-	})
-}
-
-func views(t *testing.T, evs []event.Event) []event.View {
-	t.Helper()
-	out := make([]event.View, len(evs))
-	for i, ev := range evs {
-		v, err := ev.View()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[i] = v
-	}
-	return out
 }

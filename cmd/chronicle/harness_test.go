@@ -6,16 +6,24 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chronicle-sched/chronicle/internal/freeport"
 )
+
+// The one harness for real nodes (hashicorp/raft's testing.go is the
+// model): a node runs in-process, with the same wiring as `serve`, or as
+// the real binary in a child process (what kill -9 needs); either way a
+// test talks to it over HTTP on 127.0.0.1, and its data is under
+// t.TempDir(). makeCluster starts several that form one Raft cluster;
+// waitForReplication and ensureSame check the cluster as a whole.
 
 // testConfig is a node tuned for tests: free ports, quick retries.
 func testConfig(t testing.TB, dataDir string) serveConfig {
@@ -26,7 +34,7 @@ func testConfig(t testing.TB, dataDir string) serveConfig {
 		misfire: time.Minute, window: 2 * time.Second,
 		cbTimeout: 2 * time.Second, cbAttempts: 2, cbBackoff: 50 * time.Millisecond, cbMaxBackoff: 200 * time.Millisecond,
 		heartbeat: 300 * time.Millisecond, election: 300 * time.Millisecond, lease: 150 * time.Millisecond,
-		snapshotThreshold: 16384,
+		snapshotThreshold: 16384, maxApps: 1000,
 	}
 }
 
@@ -39,330 +47,338 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
-// testNode is a node started in-process with the same wiring as `serve`.
-type testNode struct {
-	t    testing.TB
-	cfg  serveConfig
-	n    *node
-	base string
-}
-
-func startTestNode(t testing.TB, cfg serveConfig) *testNode {
-	t.Helper()
-	n, err := startNode(cfg, testLogger())
-	if err != nil {
-		t.Fatalf("start node: %v", err)
-	}
-	tn := &testNode{t: t, cfg: cfg, n: n, base: "http://" + n.httpAddr()}
-	t.Cleanup(tn.stop)
-	tn.waitHealthy()
-	return tn
-}
-
 func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
+// testNode is one node of a test, and the client a test talks to it with.
+type testNode struct {
+	t    testing.TB
+	cfg  serveConfig
+	base string // http://host:port of its API
+
+	n *node // in-process: the running node (nil while stopped)
+
+	child bool      // the real binary, in a child process
+	proc  *exec.Cmd // the running child (nil while stopped)
+	out   io.Writer // the child's output
+	extra []string  // the child's flags beyond cfg's
+}
+
+// startTestNode starts a single in-process node and waits until it
+// serves.
+func startTestNode(t testing.TB, cfg serveConfig) *testNode {
+	t.Helper()
+	tn := &testNode{t: t, cfg: cfg}
+	tn.start()
+	tn.waitHealthy()
+	return tn
+}
+
+// startChild starts a single node as a child process of the real binary,
+// its output to out, and waits until it serves.
+func startChild(t testing.TB, cfg serveConfig, out io.Writer, extra ...string) *testNode {
+	t.Helper()
+	if cfg.httpAddr == "127.0.0.1:0" {
+		cfg.httpAddr = freeAddr(t) // the test must know it before the child binds it
+	}
+	tn := &testNode{t: t, cfg: cfg, child: true, out: out, extra: extra}
+	tn.start()
+	tn.waitHealthy()
+	return tn
+}
+
+// start runs the node on its configuration (again, after a stop).
+func (tn *testNode) start() {
+	tn.t.Helper()
+	if !tn.child {
+		n, err := startNode(tn.cfg, testLogger())
+		if err != nil {
+			tn.t.Fatalf("start %s: %v", tn.cfg.nodeID, err)
+		}
+		tn.n, tn.base = n, "http://"+n.httpAddr()
+		tn.t.Cleanup(tn.stop)
+		return
+	}
+	args := []string{"serve", "--data-dir", tn.cfg.dataDir, "--http-addr", tn.cfg.httpAddr, "--raft-addr", tn.cfg.raftAddr,
+		"--node-id", tn.cfg.nodeID, "--peers", tn.cfg.peers, "--log-level", tn.cfg.logLevel}
+	cmd := exec.Command(chronicleBinary(tn.t), append(args, tn.extra...)...)
+	cmd.Stdout, cmd.Stderr = tn.out, tn.out
+	if tn.out == nil {
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		tn.t.Fatal(err)
+	}
+	tn.proc, tn.base = cmd, "http://"+tn.cfg.httpAddr
+	tn.t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+}
+
+// stop shuts the node down cleanly (SIGTERM for a child).
 func (tn *testNode) stop() {
-	if tn.n != nil {
+	switch {
+	case tn.n != nil:
 		if err := tn.n.stop(); err != nil {
 			tn.t.Errorf("stop node: %v", err)
 		}
 		tn.n = nil
+	case tn.proc != nil:
+		_ = tn.proc.Process.Signal(syscall.SIGTERM)
+		_, _ = tn.proc.Process.Wait()
+		tn.proc = nil
 	}
 }
+
+// kill9 kills a child node with SIGKILL: no shutdown, no flush.
+func (tn *testNode) kill9() {
+	tn.t.Helper()
+	if tn.proc == nil {
+		tn.t.Fatal("kill -9 needs a running child process (startChild, makeCluster with child)")
+	}
+	if err := tn.proc.Process.Signal(syscall.SIGKILL); err != nil {
+		tn.t.Fatal(err)
+	}
+	_, _ = tn.proc.Process.Wait()
+	tn.proc = nil
+}
+
+// running reports whether the node was started and not stopped.
+func (tn *testNode) running() bool { return tn.n != nil || tn.proc != nil }
 
 func (tn *testNode) waitHealthy() {
 	tn.t.Helper()
-	waitFor(tn.t, 15*time.Second, "node healthy", func() bool {
+	waitFor(tn.t, 15*time.Second, tn.cfg.nodeID+" healthy", func() bool {
 		code, _ := tn.call("GET", "/goscheduler/healthcheck", nil)
-		return code == http.StatusOK
+		return code == 200
 	})
 }
 
-// resp is a decoded answer envelope.
-type resp struct {
-	Status struct {
-		StatusCode    int    `json:"statusCode"`
-		StatusMessage string `json:"statusMessage"`
-		StatusType    string `json:"statusType"`
-		TotalCount    *int   `json:"totalCount"`
-	} `json:"status"`
-	Data    json.RawMessage `json:"data"`
-	Remarks string          `json:"remarks"`
-	raw     []byte
+// clusterOpts shape makeCluster's nodes.
+type clusterOpts struct {
+	child bool               // real binaries in child processes (kill -9), with the LAN Raft timeouts
+	tune  func(*serveConfig) // applied to every node's configuration
+	extra []string           // flags of child processes beyond the configuration
 }
 
-func (tn *testNode) call(method, path string, body any) (int, resp) {
-	tn.t.Helper()
-	return callURL(tn.t, method, tn.base+path, body)
-}
-
-func callURL(t testing.TB, method, url string, body any) (int, resp) {
+// makeCluster starts n nodes that bootstrap one Raft cluster and waits
+// until each sees a leader and every member's API address.
+func makeCluster(t *testing.T, n int, o clusterOpts) []*testNode {
 	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		js, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
+	nodes := make([]*testNode, n)
+	var peers []string
+	for i := range nodes {
+		cfg := testConfig(t, t.TempDir())
+		cfg.nodeID = fmt.Sprintf("n%d", i+1)
+		if o.child {
+			cfg.httpAddr, cfg.logLevel = freeAddr(t), "error"
+		} else {
+			// Three nodes in one process under -race on a loaded 2-core
+			// machine miss 300 ms heartbeats; these tests are about
+			// behaviour, not failover speed (child processes keep the LAN
+			// defaults).
+			cfg.heartbeat, cfg.election, cfg.lease = time.Second, time.Second, 500*time.Millisecond
 		}
-		rd = bytes.NewReader(js)
+		peers = append(peers, cfg.nodeID+"="+cfg.raftAddr)
+		nodes[i] = &testNode{t: t, cfg: cfg, child: o.child, extra: o.extra}
 	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, resp{}
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	var r resp
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &r); err != nil {
-			t.Fatalf("%s %s: answer is not JSON (%d): %q", method, url, res.StatusCode, raw)
+	for _, tn := range nodes {
+		tn.cfg.peers = strings.Join(peers, ",")
+		if o.tune != nil {
+			o.tune(&tn.cfg)
 		}
 	}
-	r.raw = raw
-	return res.StatusCode, r
-}
-
-// must calls and fails the test unless the HTTP status is want.
-func (tn *testNode) must(want int, method, path string, body any) resp {
-	tn.t.Helper()
-	code, r := tn.call(method, path, body)
-	if code != want {
-		tn.t.Fatalf("%s %s: HTTP %d, want %d: %s", method, path, code, want, r.raw)
+	// Start them together: none has a leader before a quorum runs.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed []string
+	for _, tn := range nodes {
+		wg.Add(1)
+		go func(tn *testNode) {
+			defer wg.Done()
+			if tn.child {
+				tn.start()
+				return
+			}
+			nd, err := startNode(tn.cfg, testLogger())
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = append(failed, fmt.Sprintf("%s: %v", tn.cfg.nodeID, err))
+				return
+			}
+			tn.n, tn.base = nd, "http://"+nd.httpAddr()
+		}(tn)
 	}
-	return r
+	wg.Wait()
+	for _, tn := range nodes {
+		if tn.n != nil {
+			t.Cleanup(tn.stop)
+		}
+	}
+	if len(failed) > 0 {
+		t.Fatalf("start: %s", strings.Join(failed, "; "))
+	}
+	waitAnnounced(t, nodes)
+	return nodes
 }
 
-func decodeData[T any](t testing.TB, r resp) T {
+// waitAnnounced waits until every running node sees a leader and every
+// member's HTTP address.
+func waitAnnounced(t *testing.T, nodes []*testNode) {
 	t.Helper()
-	var v T
-	if err := json.Unmarshal(r.Data, &v); err != nil {
-		t.Fatalf("decode data %s: %v", r.Data, err)
-	}
-	return v
-}
-
-// schedule is the API's schedule shape.
-type schedule struct {
-	ScheduleID       string `json:"scheduleId"`
-	ParentScheduleID string `json:"parentScheduleId"`
-	Payload          string `json:"payload"`
-	AppID            string `json:"appId"`
-	ScheduleTime     int64  `json:"scheduleTime"`
-	PartitionID      int    `json:"partitionId"`
-	ScheduleGroup    int64  `json:"scheduleGroup"`
-	Callback         struct {
-		Type    string `json:"type"`
-		Details struct {
-			URL     string            `json:"url"`
-			Method  string            `json:"method"`
-			Headers map[string]string `json:"headers"`
-		} `json:"details"`
-	} `json:"callback"`
-	CronExpression string `json:"cronExpression"`
-	NextRunTime    int64  `json:"nextRunTime"`
-	Status         string `json:"status"`
-	ErrorMessage   string `json:"errorMessage"`
-}
-
-func (tn *testNode) registerApp(id string, partitions int) {
-	tn.t.Helper()
-	tn.must(200, "POST", "/goscheduler/apps", map[string]any{"appId": id, "partitions": partitions, "active": true})
-}
-
-func (tn *testNode) createOnce(app string, at int64, url, method string, payload string) schedule {
-	tn.t.Helper()
-	r := tn.must(200, "POST", "/goscheduler/schedules", map[string]any{
-		"appId": app, "payload": payload, "scheduleTime": at,
-		"callback": map[string]any{"type": "http", "details": map[string]any{
-			"url": url, "method": method, "headers": map[string]string{"X-Test": "yes"}}},
+	waitFor(t, 20*time.Second, "cluster formed and announced", func() bool {
+		for _, tn := range nodes {
+			v := tn.cluster()
+			if v.LeaderID == "" || len(v.Members) != len(nodes) {
+				return false
+			}
+			for _, m := range v.Members {
+				if m.HTTPAddress == "" {
+					return false
+				}
+			}
+		}
+		return true
 	})
-	return decodeData[struct{ Schedule schedule }](tn.t, r).Schedule
 }
 
-func (tn *testNode) getSchedule(id string) schedule {
-	tn.t.Helper()
-	r := tn.must(200, "GET", "/goscheduler/schedules/"+id, nil)
-	return decodeData[struct{ Schedule schedule }](tn.t, r).Schedule
-}
-
-// waitStatus polls a schedule until it has the status.
-func (tn *testNode) waitStatus(id, status string, within time.Duration) schedule {
-	tn.t.Helper()
-	var s schedule
-	waitFor(tn.t, within, "schedule "+id+" "+status, func() bool {
-		s = tn.getSchedule(id)
-		return s.Status == status
-	})
-	return s
-}
-
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+// leaderAndFollowers waits for a running node that leads (and fires), and
+// returns it with the other running nodes.
+func leaderAndFollowers(t *testing.T, nodes []*testNode) (*testNode, []*testNode) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
+	var leader *testNode
+	var followers []*testNode
+	waitFor(t, 10*time.Second, "a leader", func() bool {
+		leader, followers = nil, nil
+		for _, tn := range nodes {
+			if !tn.running() {
+				continue
+			}
+			if v := tn.cluster(); v.LeaderID == tn.cfg.nodeID && (tn.n == nil || tn.n.engine.Leading()) {
+				leader = tn
+			} else {
+				followers = append(followers, tn)
+			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// hit is one callback a receiver got.
-type hit struct {
-	At      time.Time
-	Method  string
-	Path    string
-	Header  http.Header
-	Body    string
-	RunID   string
-	Attempt string
-}
-
-// receiver is a real HTTP server standing in for a user's endpoint.
-type receiver struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	hits   []hit
-	status map[string]int // path → status to answer (default 200)
-}
-
-func newReceiver(t testing.TB) *receiver {
-	rc := &receiver{status: map[string]int{}}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.hits = append(rc.hits, hit{At: time.Now(), Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(),
-			Body: string(body), RunID: r.Header.Get("X-Chronicle-Run-Id"), Attempt: r.Header.Get("X-Chronicle-Attempt")})
-		code, ok := rc.status[r.URL.Path]
-		rc.mu.Unlock()
-		if !ok {
-			code = http.StatusOK
-		}
-		w.WriteHeader(code)
-		fmt.Fprintf(w, "answer %d", code)
-	}))
-	t.Cleanup(rc.srv.Close)
-	return rc
-}
-
-func (rc *receiver) url(path string) string { return rc.srv.URL + path }
-
-func (rc *receiver) answer(path string, code int) {
-	rc.mu.Lock()
-	rc.status[path] = code
-	rc.mu.Unlock()
-}
-
-func (rc *receiver) hitsFor(path string) []hit {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	var out []hit
-	for _, h := range rc.hits {
-		if h.Path == path {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
-// deliveredOnceEach waits until tn has recorded the outcome of n runs
-// and fails the test unless each of n distinct paths was called once, none
-// before due(path). Once a run's outcome is recorded no call of it can
-// follow (a re-fire would first record a second RunFired, which is
-// counted too), so nothing is waited for beyond the outcomes. It returns
-// the latest callback's lateness.
-func (rc *receiver) deliveredOnceEach(t testing.TB, tn *testNode, n int, within time.Duration, due func(path string) time.Time) time.Duration {
-	t.Helper()
-	var fired, completed int
-	waitFor(t, within, fmt.Sprintf("%d outcomes", n), func() bool {
-		// Outcomes first: every run counted there fired before it.
-		completed = tn.countEvents("RunCompleted")
-		fired = tn.countEvents("RunFired")
-		return completed >= n
+		return leader != nil
 	})
-	if fired != n || completed != n {
-		t.Fatalf("%d RunFired and %d RunCompleted recorded, want %d each: a run fired twice", fired, completed, n)
-	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	seen := map[string]int{}
-	var worst time.Duration
-	for _, h := range rc.hits {
-		seen[h.Path]++
-		at := due(h.Path)
-		if h.At.Before(at) {
-			t.Errorf("%s fired %v early", h.Path, at.Sub(h.At))
-		}
-		worst = max(worst, h.At.Sub(at))
-	}
-	if len(seen) != n || len(rc.hits) != n {
-		t.Fatalf("want %d callbacks once each, got %d calls to %d paths", n, len(rc.hits), len(seen))
-	}
-	return worst
+	return leader, followers
 }
 
-// countEvents counts the events of one type in tn's log.
-func (tn *testNode) countEvents(typ string) int {
+// waitForReplication waits until every running node has applied what
+// the leader had applied when it was called.
+func waitForReplication(t *testing.T, nodes []*testNode) {
+	t.Helper()
+	leader, _ := leaderAndFollowers(t, nodes)
+	want := leader.cluster().AppliedIndex
+	waitFor(t, 10*time.Second, fmt.Sprintf("every node applied index %d", want), func() bool {
+		for _, tn := range nodes {
+			if tn.running() && tn.cluster().AppliedIndex < want {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// ensureSame waits for replication, then fails the test unless every
+// running node holds the same event log, event for event.
+func ensureSame(t *testing.T, nodes []*testNode) {
+	t.Helper()
+	waitForReplication(t, nodes)
+	var want []byte
+	var first string
+	for _, tn := range nodes {
+		if !tn.running() {
+			continue
+		}
+		got := tn.allEvents()
+		if want == nil {
+			want, first = got, tn.cfg.nodeID
+		} else if !bytes.Equal(got, want) {
+			t.Fatalf("%s and %s hold different logs", first, tn.cfg.nodeID)
+		}
+	}
+}
+
+// allEvents is the node's whole event log as /events shows it.
+func (tn *testNode) allEvents() []byte {
 	tn.t.Helper()
-	n := 0
+	var all []json.RawMessage
 	for after := uint64(0); ; {
-		code, r := tn.call("GET", fmt.Sprintf("/events?types=%s&limit=1000&after=%d", typ, after), nil)
+		code, r := tn.call("GET", fmt.Sprintf("/events?limit=1000&after=%d", after), nil)
 		var page struct {
 			Events []json.RawMessage `json:"events"`
 			Next   uint64            `json:"next"`
 		}
 		if code != 200 || json.Unmarshal(r.raw, &page) != nil {
-			tn.t.Fatalf("GET /events: %d %s", code, r.raw)
+			tn.t.Fatalf("GET /events on %s: %d", tn.cfg.nodeID, code)
 		}
-		n += len(page.Events)
-		if page.Next == after {
-			return n
+		if len(page.Events) == 0 {
+			b, _ := json.Marshal(all)
+			return b
 		}
-		after = page.Next
+		all, after = append(all, page.Events...), page.Next
 	}
 }
 
-// firedAfter lists the runs of schedule id (a cron's included) that were
-// recorded as fired after event seq.
-func (tn *testNode) firedAfter(id string, seq uint64) []string {
-	tn.t.Helper()
-	var runs []string
-	for _, e := range tn.history("/goscheduler/schedules/" + id + "/events?size=1000").Events {
-		if e.Type == "RunFired" && e.Seq > seq {
-			var rf struct {
-				RunID string `json:"runId"`
-			}
-			_ = json.Unmarshal(e.Data, &rf)
-			runs = append(runs, rf.RunID)
-		}
-	}
-	return runs
+// clusterView is GET /cluster.
+type clusterView struct {
+	NodeID       string `json:"nodeId"`
+	LeaderID     string `json:"leaderId"`
+	AppliedIndex uint64 `json:"appliedIndex"`
+	Members      []struct {
+		ID          string `json:"id"`
+		RaftAddress string `json:"raftAddress"`
+		HTTPAddress string `json:"httpAddress"`
+		Voter       bool   `json:"voter"`
+		Leader      bool   `json:"leader"`
+		Reachable   *bool  `json:"reachable"`
+		EventSchema int    `json:"eventSchema"`
+	} `json:"members"`
 }
 
-// lastEventSeq is the seq of the newest event about schedule id of type typ.
-func (tn *testNode) lastEventSeq(id, typ string) uint64 {
+func (tn *testNode) cluster() clusterView {
 	tn.t.Helper()
-	var seq uint64
-	for _, e := range tn.history("/goscheduler/schedules/" + id + "/events?size=1000").Events {
-		if e.Type == typ {
-			seq = e.Seq
+	code, r := tn.call("GET", "/cluster", nil)
+	var v clusterView
+	if code == 200 {
+		_ = json.Unmarshal(r.raw, &v)
+	}
+	return v
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// chronicleBinary builds the real binary once for the tests that run it
+// as a child process.
+func chronicleBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "chronicle-bin")
+		if err != nil {
+			buildErr = err
+			return
 		}
+		binPath = filepath.Join(dir, "chronicle")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	if seq == 0 {
-		tn.t.Fatalf("no %s event about %s", typ, id)
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
 	}
-	return seq
+	os.Exit(code)
 }
