@@ -122,7 +122,7 @@ func Run(p profile, bin, only, results string) (Report, error) {
 		run  func() error
 	}{
 		{"create", s.create}, {"cluster", s.clusterCreate}, {"firing", s.firing},
-		{"recovery", s.recovery}, {"failover", s.failover}, {"replay", s.replay},
+		{"recovery", s.recovery}, {"apps", s.apps}, {"failover", s.failover}, {"replay", s.replay},
 	}
 	for _, st := range steps {
 		if !want(st.name) {

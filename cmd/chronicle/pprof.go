@@ -19,7 +19,8 @@ import (
 //
 // /debug/memory answers what the process holds in fixed-size structures
 // (Pebble block caches and memtables) beside the Go heap, so that memory
-// per schedule can be told apart from caches filling up. /debug/stores is
+// per schedule can be told apart from caches filling up; ?gc=1 collects
+// garbage first, so the heap figure is what is live. /debug/stores is
 // Pebble's own report of both stores (LSM levels, flushes, compactions and
 // their write amplification), the figure that says what a write costs the
 // disk and the CPU beyond the write itself.
@@ -34,7 +35,10 @@ func servePprof(addr string, logger *slog.Logger, n *raftfsm.Node) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("/debug/memory", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("/debug/memory", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("gc") == "1" {
+			runtime.GC() // the live heap, not what the collector has yet to free
+		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		w.Header().Set("Content-Type", "application/json")

@@ -181,9 +181,14 @@ type Memory struct {
 }
 
 // Memory reads the node's /debug/memory.
-func (n *Node) Memory() (Memory, error) {
+func (n *Node) Memory() (Memory, error) { return n.memory("/debug/memory") }
+
+// LiveMemory is Memory after a garbage collection: the heap is what is live.
+func (n *Node) LiveMemory() (Memory, error) { return n.memory("/debug/memory?gc=1") }
+
+func (n *Node) memory(path string) (Memory, error) {
 	var m Memory
-	res, err := n.debugGet("/debug/memory", 10*time.Second)
+	res, err := n.debugGet(path, 10*time.Second)
 	if err != nil {
 		return m, err
 	}
