@@ -13,8 +13,9 @@ import (
 // or, with nothing new, after CommitTimeout (10–20 ms); its heartbeats do
 // not carry the commit index. A write a follower took (forwarded creates,
 // relayed requests) is answered only once the follower applied it, so
-// its read-your-write would wait for whatever the leader appends next: a
-// lone create through a follower took 18 ms against 1.4 ms on the leader.
+// its read-your-write would wait for whatever the leader appends next, a
+// lone create through a follower ten times slower than on the leader
+// (bench/RESULTS.md, "Measurements behind the code").
 // After answering a follower, the leader therefore makes sure an
 // AppendEntries goes out: if nothing was appended after the index the
 // follower waits for, it appends an empty entry, whose replication carries

@@ -26,8 +26,8 @@ type proposer interface {
 // Service is the leader's side of forwarded events (ForwardPath). A
 // follower's app actor sends its batch of creates here instead of
 // relaying each client request: the leader then spends one HTTP exchange
-// per batch rather than per create (the relayed requests were 40% of the
-// leader's CPU in the three-node create benchmark).
+// per batch rather than per create (relayed requests were the largest
+// part of a leader's CPU: bench/RESULTS.md, "Measurements behind the code").
 type Service struct {
 	node     proposer
 	nudge    *nudger

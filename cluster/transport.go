@@ -10,8 +10,8 @@ import (
 // relayed requests, probes). It keeps idlePerHost idle connections to
 // each member, so calls under load reuse them: http.DefaultTransport keeps
 // 2 per host, and a follower then dialled a new connection for most writes
-// it relayed (15% of its CPU in the three-node create benchmark). Members
-// are on the cluster's network, never behind a proxy.
+// it relayed (bench/RESULTS.md, "Measurements behind the code"). Members are on the cluster's network, never behind a
+// proxy.
 func transport(idlePerHost int) *http.Transport {
 	return &http.Transport{
 		Proxy:               nil,

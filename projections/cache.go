@@ -39,8 +39,8 @@ type RecordCache struct {
 	// LearnScheduleKeys has read it (highKnown). Schedule ids are UUIDv7,
 	// ordered by creation time, so a new schedule's key is nearly always
 	// above it, and apply's existence check of the new id (a lookup in the
-	// memtable and every level: 5% of a node's CPU on creates) can answer
-	// "absent" without one. An id from a clock that runs behind is looked
+	// memtable and every level, a visible part of a create's cost) can
+	// answer "absent" without one. An id from a clock that runs behind is looked
 	// up as before. No stored key exceeds highSch: it starts at the
 	// store's highest and rises with every schedule written (a deletion
 	// only leaves it above the highest).

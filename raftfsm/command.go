@@ -19,9 +19,9 @@ const (
 	// schema version, uvarint type, varint time, and the node and payload
 	// data as uvarint-length-prefixed bytes. The payload bytes are in the
 	// form the event's schema version names (JSON for 1, the wire form for
-	// 2); the envelope around them is always binary. JSON envelopes were
-	// 11% of a node's CPU in the create benchmark (encode on propose,
-	// validate and decode on apply).
+	// 2); the envelope around them is always binary: JSON envelopes cost a
+	// node much of its CPU to encode on propose, and to validate and decode
+	// on apply (bench/RESULTS.md, "Measurements behind the code").
 	formatBinary byte = 2
 )
 

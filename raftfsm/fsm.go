@@ -79,7 +79,8 @@ func NewFSM(db *pebble.DB, logger *slog.Logger) (*FSM, error) {
 // fsmCacheRecords bounds the records apply keeps in memory: two
 // generations of this many, about a kilobyte each with the decoded value.
 // It holds the hot records (apps, schedules just created, runs in flight);
-// older ones come from the block cache. At 50,000 it was 70 MB of heap.
+// older ones come from the block cache; a larger bound costs heap for
+// little gain (bench/RESULTS.md, "Measurements behind the code").
 const fsmCacheRecords = 20_000
 
 func (f *FSM) loadMeta() error {

@@ -68,7 +68,7 @@ func (c *Config) setDefaults() {
 	}
 	// Tuned for a LAN: a dead leader is noticed and replaced in well under
 	// a second; shorter timeouts caused spurious elections under load on
-	// 2-core machines (see shared/DEPENDENCIES.md).
+	// 2-core machines.
 	def(&c.HeartbeatTimeout, 300*time.Millisecond)
 	def(&c.ElectionTimeout, 300*time.Millisecond)
 	def(&c.LeaderLeaseTimeout, 150*time.Millisecond)
@@ -142,8 +142,8 @@ func Open(cfg Config) (*Node, error) {
 	// The Raft log is the state machine's write-ahead log: every entry is
 	// synced there before it is applied, and on start raft re-applies the
 	// entries after the stored applied index. A second WAL in the state
-	// store only repeated that work (its writer was 9% of a node's CPU in
-	// the create benchmark). The state store's contents become durable
+	// store only repeated that work, at a cost that showed in the create
+	// benchmark (bench/RESULTS.md, "Measurements behind the code"). The state store's contents become durable
 	// when Pebble flushes a memtable, which FSM.Snapshot forces before raft
 	// may truncate the log, and which Shutdown forces on a clean stop.
 	liveOpts := StateOptions(cfg.Logger)
@@ -524,7 +524,7 @@ func openState(dataDir string, opts *pebble.Options, cacheBytes int64, logger *s
 // not exist yet (a new schedule, a run not pending). Bloom filters let
 // those misses skip every sstable instead of reading a block from each,
 // and a larger block cache and memtable keep the hot part of the read
-// models in memory. Measured on replay of 200k events: see bench/replay.
+// models in memory (figures: bench/RESULTS.md, "Measurements behind the code").
 func StateOptions(logger *slog.Logger) *pebble.Options {
 	opts := &pebble.Options{Logger: raftstore.PebbleLogger(logger.With("store", "state")), MemTableSize: 32 << 20,
 		EventListener: storeEvents(logger)}
@@ -537,13 +537,11 @@ func StateOptions(logger *slog.Logger) *pebble.Options {
 // RebuildOptions tunes Pebble for a rebuild of the projections into a
 // fresh store, a bulk load: no write-ahead log (a rebuild that stops is
 // redone from the event log; the caller flushes a store it keeps), and
-// fewer, larger compactions. At the state store's settings, compactions
-// were 36% of the CPU of a 1M-event rebuild, every L0 file rewriting much
-// of the level below; with 64 MB memtables, compactions that wait for 16
-// L0 sublevels and a 512 MB base level the same rebuild ran at 125–129k
-// events/s against 104–105k (bench/replay). Each setting alone gave
-// little. A node that opens the kept store later compacts it at the
-// state store's settings.
+// fewer, larger compactions: at the state store's settings every L0 file
+// of a rebuild rewrote much of the level below, and compactions took a
+// large part of its CPU. The three settings below help together; each
+// alone gave little (bench/RESULTS.md, "Measurements behind the code"). A node that opens the kept store later compacts
+// it at the state store's settings.
 func RebuildOptions(logger *slog.Logger) *pebble.Options {
 	opts := StateOptions(logger)
 	opts.DisableWAL = true
@@ -565,10 +563,9 @@ func OpenWithCache(dir string, opts *pebble.Options, cacheBytes int64) (*pebble.
 
 // DefaultStateCacheBytes is the state store's block cache unless
 // configured. Firing reads the records of every due run (its schedule,
-// its pending run) and writes them back; at 64 MB, a burst of 40,000 runs
-// spent 20% of the node's CPU re-reading sstable blocks, and the drain
-// rate rose from 8,100 to 9,700 callbacks/s with the cache no longer the
-// limit (bench/suite firing). It is a fixed cost, not one per schedule.
+// its pending run) and writes them back; with a smaller cache a burst of
+// due runs spent its CPU re-reading sstable blocks (bench/RESULTS.md, "Measurements behind the code"). It is a fixed
+// cost, not one per schedule.
 const DefaultStateCacheBytes = 256 << 20
 
 // StoreMemory is what the node's two Pebble stores hold in memory: fixed
