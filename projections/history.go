@@ -130,7 +130,8 @@ func (a *applier) refreshClosed(s Schedule) error {
 // only, so that retention may drop them with it.
 func scheduleScoped(t event.Type) bool {
 	switch t {
-	case event.TypeScheduleCreated, event.TypeScheduleDeleted, event.TypeRunFired, event.TypeRunCompleted:
+	case event.TypeScheduleCreated, event.TypeScheduleDeleted, event.TypeRunFired, event.TypeRunCompleted,
+		event.TypeScheduleClosed:
 		return true
 	}
 	return false

@@ -121,8 +121,11 @@ func TestRetentionDropsOnlyClosedSchedulesAndReplays(t *testing.T) {
 	w.must(event.RunCompleted{ScheduleID: "cron", RunID: r60, AppID: "a", ScheduledTime: 60, Status: event.StatusSuccess})
 	w.must(event.BulkAction{AppID: "a", Action: event.ActionDelete, Status: event.StatusScheduled, StartTime: 4000, EndTime: 4001})
 	w.must(event.ScheduleDeleted{ScheduleID: "cron", AppID: "a"})
+	// ended: a cron closed (no occurrence left) long ago.
+	w.must(event.ScheduleCreated{ScheduleID: "ended", AppID: "a", CronExpression: "* * * * *", NextRunTime: 60, Callback: cb})
+	w.must(event.ScheduleClosed{ScheduleID: "ended", AppID: "a", Reason: event.ReasonExhausted})
 	oldSeqs := []uint64{}
-	for _, id := range []string{"old", "cron"} {
+	for _, id := range []string{"old", "cron", "ended"} {
 		h, _ := w.q().ScheduleEvents(id, 0, 100)
 		for _, e := range h.Events {
 			oldSeqs = append(oldSeqs, e.Seq)
@@ -135,14 +138,14 @@ func TestRetentionDropsOnlyClosedSchedulesAndReplays(t *testing.T) {
 	cutoff := w.now - 60e9
 
 	candidates, err := w.q().ClosedBefore(cutoff/1e6, 100)
-	if err != nil || len(candidates) != 2 {
+	if err != nil || len(candidates) != 3 {
 		t.Fatalf("candidates: %v err=%v", candidates, err)
 	}
 	listed := append(candidates, "open", "recent", "never-existed")
-	if n := w.must(event.EventsCompacted{Cutoff: cutoff, Retention: "1m0s", ScheduleIDs: listed}); n != 2 {
-		t.Fatalf("compaction removed %d schedules, want 2", n)
+	if n := w.must(event.EventsCompacted{Cutoff: cutoff, Retention: "1m0s", ScheduleIDs: listed}); n != 3 {
+		t.Fatalf("compaction removed %d schedules, want 3", n)
 	}
-	for _, id := range []string{"old", "cron", r60} {
+	for _, id := range []string{"old", "cron", r60, "ended"} {
 		if _, ok, _ := w.q().Schedule(id); ok {
 			t.Errorf("%s survived retention", id)
 		}
