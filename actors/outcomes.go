@@ -15,6 +15,7 @@ type outcomeBatcher struct {
 	in   chan event.RunCompleted
 	done chan struct{}
 	once sync.Once
+	wg   sync.WaitGroup // the run loop, which close waits for
 }
 
 const (
@@ -24,6 +25,7 @@ const (
 
 func newOutcomeBatcher(e *Engine) *outcomeBatcher {
 	b := &outcomeBatcher{eng: e, in: make(chan event.RunCompleted, outcomeQueue), done: make(chan struct{})}
+	b.wg.Add(1)
 	go b.run()
 	return b
 }
@@ -37,9 +39,14 @@ func (b *outcomeBatcher) add(rc event.RunCompleted) {
 	}
 }
 
-func (b *outcomeBatcher) close() { b.once.Do(func() { close(b.done) }) }
+// close stops the batcher once the batch being recorded, if any, is.
+func (b *outcomeBatcher) close() {
+	b.once.Do(func() { close(b.done) })
+	b.wg.Wait()
+}
 
 func (b *outcomeBatcher) run() {
+	defer b.wg.Done()
 	var pending []event.Payload
 	flush := time.NewTicker(outcomeFlushEvery)
 	defer flush.Stop()
