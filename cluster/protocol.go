@@ -2,11 +2,11 @@ package cluster
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 
+	"github.com/chronicle-sched/chronicle/internal/binread"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
 )
@@ -82,31 +82,31 @@ func appendBytes(b, v []byte) []byte {
 
 // decodeResults reads an answer of version v.
 func decodeResults(v int, b []byte) (uint64, []raftfsm.Result, error) {
-	r := reader{b: b}
-	applied, n := r.uvarint(), r.uvarint()
-	if r.err == nil && n > uint64(len(b)) { // every result takes at least three bytes
+	r := binread.Reader{B: b}
+	applied, n := r.Uvarint(), r.Uvarint()
+	if r.Err == nil && n > uint64(len(b)) { // every result takes at least three bytes
 		return 0, nil, fmt.Errorf("decode results: %d results in %d bytes", n, len(b))
 	}
 	results := make([]raftfsm.Result, 0, n)
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		res := raftfsm.Result{Seq: r.uvarint(), Affected: int(r.uvarint())}
-		if code := r.uvarint(); code > 0 && r.err == nil {
-			msg := string(r.bytes())
+	for i := uint64(0); i < n && r.Err == nil; i++ {
+		res := raftfsm.Result{Seq: r.Uvarint(), Affected: int(r.Uvarint())}
+		if code := r.Uvarint(); code > 0 && r.Err == nil {
+			msg := string(r.Bytes())
 			if code > uint64(len(projections.Rejections)) {
 				return 0, nil, fmt.Errorf("decode results: unknown rejection %d (%q)", code, msg)
 			}
 			res.Err = &rejection{of: projections.Rejections[code-1], msg: msg}
 		}
 		if v >= 2 {
-			res.Time = r.varint()
+			res.Time = r.Varint()
 		}
 		results = append(results, res)
 	}
-	if r.err != nil {
-		return 0, nil, fmt.Errorf("decode results: %w", r.err)
+	if r.Err != nil {
+		return 0, nil, fmt.Errorf("decode results: %w", r.Err)
 	}
-	if len(r.b) != 0 {
-		return 0, nil, fmt.Errorf("decode results: %d bytes after the last result", len(r.b))
+	if len(r.B) != 0 {
+		return 0, nil, fmt.Errorf("decode results: %d bytes after the last result", len(r.B))
 	}
 	return applied, results, nil
 }
@@ -120,51 +120,3 @@ type rejection struct {
 
 func (r *rejection) Error() string { return r.msg }
 func (r *rejection) Unwrap() error { return r.of }
-
-var errTruncated = errors.New("truncated")
-
-// reader consumes an answer; the first error sticks.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errTruncated
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errTruncated
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.err = errTruncated
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}

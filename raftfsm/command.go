@@ -1,12 +1,14 @@
 package raftfsm
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/binread"
 )
 
 // The first byte of every Raft command names its format. A new format gets
@@ -67,8 +69,6 @@ func appendBytes(b, v []byte) []byte {
 	return append(b, v...)
 }
 
-var errTruncated = errors.New("truncated")
-
 func decodeCommand(b []byte) (command, error) {
 	if len(b) == 0 {
 		return command{}, errors.New("decode command: empty entry")
@@ -91,64 +91,27 @@ func decodeCommand(b []byte) (command, error) {
 }
 
 func decodeBinary(b []byte) (command, error) {
-	r := reader{b: b}
-	n := r.uvarint()
-	if r.err == nil && n > uint64(len(b)) { // every event takes at least one byte
+	r := binread.Reader{B: b}
+	n := r.Uvarint()
+	if r.Err == nil && n > uint64(len(b)) { // every event takes at least one byte
 		return command{}, fmt.Errorf("%d events in %d bytes", n, len(b))
 	}
 	c := command{Events: make([]event.Event, 0, n)}
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		v, typ, t := r.uvarint(), r.uvarint(), r.varint()
-		node, data := r.bytes(), r.bytes()
+	for i := uint64(0); i < n && r.Err == nil; i++ {
+		v, typ, t := r.Uvarint(), r.Uvarint(), r.Varint()
+		// Copies: the entry's buffer belongs to raft.
+		node, data := string(r.Bytes()), bytes.Clone(r.Bytes())
 		if typ > 0xffff || v > 0xffff {
 			return command{}, fmt.Errorf("event %d: type %d or version %d out of range", i, typ, v)
 		}
-		c.Events = append(c.Events, event.Event{V: int(v), Type: event.Type(typ), Time: t, Node: string(node),
+		c.Events = append(c.Events, event.Event{V: int(v), Type: event.Type(typ), Time: t, Node: node,
 			Data: json.RawMessage(data)})
 	}
-	if r.err != nil {
-		return command{}, r.err
+	if r.Err != nil {
+		return command{}, r.Err
 	}
-	if len(r.b) != 0 {
-		return command{}, fmt.Errorf("%d bytes after the last event", len(r.b))
+	if len(r.B) != 0 {
+		return command{}, fmt.Errorf("%d bytes after the last event", len(r.B))
 	}
 	return c, nil
-}
-
-// reader consumes a binary command; the first error sticks.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
-func (r *reader) varint() int64   { return readVarint(r, binary.Varint) }
-
-// readVarint consumes one varint with decode (binary.Uvarint or Varint).
-func readVarint[T uint64 | int64](r *reader, decode func([]byte) (T, int)) T {
-	if r.err != nil {
-		return 0
-	}
-	v, n := decode(r.b)
-	if n <= 0 {
-		r.err = errTruncated
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// bytes returns a copy: the entry's buffer belongs to raft.
-func (r *reader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.err = errTruncated
-		return nil
-	}
-	v := append([]byte(nil), r.b[:n]...)
-	r.b = r.b[n:]
-	return v
 }
