@@ -115,7 +115,9 @@ func (t *timerActor) Receive(ctx actor.Context) {
 		for _, id := range m.runIDs {
 			delete(t.firing, id)
 		}
-		t.process()
+		if t.live == 0 && len(t.firing) == 0 {
+			t.process() // perhaps idle now: retire
+		}
 	}
 }
 
@@ -144,13 +146,16 @@ func (t *timerActor) announced(pr projections.PendingRun) {
 	case pr.DueMs < bound:
 		if !t.queued[pr.RunID] && !t.firing[pr.RunID] {
 			t.push(pr, pr.DueMs)
+			if t.due[0].pr.RunID == pr.RunID {
+				t.arm() // the next wake-up is earlier now
+			}
 		}
 	case t.loading:
 		t.beyondWhileLoading = min(t.beyondWhileLoading, pr.DueMs)
-	default:
-		t.nextBeyond = min(t.nextBeyond, pr.DueMs)
+	case pr.DueMs < t.nextBeyond:
+		t.nextBeyond = pr.DueMs
+		t.arm()
 	}
-	t.arm()
 }
 
 // loadAhead starts reading the runs due in [loadedUntil, until) in the
