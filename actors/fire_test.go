@@ -11,7 +11,6 @@ import (
 
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
-	"github.com/chronicle-sched/chronicle/internal/cronspec"
 	"github.com/chronicle-sched/chronicle/projections"
 )
 
@@ -128,14 +127,7 @@ func TestCronKeepsFiringAfterItsNextTimeFailedOnce(t *testing.T) {
 	var st *failingState
 	r := newRig(t, nil, func(s State) State { st = &failingState{State: s}; return st })
 	r.registerApp("mail", 1)
-	spec, err := cronspec.Parse("*/10 * * * * *", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := r.eng.CreateSchedule(context.Background(), CreateSchedule{AppID: "mail", Cron: spec, Callback: r.callback("/cron")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := r.cron("mail", "*/10 * * * * *", "/cron")
 	if c.NextRunTime != epoch0.Unix()+10 {
 		t.Fatalf("first run %d, want %d", c.NextRunTime, epoch0.Unix()+10)
 	}
@@ -169,14 +161,7 @@ func TestCronKeepsFiringAfterItsNextTimeFailedOnce(t *testing.T) {
 func TestACronWithNoFurtherOccurrenceCloses(t *testing.T) {
 	r := newRig(t, nil, nil)
 	r.registerApp("mail", 1)
-	spec, err := cronspec.Parse("0 0 12 1 1 * 2027", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := r.eng.CreateSchedule(context.Background(), CreateSchedule{AppID: "mail", Cron: spec, Callback: r.callback("/once")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := r.cron("mail", "0 0 12 1 1 * 2027", "/once")
 	r.clock.advance(time.Unix(c.NextRunTime, 0).Sub(r.clock.Now()))
 	r.waitFor("the last occurrence", func() bool { return len(r.callsTo("/once")) == 1 })
 	r.waitFor("the cron closed", func() bool {

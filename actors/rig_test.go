@@ -15,6 +15,7 @@ import (
 	"github.com/chronicle-sched/chronicle/actors/delivery"
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/cronspec"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
 	"github.com/chronicle-sched/chronicle/raftfsm/raftstore"
@@ -266,6 +267,20 @@ func (r *rig) once(app string, in time.Duration, path string) projections.Schedu
 	r.t.Helper()
 	s, err := r.eng.CreateSchedule(context.Background(), CreateSchedule{AppID: app, Callback: r.callback(path),
 		ScheduleTime: r.clock.Now().Add(in).Unix()})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return s
+}
+
+// cron creates a cron schedule of app with expression expr.
+func (r *rig) cron(app, expr, path string) projections.Schedule {
+	r.t.Helper()
+	spec, err := cronspec.Parse(expr, "")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	s, err := r.eng.CreateSchedule(context.Background(), CreateSchedule{AppID: app, Cron: spec, Callback: r.callback(path)})
 	if err != nil {
 		r.t.Fatal(err)
 	}
