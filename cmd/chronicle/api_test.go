@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -373,6 +375,38 @@ func TestCreateAnswerIsTheStoredSchedule(t *testing.T) {
 		read := tn.must(200, "GET", "/goscheduler/schedules/"+id, nil)
 		if !bytes.Equal(created.Data, read.Data) {
 			t.Fatalf("create answered\n%s\nbut the stored schedule reads\n%s", created.Data, read.Data)
+		}
+	}
+}
+
+// Paths are never cleaned or re-cased into another route: each of these
+// once got a redirect (to the global event stream, to the membership
+// endpoint); now a JSON 404.
+func TestPathsAreNotRedirectedToOtherRoutes(t *testing.T) {
+	tn := startTestNode(t, testConfig(t, t.TempDir()))
+	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{
+		"/goscheduler/schedules/..%2F..%2Fevents", "/goscheduler/schedules/..%2F..%2F",
+		"/goscheduler/schedules/%2e%2e%2f%2e%2e%2fevents", "/goscheduler/schedules/..",
+		"/goscheduler/schedules/a%2Fb", "/CLUSTER/members", "/Goscheduler/apps", "/goscheduler/apps/",
+		"/goscheduler//apps", "/events/",
+	} {
+		for _, method := range []string{"GET", "POST", "DELETE"} {
+			req, _ := http.NewRequest(method, tn.base+path, nil)
+			res, err := noRedirects.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 404 && res.StatusCode != 405 {
+				t.Errorf("%s %s: %d (Location %q), want a JSON 404", method, path, res.StatusCode, res.Header.Get("Location"))
+				continue
+			}
+			var r resp
+			if err := json.Unmarshal(body, &r); err != nil || r.Status.StatusType != "Fail" {
+				t.Errorf("%s %s: not a JSON error: %s", method, path, body)
+			}
 		}
 	}
 }

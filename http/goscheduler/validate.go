@@ -158,8 +158,11 @@ func jsonKind(goKind string) string {
 func validateAppID(id string) error { return admit.AppID(id) }
 
 func validateScheduleID(id string) error {
-	if len(id) > maxIDLen {
+	switch {
+	case len(id) > maxIDLen:
 		return badRequest("scheduleId is longer than %d characters", maxIDLen)
+	case strings.Contains(id, "/") || strings.Contains(id, ".."):
+		return notFound("Schedule with id: %s not found", truncate(id, 40)) // a path, never a schedule
 	}
 	return nil
 }

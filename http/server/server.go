@@ -41,6 +41,10 @@ type Config struct {
 // stream whose open connections shutdown must end.
 func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 	r := httprouter.New()
+	// A path is never cleaned or re-cased into another route: `..%2F`
+	// paths were answered with a redirect to the global event stream, and
+	// /CLUSTER/members with one to the membership endpoint.
+	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
 	cfg.API.Register(r)
 	registerCluster(r, cfg)
 	r.Handler(http.MethodGet, cluster.ForwardPath, cfg.Forwarded)
