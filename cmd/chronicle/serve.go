@@ -39,7 +39,8 @@ type serveConfig struct {
 	heartbeat, election, lease                 time.Duration
 	snapshotThreshold                          uint64
 	pprofAddr                                  string
-	promoteTimeout                             time.Duration
+	promoteTimeout, readHeaderTimeout          time.Duration
+	maxBodyBytes                               int64
 	retention, retentionInterval               time.Duration
 }
 
@@ -75,6 +76,8 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.DurationVar(&c.retentionInterval, "retention-check-interval", time.Minute, "how often the leader applies --event-retention")
 	fs.IntVar(&c.stateCacheMB, "state-cache-mb", int(raftfsm.DefaultStateCacheBytes>>20), "block cache of the state store, in MB (records of due runs are read from it when they fire)")
 	fs.DurationVar(&c.promoteTimeout, "promote-timeout", 10*time.Second, "how long adding a voter that the quorum cannot yet count on waits for it to catch up as a non-voter before promoting it")
+	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body; larger ones are answered 413")
+	fs.DurationVar(&c.readHeaderTimeout, "http-read-header-timeout", 10*time.Second, "how long a client may take to send its request headers")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -220,7 +223,8 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	}
 	api := goscheduler.New(engine, state, healthy, logger)
 	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cl.Members,
-		Forwarded: cl.Service, Relay: cl.Relay.Wrap, Events: rn})
+		Forwarded: cl.Service, Relay: cl.Relay.Wrap, Events: rn, MaxBodyBytes: c.maxBodyBytes,
+		ReadHeaderTimeout: c.readHeaderTimeout})
 	if err != nil {
 		engine.Stop()
 		cl.Close()

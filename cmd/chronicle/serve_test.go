@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -188,4 +190,40 @@ func TestRunsCreatedWhileTheWindowLoadsFireOnce(t *testing.T) {
 	if worst > 2*time.Second {
 		t.Fatalf("a run waited %v: it missed its window", worst)
 	}
+}
+
+// A client that sends its headers a byte at a time is cut off by the
+// header timeout; a body over --max-body-bytes is answered 413 JSON.
+func TestSlowHeadersAreCutOffAndLargeBodiesRefused(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.readHeaderTimeout, cfg.maxBodyBytes = 500*time.Millisecond, 4096
+	tn := startTestNode(t, cfg)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(tn.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	request := "GET /goscheduler/healthcheck HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 100) + "\r\n\r\n"
+	cut := false
+	for i := 0; i < len(request) && time.Since(start) < 10*time.Second; i++ {
+		if _, err := conn.Write([]byte{request[i]}); err != nil {
+			cut = true
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+		_ = conn.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := conn.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			cut = true // the server closed the connection
+			break
+		}
+	}
+	if !cut || time.Since(start) > 3*time.Second {
+		t.Fatalf("a client trickling headers kept its connection for %v (cut: %v)", time.Since(start), cut)
+	}
+	code, r := tn.call("POST", "/goscheduler/apps", `{"appId":"big","pad":"`+strings.Repeat("x", 5000)+`"}`)
+	if code != 413 || !strings.Contains(r.Status.StatusMessage, "larger than 4096 bytes") {
+		t.Fatalf("a body over --max-body-bytes: %d %s", code, r.raw)
+	}
+	tn.registerApp("small", 1) // and one under it is taken
 }

@@ -82,10 +82,10 @@ func (a *API) Register(r *httprouter.Router) {
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error
 
-// handle bounds the body, gives the handler a deadline and answers its error.
+// handle gives the handler a deadline and answers its error (the server
+// bounds the body).
 func (a *API) handle(h handlerFunc) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
 		defer cancel()
 		if err := h(w, r.WithContext(ctx), ps); err != nil {

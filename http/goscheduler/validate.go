@@ -18,9 +18,6 @@ import (
 	"github.com/chronicle-sched/chronicle/http/respond"
 )
 
-// MaxBodyBytes bounds every request body.
-const MaxBodyBytes = 1 << 20
-
 const (
 	maxIDLen        = admit.MaxIDLen
 	maxPartitions   = admit.MaxPartitions
@@ -37,7 +34,7 @@ func decodeBody(r *http.Request, v any) error {
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxErr):
-		return respond.Status(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", MaxBodyBytes)
+		return respond.Status(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", maxErr.Limit)
 	case err != nil:
 		return badRequest("reading the request body: %v", err)
 	}

@@ -6,6 +6,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,12 @@ type Config struct {
 	Relay  func(next http.Handler, servedHere func(*http.Request) bool) http.Handler
 	Events eventstream.Log // this node's event log, served at /events
 	Logger *slog.Logger
+	// MaxBodyBytes bounds a request body (413 past it; 0: 1 MiB); forwarded
+	// batches have their own bound.
+	MaxBodyBytes int64
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// request headers (0: 10 s): a client that trickles them is cut off.
+	ReadHeaderTimeout time.Duration
 }
 
 // handler builds the routed handler, behind the relay, and the event
@@ -59,7 +66,17 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v interface{}) {
 		respond.Write(w, cfg.Logger, fmt.Errorf("panic serving %s %s: %v", req.Method, req.URL.Path, v))
 	}
-	return cfg.Relay(r, servedByFollower), stream
+	maxBody := cfg.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = 1 << 20
+	}
+	bounded := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != cluster.ForwardPath {
+			req.Body = http.MaxBytesReader(w, req.Body, maxBody)
+		}
+		r.ServeHTTP(w, req)
+	})
+	return cfg.Relay(bounded, servedByFollower), stream
 }
 
 // servedByFollower: writes a follower handles itself and forwards only as
@@ -86,7 +103,7 @@ func Start(cfg Config) (*Server, error) {
 	h, stream := handler(cfg)
 	s := &Server{ln: ln, logger: cfg.Logger, srv: &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cmp.Or(cfg.ReadHeaderTimeout, 10*time.Second),
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
