@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -79,6 +80,11 @@ type Config struct {
 	ProposeTimeout    time.Duration
 	Logger            *slog.Logger
 	Clock             Clock
+	// Guard checks every address a callback connects to (nil: the
+	// default guard); Resolver resolves callback host names (nil: the
+	// system's).
+	Guard    *delivery.Guard
+	Resolver *net.Resolver
 	// Retention: closed schedules (finished or deleted, nothing pending)
 	// are removed with their events this long after they closed; 0 keeps
 	// everything forever. RetentionInterval is how often the leader looks.
@@ -177,7 +183,8 @@ func New(cfg Config, repl Replicator, state State) *Engine {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With("lib", "actor")
 	}))
-	client := delivery.NewClient(delivery.ClientOptions{MaxIdleConnsPerHost: cfg.Workers, Logger: logger})
+	client := delivery.NewClient(delivery.ClientOptions{MaxIdleConnsPerHost: cfg.Workers, Logger: logger,
+		Guard: cfg.Guard, Resolver: cfg.Resolver})
 	e := &Engine{cfg: cfg, clock: cfg.Clock, system: system, repl: repl, state: state,
 		pool: delivery.NewPool(client, cfg.Workers, 64*cfg.Workers)}
 	e.reg.apps, e.reg.crons = map[string]*actor.PID{}, map[string]*actor.PID{}

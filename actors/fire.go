@@ -187,6 +187,7 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 	req := delivery.Request{
 		ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: scheduledInstant(pr),
 		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,
+		FollowRedirects: s.Callback.FollowRedirects,
 	}
 	job := delivery.Job{Req: req, Policy: e.policyFor(s), Done: func(o delivery.Outcome) {
 		if o.Canceled {

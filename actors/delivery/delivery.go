@@ -34,6 +34,9 @@ type Request struct {
 	URL           string
 	Headers       map[string]string // user headers
 	Payload       string            // body for POST, PUT, PATCH, DELETE; other methods send none
+	// FollowRedirects lets the call follow up to maxRedirects redirects,
+	// each hop checked by the guard; otherwise a 3xx is the answer.
+	FollowRedirects bool
 }
 
 // Policy bounds the attempts of one run. Out-of-range values are
@@ -105,6 +108,11 @@ type ClientOptions struct {
 	MaxIdleConnsPerHost int          // default 64
 	UserAgent           string       // default DefaultUserAgent
 	Logger              *slog.Logger // default slog.Default()
+	// Guard checks every address a callback connects to (nil: a guard
+	// with DefaultDeny and no own addresses).
+	Guard *Guard
+	// Resolver resolves callback host names (nil: the system's).
+	Resolver *net.Resolver
 }
 
 // Client delivers requests over one keep-alive transport. It is safe for
@@ -126,9 +134,14 @@ func NewClient(o ClientOptions) *Client {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Guard == nil {
+		o.Guard = NewGuard(DefaultDeny, nil, nil)
+	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: o.Guard.control,
+		Resolver: o.Resolver}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          4 * o.MaxIdleConnsPerHost,
 		MaxIdleConnsPerHost:   o.MaxIdleConnsPerHost,
@@ -136,10 +149,10 @@ func NewClient(o ClientOptions) *Client {
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	hc := &http.Client{Transport: tr, CheckRedirect: func(_ *http.Request, via []*http.Request) error {
-		if len(via) > maxRedirects {
-			// Hand back the redirect itself: a final 3xx is a failure
-			// with a status the user can read.
+	hc := &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		// Hand back the redirect itself: a final 3xx is a failure with a
+		// status the user can read.
+		if follow, _ := req.Context().Value(followKey{}).(bool); !follow || len(via) > maxRedirects {
 			return http.ErrUseLastResponse
 		}
 		return nil
@@ -226,15 +239,23 @@ type attemptResult struct {
 	hasRetryAfter bool
 }
 
+// followKey marks, in a request's context, a call that may follow
+// redirects.
+type followKey struct{}
+
 func (c *Client) attempt(ctx context.Context, req Request, p Policy, n int) attemptResult {
 	actx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
-	hr, err := c.newRequest(actx, req, n)
+	hr, err := c.newRequest(context.WithValue(actx, followKey{}, req.FollowRedirects), req, n)
 	if err != nil {
 		return attemptResult{err: err.Error()} // no retry can fix it
 	}
 	res, err := c.http.Do(hr)
 	if err != nil {
+		var denied *DeniedError
+		if errors.As(err, &denied) {
+			return attemptResult{err: denied.Error()} // the rule stands: no retry
+		}
 		return attemptResult{err: transportMessage(err, actx, p.Timeout), retryable: true}
 	}
 	defer res.Body.Close()
@@ -313,8 +334,11 @@ func statusMessage(res *http.Response, body []byte) string {
 		msg += " " + snippet([]byte(reason), 60)
 	}
 	if isRedirect(res.StatusCode) && res.Header.Get("Location") != "" {
-		return fmt.Sprintf("%s: stopped after %d redirects (Location: %s)", msg, maxRedirects,
-			snippet([]byte(res.Header.Get("Location")), maxSnippet))
+		location := snippet([]byte(res.Header.Get("Location")), maxSnippet)
+		if follow, _ := res.Request.Context().Value(followKey{}).(bool); !follow {
+			return fmt.Sprintf("%s: redirect not followed (Location: %s); the schedule's callback may set followRedirects", msg, location)
+		}
+		return fmt.Sprintf("%s: stopped after %d redirects (Location: %s)", msg, maxRedirects, location)
 	}
 	if s := snippet(body, maxSnippet); s != "" {
 		msg += ": " + s

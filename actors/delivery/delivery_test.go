@@ -357,8 +357,21 @@ func TestRedirects(t *testing.T) {
 		}
 	})
 	c := quietClient()
-	out := c.Deliver(context.Background(), request(rc.URL+"/a", "POST"), fast())
-	if !out.Success || out.Attempts != 1 || len(rc.Calls()) != 3 {
+	// Not followed unless the schedule asks: the 3xx is the answer.
+	p := fast()
+	p.MaxAttempts = 1
+	out := c.Deliver(context.Background(), request(rc.URL+"/a", "POST"), p)
+	if out.Success || out.HTTPStatus != 302 || !strings.Contains(out.ErrorMessage, "redirect not followed (Location: /b)") ||
+		len(rc.Calls()) != 1 {
+		t.Fatalf("redirect without followRedirects: %+v, %d calls", out, len(rc.Calls()))
+	}
+	follow := func(path, method string) Request {
+		r := request(rc.URL+path, method)
+		r.FollowRedirects = true
+		return r
+	}
+	out = c.Deliver(context.Background(), follow("/a", "POST"), fast())
+	if !out.Success || out.Attempts != 1 || len(rc.Calls()) != 4 {
 		t.Fatalf("redirect chain: %+v, %d calls", out, len(rc.Calls()))
 	}
 	for _, s := range rc.Calls() {
@@ -366,13 +379,11 @@ func TestRedirects(t *testing.T) {
 			t.Fatalf("redirected call lost the run id: %+v", s)
 		}
 	}
-	p := fast()
-	p.MaxAttempts = 1
-	out = c.Deliver(context.Background(), request(rc.URL+"/loop", "GET"), p)
+	out = c.Deliver(context.Background(), follow("/loop", "GET"), p)
 	if out.Success || out.HTTPStatus != 302 || out.ErrorMessage != "302 Found: stopped after 5 redirects (Location: /loop)" {
 		t.Fatalf("redirect loop: %+v", out)
 	}
-	if n := len(rc.Calls()) - 3; n != 6 { // the call and 5 redirects
+	if n := len(rc.Calls()) - 4; n != 6 { // the call and 5 redirects
 		t.Fatalf("redirect loop made %d requests, want 6", n)
 	}
 }

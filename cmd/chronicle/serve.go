@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,8 +42,11 @@ type serveConfig struct {
 	snapshotThreshold                          uint64
 	pprofAddr                                  string
 	promoteTimeout, readHeaderTimeout          time.Duration
-	maxBodyBytes                               int64
-	retention, retentionInterval               time.Duration
+	callbackDeny, callbackAllow                string
+	// resolver resolves callback host names (tests; nil: the system's).
+	resolver                     *net.Resolver
+	maxBodyBytes                 int64
+	retention, retentionInterval time.Duration
 }
 
 // parseServe reads flags; each flag can also come from CHRONICLE_<NAME>
@@ -76,6 +81,8 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.DurationVar(&c.retentionInterval, "retention-check-interval", time.Minute, "how often the leader applies --event-retention")
 	fs.IntVar(&c.stateCacheMB, "state-cache-mb", int(raftfsm.DefaultStateCacheBytes>>20), "block cache of the state store, in MB (records of due runs are read from it when they fire)")
 	fs.DurationVar(&c.promoteTimeout, "promote-timeout", 10*time.Second, "how long adding a voter that the quorum cannot yet count on waits for it to catch up as a non-voter before promoting it")
+	fs.StringVar(&c.callbackDeny, "callback-deny-cidrs", "", "ranges callbacks may not connect to, beyond the default ones (link-local and cloud metadata, 0.0.0.0/8, multicast); comma-separated CIDRs")
+	fs.StringVar(&c.callbackAllow, "callback-allow-cidrs", "", "ranges callbacks may connect to although denied (allow wins; the cluster's own addresses stay denied)")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body; larger ones are answered 413")
 	fs.DurationVar(&c.readHeaderTimeout, "http-read-header-timeout", 10*time.Second, "how long a client may take to send its request headers")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
@@ -198,6 +205,12 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		return nil, err
 	}
 	state := projections.Reader{R: rn.State()}
+	own := &ownAddrs{node: rn, state: state, self: []string{c.raftAddr}}
+	guard, err := callbackGuard(c, own.list)
+	if err != nil {
+		rn.Shutdown()
+		return nil, err
+	}
 	writeErr := func(w http.ResponseWriter, err error) { respond.Write(w, logger, err) }
 	cl := cluster.New(cluster.Config{Node: rn, State: state, WriteError: writeErr, Logger: logger,
 		PromoteTimeout: c.promoteTimeout})
@@ -206,6 +219,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		Workers: c.workers, Logger: logger, Retention: c.retention, RetentionInterval: c.retentionInterval,
 		Policy: delivery.Policy{Timeout: c.cbTimeout, MaxAttempts: c.cbAttempts, InitialBackoff: c.cbBackoff,
 			MaxBackoff: c.cbMaxBackoff, RetryOn4xx: c.cbRetry4xx},
+		Guard: guard, Resolver: c.resolver,
 	}, replicator{rn, cl.Forwarder}, state)
 	rn.SetObserver(engine.Observe)
 	rn.OnLeadership(engine.OnLeadership)
@@ -221,7 +235,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		}
 		return nil
 	}
-	api := goscheduler.New(engine, state, healthy, logger)
+	api := goscheduler.New(engine, state, healthy, guard.CheckURL, logger)
 	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cl.Members,
 		Forwarded: cl.Service, Relay: cl.Relay.Wrap, Events: rn, MaxBodyBytes: c.maxBodyBytes,
 		ReadHeaderTimeout: c.readHeaderTimeout})
@@ -235,6 +249,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	if adv == "" {
 		adv = advertised(srv.Addr(), c.raftAddr)
 	}
+	own.setSelf(srv.Addr(), adv, c.raftAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	go cl.Members.RunAnnouncer(ctx, adv, c.raftAddr)
 	return &node{raft: rn, engine: engine, srv: srv, cluster: cl, logger: logger, cancel: cancel}, nil
@@ -272,4 +287,60 @@ func advertised(listen, raftAddr string) string {
 		}
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// callbackGuard is the guard of callback addresses c configures: the
+// default denied ranges and --callback-deny-cidrs, except
+// --callback-allow-cidrs, and always the cluster's own addresses.
+func callbackGuard(c serveConfig, own func() []string) (*delivery.Guard, error) {
+	deny, err := delivery.ParseCIDRs(c.callbackDeny)
+	if err != nil {
+		return nil, fmt.Errorf("--callback-deny-cidrs: %w", err)
+	}
+	allow, err := delivery.ParseCIDRs(c.callbackAllow)
+	if err != nil {
+		return nil, fmt.Errorf("--callback-allow-cidrs: %w", err)
+	}
+	return delivery.NewGuard(append(append([]netip.Prefix(nil), delivery.DefaultDeny...), deny...), allow, own), nil
+}
+
+// ownAddrs lists the addresses the cluster serves on, for the callback
+// guard: this node's HTTP and Raft addresses, every member's Raft address
+// and every announced API address. It is read for every callback
+// connection, so the list is kept for a second.
+type ownAddrs struct {
+	node  *raftfsm.Node
+	state projections.Reader
+
+	mu    sync.Mutex
+	self  []string
+	addrs []string
+	at    time.Time
+}
+
+func (o *ownAddrs) setSelf(addrs ...string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.self, o.at = addrs, time.Time{}
+}
+
+func (o *ownAddrs) list() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if time.Since(o.at) < time.Second {
+		return o.addrs
+	}
+	out := append([]string(nil), o.self...)
+	if st, err := o.node.Status(); err == nil {
+		for _, m := range st.Members {
+			out = append(out, m.RaftAddr)
+		}
+	}
+	if nodes, err := o.state.Nodes(); err == nil {
+		for _, n := range nodes {
+			out = append(out, n.HTTPAddr, n.RaftAddr)
+		}
+	}
+	o.addrs, o.at = out, time.Now()
+	return out
 }

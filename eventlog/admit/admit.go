@@ -385,6 +385,10 @@ func Callback(cb event.Callback) []string {
 		problems = append(problems, err.Error())
 	} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !utf8.ValidString(cb.URL) {
 		problems = append(problems, fmt.Sprintf("callback url %q must be an absolute http or https URL", clip(cb.URL, 200)))
+	} else if u.User != nil {
+		// It would be shown by every read of the schedule: credentials
+		// belong in a header, which reads mask.
+		problems = append(problems, "callback url must not carry a user name or password: send credentials in a header (its value is masked when shown)")
 	} else if len(cb.URL) > maxURLLen {
 		problems = append(problems, fmt.Sprintf("callback url is longer than %d bytes", maxURLLen))
 	}

@@ -57,6 +57,9 @@ type Callback struct {
 	URL     string            `json:"url"`
 	Method  string            `json:"method"`
 	Headers map[string]string `json:"headers,omitempty"`
+	// FollowRedirects lets the call follow redirects (each hop checked
+	// like the first); without it a 3xx answer is the outcome.
+	FollowRedirects bool `json:"followRedirects,omitempty"`
 }
 
 // RetryPolicy holds a schedule's overrides of the server's delivery policy;

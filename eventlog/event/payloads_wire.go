@@ -20,6 +20,7 @@ var CallbackCodec = NewCodec(
 	StringField(2, func(c *Callback) *string { return &c.URL }),
 	StringField(3, func(c *Callback) *string { return &c.Method }),
 	StringMapField(4, func(c *Callback) *map[string]string { return &c.Headers }),
+	BoolField(5, func(c *Callback) *bool { return &c.FollowRedirects }),
 )
 
 // RetryCodec is the wire form of a retry policy (records embed it too).

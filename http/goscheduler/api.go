@@ -48,14 +48,22 @@ type API struct {
 	cmd     Commands
 	q       Queries
 	healthy func() error
+	// checkURL refuses a callback URL that names a denied address (the
+	// delivery guard's rules, knowable before any DNS lookup).
+	checkURL func(url string) error
 	now     func() time.Time
 	logger  *slog.Logger
 	timeout time.Duration
 }
 
-// New builds the API. healthy reports why the node cannot serve (nil: it can).
-func New(cmd Commands, q Queries, healthy func() error, logger *slog.Logger) *API {
-	return &API{cmd: cmd, q: q, healthy: healthy, now: time.Now, logger: logger, timeout: 10 * time.Second}
+// New builds the API. healthy reports why the node cannot serve (nil: it
+// can); checkURL refuses callback URLs that name a denied address (nil:
+// none is).
+func New(cmd Commands, q Queries, healthy func() error, checkURL func(string) error, logger *slog.Logger) *API {
+	if checkURL == nil {
+		checkURL = func(string) error { return nil }
+	}
+	return &API{cmd: cmd, q: q, healthy: healthy, checkURL: checkURL, now: time.Now, logger: logger, timeout: 10 * time.Second}
 }
 
 // CreatePath is where schedules are created: the one write a follower
@@ -175,9 +183,10 @@ func (a *API) activate(active bool) handlerFunc {
 }
 
 type detailsJSON struct {
-	URL     string            `json:"url"`
-	Method  string            `json:"method"`
-	Headers map[string]string `json:"headers,omitempty"`
+	URL             string            `json:"url"`
+	Method          string            `json:"method"`
+	Headers         map[string]string `json:"headers,omitempty"`
+	FollowRedirects bool              `json:"followRedirects,omitempty"`
 }
 
 type callbackJSON struct {
@@ -219,6 +228,11 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 		cb = &callbackJSON{Type: "http", Details: *req.HTTPCallback}
 	}
 	callback := validateCallback(cb, &errs)
+	if callback != nil {
+		if err := a.checkURL(callback.URL); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
 	retry := validateRetry(req.Retry, &errs)
 	if err := admit.PayloadText(req.Payload); err != nil {
 		errs = append(errs, err.Error())
@@ -495,7 +509,7 @@ func renderSchedule(s projections.Schedule) scheduleJSON {
 		ScheduleID: s.ScheduleID, ParentScheduleID: s.ParentID, Payload: s.Payload, AppID: s.AppID,
 		ScheduleTime: s.ScheduleTime, ScheduleTimeMs: s.ScheduleTimeMs, PartitionID: s.Partition,
 		Callback: callbackJSON{Type: s.Callback.Type, Details: detailsJSON{URL: s.Callback.URL,
-			Method: s.Callback.Method, Headers: s.Callback.Headers}},
+			Method: s.Callback.Method, Headers: s.Callback.Headers, FollowRedirects: s.Callback.FollowRedirects}},
 		Status: s.Status, ErrorMessage: s.ErrorMessage, HTTPStatus: s.HTTPStatus, Attempts: s.Attempts,
 	}
 	if s.ScheduleTime > 0 {

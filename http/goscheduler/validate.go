@@ -180,7 +180,8 @@ func validateCallback(cb *callbackJSON, errs *[]string) *event.Callback {
 		*errs = append(*errs, fmt.Sprintf("unsupported callback type %q: only http is supported", truncate(cb.Type, 40)))
 	}
 	d := cb.Details
-	c := event.Callback{Type: "http", URL: d.URL, Method: strings.ToUpper(strings.TrimSpace(d.Method)), Headers: d.Headers}
+	c := event.Callback{Type: "http", URL: d.URL, Method: strings.ToUpper(strings.TrimSpace(d.Method)), Headers: d.Headers,
+		FollowRedirects: d.FollowRedirects}
 	for _, p := range admit.Callback(c) {
 		if strings.HasPrefix(p, "Invalid http callback method ") {
 			p = "Invalid http callback method " + truncate(d.Method, 40) // as sent, not normalised
