@@ -186,7 +186,7 @@ func describe(ev event.Event) string {
 		return fmt.Sprintf("retention %s removed schedules closed before %s: %s", p.Retention,
 			time.Unix(0, p.Cutoff).UTC().Format(time.RFC3339), strings.Join(p.ScheduleIDs, ", "))
 	}
-	if data, err := ev.JSON(); err == nil {
+	if data, err := ev.ShownJSON(); err == nil {
 		return string(data)
 	}
 	return fmt.Sprintf("(payload of %d bytes this build cannot read)", len(ev.Data))

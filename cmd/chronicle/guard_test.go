@@ -79,3 +79,33 @@ func TestCallbacksCannotReachMetadataOrTheClusterItself(t *testing.T) {
 		t.Fatalf("the cluster after a callback aimed at it: %+v", v)
 	}
 }
+
+// A credential given as a callback header is sent to the receiver but
+// never shown: not by the schedule's reads, nor its history, nor /events.
+func TestSecretCallbackHeadersAreMaskedWhereverShown(t *testing.T) {
+	tn := startTestNode(t, testConfig(t, t.TempDir()))
+	tn.registerApp("secrets", 1)
+	rc := newReceiver(t)
+	r := tn.must(200, "POST", "/goscheduler/schedules", map[string]any{"appId": "secrets", "payload": "{}",
+		"scheduleTime": time.Now().Unix() + 1, "callback": map[string]any{"type": "http", "details": map[string]any{
+			"url": rc.url("/s"), "method": "POST", "secretHeaders": []string{"x-token"},
+			"headers": map[string]string{"Authorization": "Bearer hunter2", "X-Token": "t0ken", "Content-Type": "application/json"}}}})
+	id := decodeData[struct{ Schedule schedule }](t, r).Schedule.ScheduleID
+	tn.waitStatus(id, "SUCCESS", 10*time.Second)
+	h := rc.hitsFor("/s")[0]
+	if h.Header.Get("Authorization") != "Bearer hunter2" || h.Header.Get("X-Token") != "t0ken" {
+		t.Fatalf("the receiver did not get the real values: %v", h.Header)
+	}
+	for _, path := range []string{"/goscheduler/schedules/" + id, "/goscheduler/schedules/" + id + "/events",
+		"/goscheduler/apps/secrets/events", "/events?types=ScheduleCreated"} {
+		_, got := tn.call("GET", path, nil)
+		body := string(got.raw)
+		if strings.Contains(body, "hunter2") || strings.Contains(body, "t0ken") || !strings.Contains(body, `"***"`) ||
+			!strings.Contains(body, "application/json") {
+			t.Errorf("GET %s shows secrets or masks too much: %s", path, body)
+		}
+	}
+	if !strings.Contains(string(r.raw), `"Authorization":"***"`) {
+		t.Errorf("the create answer shows the secret: %s", r.raw)
+	}
+}

@@ -398,6 +398,14 @@ func Callback(cb event.Callback) []string {
 	if len(cb.Headers) > MaxHeaders {
 		problems = append(problems, fmt.Sprintf("at most %d callback headers are allowed", MaxHeaders))
 	}
+	if len(cb.SecretHeaders) > MaxHeaders {
+		problems = append(problems, fmt.Sprintf("at most %d secret headers may be named", MaxHeaders))
+	}
+	for _, k := range cb.SecretHeaders {
+		if !headerName(k) {
+			problems = append(problems, fmt.Sprintf("invalid secret header name %q", clip(k, 40)))
+		}
+	}
 	for k, v := range cb.Headers {
 		if !headerName(k) {
 			problems = append(problems, fmt.Sprintf("invalid callback header name %q", clip(k, 40)))

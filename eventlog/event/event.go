@@ -299,6 +299,25 @@ func (e Event) JSON() (json.RawMessage, error) {
 	return b, nil
 }
 
+// ShownJSON is the payload as JSON as it may be shown: JSON, with the
+// secret headers of a callback masked.
+func (e Event) ShownJSON() (json.RawMessage, error) {
+	if e.Type != TypeScheduleCreated {
+		return e.JSON()
+	}
+	p, err := e.Payload()
+	if err != nil {
+		return nil, err
+	}
+	sc := p.(*ScheduleCreated)
+	sc.Callback = sc.Callback.Shown()
+	b, err := json.Marshal(sc)
+	if err != nil {
+		return nil, fmt.Errorf("payload of event seq %d as JSON: %w", e.Seq, err)
+	}
+	return b, nil
+}
+
 // InJSON returns e in schema version 1, its payload re-encoded as JSON
 // (e itself if it is already): what a leader proposes while a member of
 // an older build cannot read version 2.
@@ -347,9 +366,10 @@ type View struct {
 	Data     json.RawMessage `json:"data"`
 }
 
-// View returns the event as the APIs show it.
+// View returns the event as the APIs show it, secret callback headers
+// masked (Callback.Shown).
 func (e Event) View() (View, error) {
-	data, err := e.JSON()
+	data, err := e.ShownJSON()
 	if err != nil {
 		return View{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/binary"
 	"fmt"
+	"strings"
 )
 
 // Statuses of schedules and runs, as the GoScheduler API spells them.
@@ -60,6 +61,45 @@ type Callback struct {
 	// FollowRedirects lets the call follow redirects (each hop checked
 	// like the first); without it a 3xx answer is the outcome.
 	FollowRedirects bool `json:"followRedirects,omitempty"`
+	// SecretHeaders names headers whose values are masked wherever the
+	// callback is shown, beside SensitiveHeaders.
+	SecretHeaders []string `json:"secretHeaders,omitempty"`
+}
+
+// SensitiveHeaders are masked wherever a callback is shown (read APIs,
+// the event stream, audit): they carry credentials. The values stay in the
+// replicated state, so delivery and replay work.
+var SensitiveHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key"}
+
+// Masked stands in for a secret header's value.
+const Masked = "***"
+
+// Shown returns the callback as it may be shown: the values of sensitive
+// headers and of those it names secret masked (names compared without
+// regard to case).
+func (c Callback) Shown() Callback {
+	if len(c.Headers) == 0 {
+		return c
+	}
+	secret := func(name string) bool {
+		for _, list := range [][]string{SensitiveHeaders, c.SecretHeaders} {
+			for _, s := range list {
+				if strings.EqualFold(s, name) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	shown := make(map[string]string, len(c.Headers))
+	for k, v := range c.Headers {
+		if secret(k) {
+			v = Masked
+		}
+		shown[k] = v
+	}
+	c.Headers = shown
+	return c
 }
 
 // RetryPolicy holds a schedule's overrides of the server's delivery policy;

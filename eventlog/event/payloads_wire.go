@@ -21,6 +21,7 @@ var CallbackCodec = NewCodec(
 	StringField(3, func(c *Callback) *string { return &c.Method }),
 	StringMapField(4, func(c *Callback) *map[string]string { return &c.Headers }),
 	BoolField(5, func(c *Callback) *bool { return &c.FollowRedirects }),
+	StringsField(6, func(c *Callback) *[]string { return &c.SecretHeaders }),
 )
 
 // RetryCodec is the wire form of a retry policy (records embed it too).

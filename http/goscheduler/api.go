@@ -187,6 +187,9 @@ type detailsJSON struct {
 	Method          string            `json:"method"`
 	Headers         map[string]string `json:"headers,omitempty"`
 	FollowRedirects bool              `json:"followRedirects,omitempty"`
+	// SecretHeaders names headers whose values no read shows (beside
+	// Authorization, Proxy-Authorization, Cookie and X-Api-Key).
+	SecretHeaders []string `json:"secretHeaders,omitempty"`
 }
 
 type callbackJSON struct {
@@ -505,11 +508,12 @@ type scheduleJSON struct {
 }
 
 func renderSchedule(s projections.Schedule) scheduleJSON {
+	cb := s.Callback.Shown()
 	out := scheduleJSON{
 		ScheduleID: s.ScheduleID, ParentScheduleID: s.ParentID, Payload: s.Payload, AppID: s.AppID,
 		ScheduleTime: s.ScheduleTime, ScheduleTimeMs: s.ScheduleTimeMs, PartitionID: s.Partition,
-		Callback: callbackJSON{Type: s.Callback.Type, Details: detailsJSON{URL: s.Callback.URL,
-			Method: s.Callback.Method, Headers: s.Callback.Headers, FollowRedirects: s.Callback.FollowRedirects}},
+		Callback: callbackJSON{Type: cb.Type, Details: detailsJSON{URL: cb.URL, Method: cb.Method, Headers: cb.Headers,
+			FollowRedirects: cb.FollowRedirects, SecretHeaders: cb.SecretHeaders}},
 		Status: s.Status, ErrorMessage: s.ErrorMessage, HTTPStatus: s.HTTPStatus, Attempts: s.Attempts,
 	}
 	if s.ScheduleTime > 0 {

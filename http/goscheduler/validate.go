@@ -181,7 +181,7 @@ func validateCallback(cb *callbackJSON, errs *[]string) *event.Callback {
 	}
 	d := cb.Details
 	c := event.Callback{Type: "http", URL: d.URL, Method: strings.ToUpper(strings.TrimSpace(d.Method)), Headers: d.Headers,
-		FollowRedirects: d.FollowRedirects}
+		FollowRedirects: d.FollowRedirects, SecretHeaders: d.SecretHeaders}
 	for _, p := range admit.Callback(c) {
 		if strings.HasPrefix(p, "Invalid http callback method ") {
 			p = "Invalid http callback method " + truncate(d.Method, 40) // as sent, not normalised
