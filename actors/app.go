@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/chronicle-sched/chronicle/actors/delivery"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/projections"
 )
@@ -83,6 +84,13 @@ func (a *appActor) Receive(ctx actor.Context) {
 	case bulkAction:
 		a.enqueue(event.BulkAction{AppID: a.appID, Action: m.Action, Status: m.Status,
 			StartTime: m.Start.Unix(), EndTime: m.End.Unix()}, m.reply, nil)
+	case rotateSecret:
+		if a.app == nil {
+			m.reply <- reply{err: fmt.Errorf("%w: %s", projections.ErrAppNotFound, a.appID)}
+			return
+		}
+		a.enqueue(event.SecretRotated{AppID: a.appID, Secret: delivery.NewSigningSecret(),
+			PreviousUntil: a.eng.clock.Now().Add(a.eng.cfg.SecretGrace).UnixMilli()}, m.reply, nil)
 	case entryDone:
 		a.inFlight--
 		a.exclusive = false
@@ -133,7 +141,8 @@ func (a *appActor) register(m registerApp) {
 		return
 	}
 	a.app = &projections.App{AppID: m.AppID, Partitions: m.Partitions, Active: m.Active}
-	a.enqueue(event.AppRegistered{AppID: m.AppID, Partitions: m.Partitions, Active: m.Active}, m.reply, release)
+	a.enqueue(event.AppRegistered{AppID: m.AppID, Partitions: m.Partitions, Active: m.Active,
+		SigningSecret: delivery.NewSigningSecret()}, m.reply, release)
 }
 
 func (a *appActor) setActive(m setActive) {

@@ -76,6 +76,9 @@ type (
 		BulkAction
 		reply chan<- reply
 	}
+	rotateSecret struct {
+		reply chan<- reply
+	}
 )
 
 // reply is what an app actor answers: an error, or what the applied event
@@ -181,6 +184,20 @@ func (e *Engine) DeleteSchedule(ctx context.Context, id string) (projections.Sch
 func (e *Engine) BulkActionRun(ctx context.Context, c BulkAction) (int, error) {
 	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return bulkAction{c, ch} })
 	return r.affected, err
+}
+
+// RotateSecret gives an app a new signing secret; the one before still
+// signs its callbacks for the configured grace period. It returns the app
+// as applied.
+func (e *Engine) RotateSecret(ctx context.Context, appID string) (projections.App, error) {
+	if !e.repl.Proposable(event.TypeSecretRotated) {
+		return projections.App{}, fmt.Errorf("%w: a member of the cluster cannot record a rotation yet "+
+			"(a rolling upgrade is not finished)", ErrUnavailable)
+	}
+	if _, err := e.ask(ctx, appID, func(ch chan<- reply) interface{} { return rotateSecret{ch} }); err != nil {
+		return projections.App{}, err
+	}
+	return e.readApp(appID)
 }
 
 // Upcoming returns up to n occurrences of cron s strictly after unix time

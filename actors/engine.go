@@ -85,6 +85,9 @@ type Config struct {
 	// system's).
 	Guard    *delivery.Guard
 	Resolver *net.Resolver
+	// SecretGrace is how long an app's previous signing secret still signs
+	// its callbacks after a rotation.
+	SecretGrace time.Duration
 	// Retention: closed schedules (finished or deleted, nothing pending)
 	// are removed with their events this long after they closed; 0 keeps
 	// everything forever. RetentionInterval is how often the leader looks.
@@ -120,6 +123,9 @@ func (c *Config) setDefaults() {
 	if c.RetentionInterval <= 0 {
 		c.RetentionInterval = time.Minute
 	}
+	if c.SecretGrace <= 0 {
+		c.SecretGrace = 24 * time.Hour
+	}
 }
 
 // Engine owns the actor system and the leader-only firing machinery.
@@ -152,6 +158,12 @@ type Engine struct {
 		crons  map[string]*actor.PID
 		timers map[timerKey]*timerEntry
 		active map[string]bool // active apps, while leading: their partitions get timers
+	}
+	// secrets holds each app's signing secrets as apply last wrote them
+	// (fire path; filled from the projection on a miss).
+	secrets struct {
+		sync.Mutex
+		apps map[string]projections.App
 	}
 	// fired holds, by run id, the schedules of runs whose RunFired this
 	// leader committed, from the apply effects until the fire worker that
@@ -190,6 +202,7 @@ func New(cfg Config, repl Replicator, state State) *Engine {
 	e.reg.apps, e.reg.crons = map[string]*actor.PID{}, map[string]*actor.PID{}
 	e.reg.timers, e.reg.active = map[timerKey]*timerEntry{}, map[string]bool{}
 	e.fired.runs = map[string]projections.Schedule{}
+	e.secrets.apps = map[string]projections.App{}
 	e.lead.ctx, e.lead.cancel = context.WithCancel(context.Background())
 	e.lead.cancel() // nothing may deliver before this node leads
 	e.out = newOutcomeBatcher(e)

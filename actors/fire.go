@@ -180,6 +180,34 @@ func (e *Engine) missed(pr projections.PendingRun, now time.Time, overdue time.D
 	return []event.Payload{rc}, true
 }
 
+// keepSecrets remembers the signing secrets of apps apply just wrote.
+func (e *Engine) keepSecrets(apps []projections.App) {
+	if len(apps) == 0 {
+		return
+	}
+	e.secrets.Lock()
+	defer e.secrets.Unlock()
+	for _, a := range apps {
+		e.secrets.apps[a.AppID] = a
+	}
+}
+
+// signingSecrets are the secrets a call of appID is signed with now.
+func (e *Engine) signingSecrets(appID string) []string {
+	e.secrets.Lock()
+	app, ok := e.secrets.apps[appID]
+	e.secrets.Unlock()
+	if !ok {
+		var err error
+		if app, ok, err = e.state.App(appID); err != nil || !ok {
+			e.cfg.Logger.Error("signing secrets of an app", "app", appID, "found", ok, "err", err)
+			return nil
+		}
+		e.keepSecrets([]projections.App{app})
+	}
+	return app.SigningSecrets(e.clock.Now().UnixMilli())
+}
+
 // deliver queues the HTTP call of a fired run; its outcome is recorded by
 // the outcome batcher unless this node stopped leading meanwhile (then the
 // next leader re-fires it under the same run id).
@@ -187,7 +215,7 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 	req := delivery.Request{
 		ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: scheduledInstant(pr),
 		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,
-		FollowRedirects: s.Callback.FollowRedirects,
+		FollowRedirects: s.Callback.FollowRedirects, SigningSecrets: e.signingSecrets(pr.AppID),
 	}
 	job := delivery.Job{Req: req, Policy: e.policyFor(s), Done: func(o delivery.Outcome) {
 		if o.Canceled {

@@ -203,6 +203,7 @@ func (e *Engine) Observe(fx projections.Effects) {
 		}
 		return
 	}
+	e.keepSecrets(fx.Apps)
 	for _, s := range fx.Deleted {
 		e.forgetCron(s.ScheduleID)
 	}

@@ -132,6 +132,9 @@ func (a *applier) apply(p event.Payload) (int, error) {
 	case *event.ScheduleClosed:
 		a.touch(p.ScheduleID, true)
 		return 0, a.scheduleClosed(p)
+	case *event.SecretRotated:
+		a.app = p.AppID
+		return 0, a.secretRotated(p)
 	}
 	return 0, fmt.Errorf("%w: no apply rule for %s", ErrInvalidEvent, a.ev.Type)
 }
@@ -168,7 +171,7 @@ func (a *applier) appRegistered(p *event.AppRegistered) error {
 	} else if ok {
 		return fmt.Errorf("%w: %s", ErrAppExists, p.AppID)
 	}
-	app := App{AppID: p.AppID, Partitions: p.Partitions, Active: p.Active, CreatedAt: a.nowMs()}
+	app := App{AppID: p.AppID, Partitions: p.Partitions, Active: p.Active, CreatedAt: a.nowMs(), SigningSecret: p.SigningSecret}
 	a.fx.Apps = append(a.fx.Apps, app)
 	return putRecord(a, appKey(app.AppID), app)
 }
@@ -189,6 +192,26 @@ func (a *applier) appActive(appID string, active bool) error {
 	app.Active = active
 	a.fx.Apps = append(a.fx.Apps, app)
 	return putRecord(a, appKey(appID), app)
+}
+
+// secretRotated makes the app sign with a new secret, and with the one
+// before until the event's PreviousUntil.
+func (a *applier) secretRotated(p *event.SecretRotated) error {
+	app, ok, err := getRecord[App](a.b, appKey(p.AppID))
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return fmt.Errorf("%w: %s", ErrAppNotFound, p.AppID)
+	case p.Secret == "":
+		return fmt.Errorf("%w: rotation to no secret", ErrInvalidEvent)
+	}
+	app.PreviousSecret, app.PreviousUntil, app.SigningSecret = app.SigningSecret, p.PreviousUntil, p.Secret
+	if app.PreviousSecret == "" {
+		app.PreviousUntil = 0
+	}
+	a.fx.Apps = append(a.fx.Apps, app)
+	return putRecord(a, appKey(app.AppID), app)
 }
 
 func (a *applier) activeApp(appID string) (App, error) {

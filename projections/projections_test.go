@@ -3,6 +3,7 @@ package projections
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/chronicle-sched/chronicle/eventlog/event"
@@ -290,6 +291,17 @@ func TestRebuildEqualsLive(t *testing.T) {
 	w.must(event.BulkAction{AppID: "a", Action: event.ActionDelete, Status: event.StatusScheduled, StartTime: 1010, EndTime: 1020})
 	w.must(event.BulkAction{AppID: "a", Action: event.ActionReconcile, Status: event.StatusSuccess, StartTime: 0, EndTime: 2000})
 	w.must(event.AppDeactivated{AppID: "b"})
+	// An app of a build before signing gets its first secret; the next
+	// rotation keeps the one before signing until PreviousUntil.
+	w.must(event.SecretRotated{AppID: "a", Secret: "whsec_" + strings.Repeat("A", 44), PreviousUntil: 5})
+	if app, _, _ := w.q().App("a"); app.SigningSecret == "" || app.PreviousUntil != 0 || len(app.SigningSecrets(4)) != 1 {
+		t.Fatalf("app after its first rotation: %+v", app)
+	}
+	w.must(event.SecretRotated{AppID: "a", Secret: "whsec_" + strings.Repeat("B", 44), PreviousUntil: 5})
+	if app, _, _ := w.q().App("a"); len(app.SigningSecrets(4)) != 2 || len(app.SigningSecrets(5)) != 1 ||
+		app.SigningSecrets(5)[0] != "whsec_"+strings.Repeat("B", 44) {
+		t.Fatalf("app during and after the grace period: %+v", app)
+	}
 
 	live, err := Checksums(w.db)
 	if err != nil {

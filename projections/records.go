@@ -18,6 +18,24 @@ type App struct {
 	Partitions int    `json:"partitions"`
 	Active     bool   `json:"active"`
 	CreatedAt  int64  `json:"createdAt"` // unix ms
+	// SigningSecret signs the app's callbacks; PreviousSecret too, until
+	// PreviousUntil (unix ms), after a rotation.
+	SigningSecret  string `json:"signingSecret,omitempty"`
+	PreviousSecret string `json:"previousSecret,omitempty"`
+	PreviousUntil  int64  `json:"previousUntil,omitempty"`
+}
+
+// SigningSecrets are the secrets an app's callbacks are signed with at
+// unix ms now: the current one, and the previous one in its grace period.
+func (a App) SigningSecrets(nowMs int64) []string {
+	var out []string
+	if a.SigningSecret != "" {
+		out = append(out, a.SigningSecret)
+	}
+	if a.PreviousSecret != "" && nowMs < a.PreviousUntil {
+		out = append(out, a.PreviousSecret)
+	}
+	return out
 }
 
 // Schedule is a one-time or cron schedule. For a cron run looked up by its

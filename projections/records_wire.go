@@ -29,6 +29,9 @@ var (
 		event.IntField(2, func(a *App) *int { return &a.Partitions }),
 		event.BoolField(3, func(a *App) *bool { return &a.Active }),
 		event.Int64Field(4, func(a *App) *int64 { return &a.CreatedAt }),
+		event.StringField(5, func(a *App) *string { return &a.SigningSecret }),
+		event.StringField(6, func(a *App) *string { return &a.PreviousSecret }),
+		event.Int64Field(7, func(a *App) *int64 { return &a.PreviousUntil }),
 	)
 	scheduleCodec = event.NewCodec(
 		event.StringField(1, func(s *Schedule) *string { return &s.ScheduleID }),

@@ -37,6 +37,9 @@ type Request struct {
 	// FollowRedirects lets the call follow up to maxRedirects redirects,
 	// each hop checked by the guard; otherwise a 3xx is the answer.
 	FollowRedirects bool
+	// SigningSecrets sign the call (Standard Webhooks): the app's current
+	// secret, and during a rotation's grace period the one before.
+	SigningSecrets []string
 }
 
 // Policy bounds the attempts of one run. Out-of-range values are
@@ -292,9 +295,8 @@ func (c *Client) newRequest(ctx context.Context, req Request, n int) (*http.Requ
 		return nil, fmt.Errorf("invalid callback URL %q: no host", req.URL)
 	}
 	var body io.Reader
-	switch req.Method {
-	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		body = strings.NewReader(req.Payload)
+	if b := bodyOf(req); b != nil {
+		body = strings.NewReader(string(b))
 	}
 	hr, err := http.NewRequestWithContext(ctx, req.Method, req.URL, body)
 	if err != nil {
@@ -318,10 +320,30 @@ func (c *Client) newRequest(ctx context.Context, req Request, n int) (*http.Requ
 	}
 	hr.Header.Set(HeaderScheduleID, req.ScheduleID)
 	hr.Header.Set(HeaderRunID, req.RunID)
+	signAt := time.Now().Unix()
+	hr.Header.Set(HeaderWebhookID, req.RunID)
+	hr.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(signAt, 10))
+	if len(req.SigningSecrets) > 0 {
+		sig, err := Sign(req.SigningSecrets, req.RunID, signAt, bodyOf(req))
+		if err != nil {
+			return nil, err
+		}
+		hr.Header.Set(HeaderWebhookSignature, sig)
+	}
 	// RFC 3339 in UTC, with milliseconds only for a sub-second due time.
 	hr.Header.Set(HeaderScheduledTime, formatScheduled(req.ScheduledTime))
 	hr.Header.Set(HeaderAttempt, strconv.Itoa(n))
 	return hr, nil
+}
+
+// bodyOf is what a call sends as its body: the payload for POST, PUT,
+// PATCH and DELETE; nothing (nil) for the others.
+func bodyOf(req Request) []byte {
+	switch req.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return []byte(req.Payload)
+	}
+	return nil
 }
 
 // statusMessage is "<code> <reason>", then the start of the body if any,

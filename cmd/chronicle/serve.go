@@ -43,6 +43,7 @@ type serveConfig struct {
 	pprofAddr                                  string
 	promoteTimeout, readHeaderTimeout          time.Duration
 	callbackDeny, callbackAllow                string
+	secretGrace                                time.Duration
 	// resolver resolves callback host names (tests; nil: the system's).
 	resolver                     *net.Resolver
 	maxBodyBytes                 int64
@@ -81,6 +82,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.DurationVar(&c.retentionInterval, "retention-check-interval", time.Minute, "how often the leader applies --event-retention")
 	fs.IntVar(&c.stateCacheMB, "state-cache-mb", int(raftfsm.DefaultStateCacheBytes>>20), "block cache of the state store, in MB (records of due runs are read from it when they fire)")
 	fs.DurationVar(&c.promoteTimeout, "promote-timeout", 10*time.Second, "how long adding a voter that the quorum cannot yet count on waits for it to catch up as a non-voter before promoting it")
+	fs.DurationVar(&c.secretGrace, "signing-secret-grace", 24*time.Hour, "how long an app's previous signing secret still signs its callbacks after a rotation")
 	fs.StringVar(&c.callbackDeny, "callback-deny-cidrs", "", "ranges callbacks may not connect to, beyond the default ones (link-local and cloud metadata, 0.0.0.0/8, multicast); comma-separated CIDRs")
 	fs.StringVar(&c.callbackAllow, "callback-allow-cidrs", "", "ranges callbacks may connect to although denied (allow wins; the cluster's own addresses stay denied)")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body; larger ones are answered 413")
@@ -219,7 +221,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		Workers: c.workers, Logger: logger, Retention: c.retention, RetentionInterval: c.retentionInterval,
 		Policy: delivery.Policy{Timeout: c.cbTimeout, MaxAttempts: c.cbAttempts, InitialBackoff: c.cbBackoff,
 			MaxBackoff: c.cbMaxBackoff, RetryOn4xx: c.cbRetry4xx},
-		Guard: guard, Resolver: c.resolver,
+		Guard: guard, Resolver: c.resolver, SecretGrace: c.secretGrace,
 	}, replicator{rn, cl.Forwarder}, state)
 	rn.SetObserver(engine.Observe)
 	rn.OnLeadership(engine.OnLeadership)

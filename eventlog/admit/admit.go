@@ -13,6 +13,7 @@
 package admit
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/url"
@@ -86,7 +87,12 @@ func check(p event.Payload, at int64) error {
 		if p.Partitions < 1 || p.Partitions > MaxPartitions {
 			return fmt.Errorf("partitions %d: want 1 to %d", p.Partitions, MaxPartitions)
 		}
-		return AppID(p.AppID)
+		return firstErr(AppID(p.AppID), optionalSecret(p.SigningSecret))
+	case *event.SecretRotated:
+		if p.PreviousUntil < 0 {
+			return fmt.Errorf("previousUntil %d", p.PreviousUntil)
+		}
+		return firstErr(AppID(p.AppID), SigningSecret(p.Secret))
 	case *event.AppActivated:
 		return AppID(p.AppID)
 	case *event.AppDeactivated:
@@ -260,6 +266,28 @@ func runRef(scheduleID, runID, appID string, partition int, scheduled int64) err
 		return fmt.Errorf("scheduled time %d", scheduled)
 	}
 	return nil
+}
+
+// SigningSecretPrefix starts every signing secret (the Standard Webhooks
+// convention): whsec_ and the base64 of the key.
+const SigningSecretPrefix = "whsec_"
+
+// SigningSecret checks a signing secret: whsec_ and the standard base64
+// of 24 to 64 bytes.
+func SigningSecret(s string) error {
+	key, ok := strings.CutPrefix(s, SigningSecretPrefix)
+	raw, err := base64.StdEncoding.DecodeString(key)
+	if !ok || err != nil || len(raw) < 24 || len(raw) > 64 {
+		return fmt.Errorf("a signing secret is %s and the base64 of 24 to 64 bytes", SigningSecretPrefix)
+	}
+	return nil
+}
+
+func optionalSecret(s string) error {
+	if s == "" {
+		return nil // apps of builds before signing
+	}
+	return SigningSecret(s)
 }
 
 // Statuses are the statuses of schedules and runs.

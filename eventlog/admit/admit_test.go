@@ -46,6 +46,8 @@ func TestEveryKindOfEventTheCoreProposesIsAdmitted(t *testing.T) {
 		event.BulkAction{AppID: "mail", Action: event.ActionReconcile, Status: event.StatusFailure, StartTime: 10, EndTime: 10 + 86400*30},
 		event.NodeAnnounced{NodeID: "n1", HTTPAddr: "10.0.0.1:8080", RaftAddr: "[::1]:7000", Schema: 2},
 		event.EventsCompacted{Cutoff: 1, Retention: "720h0m0s", ScheduleIDs: []string{"s1", "s2"}},
+		event.SecretRotated{AppID: "mail", Secret: "whsec_" + strings.Repeat("QUJD", 11), PreviousUntil: at.UnixMilli()},
+		event.ScheduleClosed{ScheduleID: "c1", AppID: "mail", Reason: event.ReasonExhausted},
 	} {
 		if _, err := Event(stamp(t, p)); err != nil {
 			t.Errorf("%T refused: %v", p, err)
@@ -115,6 +117,9 @@ func TestWhatMustNotEnterTheLog(t *testing.T) {
 		"node addr":   {stamp(t, event.NodeAnnounced{NodeID: "n2", HTTPAddr: "not-an-addr"}), "host:port"},
 		"node port":   {stamp(t, event.NodeAnnounced{NodeID: "n2", HTTPAddr: "h:99999"}), "port"},
 		"partitions":  {stamp(t, event.AppRegistered{AppID: "a", Partitions: 0}), "partitions"},
+		"secret":      {stamp(t, event.SecretRotated{AppID: "a", Secret: "hunter2"}), "signing secret"},
+		"userinfo": {mutated(func(c *event.ScheduleCreated) { c.Callback.URL = "http://u:p@example.com/" }),
+			"user name or password"},
 	}
 	for name, c := range cases {
 		_, err := Event(c.ev)

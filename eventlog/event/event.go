@@ -50,13 +50,14 @@ const (
 	TypeNodeAnnounced   Type = 9
 	TypeEventsCompacted Type = 10
 	TypeScheduleClosed  Type = 11
+	TypeSecretRotated   Type = 12
 	// Add new types here with the next unused number, and move NewestType.
 )
 
 // NewestType is the newest event type this build reads. Nodes announce
 // it, and a leader proposes a type only once every member reads it (a
 // node that meets an event it cannot read stops).
-const NewestType = TypeScheduleClosed
+const NewestType = TypeSecretRotated
 
 // OldestNewestType is what a member that never announced its newest type
 // reads: the types of builds before types were announced.
@@ -74,6 +75,7 @@ var typeNames = map[Type]string{
 	TypeNodeAnnounced:   "NodeAnnounced",
 	TypeEventsCompacted: "EventsCompacted",
 	TypeScheduleClosed:  "ScheduleClosed",
+	TypeSecretRotated:   "SecretRotated",
 }
 
 func (t Type) String() string {
@@ -302,16 +304,22 @@ func (e Event) JSON() (json.RawMessage, error) {
 // ShownJSON is the payload as JSON as it may be shown: JSON, with the
 // secret headers of a callback masked.
 func (e Event) ShownJSON() (json.RawMessage, error) {
-	if e.Type != TypeScheduleCreated {
+	if e.Type != TypeScheduleCreated && e.Type != TypeAppRegistered && e.Type != TypeSecretRotated {
 		return e.JSON()
 	}
 	p, err := e.Payload()
 	if err != nil {
 		return nil, err
 	}
-	sc := p.(*ScheduleCreated)
-	sc.Callback = sc.Callback.Shown()
-	b, err := json.Marshal(sc)
+	switch p := p.(type) {
+	case *ScheduleCreated:
+		p.Callback = p.Callback.Shown()
+	case *AppRegistered:
+		p.SigningSecret = maskSecret(p.SigningSecret)
+	case *SecretRotated:
+		p.Secret = maskSecret(p.Secret)
+	}
+	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("payload of event seq %d as JSON: %w", e.Seq, err)
 	}

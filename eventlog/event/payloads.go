@@ -35,11 +35,31 @@ const (
 	ActionDelete    = "delete"
 )
 
-// AppRegistered: a client application was registered.
+// AppRegistered: a client application was registered. SigningSecret
+// (whsec_ and base64, made by the proposer) signs its callbacks; it is
+// masked wherever the event is shown.
 type AppRegistered struct {
-	AppID      string `json:"appId"`
-	Partitions int    `json:"partitions"`
-	Active     bool   `json:"active"`
+	AppID         string `json:"appId"`
+	Partitions    int    `json:"partitions"`
+	Active        bool   `json:"active"`
+	SigningSecret string `json:"signingSecret,omitempty"`
+}
+
+// SecretRotated: an app's callbacks are signed with a new secret from now
+// on, and also with the one before until PreviousUntil (unix ms), so that
+// receivers can switch over; Secret is masked wherever the event is shown.
+type SecretRotated struct {
+	AppID         string `json:"appId"`
+	Secret        string `json:"secret"`
+	PreviousUntil int64  `json:"previousUntil,omitempty"`
+}
+
+// maskSecret stands in for a signing secret wherever an event is shown.
+func maskSecret(s string) string {
+	if s == "" {
+		return ""
+	}
+	return Masked
 }
 
 // AppActivated: firing and creates resume for the app.
@@ -241,6 +261,7 @@ func (BulkAction) EventType() Type      { return TypeBulkAction }
 func (NodeAnnounced) EventType() Type   { return TypeNodeAnnounced }
 func (EventsCompacted) EventType() Type { return TypeEventsCompacted }
 func (ScheduleClosed) EventType() Type  { return TypeScheduleClosed }
+func (SecretRotated) EventType() Type   { return TypeSecretRotated }
 
 // CronRunID derives the run id of a cron occurrence from the cron's id and
 // the occurrence time. It is a name-based (version 5 style) UUID, so every

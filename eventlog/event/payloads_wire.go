@@ -8,6 +8,13 @@ var appRegisteredCodec = NewCodec(
 	StringField(1, func(p *AppRegistered) *string { return &p.AppID }),
 	IntField(2, func(p *AppRegistered) *int { return &p.Partitions }),
 	BoolField(3, func(p *AppRegistered) *bool { return &p.Active }),
+	StringField(4, func(p *AppRegistered) *string { return &p.SigningSecret }),
+)
+
+var secretRotatedCodec = NewCodec(
+	StringField(1, func(p *SecretRotated) *string { return &p.AppID }),
+	StringField(2, func(p *SecretRotated) *string { return &p.Secret }),
+	Int64Field(3, func(p *SecretRotated) *int64 { return &p.PreviousUntil }),
 )
 
 var appActivatedCodec = NewCodec(StringField(1, func(p *AppActivated) *string { return &p.AppID }))
@@ -154,4 +161,5 @@ var payloadKinds = map[Type]payloadKind{
 	TypeNodeAnnounced:   kind[NodeAnnounced, *NodeAnnounced]{nodeAnnouncedCodec},
 	TypeEventsCompacted: kind[EventsCompacted, *EventsCompacted]{eventsCompactedCodec},
 	TypeScheduleClosed:  kind[ScheduleClosed, *ScheduleClosed]{scheduleClosedCodec},
+	TypeSecretRotated:   kind[SecretRotated, *SecretRotated]{secretRotatedCodec},
 }

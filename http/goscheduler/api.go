@@ -26,6 +26,8 @@ type Commands interface {
 	CreateSchedule(ctx context.Context, c actors.CreateSchedule) (projections.Schedule, error)
 	DeleteSchedule(ctx context.Context, id string) (projections.Schedule, error)
 	BulkActionRun(ctx context.Context, c actors.BulkAction) (int, error)
+	// RotateSecret gives an app a new signing secret.
+	RotateSecret(ctx context.Context, appID string) (projections.App, error)
 	// Upcoming returns up to n occurrences of a cron strictly after unix
 	// time after (its cron actor computes them).
 	Upcoming(ctx context.Context, s projections.Schedule, after int64, n int) ([]int64, error)
@@ -78,6 +80,8 @@ func (a *API) Register(r *httprouter.Router) {
 	r.POST("/goscheduler/apps/:appId/activate", a.handle(a.activate(true)))
 	r.POST("/goscheduler/apps/:appId/deactivate", a.handle(a.activate(false)))
 	r.GET("/goscheduler/apps/:appId/schedules", a.handle(a.appSchedules))
+	r.GET("/goscheduler/apps/:appId/signing-secret", a.handle(a.signingSecret))
+	r.POST("/goscheduler/apps/:appId/signing-secret/rotate", a.handle(a.rotateSecret))
 	r.POST("/goscheduler/apps/:appId/bulk-action/:action", a.handle(a.bulkAction))
 	r.POST(CreatePath, a.handle(a.createSchedule))
 	r.GET("/goscheduler/schedules/:id", a.handle(a.getSchedule))
@@ -180,6 +184,54 @@ func (a *API) activate(active bool) handlerFunc {
 		ok(w, http.StatusCreated, 0, map[string]any{"appId": app.AppID, "Active": app.Active})
 		return nil
 	}
+}
+
+// secretJSON is an app's signing secret as its endpoints show it.
+type secretJSON struct {
+	Secret string `json:"secret"`
+	// PreviousValidUntil: after a rotation, callbacks are also signed with
+	// the secret before until then (RFC 3339).
+	PreviousValidUntil string `json:"previousValidUntil,omitempty"`
+}
+
+func renderSecret(app projections.App) secretJSON {
+	out := secretJSON{Secret: app.SigningSecret}
+	if app.PreviousSecret != "" && app.PreviousUntil > 0 {
+		out.PreviousValidUntil = time.UnixMilli(app.PreviousUntil).UTC().Format(time.RFC3339)
+	}
+	return out
+}
+
+func (a *API) signingSecret(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id := ps.ByName("appId")
+	if err := validateAppID(id); err != nil {
+		return err
+	}
+	app, found, err := a.q.App(id)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return projections.ErrAppNotFound
+	case app.SigningSecret == "":
+		return notFound("app %s has no signing secret: it was registered before callbacks were signed; "+
+			"POST /goscheduler/apps/%s/signing-secret/rotate gives it one", id, id)
+	}
+	ok(w, http.StatusOK, 1, renderSecret(app))
+	return nil
+}
+
+func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	id := ps.ByName("appId")
+	if err := validateAppID(id); err != nil {
+		return err
+	}
+	app, err := a.cmd.RotateSecret(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	ok(w, http.StatusCreated, 1, renderSecret(app))
+	return nil
 }
 
 type detailsJSON struct {

@@ -1,0 +1,53 @@
+package delivery
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Callbacks are signed as the Standard Webhooks convention says
+// (standardwebhooks.com), so receivers can verify them with its libraries:
+// webhook-id is the run id (the same on every retry and re-fire),
+// webhook-timestamp the attempt's unix seconds, and webhook-signature
+// "v1,<base64 HMAC-SHA256(key, id.timestamp.body)>" per secret, space
+// separated, where the key is the base64 after a secret's whsec_ prefix.
+const (
+	HeaderWebhookID        = "webhook-id"
+	HeaderWebhookTimestamp = "webhook-timestamp"
+	HeaderWebhookSignature = "webhook-signature"
+)
+
+// secretPrefix starts every signing secret.
+const secretPrefix = "whsec_"
+
+// NewSigningSecret returns a new random secret: whsec_ and the base64 of
+// 32 bytes.
+func NewSigningSecret() string {
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the OS has no entropy: nothing sane to do
+	}
+	return secretPrefix + base64.StdEncoding.EncodeToString(key[:])
+}
+
+// Sign returns the webhook-signature value of a call: one v1 signature
+// per secret.
+func Sign(secrets []string, id string, timestamp int64, body []byte) (string, error) {
+	sigs := make([]string, 0, len(secrets))
+	for _, s := range secrets {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, secretPrefix))
+		if err != nil {
+			return "", fmt.Errorf("signing secret is not %s and base64: %w", secretPrefix, err)
+		}
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(id + "." + strconv.FormatInt(timestamp, 10) + "."))
+		mac.Write(body)
+		sigs = append(sigs, "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	}
+	return strings.Join(sigs, " "), nil
+}
