@@ -57,8 +57,8 @@ func TestCallbacksCannotReachMetadataOrTheClusterItself(t *testing.T) {
 		follow bool
 		want   string
 	}{
-		"http://metadata.internal.test/latest/":        {false, "callback to 169.254.169.254:80 refused"},
-		"http://" + ln.Addr().String() + "/":           {true, "callback to 169.254.169.254:80 refused"},
+		"http://metadata.internal.test/latest/":         {false, "callback to 169.254.169.254:80 refused"},
+		"http://" + ln.Addr().String() + "/":            {true, "callback to 169.254.169.254:80 refused"},
 		"http://localhost:" + port + "/cluster/members": {false, "this Chronicle cluster"},
 	} {
 		code, r := create(url, c.follow)

@@ -53,9 +53,9 @@ type API struct {
 	// checkURL refuses a callback URL that names a denied address (the
 	// delivery guard's rules, knowable before any DNS lookup).
 	checkURL func(url string) error
-	now     func() time.Time
-	logger  *slog.Logger
-	timeout time.Duration
+	now      func() time.Time
+	logger   *slog.Logger
+	timeout  time.Duration
 }
 
 // New builds the API. healthy reports why the node cannot serve (nil: it
