@@ -8,6 +8,7 @@ import (
 	"github.com/chronicle-sched/chronicle/actors/delivery"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/projections"
+	"github.com/chronicle-sched/chronicle/raftfsm"
 )
 
 // appActor serialises the commands of one app. Its view of the app (exists,
@@ -44,11 +45,13 @@ type outgoing struct {
 
 type queuedCreate struct {
 	ev    event.ScheduleCreated
+	actor string
 	reply chan<- reply
 }
 
 type queuedCommand struct {
 	payload event.Payload
+	actor   string
 	reply   chan<- reply
 	release func() // given back once answered (an app registration's place under --max-apps)
 }
@@ -80,17 +83,17 @@ func (a *appActor) Receive(ctx actor.Context) {
 	case createSchedule:
 		a.create(m)
 	case deleteSchedule:
-		a.enqueue(event.ScheduleDeleted{ScheduleID: m.scheduleID, AppID: a.appID}, m.reply, nil)
+		a.enqueue(event.ScheduleDeleted{ScheduleID: m.scheduleID, AppID: a.appID}, m.actor, m.reply, nil)
 	case bulkAction:
 		a.enqueue(event.BulkAction{AppID: a.appID, Action: m.Action, Status: m.Status,
-			StartTime: m.Start.Unix(), EndTime: m.End.Unix()}, m.reply, nil)
+			StartTime: m.Start.Unix(), EndTime: m.End.Unix()}, m.actor, m.reply, nil)
 	case rotateSecret:
 		if a.app == nil {
 			m.reply <- reply{err: fmt.Errorf("%w: %s", projections.ErrAppNotFound, a.appID)}
 			return
 		}
 		a.enqueue(event.SecretRotated{AppID: a.appID, Secret: delivery.NewSigningSecret(),
-			PreviousUntil: a.eng.clock.Now().Add(a.eng.cfg.SecretGrace).UnixMilli()}, m.reply, nil)
+			PreviousUntil: a.eng.clock.Now().Add(a.eng.cfg.SecretGrace).UnixMilli()}, m.actor, m.reply, nil)
 	case entryDone:
 		a.inFlight--
 		a.exclusive = false
@@ -142,7 +145,7 @@ func (a *appActor) register(m registerApp) {
 	}
 	a.app = &projections.App{AppID: m.AppID, Partitions: m.Partitions, Active: m.Active}
 	a.enqueue(event.AppRegistered{AppID: m.AppID, Partitions: m.Partitions, Active: m.Active,
-		SigningSecret: delivery.NewSigningSecret()}, m.reply, release)
+		SigningSecret: delivery.NewSigningSecret()}, m.actor, m.reply, release)
 }
 
 func (a *appActor) setActive(m setActive) {
@@ -162,7 +165,7 @@ func (a *appActor) setActive(m setActive) {
 	if m.active {
 		p = event.AppActivated{AppID: a.appID}
 	}
-	a.enqueue(p, m.reply, nil)
+	a.enqueue(p, m.actor, m.reply, nil)
 }
 
 func (a *appActor) create(m createSchedule) {
@@ -202,7 +205,7 @@ func (a *appActor) create(m createSchedule) {
 			ev.ScheduleTime = m.ScheduleTimeMs / 1000
 		}
 	}
-	a.outbox = append(a.outbox, outgoing{create: &queuedCreate{ev: ev, reply: m.reply}})
+	a.outbox = append(a.outbox, outgoing{create: &queuedCreate{ev: ev, actor: m.actor, reply: m.reply}})
 	a.pump()
 }
 
@@ -242,8 +245,8 @@ func (a *appActor) catchUpAndRetry(m createSchedule) {
 
 // enqueue accepts a command other than a create; it is proposed alone, in
 // order (see appActor).
-func (a *appActor) enqueue(p event.Payload, ch chan<- reply, release func()) {
-	a.outbox = append(a.outbox, outgoing{other: &queuedCommand{payload: p, reply: ch, release: release}})
+func (a *appActor) enqueue(p event.Payload, actor string, ch chan<- reply, release func()) {
+	a.outbox = append(a.outbox, outgoing{other: &queuedCommand{payload: p, actor: actor, reply: ch, release: release}})
 	a.pump()
 }
 
@@ -282,7 +285,7 @@ func (a *appActor) pump() {
 func (a *appActor) proposeCommand(c queuedCommand) {
 	self, root := a.self, a.eng.system.Root
 	go func() {
-		res, err := a.eng.proposeOne(c.payload)
+		res, err := a.eng.proposeOne(c.actor, c.payload)
 		if c.release != nil {
 			c.release()
 		}
@@ -296,12 +299,18 @@ func (a *appActor) proposeCommand(c queuedCommand) {
 func (a *appActor) proposeCreates(batch []queuedCreate) {
 	self, root := a.self, a.eng.system.Root
 	go func() {
-		payloads := make([]event.Payload, len(batch))
-		for i, c := range batch {
-			payloads[i] = c.ev
-		}
 		now := a.eng.clock.Now()
-		results, err := a.eng.forwardAt(now, payloads...)
+		evs := make([]event.Event, len(batch))
+		var err error
+		for i, c := range batch {
+			if evs[i], err = a.eng.stamp(now, c.actor, c.ev); err != nil {
+				break
+			}
+		}
+		var results []raftfsm.Result
+		if err == nil {
+			results, err = a.eng.forwardEvents(evs)
+		}
 		failed := err != nil
 		for i, c := range batch {
 			r := reply{err: err}

@@ -54,29 +54,36 @@ type BulkAction struct {
 // Messages to app actors. Each carries the channel its answer goes to, so
 // the answer can be sent from the goroutine that waits on Raft without
 // touching the actor's context.
+// Every one carries the actor the request came from, stamped on its event.
 type (
 	registerApp struct {
 		RegisterApp
+		actor string
 		reply chan<- reply
 	}
 	setActive struct {
 		active bool
+		actor  string
 		reply  chan<- reply
 	}
 	createSchedule struct {
 		CreateSchedule
+		actor    string
 		reply    chan<- reply
 		caughtUp bool // a follower already caught up with the leader for it
 	}
 	deleteSchedule struct {
 		scheduleID string
+		actor      string
 		reply      chan<- reply
 	}
 	bulkAction struct {
 		BulkAction
+		actor string
 		reply chan<- reply
 	}
 	rotateSecret struct {
+		actor string
 		reply chan<- reply
 	}
 )
@@ -106,7 +113,7 @@ func (e *Engine) RegisterApp(ctx context.Context, c RegisterApp) (projections.Ap
 	if c.Partitions == 0 {
 		c.Partitions = e.cfg.DefaultPartitions
 	}
-	if _, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return registerApp{c, ch} }); err != nil {
+	if _, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return registerApp{c, actorOf(ctx), ch} }); err != nil {
 		return projections.App{}, err
 	}
 	return e.readApp(c.AppID)
@@ -137,7 +144,7 @@ func (e *Engine) reserveApp() (release func(), err error) {
 
 // SetAppActive activates or deactivates an app.
 func (e *Engine) SetAppActive(ctx context.Context, appID string, active bool) (projections.App, error) {
-	if _, err := e.ask(ctx, appID, func(ch chan<- reply) interface{} { return setActive{active, ch} }); err != nil {
+	if _, err := e.ask(ctx, appID, func(ch chan<- reply) interface{} { return setActive{active, actorOf(ctx), ch} }); err != nil {
 		return projections.App{}, err
 	}
 	return e.readApp(appID)
@@ -153,7 +160,9 @@ func (e *Engine) readApp(id string) (projections.App, error) {
 
 // CreateSchedule creates a schedule and returns it as applied.
 func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (projections.Schedule, error) {
-	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return createSchedule{CreateSchedule: c, reply: ch} })
+	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} {
+		return createSchedule{CreateSchedule: c, actor: actorOf(ctx), reply: ch}
+	})
 	if err != nil {
 		return projections.Schedule{}, err
 	}
@@ -169,7 +178,7 @@ func (e *Engine) DeleteSchedule(ctx context.Context, id string) (projections.Sch
 	if !ok || s.ParentID != "" || s.Status == event.StatusDeleted {
 		return projections.Schedule{}, fmt.Errorf("%w: schedule %s", projections.ErrScheduleNotFound, id)
 	}
-	if _, err := e.ask(ctx, s.AppID, func(ch chan<- reply) interface{} { return deleteSchedule{id, ch} }); err != nil {
+	if _, err := e.ask(ctx, s.AppID, func(ch chan<- reply) interface{} { return deleteSchedule{id, actorOf(ctx), ch} }); err != nil {
 		return projections.Schedule{}, err
 	}
 	s, ok, err = e.state.Schedule(id)
@@ -182,7 +191,7 @@ func (e *Engine) DeleteSchedule(ctx context.Context, id string) (projections.Sch
 // BulkActionRun deletes or reconciles matching schedules, returning how
 // many it touched.
 func (e *Engine) BulkActionRun(ctx context.Context, c BulkAction) (int, error) {
-	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return bulkAction{c, ch} })
+	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return bulkAction{c, actorOf(ctx), ch} })
 	return r.affected, err
 }
 
@@ -194,7 +203,7 @@ func (e *Engine) RotateSecret(ctx context.Context, appID string) (projections.Ap
 		return projections.App{}, fmt.Errorf("%w: a member of the cluster cannot record a rotation yet "+
 			"(a rolling upgrade is not finished)", ErrUnavailable)
 	}
-	if _, err := e.ask(ctx, appID, func(ch chan<- reply) interface{} { return rotateSecret{ch} }); err != nil {
+	if _, err := e.ask(ctx, appID, func(ch chan<- reply) interface{} { return rotateSecret{actorOf(ctx), ch} }); err != nil {
 		return projections.App{}, err
 	}
 	return e.readApp(appID)

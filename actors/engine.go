@@ -241,47 +241,44 @@ func (e *Engine) inBackground(f func()) {
 	}()
 }
 
-// propose stamps and replicates events on this node (the leader),
-// returning one result per event.
+// propose stamps the engine's own events (actor "system") and replicates
+// them on this node (the leader), returning one result per event.
 func (e *Engine) propose(payloads ...event.Payload) ([]raftfsm.Result, error) {
-	return e.proposeAt(e.clock.Now(), payloads...)
+	evs := make([]event.Event, len(payloads))
+	now := e.clock.Now()
+	for i, p := range payloads {
+		var err error
+		if evs[i], err = e.stamp(now, event.ActorSystem, p); err != nil {
+			return nil, err
+		}
+	}
+	return e.proposeEvents(evs)
 }
 
-// proposeAt is propose with the events stamped at now.
-func (e *Engine) proposeAt(now time.Time, payloads ...event.Payload) ([]raftfsm.Result, error) {
-	return e.stampAndSend(func(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, error) {
-		res, _, err := e.repl.Propose(evs, timeout)
-		return res, err
-	}, now, payloads)
+// proposeEvents replicates stamped events on this node (the leader).
+func (e *Engine) proposeEvents(evs []event.Event) ([]raftfsm.Result, error) {
+	res, _, err := e.repl.Propose(evs, e.cfg.ProposeTimeout)
+	return res, replicationErr(err)
 }
 
-// forwardAt proposes payloads stamped at now on the leader, from any node.
-func (e *Engine) forwardAt(now time.Time, payloads ...event.Payload) ([]raftfsm.Result, error) {
-	return e.stampAndSend(e.repl.Forward, now, payloads)
+// forwardEvents replicates stamped events on the leader, from any node.
+func (e *Engine) forwardEvents(evs []event.Event) ([]raftfsm.Result, error) {
+	res, err := e.repl.Forward(evs, e.cfg.ProposeTimeout)
+	return res, replicationErr(err)
+}
+
+// stamp makes an event of p proposed by this node at now on behalf of
+// actor.
+func (e *Engine) stamp(now time.Time, actor string, p event.Payload) (event.Event, error) {
+	ev, err := event.New(p, now.UnixNano(), e.cfg.NodeID)
+	ev.Actor = actor
+	return ev, err
 }
 
 // catchUp makes this node's projections as fresh as the leader's.
 func (e *Engine) catchUp() error {
 	_, err := e.repl.Forward(nil, e.cfg.ProposeTimeout)
 	return replicationErr(err)
-}
-
-type sendFunc func(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, error)
-
-func (e *Engine) stampAndSend(send sendFunc, now time.Time, payloads []event.Payload) ([]raftfsm.Result, error) {
-	evs := make([]event.Event, 0, len(payloads))
-	for _, p := range payloads {
-		ev, err := event.New(p, now.UnixNano(), e.cfg.NodeID)
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, ev)
-	}
-	res, err := send(evs, e.cfg.ProposeTimeout)
-	if err != nil {
-		return nil, replicationErr(err)
-	}
-	return res, nil
 }
 
 // replicationErr turns the replication layer's errors into the engine's
@@ -296,11 +293,33 @@ func replicationErr(err error) error {
 	return err
 }
 
-// proposeOne proposes a single event and returns its rejection, if any.
-func (e *Engine) proposeOne(p event.Payload) (raftfsm.Result, error) {
-	res, err := e.propose(p)
+// proposeOne proposes a single event on behalf of actor and returns its
+// rejection, if any.
+func (e *Engine) proposeOne(actor string, p event.Payload) (raftfsm.Result, error) {
+	ev, err := e.stamp(e.clock.Now(), actor, p)
+	if err != nil {
+		return raftfsm.Result{}, err
+	}
+	res, err := e.proposeEvents([]event.Event{ev})
 	if err != nil {
 		return raftfsm.Result{}, err
 	}
 	return res[0], res[0].Err
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying who makes the requests it serves (an API
+// token's id, event.ActorAdmin, event.ActorAnonymous): the commands under
+// it stamp it on their events.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// actorOf is ctx's actor, anonymous if none was given.
+func actorOf(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return event.ActorAnonymous
 }

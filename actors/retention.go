@@ -44,7 +44,7 @@ func (e *Engine) compactOnce(ctx context.Context) {
 		if len(ids) == 0 {
 			return
 		}
-		res, err := e.proposeOne(event.EventsCompacted{Cutoff: cutoff.UnixNano(),
+		res, err := e.proposeOne(event.ActorSystem, event.EventsCompacted{Cutoff: cutoff.UnixNano(),
 			Retention: e.cfg.Retention.String(), ScheduleIDs: ids})
 		if err != nil {
 			e.cfg.Logger.Warn("retention: compaction not applied", "err", err)

@@ -98,7 +98,7 @@ func (c *fakeClock) advance(d time.Duration) {
 // that an actor has handled what came before and armed its next wake-up.
 func (c *fakeClock) waitTimer(t *testing.T, at time.Time) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		c.mu.Lock()
 		for _, tm := range c.timers {
 			if !tm.stopped && tm.at.Equal(at) {
@@ -134,7 +134,7 @@ func (r *fsmReplicator) Propose(evs []event.Event, _ time.Duration) ([]raftfsm.R
 		return nil, 0, fail
 	}
 	admitted, refused := raftfsm.AdmitEvents(evs)
-	data, err := raftfsm.EncodeCommand(admitted)
+	data, err := raftfsm.EncodeCommand(admitted, true)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -241,10 +241,11 @@ func (r *rig) lead(on bool) {
 	r.waitFor("leadership "+map[bool]string{true: "taken", false: "given up"}[on], func() bool { return r.eng.Leading() == on })
 }
 
-// waitFor polls cond (the actors work asynchronously) for at most a second.
+// waitFor polls cond (the actors work asynchronously) for at most five
+// seconds (a loaded machine; it returns as soon as cond holds).
 func (r *rig) waitFor(what string, cond func() bool) {
 	r.t.Helper()
-	for deadline := time.Now().Add(time.Second); !cond(); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("timed out waiting for %s", what)
 		}

@@ -23,6 +23,8 @@ type replica interface {
 	Term() uint64
 	Propose(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, uint64, error)
 	WaitApplied(index uint64, timeout time.Duration) bool
+	// Proposable reports whether every member reads events of type t.
+	Proposable(t event.Type) bool
 }
 
 // Forwarder proposes events on the leader, wherever it is.
@@ -106,7 +108,7 @@ func (f *Forwarder) send(evs []event.Event, timeout time.Duration) ([]raftfsm.Re
 		return nil, fmt.Errorf("%w: leader %s has not announced its HTTP address yet", raftfsm.ErrNoLeader, id)
 	}
 	term := f.node.Term()
-	body, err := raftfsm.EncodeCommand(evs)
+	body, err := raftfsm.EncodeCommand(evs, f.node.Proposable(event.ActorsSince))
 	if err != nil {
 		return nil, err
 	}

@@ -23,11 +23,11 @@ func FuzzForwardedBatch(f *testing.F) {
 	ms.ScheduleTimeMs = ms.ScheduleTime*1000 + 250
 	f.Add(batch(f, ms))
 	f.Add(batch(f, event.RunFired{ScheduleID: "s1", RunID: "s1", AppID: "mail"}))
-	poison, _ := raftfsm.EncodeCommand([]event.Event{{V: 2, Type: event.TypeScheduleCreated, Time: 1, Node: "n", Data: []byte{0xff}}})
+	poison, _ := raftfsm.EncodeCommand([]event.Event{{V: 2, Type: event.TypeScheduleCreated, Time: 1, Node: "n", Data: []byte{0xff}}}, true)
 	f.Add(poison)
 	v1, _ := event.New(create("j1"), time.Now().UnixNano(), "old")
 	v1, _ = v1.InJSON()
-	jsonCmd, _ := raftfsm.EncodeCommand([]event.Event{v1})
+	jsonCmd, _ := raftfsm.EncodeCommand([]event.Event{v1}, true)
 	f.Add(jsonCmd)
 	f.Add([]byte{1, '{', '}'})
 	f.Add([]byte(`{"events":[{"v":1,"type":4,"time":1,"node":"x","data":{"scheduleId":"x"}}]}`))

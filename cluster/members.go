@@ -305,6 +305,7 @@ func (m *Members) Announce(a event.NodeAnnounced) error {
 	if err != nil {
 		return err
 	}
+	ev.Actor = event.ActorSystem
 	res, _, err := m.node.Propose([]event.Event{ev}, 5*time.Second)
 	if err != nil {
 		return err

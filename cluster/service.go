@@ -103,6 +103,9 @@ func (s *Service) Take(body []byte, version int) ([]byte, error) {
 		if stamped[i], err = event.New(p, now, self); err != nil {
 			return nil, errkind.Newf(errkind.Invalid, "forwarded event %d: %w", i, err)
 		}
+		// Who asked for it is the follower's to say: it authenticated the
+		// request (and the cluster secret authenticates the follower).
+		stamped[i].Actor = ev.Actor
 	}
 	if !s.node.IsLeader() {
 		return nil, fmt.Errorf("%w: forwarded batch reached a follower", raftfsm.ErrNotLeader)

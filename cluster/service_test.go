@@ -66,7 +66,7 @@ func (l *fsmLeader) AppliedIndex() uint64 { return l.fsm.AppliedIndex() }
 func (l *fsmLeader) LastIndex() uint64 { return math.MaxUint64 }
 
 func (l *fsmLeader) Propose(evs []event.Event, _ time.Duration) ([]raftfsm.Result, uint64, error) {
-	data, err := raftfsm.EncodeCommand(evs)
+	data, err := raftfsm.EncodeCommand(evs, true)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -93,7 +93,7 @@ func batch(t testing.TB, ps ...event.Payload) []byte {
 		}
 		evs = append(evs, ev)
 	}
-	b, err := raftfsm.EncodeCommand(evs)
+	b, err := raftfsm.EncodeCommand(evs, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestServiceRefusesWhatTheLeaderWouldNotPropose(t *testing.T) {
 	l := newFSMLeader(t)
 	svc := newService(l)
 	undecodable, err := raftfsm.EncodeCommand([]event.Event{{V: 2, Type: event.TypeScheduleCreated, Time: 1, Node: "n2",
-		Data: []byte{0xff}}})
+		Data: []byte{0xff}}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +210,7 @@ func (f *fakeFollower) Propose([]event.Event, time.Duration) ([]raftfsm.Result, 
 	return nil, 0, raftfsm.ErrNotLeader
 }
 func (f *fakeFollower) WaitApplied(uint64, time.Duration) bool { return true }
+func (f *fakeFollower) Proposable(event.Type) bool             { return true }
 
 // A follower answers a forwarded create's rejection exactly as the leader
 // would: the same message, and the same rejection for errors.Is.

@@ -25,6 +25,8 @@ var (
 	ErrRunNotFired        = errkind.New(errkind.Conflict, "run has not fired")
 	ErrInvalidEvent       = errkind.New(errkind.Invalid, "invalid event")
 	ErrScheduleClosed     = errkind.New(errkind.Conflict, "schedule is closed")
+	ErrTokenExists        = errkind.New(errkind.Conflict, "token already exists")
+	ErrTokenNotFound      = errkind.New(errkind.NotFound, "no such token")
 )
 
 // Batch is an indexed Pebble batch: apply reads its own earlier writes, so
@@ -135,6 +137,10 @@ func (a *applier) apply(p event.Payload) (int, error) {
 	case *event.SecretRotated:
 		a.app = p.AppID
 		return 0, a.secretRotated(p)
+	case *event.TokenIssued:
+		return 0, a.tokenIssued(p)
+	case *event.TokenRevoked:
+		return 0, a.tokenRevoked(p)
 	}
 	return 0, fmt.Errorf("%w: no apply rule for %s", ErrInvalidEvent, a.ev.Type)
 }
@@ -212,6 +218,40 @@ func (a *applier) secretRotated(p *event.SecretRotated) error {
 	}
 	a.fx.Apps = append(a.fx.Apps, app)
 	return putRecord(a, appKey(app.AppID), app)
+}
+
+func (a *applier) tokenIssued(p *event.TokenIssued) error {
+	if _, ok, err := getRecord[Token](a.b, tokenKey(p.TokenID)); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("%w: %s", ErrTokenExists, p.TokenID)
+	}
+	if _, closer, err := a.b.Get(tokenHashKey(p.Hash)); err == nil {
+		closer.Close()
+		return fmt.Errorf("%w: a token with the same secret", ErrTokenExists)
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return err
+	}
+	t := Token{TokenID: p.TokenID, Name: p.Name, Role: p.Role, Apps: p.Apps, Hash: p.Hash, IssuedAt: a.nowMs(), IssuedBy: a.ev.Actor}
+	if err := a.b.Set(tokenHashKey(t.Hash), []byte(t.TokenID), nil); err != nil {
+		return err
+	}
+	return putRecord(a, tokenKey(t.TokenID), t)
+}
+
+func (a *applier) tokenRevoked(p *event.TokenRevoked) error {
+	t, ok, err := getRecord[Token](a.b, tokenKey(p.TokenID))
+	switch {
+	case err != nil:
+		return err
+	case !ok || t.RevokedAt != 0:
+		return fmt.Errorf("%w: %s", ErrTokenNotFound, p.TokenID)
+	}
+	t.RevokedAt, t.RevokedBy = a.nowMs(), a.ev.Actor
+	if err := a.b.Delete(tokenHashKey(t.Hash), nil); err != nil {
+		return err
+	}
+	return putRecord(a, tokenKey(t.TokenID), t)
 }
 
 func (a *applier) activeApp(appID string) (App, error) {

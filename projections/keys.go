@@ -21,6 +21,8 @@ import "encoding/binary"
 //	p/sev/<schedule>\0<seq:8>            <type:2> (history: events about a schedule, its runs included)
 //	p/aev/<app>\0<seq:8>                 <type:2> (history: events about an app and its schedules)
 //	p/closed/<closedMs:8><schedule>      "" (closed schedules by when they closed: retention candidates)
+//	p/tok/<tokenId>                      Token (API tokens, revoked ones included)
+//	p/tokh/<hash>                        <tokenId> (live tokens by the hash of their secret)
 const Prefix = "p/"
 
 const (
@@ -38,10 +40,13 @@ const (
 	pSev  = "p/sev/"
 	pAev  = "p/aev/"
 	pClos = "p/closed/"
+	pTok  = "p/tok/"
+	pTokh = "p/tokh/"
 )
 
 // projectionPrefixes lists every read model, in checksum order.
-var projectionPrefixes = []string{pApp, pSch, pRun, pRid, pAt, pCron, pPend, pDue, pInfl, pPsch, pNode, pSev, pAev, pClos}
+var projectionPrefixes = []string{pApp, pSch, pRun, pRid, pAt, pCron, pPend, pDue, pInfl, pPsch, pNode, pSev, pAev, pClos,
+	pTok, pTokh}
 
 func join(parts ...[]byte) []byte {
 	n := 0
@@ -70,6 +75,8 @@ func u32(v uint32) []byte {
 var nul = []byte{0}
 
 func nodeKey(id string) []byte           { return join([]byte(pNode), []byte(id)) }
+func tokenKey(id string) []byte          { return join([]byte(pTok), []byte(id)) }
+func tokenHashKey(hash string) []byte    { return join([]byte(pTokh), []byte(hash)) }
 func appKey(app string) []byte           { return join([]byte(pApp), []byte(app)) }
 func scheduleKey(id string) []byte       { return join([]byte(pSch), []byte(id)) }
 func runRef(cron string, t int64) []byte { return join([]byte(cron), nul, u64(uint64(t))) }

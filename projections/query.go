@@ -32,6 +32,31 @@ func (q Reader) Apps() ([]App, error) {
 	return out, err
 }
 
+// Tokens lists every API token, revoked ones included.
+func (q Reader) Tokens() ([]Token, error) {
+	var out []Token
+	err := scanPrefix(q.R, []byte(pTok), nil, func(_, v []byte) (bool, error) {
+		t, err := decodeRecord[Token](v)
+		out = append(out, t)
+		return err == nil, err
+	})
+	return out, err
+}
+
+// TokenByHash returns the live (not revoked) token whose secret has hash.
+func (q Reader) TokenByHash(hash string) (Token, bool, error) {
+	id, closer, err := q.R.Get(tokenHashKey(hash))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Token{}, false, nil
+	}
+	if err != nil {
+		return Token{}, false, fmt.Errorf("token by hash: %w", err)
+	}
+	key := tokenKey(string(id))
+	closer.Close()
+	return getRecord[Token](q.R, key)
+}
+
 // Schedule returns a schedule by id. A cron run's id resolves to the run,
 // shaped as a schedule whose ParentID is the cron.
 func (q Reader) Schedule(id string) (Schedule, bool, error) {
@@ -342,7 +367,7 @@ func decodeToken(tok string, prefix []byte) ([]byte, error) {
 // cluster/protocol.go), so a new rejection is appended, never inserted.
 var Rejections = []error{ErrAppExists, ErrAppNotFound, ErrAppInactive, ErrAppAlreadyActive,
 	ErrAppAlreadyInactive, ErrScheduleExists, ErrScheduleNotFound, ErrRunNotPending,
-	ErrRunAlreadyFired, ErrRunNotFired, ErrInvalidEvent, ErrScheduleClosed}
+	ErrRunAlreadyFired, ErrRunNotFired, ErrInvalidEvent, ErrScheduleClosed, ErrTokenExists, ErrTokenNotFound}
 
 // RejectionIndex is the position in Rejections of the rejection err is, or
 // -1 if it is none.

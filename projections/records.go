@@ -25,6 +25,20 @@ type App struct {
 	PreviousUntil  int64  `json:"previousUntil,omitempty"`
 }
 
+// Token is an API token as the projection keeps it: never its secret,
+// only the secret's hash.
+type Token struct {
+	TokenID   string   `json:"tokenId"`
+	Name      string   `json:"name"`
+	Role      string   `json:"role"`
+	Apps      []string `json:"apps,omitempty"`
+	Hash      string   `json:"hash"`
+	IssuedAt  int64    `json:"issuedAt"` // unix ms
+	IssuedBy  string   `json:"issuedBy,omitempty"`
+	RevokedAt int64    `json:"revokedAt,omitempty"`
+	RevokedBy string   `json:"revokedBy,omitempty"`
+}
+
 // SigningSecrets are the secrets an app's callbacks are signed with at
 // unix ms now: the current one, and the previous one in its grace period.
 func (a App) SigningSecrets(nowMs int64) []string {

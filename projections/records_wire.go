@@ -90,11 +90,22 @@ var (
 		event.IntField(5, func(n *Node) *int { return &n.Schema }),
 		event.IntField(6, func(n *Node) *int { return &n.Types }),
 	)
+	tokenCodec = event.NewCodec(
+		event.StringField(1, func(t *Token) *string { return &t.TokenID }),
+		event.StringField(2, func(t *Token) *string { return &t.Name }),
+		event.StringField(3, func(t *Token) *string { return &t.Role }),
+		event.StringsField(4, func(t *Token) *[]string { return &t.Apps }),
+		event.StringField(5, func(t *Token) *string { return &t.Hash }),
+		event.Int64Field(6, func(t *Token) *int64 { return &t.IssuedAt }),
+		event.StringField(7, func(t *Token) *string { return &t.IssuedBy }),
+		event.Int64Field(8, func(t *Token) *int64 { return &t.RevokedAt }),
+		event.StringField(9, func(t *Token) *string { return &t.RevokedBy }),
+	)
 )
 
 // record is a read-model record type.
 type record interface {
-	App | Schedule | Run | PendingRun | Node
+	App | Schedule | Run | PendingRun | Node | Token
 }
 
 // codecOf returns the wire form of record type T.
@@ -111,6 +122,8 @@ func codecOf[T record]() *event.Codec[T] {
 		c = pendingRunCodec
 	case *Node:
 		c = nodeCodec
+	case *Token:
+		c = tokenCodec
 	}
 	return c.(*event.Codec[T])
 }

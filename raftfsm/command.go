@@ -25,6 +25,11 @@ const (
 	// node much of its CPU to encode on propose, and to validate and decode
 	// on apply (bench/RESULTS.md, "Measurements behind the code").
 	formatBinary byte = 2
+	// formatActors (3): format 2 with each event's actor after its data,
+	// as uvarint-length-prefixed bytes. Written once every member reads it
+	// (builds whose newest event type is at least event.ActorsSince);
+	// until then the actors are left out.
+	formatActors byte = 3
 )
 
 // command is one Raft log entry: events stamped by one proposer, applied
@@ -33,9 +38,10 @@ type command struct {
 	Events []event.Event `json:"events"`
 }
 
-// EncodeCommand returns events in the Raft command form. Followers forward
-// creates to the leader in this form too (the cluster package).
-func EncodeCommand(evs []event.Event) ([]byte, error) { return encodeCommand(evs) }
+// EncodeCommand returns events in the Raft command form, with their
+// actors if actors (every member reads format 3). Followers forward creates
+// to the leader in this form too (the cluster package).
+func EncodeCommand(evs []event.Event, actors bool) ([]byte, error) { return encodeCommand(evs, actors) }
 
 // DecodeCommand reads events in the Raft command form (either format).
 func DecodeCommand(b []byte) ([]event.Event, error) {
@@ -43,13 +49,17 @@ func DecodeCommand(b []byte) ([]event.Event, error) {
 	return c.Events, err
 }
 
-func encodeCommand(evs []event.Event) ([]byte, error) {
+func encodeCommand(evs []event.Event, actors bool) ([]byte, error) {
 	size := 1 + binary.MaxVarintLen64
 	for _, ev := range evs {
-		size += 4*binary.MaxVarintLen64 + len(ev.Node) + len(ev.Data)
+		size += 5*binary.MaxVarintLen64 + len(ev.Node) + len(ev.Data) + len(ev.Actor)
 	}
 	b := make([]byte, 0, size)
-	b = append(b, formatBinary)
+	format := formatBinary
+	if actors {
+		format = formatActors
+	}
+	b = append(b, format)
 	b = binary.AppendUvarint(b, uint64(len(evs)))
 	for _, ev := range evs {
 		if ev.V < 0 {
@@ -60,6 +70,9 @@ func encodeCommand(evs []event.Event) ([]byte, error) {
 		b = binary.AppendVarint(b, ev.Time)
 		b = appendBytes(b, []byte(ev.Node))
 		b = appendBytes(b, ev.Data)
+		if actors {
+			b = appendBytes(b, []byte(ev.Actor))
+		}
 	}
 	return b, nil
 }
@@ -80,8 +93,8 @@ func decodeCommand(b []byte) (command, error) {
 			return command{}, fmt.Errorf("decode command: %w", err)
 		}
 		return c, nil
-	case formatBinary:
-		c, err := decodeBinary(b[1:])
+	case formatBinary, formatActors:
+		c, err := decodeBinary(b[1:], b[0] == formatActors)
 		if err != nil {
 			return command{}, fmt.Errorf("decode command (%d bytes): %w", len(b), err)
 		}
@@ -90,7 +103,7 @@ func decodeCommand(b []byte) (command, error) {
 	return command{}, fmt.Errorf("decode command: unknown format byte %d (len %d)", b[0], len(b))
 }
 
-func decodeBinary(b []byte) (command, error) {
+func decodeBinary(b []byte, actors bool) (command, error) {
 	r := binread.Reader{B: b}
 	n := r.Uvarint()
 	if r.Err == nil && n > uint64(len(b)) { // every event takes at least one byte
@@ -101,11 +114,15 @@ func decodeBinary(b []byte) (command, error) {
 		v, typ, t := r.Uvarint(), r.Uvarint(), r.Varint()
 		// Copies: the entry's buffer belongs to raft.
 		node, data := string(r.Bytes()), bytes.Clone(r.Bytes())
+		var actor string
+		if actors {
+			actor = string(r.Bytes())
+		}
 		if typ > 0xffff || v > 0xffff {
 			return command{}, fmt.Errorf("event %d: type %d or version %d out of range", i, typ, v)
 		}
 		c.Events = append(c.Events, event.Event{V: int(v), Type: event.Type(typ), Time: t, Node: node,
-			Data: json.RawMessage(data)})
+			Data: json.RawMessage(data), Actor: actor})
 	}
 	if r.Err != nil {
 		return command{}, r.Err

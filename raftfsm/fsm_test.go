@@ -34,7 +34,7 @@ func openFSM(t *testing.T) *FSM {
 
 func entry(t *testing.T, index uint64, ps ...event.Payload) *raft.Log {
 	t.Helper()
-	data, err := encodeCommand(stamped(t, int64(index)*1e9, "n1", ps...))
+	data, err := encodeCommand(stamped(t, int64(index)*1e9, "n1", ps...), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestVersion1EventsFromAnOlderBuildApply(t *testing.T) {
 		if ev, err = ev.InJSON(); err != nil {
 			t.Fatal(err)
 		}
-		data, err := encodeCommand([]event.Event{ev})
+		data, err := encodeCommand([]event.Event{ev}, true)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -311,7 +311,7 @@ func (n *Node) Propose(evs []event.Event, timeout time.Duration) ([]Result, uint
 	if admitted, err = inSchema(admitted, reads.version); err != nil {
 		return nil, 0, err
 	}
-	data, err := encodeCommand(admitted)
+	data, err := encodeCommand(admitted, reads.types >= event.ActorsSince)
 	if err != nil {
 		return nil, 0, err
 	}

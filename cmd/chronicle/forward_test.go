@@ -88,7 +88,7 @@ func TestCreatesThroughAFollowerGoToTheLeaderAsEvents(t *testing.T) {
 // port can post it: one event, its envelope and payload bytes as given.
 func forgedBatch(t *testing.T, ev event.Event) []byte {
 	t.Helper()
-	b, err := raftfsm.EncodeCommand([]event.Event{ev})
+	b, err := raftfsm.EncodeCommand([]event.Event{ev}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,11 @@ func Event(ev event.Event) (event.Payload, error) {
 	if err := NodeID("node", ev.Node); err != nil {
 		return nil, refused("%s: %v", ev.Type, err)
 	}
+	if ev.Actor != "" {
+		if err := NodeID("actor", ev.Actor); err != nil {
+			return nil, refused("%s: %v", ev.Type, err)
+		}
+	}
 	p, err := ev.Payload()
 	if err != nil {
 		return nil, refused("%s payload does not decode: %v", ev.Type, err)
@@ -88,6 +93,10 @@ func check(p event.Payload, at int64) error {
 			return fmt.Errorf("partitions %d: want 1 to %d", p.Partitions, MaxPartitions)
 		}
 		return firstErr(AppID(p.AppID), optionalSecret(p.SigningSecret))
+	case *event.TokenIssued:
+		return tokenIssued(p)
+	case *event.TokenRevoked:
+		return TokenID(p.TokenID)
 	case *event.SecretRotated:
 		if p.PreviousUntil < 0 {
 			return fmt.Errorf("previousUntil %d", p.PreviousUntil)
@@ -217,6 +226,39 @@ func nodeAnnounced(p *event.NodeAnnounced) error {
 	}
 	if p.Schema < 0 || p.Schema > 0xffff || p.Types < 0 || p.Types > 0xffff {
 		return fmt.Errorf("schema %d or types %d is not an event schema version or type", p.Schema, p.Types)
+	}
+	return nil
+}
+
+func tokenIssued(p *event.TokenIssued) error {
+	if err := TokenID(p.TokenID); err != nil {
+		return err
+	}
+	switch {
+	case p.Role != event.RoleAdmin && p.Role != event.RoleWriter && p.Role != event.RoleReader:
+		return refused("role %q: use admin, writer or reader", clip(p.Role, 40))
+	case p.Name == "" || len(p.Name) > MaxIDLen || !utf8.ValidString(p.Name):
+		return refused("name must be 1 to %d bytes of UTF-8", MaxIDLen)
+	case len(p.Hash) != 64 || strings.Trim(p.Hash, "0123456789abcdef") != "":
+		return fmt.Errorf("hash %q is not a hex SHA-256", clip(p.Hash, 70))
+	case len(p.Apps) > maxTokenApps:
+		return refused("a token may name at most %d apps", maxTokenApps)
+	}
+	for _, app := range p.Apps {
+		if err := AppID(app); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxTokenApps bounds the apps one token names.
+const maxTokenApps = 1000
+
+// TokenID checks an API token's id.
+func TokenID(id string) error {
+	if id == "" || len(id) > MaxIDLen || !idChars(id) || id == "." || id == ".." {
+		return refused("token id %q is invalid", clip(id, 40))
 	}
 	return nil
 }

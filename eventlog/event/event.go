@@ -51,13 +51,20 @@ const (
 	TypeEventsCompacted Type = 10
 	TypeScheduleClosed  Type = 11
 	TypeSecretRotated   Type = 12
+	TypeTokenIssued     Type = 13
+	TypeTokenRevoked    Type = 14
 	// Add new types here with the next unused number, and move NewestType.
 )
 
 // NewestType is the newest event type this build reads. Nodes announce
 // it, and a leader proposes a type only once every member reads it (a
 // node that meets an event it cannot read stops).
-const NewestType = TypeSecretRotated
+const NewestType = TypeTokenRevoked
+
+// ActorsSince is the oldest "newest type" of builds that read Raft
+// commands carrying each event's actor (format 3): a leader writes them
+// once every member reads this type.
+const ActorsSince = TypeTokenIssued
 
 // OldestNewestType is what a member that never announced its newest type
 // reads: the types of builds before types were announced.
@@ -76,6 +83,8 @@ var typeNames = map[Type]string{
 	TypeEventsCompacted: "EventsCompacted",
 	TypeScheduleClosed:  "ScheduleClosed",
 	TypeSecretRotated:   "SecretRotated",
+	TypeTokenIssued:     "TokenIssued",
+	TypeTokenRevoked:    "TokenRevoked",
 }
 
 func (t Type) String() string {
@@ -115,7 +124,19 @@ type Event struct {
 	// Data is the payload in the form V names: JSON for version 1, the
 	// wire form for version 2. Read it with Payload, JSON or View.
 	Data []byte `json:"data"`
+	// Actor is who caused the event: the id of the API token of the
+	// request, "admin" for the admin token, "anonymous" with auth off,
+	// "system" for the engine's own events ("" in logs of builds before
+	// actors were recorded).
+	Actor string `json:"actor,omitempty"`
 }
+
+// Actors that are not token ids.
+const (
+	ActorAdmin     = "admin"
+	ActorAnonymous = "anonymous"
+	ActorSystem    = "system"
+)
 
 // jsonEnvelope is the stored form of schema version 1.
 type jsonEnvelope struct {
@@ -127,6 +148,7 @@ type jsonEnvelope struct {
 	Term  uint64          `json:"term"`
 	Index uint64          `json:"index"`
 	Data  json.RawMessage `json:"data"`
+	Actor string          `json:"actor,omitempty"`
 }
 
 // MarshalJSON writes the version 1 envelope; a version 2 event has no
@@ -140,7 +162,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 
 func (e Event) jsonEnvelope() jsonEnvelope {
 	return jsonEnvelope{V: e.V, Seq: e.Seq, Type: e.Type, Time: e.Time, Node: e.Node, Term: e.Term, Index: e.Index,
-		Data: e.Data}
+		Data: e.Data, Actor: e.Actor}
 }
 
 // UnmarshalJSON reads a version 1 envelope (Raft commands of format 1
@@ -151,7 +173,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*e = Event{V: j.V, Seq: j.Seq, Type: j.Type, Time: j.Time, Node: j.Node, Term: j.Term, Index: j.Index,
-		Data: j.Data}
+		Data: j.Data, Actor: j.Actor}
 	return nil
 }
 
@@ -175,6 +197,7 @@ const (
 	envTerm  = 5
 	envIndex = 6
 	envData  = 7
+	envActor = 8
 )
 
 // Encode returns the stored form of an envelope: JSON for version 1 (so a
@@ -201,6 +224,7 @@ func Encode(e Event) ([]byte, error) {
 			w.b = protowire.AppendTag(w.b, envData, protowire.BytesType)
 			w.b = protowire.AppendBytes(w.b, e.Data)
 		}
+		w.String(envActor, e.Actor)
 		return w.Bytes(), nil
 	}
 	return nil, fmt.Errorf("encode event seq %d: unsupported schema version %d", e.Seq, e.V)
@@ -247,6 +271,8 @@ func Decode(b []byte) (Event, error) {
 				e.Index = f.Uint64()
 			case envData:
 				e.Data = f.Bytes()
+			case envActor:
+				e.Actor = f.String()
 			}
 		}
 		if err := f.Err(); err != nil {
@@ -371,6 +397,7 @@ type View struct {
 	Term     uint64          `json:"term"`
 	Index    uint64          `json:"index"`
 	Version  int             `json:"schemaVersion"`
+	Actor    string          `json:"actor,omitempty"`
 	Data     json.RawMessage `json:"data"`
 }
 
@@ -383,5 +410,5 @@ func (e Event) View() (View, error) {
 	}
 	return View{Seq: e.Seq, Type: e.Type.String(), TypeCode: uint16(e.Type),
 		Time: time.Unix(0, e.Time).UTC().Format(time.RFC3339Nano), Node: e.Node, Term: e.Term,
-		Index: e.Index, Version: e.V, Data: data}, nil
+		Index: e.Index, Version: e.V, Actor: e.Actor, Data: data}, nil
 }

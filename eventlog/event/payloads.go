@@ -54,6 +54,29 @@ type SecretRotated struct {
 	PreviousUntil int64  `json:"previousUntil,omitempty"`
 }
 
+// Roles of API tokens.
+const (
+	RoleAdmin  = "admin"  // everything, tokens and membership included
+	RoleWriter = "writer" // reads and changes schedules and apps
+	RoleReader = "reader" // reads only
+)
+
+// TokenIssued: an admin issued an API token. Only the SHA-256 of its
+// secret is recorded; Apps, if any, are the only apps it may see and
+// change.
+type TokenIssued struct {
+	TokenID string   `json:"tokenId"`
+	Name    string   `json:"name"`
+	Role    string   `json:"role"`
+	Apps    []string `json:"apps,omitempty"`
+	Hash    string   `json:"hash"` // hex SHA-256 of the secret
+}
+
+// TokenRevoked: a token no longer opens anything, on every node.
+type TokenRevoked struct {
+	TokenID string `json:"tokenId"`
+}
+
 // maskSecret stands in for a signing secret wherever an event is shown.
 func maskSecret(s string) string {
 	if s == "" {
@@ -262,6 +285,8 @@ func (NodeAnnounced) EventType() Type   { return TypeNodeAnnounced }
 func (EventsCompacted) EventType() Type { return TypeEventsCompacted }
 func (ScheduleClosed) EventType() Type  { return TypeScheduleClosed }
 func (SecretRotated) EventType() Type   { return TypeSecretRotated }
+func (TokenIssued) EventType() Type     { return TypeTokenIssued }
+func (TokenRevoked) EventType() Type    { return TypeTokenRevoked }
 
 // CronRunID derives the run id of a cron occurrence from the cron's id and
 // the occurrence time. It is a name-based (version 5 style) UUID, so every

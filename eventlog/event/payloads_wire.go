@@ -114,6 +114,16 @@ var scheduleClosedCodec = NewCodec(
 	StringField(4, func(p *ScheduleClosed) *string { return &p.Message }),
 )
 
+var tokenIssuedCodec = NewCodec(
+	StringField(1, func(p *TokenIssued) *string { return &p.TokenID }),
+	StringField(2, func(p *TokenIssued) *string { return &p.Name }),
+	StringField(3, func(p *TokenIssued) *string { return &p.Role }),
+	StringsField(4, func(p *TokenIssued) *[]string { return &p.Apps }),
+	StringField(5, func(p *TokenIssued) *string { return &p.Hash }),
+)
+
+var tokenRevokedCodec = NewCodec(StringField(1, func(p *TokenRevoked) *string { return &p.TokenID }))
+
 // payloadKind is what the envelope code needs of a payload type: an empty
 // value to decode into, and its wire form either way round.
 type payloadKind interface {
@@ -162,4 +172,6 @@ var payloadKinds = map[Type]payloadKind{
 	TypeEventsCompacted: kind[EventsCompacted, *EventsCompacted]{eventsCompactedCodec},
 	TypeScheduleClosed:  kind[ScheduleClosed, *ScheduleClosed]{scheduleClosedCodec},
 	TypeSecretRotated:   kind[SecretRotated, *SecretRotated]{secretRotatedCodec},
+	TypeTokenIssued:     kind[TokenIssued, *TokenIssued]{tokenIssuedCodec},
+	TypeTokenRevoked:    kind[TokenRevoked, *TokenRevoked]{tokenRevokedCodec},
 }
