@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
+	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/raft"
@@ -56,6 +57,9 @@ type FSM struct {
 	committed atomic.Uint64
 	// seqNow mirrors lastSeq for other goroutines.
 	seqNow atomic.Uint64
+	// announcements counts the committed batches that held a
+	// NodeAnnounced event, so the schema gate knows when to look again.
+	announcements atomic.Uint64
 
 	mu       sync.RWMutex
 	observer Observer
@@ -137,6 +141,10 @@ func (f *FSM) movedAfter(ready func() bool) <-chan struct{} {
 // LastSeq is the seq of the newest event committed to the state DB.
 func (f *FSM) LastSeq() uint64 { return f.seqNow.Load() }
 
+// Announcements counts the applied batches that announced a member (safe
+// from any goroutine).
+func (f *FSM) Announcements() uint64 { return f.announcements.Load() }
+
 // SetObserver installs the observer of applied effects.
 func (f *FSM) SetObserver(o Observer) {
 	f.mu.Lock()
@@ -161,6 +169,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	var fx projections.Effects
 	last := f.applied
 	seq := f.lastSeq
+	announced := false
 	for i, l := range logs {
 		if l.Index <= f.applied {
 			continue // already in the state DB: a replay after restart
@@ -191,6 +200,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 			}
 			seq++
 			results[j] = Result{Seq: ev.Seq, Time: ev.Time, Affected: affected}
+			announced = announced || ev.Type == event.TypeNodeAnnounced
 		}
 		out[i] = results
 	}
@@ -206,6 +216,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		panic(fmt.Sprintf("raftfsm: commit batch ending at %d: %v", last, err))
 	}
 	f.applied, f.lastSeq = last, seq
+	if announced {
+		f.announcements.Add(1)
+	}
 	f.publish(last, seq)
 	f.mu.RLock()
 	obs := f.observer
@@ -338,6 +351,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err := f.loadMeta(); err != nil {
 		return err
 	}
+	f.announcements.Add(1) // the snapshot's members may differ
 	f.mu.RLock()
 	obs := f.observer
 	f.mu.RUnlock()

@@ -26,11 +26,16 @@ import (
 const schemaRecheck = time.Second
 
 // schemaGate keeps what the cluster reads, recomputed at most once per
-// schemaRecheck.
+// schemaRecheck unless a member announced meanwhile.
 type schemaGate struct {
-	mu    sync.Mutex // guards until and reads
+	mu    sync.Mutex // guards the fields below
 	until time.Time  // when reads must be recomputed
 	reads clusterReads
+	// announcements is the FSM's count of applied announcements reads was
+	// computed at: a new one recomputes it at once (a fresh cluster's
+	// members announce moments after it forms, and a token issued then
+	// should not be refused for a second).
+	announcements uint64
 }
 
 // clusterReads is what every member of the cluster reads.
@@ -51,14 +56,15 @@ func (n *Node) reads() (clusterReads, error) {
 	n.schema.mu.Lock()
 	defer n.schema.mu.Unlock()
 	now := time.Now()
-	if now.Before(n.schema.until) {
+	seen := n.fsm.Announcements()
+	if now.Before(n.schema.until) && seen == n.schema.announcements {
 		return n.schema.reads, nil
 	}
 	v, types, err := n.clusterSchema()
 	if err != nil {
 		return clusterReads{}, err
 	}
-	n.schema.reads, n.schema.until = clusterReads{version: v, types: types}, now.Add(schemaRecheck)
+	n.schema.reads, n.schema.until, n.schema.announcements = clusterReads{version: v, types: types}, now.Add(schemaRecheck), seen
 	return n.schema.reads, nil
 }
 
