@@ -199,14 +199,43 @@ func (e *Engine) BulkActionRun(ctx context.Context, c BulkAction) (int, error) {
 // signs its callbacks for the configured grace period. It returns the app
 // as applied.
 func (e *Engine) RotateSecret(ctx context.Context, appID string) (projections.App, error) {
-	if !e.repl.Proposable(event.TypeSecretRotated) {
-		return projections.App{}, fmt.Errorf("%w: a member of the cluster cannot record a rotation yet "+
-			"(a rolling upgrade is not finished)", ErrUnavailable)
+	if err := e.readable(event.TypeSecretRotated); err != nil {
+		return projections.App{}, err
 	}
 	if _, err := e.ask(ctx, appID, func(ch chan<- reply) interface{} { return rotateSecret{actorOf(ctx), ch} }); err != nil {
 		return projections.App{}, err
 	}
 	return e.readApp(appID)
+}
+
+// readable refuses (503) an event type some member does not read yet:
+// one that joined moments ago and has not announced its build, or an
+// older build during a rolling upgrade.
+func (e *Engine) readable(t event.Type) error {
+	if e.repl.Proposable(t) {
+		return nil
+	}
+	return errkind.Newf(errkind.Unavailable, "service unavailable: a member of the cluster cannot record %s yet "+
+		"(it has not announced its build, or a rolling upgrade is not finished); retry", t)
+}
+
+// IssueToken records a new API token under hash (the secret itself never
+// leaves the caller) and returns its id.
+func (e *Engine) IssueToken(ctx context.Context, id, name, role string, apps []string, hash string) error {
+	if err := e.readable(event.TypeTokenIssued); err != nil {
+		return err
+	}
+	_, err := e.proposeOne(actorOf(ctx), event.TokenIssued{TokenID: id, Name: name, Role: role, Apps: apps, Hash: hash})
+	return err
+}
+
+// RevokeToken records that a token opens nothing any more, on every node.
+func (e *Engine) RevokeToken(ctx context.Context, id string) error {
+	if err := e.readable(event.TypeTokenRevoked); err != nil {
+		return err
+	}
+	_, err := e.proposeOne(actorOf(ctx), event.TokenRevoked{TokenID: id})
+	return err
 }
 
 // Upcoming returns up to n occurrences of cron s strictly after unix time

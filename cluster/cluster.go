@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net/http"
 	"time"
@@ -23,6 +24,13 @@ type Config struct {
 	// ProposeTimeout bounds a forwarded batch's proposal on the leader.
 	ProposeTimeout time.Duration
 	Now            func() time.Time
+	// Credentials decorates the requests this node makes to the others'
+	// own endpoints (forwarded events, announcements) with what proves it
+	// a member (nil: nothing).
+	Credentials func(*http.Request)
+	// TLS, if set, is how this node calls the others' HTTPS APIs (its
+	// certificate and the cluster CA); nil: plain HTTP.
+	TLS *tls.Config
 }
 
 // Cluster is the cluster layer of one node.
@@ -44,16 +52,18 @@ func New(cfg Config) *Cluster {
 	if cfg.ProposeTimeout <= 0 {
 		cfg.ProposeTimeout = 5 * time.Second
 	}
+	peers := peerHTTP{tls: cfg.TLS, credentials: cfg.Credentials}
 	dir := NewDirectory(cfg.Node.Leader, cfg.State)
 	nudge := &nudger{log: cfg.Node}
-	fwd := newForwarder(cfg.Node, dir)
+	fwd := newForwarder(cfg.Node, dir, peers)
 	return &Cluster{
 		Forwarder: fwd,
 		Service: &Service{node: cfg.Node, nudge: nudge, now: cfg.Now, timeout: cfg.ProposeTimeout,
 			writeErr: cfg.WriteError},
-		Relay: newRelay(cfg.Node, dir, fwd, nudge, cfg.WriteError),
+		Relay: newRelay(cfg.Node, dir, fwd, nudge, cfg.WriteError, peers),
 		Members: &Members{node: cfg.Node, state: cfg.State, logger: cfg.Logger, now: cfg.Now, promote: cfg.PromoteTimeout,
-			probes: &http.Client{Timeout: 300 * time.Millisecond, Transport: transport(2)}, lastSeen: map[string]time.Time{}},
+			peers:  peers,
+			probes: &http.Client{Timeout: 300 * time.Millisecond, Transport: peers.transport(2)}, lastSeen: map[string]time.Time{}},
 	}
 }
 

@@ -32,6 +32,7 @@ type Forwarder struct {
 	node   replica
 	dir    *Directory
 	client *http.Client
+	peers  peerHTTP
 	// legacy is the leader (id and term) whose build answered that it has
 	// no ForwardPath (a build before forwarding existed): creates are
 	// relayed to it whole (TakesEvents) until leadership moves.
@@ -47,10 +48,10 @@ type leaderTerm struct {
 // rejection messages.
 const maxForwardAnswer = 4 << 20
 
-func newForwarder(node replica, dir *Directory) *Forwarder {
+func newForwarder(node replica, dir *Directory, peers peerHTTP) *Forwarder {
 	// Each batch carries the creates queued meanwhile, so few requests are
 	// in flight at once.
-	return &Forwarder{node: node, dir: dir, client: &http.Client{Transport: transport(128)}}
+	return &Forwarder{node: node, dir: dir, client: &http.Client{Transport: peers.transport(128)}, peers: peers}
 }
 
 // Forward proposes evs on the leader: here if this node leads, else by
@@ -114,12 +115,13 @@ func (f *Forwarder) send(evs []event.Event, timeout time.Duration) ([]raftfsm.Re
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+ForwardPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.peers.url(addr, ForwardPath), bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("forward to leader %s: %w", id, err)
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set(ProtocolHeader, strconv.Itoa(protocolVersion))
+	f.peers.prove(req)
 	res, err := f.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: forward to leader %s: %v", raftfsm.ErrNoLeader, id, err)

@@ -54,6 +54,8 @@ type Members struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	promote time.Duration // how long a new voter may take to catch up as a non-voter
+	// peers is how this member calls the others.
+	peers peerHTTP
 
 	// mu guards lastSeen: when each member last answered a probe.
 	mu       sync.Mutex
@@ -131,7 +133,7 @@ func (m *Members) probeOne(ctx context.Context, httpAddr string) reachability {
 	if httpAddr == "" {
 		return reachability{}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+httpAddr+probePath, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.peers.url(httpAddr, probePath), nil)
 	if err != nil {
 		return reachability{}
 	}
@@ -318,7 +320,7 @@ func (m *Members) Announce(a event.NodeAnnounced) error {
 // it with this build's schema, or ctx ends.
 func (m *Members) RunAnnouncer(ctx context.Context, httpAddr, raftAddr string) {
 	id := m.node.NodeID()
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: m.peers.transport(1)}
 	body := fmt.Sprintf(`{"nodeId":%q,"httpAddress":%q,"raftAddress":%q,"schema":%d,"types":%d}`, id, httpAddr, raftAddr,
 		event.SchemaVersion, event.NewestType)
 	delay := 300 * time.Millisecond
@@ -334,7 +336,8 @@ func (m *Members) RunAnnouncer(ctx context.Context, httpAddr, raftAddr string) {
 			}
 			delay = min(2*delay, 30*time.Second)
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+httpAddr+"/cluster/announce", strings.NewReader(body))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, m.peers.url(httpAddr, "/cluster/announce"), strings.NewReader(body))
+		m.peers.prove(req)
 		if res, err := client.Do(req); err == nil {
 			res.Body.Close()
 		}

@@ -23,6 +23,7 @@ type Relay struct {
 	nudge    *nudger
 	writeErr func(http.ResponseWriter, error)
 	proxy    *httputil.ReverseProxy
+	scheme   string // the leader's API: http or https
 }
 
 // relayNode is what relaying needs of the local replica.
@@ -37,10 +38,10 @@ type relayNode interface {
 // write before answering anyway.
 const followerCatchUp = 2 * time.Second
 
-func newRelay(node relayNode, dir *Directory, fwd *Forwarder, nudge *nudger, writeErr func(http.ResponseWriter, error)) *Relay {
-	r := &Relay{node: node, dir: dir, fwd: fwd, nudge: nudge, writeErr: writeErr}
+func newRelay(node relayNode, dir *Directory, fwd *Forwarder, nudge *nudger, writeErr func(http.ResponseWriter, error), peers peerHTTP) *Relay {
+	r := &Relay{node: node, dir: dir, fwd: fwd, nudge: nudge, writeErr: writeErr, scheme: peers.scheme()}
 	r.proxy = &httputil.ReverseProxy{
-		Transport:  transport(512), // one idle connection per write in flight
+		Transport:  peers.transport(512), // one idle connection per write in flight
 		BufferPool: copyBuffers{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(pr.In.Context().Value(leaderURLKey{}).(*url.URL))
@@ -109,7 +110,7 @@ func (r *Relay) Wrap(next http.Handler, servedHere func(*http.Request) bool) htt
 			r.writeErr(w, unavailable("leader %s has not announced its HTTP address yet; retry", id))
 			return
 		}
-		target := &url.URL{Scheme: "http", Host: addr}
+		target := &url.URL{Scheme: r.scheme, Host: addr}
 		r.proxy.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), leaderURLKey{}, target)))
 	})
 }

@@ -172,7 +172,7 @@ func TestForwarderLearnsALegacyLeaderFromItsAnswer(t *testing.T) {
 	old := httptest.NewServer(http.NotFoundHandler())
 	defer old.Close()
 	f := &fakeFollower{leader: "n1", term: 3}
-	fwd := newForwarder(f, &Directory{leader: func() string { return f.leader }})
+	fwd := newForwarder(f, &Directory{leader: func() string { return f.leader }}, peerHTTP{})
 	fwd.dir.cached = leaderAddr{id: "n1", addr: strings.TrimPrefix(old.URL, "http://"), at: time.Now()}
 	if !fwd.TakesEvents() {
 		t.Fatal("a leader is assumed to take events until it says otherwise")

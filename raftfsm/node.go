@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -56,8 +57,16 @@ type Config struct {
 	TrailingLogs       uint64
 	// StateCacheBytes is the state store's block cache (0: the default).
 	StateCacheBytes int64
+	// TLS, if set, makes the Raft transport mutual TLS.
+	TLS *TransportTLS
 
 	Logger *slog.Logger
+}
+
+// TransportTLS is the Raft transport's TLS: Server for the listener (it
+// must require client certificates), Client for dialling members.
+type TransportTLS struct {
+	Server, Client *tls.Config
 }
 
 func (c *Config) setDefaults() {
@@ -170,7 +179,15 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve raft address %q: %w", cfg.RaftAddr, err)
 	}
-	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 8, 10*time.Second, hlog)
+	if cfg.TLS == nil {
+		n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 8, 10*time.Second, hlog)
+	} else {
+		var stream *tlsStream
+		if stream, err = newTLSStream(cfg.RaftAddr, addr, cfg.TLS.Server, cfg.TLS.Client); err == nil {
+			n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+				Stream: stream, MaxPool: 8, Timeout: 10 * time.Second, Logger: hlog})
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on raft address %s: %w", cfg.RaftAddr, err)
 	}

@@ -29,12 +29,24 @@ type resp struct {
 	raw     []byte
 }
 
+// call calls the node with its admin token, if auth is on.
 func (tn *testNode) call(method, path string, body any) (int, resp) {
 	tn.t.Helper()
-	return callURL(tn.t, method, tn.base+path, body)
+	return tn.callAs(tn.token, method, path, body)
+}
+
+// callAs calls the node with token ("": none).
+func (tn *testNode) callAs(token, method, path string, body any) (int, resp) {
+	tn.t.Helper()
+	return doCall(tn.t, tn.httpClient(), token, method, tn.base+path, body)
 }
 
 func callURL(t testing.TB, method, url string, body any) (int, resp) {
+	t.Helper()
+	return doCall(t, http.DefaultClient, "", method, url, body)
+}
+
+func doCall(t testing.TB, client *http.Client, token, method, url string, body any) (int, resp) {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -55,7 +67,10 @@ func callURL(t testing.TB, method, url string, body any) (int, resp) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		return 0, resp{}
 	}
@@ -139,7 +154,15 @@ func (tn *testNode) waitStatus(id, status string, within time.Duration) schedule
 	tn.t.Helper()
 	var s schedule
 	waitFor(tn.t, within, "schedule "+id+" "+status, func() bool {
-		s = tn.getSchedule(id)
+		code, r := tn.call("GET", "/goscheduler/schedules/"+id, nil)
+		switch code {
+		case 404: // a node that has not applied the create yet
+			return false
+		case 200:
+		default:
+			tn.t.Fatalf("GET schedule %s: HTTP %d %s", id, code, r.raw)
+		}
+		s = decodeData[struct{ Schedule schedule }](tn.t, r).Schedule
 		return s.Status == status
 	})
 	return s

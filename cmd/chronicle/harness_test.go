@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,7 +58,10 @@ func testLogger() *slog.Logger {
 type testNode struct {
 	t    testing.TB
 	cfg  serveConfig
-	base string // http://host:port of its API
+	base string // http(s)://host:port of its API
+	// token is the admin token the test calls with (cfg.adminTokenFile's;
+	// "" with auth off).
+	token string
 
 	n *node // in-process: the running node (nil while stopped)
 
@@ -91,17 +97,24 @@ func startChild(t testing.TB, cfg serveConfig, out io.Writer, extra ...string) *
 // start runs the node on its configuration (again, after a stop).
 func (tn *testNode) start() {
 	tn.t.Helper()
+	tn.readToken()
 	if !tn.child {
 		n, err := startNode(tn.cfg, testLogger())
 		if err != nil {
 			tn.t.Fatalf("start %s: %v", tn.cfg.nodeID, err)
 		}
-		tn.n, tn.base = n, "http://"+n.httpAddr()
+		tn.n, tn.base = n, tn.scheme()+n.httpAddr()
 		tn.t.Cleanup(tn.stop)
 		return
 	}
 	args := []string{"serve", "--data-dir", tn.cfg.dataDir, "--http-addr", tn.cfg.httpAddr, "--raft-addr", tn.cfg.raftAddr,
 		"--node-id", tn.cfg.nodeID, "--peers", tn.cfg.peers, "--log-level", tn.cfg.logLevel}
+	for flag, v := range map[string]string{"--admin-token-file": tn.cfg.adminTokenFile, "--cluster-secret-file": tn.cfg.clusterSecretFile,
+		"--tls-cert": tn.cfg.tls.Cert, "--tls-key": tn.cfg.tls.Key, "--tls-ca": tn.cfg.tls.CA} {
+		if v != "" {
+			args = append(args, flag, v)
+		}
+	}
 	cmd := exec.Command(chronicleBinary(tn.t), append(args, tn.extra...)...)
 	cmd.Stdout, cmd.Stderr = tn.out, tn.out
 	if tn.out == nil {
@@ -110,9 +123,57 @@ func (tn *testNode) start() {
 	if err := cmd.Start(); err != nil {
 		tn.t.Fatal(err)
 	}
-	tn.proc, tn.base = cmd, "http://"+tn.cfg.httpAddr
+	tn.proc, tn.base = cmd, tn.scheme()+tn.cfg.httpAddr
 	tn.t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 }
+
+// readToken takes the admin token the node will be started with.
+func (tn *testNode) readToken() {
+	tn.t.Helper()
+	tn.token = ""
+	if tn.cfg.adminTokenFile != "" {
+		b, err := os.ReadFile(tn.cfg.adminTokenFile)
+		if err != nil {
+			tn.t.Fatal(err)
+		}
+		tn.token = strings.TrimSpace(string(b))
+	}
+}
+
+func (tn *testNode) scheme() string {
+	if tn.cfg.tls.Enabled() {
+		return "https://"
+	}
+	return "http://"
+}
+
+// httpClient is how the test reaches the node: as a user would, trusting
+// the cluster's CA when it serves HTTPS, with no certificate of its own.
+func (tn *testNode) httpClient() *http.Client {
+	tn.t.Helper()
+	if !tn.cfg.tls.Enabled() {
+		return http.DefaultClient
+	}
+	clientsMu.Lock()
+	defer clientsMu.Unlock()
+	if c, ok := clients[tn.cfg.tls.CA]; ok {
+		return c
+	}
+	pem, err := os.ReadFile(tn.cfg.tls.CA)
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	clients[tn.cfg.tls.CA] = c
+	return c
+}
+
+var (
+	clientsMu sync.Mutex
+	clients   = map[string]*http.Client{} // by CA file
+)
 
 // stop shuts the node down cleanly (SIGTERM for a child).
 func (tn *testNode) stop() {
@@ -186,6 +247,7 @@ func makeCluster(t *testing.T, n int, o clusterOpts) []*testNode {
 		if o.tune != nil {
 			o.tune(&tn.cfg)
 		}
+		tn.readToken()
 	}
 	// Start them together: none has a leader before a quorum runs.
 	var wg sync.WaitGroup
@@ -206,7 +268,7 @@ func makeCluster(t *testing.T, n int, o clusterOpts) []*testNode {
 				failed = append(failed, fmt.Sprintf("%s: %v", tn.cfg.nodeID, err))
 				return
 			}
-			tn.n, tn.base = nd, "http://"+nd.httpAddr()
+			tn.n, tn.base = nd, tn.scheme()+nd.httpAddr()
 		}(tn)
 	}
 	wg.Wait()

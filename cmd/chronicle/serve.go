@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,9 +21,11 @@ import (
 	"github.com/chronicle-sched/chronicle/actors"
 	"github.com/chronicle-sched/chronicle/actors/delivery"
 	"github.com/chronicle-sched/chronicle/cluster"
+	"github.com/chronicle-sched/chronicle/http/auth"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/chronicle-sched/chronicle/http/server"
+	"github.com/chronicle-sched/chronicle/internal/tlsconf"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
 )
@@ -43,6 +47,11 @@ type serveConfig struct {
 	pprofAddr                                  string
 	promoteTimeout, readHeaderTimeout          time.Duration
 	callbackDeny, callbackAllow                string
+	adminTokenFile, clusterSecretFile          string
+	tls                                        tlsconf.Files
+	insecureNoAuth                             bool
+	rateLimit                                  float64
+	rateBurst                                  int
 	secretGrace                                time.Duration
 	// resolver resolves callback host names (tests; nil: the system's).
 	resolver                     *net.Resolver
@@ -82,6 +91,14 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.DurationVar(&c.retentionInterval, "retention-check-interval", time.Minute, "how often the leader applies --event-retention")
 	fs.IntVar(&c.stateCacheMB, "state-cache-mb", int(raftfsm.DefaultStateCacheBytes>>20), "block cache of the state store, in MB (records of due runs are read from it when they fire)")
 	fs.DurationVar(&c.promoteTimeout, "promote-timeout", 10*time.Second, "how long adding a voter that the quorum cannot yet count on waits for it to catch up as a non-voter before promoting it")
+	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file holding the admin token; turns auth on (every request then needs Authorization: Bearer <token>)")
+	fs.StringVar(&c.clusterSecretFile, "cluster-secret-file", "", "file holding the secret nodes prove membership with on their own endpoints (/internal/, /cluster/announce)")
+	fs.StringVar(&c.tls.Cert, "tls-cert", "", "PEM certificate of this node, signed by --tls-ca for server and client use: the API serves HTTPS, and members talk to each other over (mutual) TLS")
+	fs.StringVar(&c.tls.Key, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&c.tls.CA, "tls-ca", "", "PEM certificate of the cluster's CA: members must show a certificate it signed")
+	fs.BoolVar(&c.insecureNoAuth, "insecure-no-auth", false, "serve a non-loopback address without a token, or non-loopback peers without a cluster secret (not for shared networks)")
+	fs.Float64Var(&c.rateLimit, "rate-limit", 0, "requests per second each token may send (0: no limit); past it, 429")
+	fs.IntVar(&c.rateBurst, "rate-burst", 0, "requests a token may send at once above --rate-limit (default: the limit, at least 1)")
 	fs.DurationVar(&c.secretGrace, "signing-secret-grace", 24*time.Hour, "how long an app's previous signing secret still signs its callbacks after a rotation")
 	fs.StringVar(&c.callbackDeny, "callback-deny-cidrs", "", "ranges callbacks may not connect to, beyond the default ones (link-local and cloud metadata, 0.0.0.0/8, multicast); comma-separated CIDRs")
 	fs.StringVar(&c.callbackAllow, "callback-allow-cidrs", "", "ranges callbacks may connect to although denied (allow wins; the cluster's own addresses stay denied)")
@@ -105,6 +122,9 @@ func parseServe(args []string) (serveConfig, error) {
 	if envErr == nil && (c.retention < 0 || c.retentionInterval <= 0) {
 		envErr = fmt.Errorf("--event-retention must be 0 (forever) or positive and --retention-check-interval positive, not %s and %s",
 			c.retention, c.retentionInterval)
+	}
+	if envErr == nil && (c.rateLimit < 0 || c.rateBurst < 0) {
+		envErr = fmt.Errorf("--rate-limit and --rate-burst must not be negative")
 	}
 	if envErr == nil && c.maxApps < 0 {
 		envErr = fmt.Errorf("--max-apps must be 0 (no limit) or positive, not %d", c.maxApps)
@@ -197,11 +217,27 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	var certs *tlsconf.Set
+	if c.tls.Enabled() {
+		if certs, err = tlsconf.Load(c.tls); err != nil {
+			return nil, err
+		}
+	}
+	authCfg, err := authConfig(c, peers, certs != nil, logger)
+	if err != nil {
+		return nil, err
+	}
+	var raftTLS *raftfsm.TransportTLS
+	var apiTLS, peerTLS *tls.Config
+	if certs != nil {
+		raftTLS = &raftfsm.TransportTLS{Server: certs.Raft(), Client: certs.Client()}
+		apiTLS, peerTLS = certs.API(), certs.Client()
+	}
 	rn, err := raftfsm.Open(raftfsm.Config{
 		NodeID: c.nodeID, RaftAddr: c.raftAddr, DataDir: c.dataDir, Peers: peers,
 		HeartbeatTimeout: c.heartbeat, ElectionTimeout: c.election, LeaderLeaseTimeout: c.lease,
 		SnapshotThreshold: c.snapshotThreshold, SnapshotInterval: c.snapshotInterval, TrailingLogs: c.trailingLogs,
-		StateCacheBytes: int64(c.stateCacheMB) << 20, Logger: logger,
+		StateCacheBytes: int64(c.stateCacheMB) << 20, Logger: logger, TLS: raftTLS,
 	})
 	if err != nil {
 		return nil, err
@@ -214,8 +250,9 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		return nil, err
 	}
 	writeErr := func(w http.ResponseWriter, err error) { respond.Write(w, logger, err) }
+	authCfg.Tokens, authCfg.WriteError = state, writeErr
 	cl := cluster.New(cluster.Config{Node: rn, State: state, WriteError: writeErr, Logger: logger,
-		PromoteTimeout: c.promoteTimeout})
+		PromoteTimeout: c.promoteTimeout, Credentials: authCfg.CredentialsFor, TLS: peerTLS})
 	engine := actors.New(actors.Config{
 		NodeID: c.nodeID, DefaultPartitions: c.defaultPartitions, MaxApps: c.maxApps, MisfireThreshold: c.misfire, Window: c.window,
 		Workers: c.workers, Logger: logger, Retention: c.retention, RetentionInterval: c.retentionInterval,
@@ -240,7 +277,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	api := goscheduler.New(engine, state, healthy, guard.CheckURL, logger)
 	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cl.Members,
 		Forwarded: cl.Service, Relay: cl.Relay.Wrap, Events: rn, MaxBodyBytes: c.maxBodyBytes,
-		ReadHeaderTimeout: c.readHeaderTimeout})
+		ReadHeaderTimeout: c.readHeaderTimeout, Auth: authCfg, Tokens: tokens{engine, state}, Ready: healthy, TLS: apiTLS})
 	if err != nil {
 		engine.Stop()
 		cl.Close()
@@ -345,4 +382,82 @@ func (o *ownAddrs) list() []string {
 	}
 	o.addrs, o.at = out, time.Now()
 	return out
+}
+
+// tokens issues and revokes through the engine and lists from the
+// projection, for /auth/tokens.
+type tokens struct {
+	*actors.Engine
+	projections.Reader
+}
+
+// authConfig reads the token and cluster secret files, and refuses to
+// serve what anyone on the network could change: a non-loopback API
+// without a token, non-loopback peers without a cluster secret or TLS,
+// unless --insecure-no-auth says so.
+func authConfig(c serveConfig, peers []raftfsm.Peer, tlsOn bool, logger *slog.Logger) (auth.Config, error) {
+	var a auth.Config
+	var err error
+	if c.adminTokenFile != "" {
+		if a.AdminToken, err = readSecretFile("--admin-token-file", c.adminTokenFile); err != nil {
+			return a, err
+		}
+	}
+	if c.clusterSecretFile != "" {
+		if a.ClusterSecret, err = readSecretFile("--cluster-secret-file", c.clusterSecretFile); err != nil {
+			return a, err
+		}
+	}
+	a.RateLimit, a.RateBurst, a.TLSPeers = c.rateLimit, c.rateBurst, tlsOn
+	if a.RateBurst == 0 {
+		a.RateBurst = int(max(c.rateLimit, 1))
+	}
+	openAPI := !a.On() && !loopback(c.httpAddr)
+	networkPeers := slices.ContainsFunc(peers, func(p raftfsm.Peer) bool { return !loopback(p.Addr) })
+	openPeers := networkPeers && a.ClusterSecret == "" && !tlsOn
+	if networkPeers && !tlsOn && a.ClusterSecret != "" {
+		logger.Warn("the Raft port takes any connection without TLS: the cluster secret closes the HTTP endpoints of members only; "+
+			"keep --raft-addr on a private network, or give every node --tls-cert, --tls-key and --tls-ca", "raft", c.raftAddr)
+	}
+	switch {
+	case (openAPI || openPeers) && c.insecureNoAuth:
+		logger.Warn("serving without authentication on a network address (--insecure-no-auth): anyone who reaches it can change every schedule and the cluster",
+			"http", c.httpAddr, "peers", c.peers)
+	case openAPI:
+		return a, fmt.Errorf("--http-addr %s is reachable from other machines, and without --admin-token-file anyone who reaches it "+
+			"can change every schedule: write a token to a file (say: head -c 32 /dev/urandom | base64 > admin-token) and pass "+
+			"--admin-token-file admin-token, or pass --insecure-no-auth to serve it open anyway", c.httpAddr)
+	case openPeers:
+		return a, fmt.Errorf("--peers name other machines, and without --cluster-secret-file or TLS any process " +
+			"that reaches a node can hand it writes as a member: write the same secret to a file on every node and pass " +
+			"--cluster-secret-file, or give every node --tls-cert, --tls-key and --tls-ca, or pass --insecure-no-auth")
+	}
+	return a, nil
+}
+
+// readSecretFile reads a secret, surrounding whitespace ignored.
+func readSecretFile(flag, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", flag, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) < 16 {
+		return "", fmt.Errorf("%s %s: the secret must be at least 16 characters", flag, path)
+	}
+	return s, nil
+}
+
+// loopback reports whether host:port can only be reached from this
+// machine.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -386,6 +386,38 @@ func (e Event) RunID() string {
 	return ""
 }
 
+// App is the app an event is about ("" for cluster and token events, or
+// if the payload cannot be read).
+func (e Event) App() string {
+	p, err := e.Payload()
+	if err != nil {
+		return ""
+	}
+	switch p := p.(type) {
+	case *AppRegistered:
+		return p.AppID
+	case *AppActivated:
+		return p.AppID
+	case *AppDeactivated:
+		return p.AppID
+	case *SecretRotated:
+		return p.AppID
+	case *ScheduleCreated:
+		return p.AppID
+	case *ScheduleDeleted:
+		return p.AppID
+	case *ScheduleClosed:
+		return p.AppID
+	case *RunFired:
+		return p.AppID
+	case *RunCompleted:
+		return p.AppID
+	case *BulkAction:
+		return p.AppID
+	}
+	return ""
+}
+
 // View is how the APIs show an event: its type by name as well as by
 // number, its time in RFC 3339 (UTC, nanoseconds), and the payload as JSON.
 type View struct {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/http/auth"
 	"github.com/chronicle-sched/chronicle/http/respond"
 
 	"github.com/chronicle-sched/chronicle/eventlog/event"
@@ -79,6 +80,23 @@ type query struct {
 	wait  time.Duration
 	types map[event.Type]bool // nil: every type
 	sse   bool
+	// who asks: a token limited to some apps sees only their events, and
+	// only admins see token events.
+	who auth.Principal
+}
+
+// shows reports whether q's answer includes ev.
+func (q query) shows(ev event.Event) bool {
+	if q.types != nil && !q.types[ev.Type] {
+		return false
+	}
+	if q.who.Admin() {
+		return true
+	}
+	if ev.Type == event.TypeTokenIssued || ev.Type == event.TypeTokenRevoked {
+		return false
+	}
+	return !q.who.Scoped() || q.who.CanSee(ev.App())
 }
 
 func badRequest(format string, args ...any) error {
@@ -86,7 +104,7 @@ func badRequest(format string, args ...any) error {
 }
 
 func parseQuery(r *http.Request) (query, error) {
-	q := query{limit: defaultLimit}
+	q := query{limit: defaultLimit, who: auth.From(r.Context())}
 	v := r.URL.Query()
 	q.sse = strings.Contains(r.Header.Get("Accept"), "text/event-stream") || v.Get("stream") == "sse"
 	after := v.Get("after")
@@ -144,13 +162,13 @@ func (s *Stream) serve(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 		s.stream(w, r, q)
 		return
 	}
-	page, err := s.page(q.after, q.limit, q.types)
+	page, err := s.page(q.after, q.limit, q)
 	if err == nil && page.Next == q.after && q.wait > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), q.wait)
 		werr := s.log.WaitForEvents(ctx, q.after)
 		cancel()
 		if werr == nil {
-			page, err = s.page(q.after, q.limit, q.types)
+			page, err = s.page(q.after, q.limit, q)
 		}
 	}
 	if err != nil {
@@ -161,8 +179,8 @@ func (s *Stream) serve(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 	_ = json.NewEncoder(w).Encode(page)
 }
 
-// page reads up to limit matching events after the cursor.
-func (s *Stream) page(after uint64, limit int, types map[event.Type]bool) (Page, error) {
+// page reads up to limit events after the cursor that q shows.
+func (s *Stream) page(after uint64, limit int, q query) (Page, error) {
 	page := Page{Events: []event.View{}, Next: after, LastSeq: s.log.LastSeq()}
 	scanned := 0
 	for len(page.Events) < limit && scanned < scanBudget {
@@ -174,7 +192,7 @@ func (s *Stream) page(after uint64, limit int, types map[event.Type]bool) (Page,
 			break
 		}
 		for _, ev := range evs {
-			if types == nil || types[ev.Type] {
+			if q.shows(ev) {
 				v, err := ev.View()
 				if err != nil {
 					return page, err
@@ -207,7 +225,7 @@ func (s *Stream) stream(w http.ResponseWriter, r *http.Request, q query) {
 		// The server's write timeout would cut a long stream: extend it
 		// for each round instead.
 		_ = rc.SetWriteDeadline(time.Now().Add(keepalive + 30*time.Second))
-		page, err := s.page(after, maxLimit, q.types)
+		page, err := s.page(after, maxLimit, q)
 		if err != nil {
 			s.logger.Warn("event stream", "err", err)
 			fmt.Fprintf(w, "event: error\ndata: %q\n\n", err.Error())

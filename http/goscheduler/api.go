@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/chronicle-sched/chronicle/actors"
 	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/http/auth"
 	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/chronicle-sched/chronicle/internal/cronspec"
 	"github.com/chronicle-sched/chronicle/projections"
@@ -134,6 +136,9 @@ func (a *API) registerApp(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	if err := validateAppID(req.AppID); err != nil {
 		return err
 	}
+	if err := allowed(r, req.AppID, true); err != nil {
+		return err
+	}
 	if req.Partitions < 0 || req.Partitions > maxPartitions {
 		return badRequest("partitions must be between 0 (server default) and %d", maxPartitions)
 	}
@@ -149,6 +154,9 @@ func (a *API) registerApp(w http.ResponseWriter, r *http.Request, _ httprouter.P
 func (a *API) getApps(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
 	var apps []projections.App
 	if id := r.URL.Query().Get("app_id"); id != "" {
+		if err := allowed(r, id, false); err != nil {
+			return err
+		}
 		app, found, err := a.q.App(id)
 		if err != nil {
 			return err
@@ -164,8 +172,11 @@ func (a *API) getApps(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 		}
 	}
 	out := make([]appJSON, 0, len(apps))
+	who := auth.From(r.Context())
 	for _, app := range apps {
-		out = append(out, appJSON{app.AppID, app.Partitions, app.Active})
+		if who.CanSee(app.AppID) {
+			out = append(out, appJSON{app.AppID, app.Partitions, app.Active})
+		}
 	}
 	ok(w, http.StatusOK, len(out), map[string]any{"apps": out})
 	return nil
@@ -173,8 +184,8 @@ func (a *API) getApps(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 
 func (a *API) activate(active bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
-		id := ps.ByName("appId")
-		if err := validateAppID(id); err != nil {
+		id, err := appParam(r, ps, true)
+		if err != nil {
 			return err
 		}
 		app, err := a.cmd.SetAppActive(r.Context(), id, active)
@@ -203,8 +214,8 @@ func renderSecret(app projections.App) secretJSON {
 }
 
 func (a *API) signingSecret(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
-	id := ps.ByName("appId")
-	if err := validateAppID(id); err != nil {
+	id, err := appParam(r, ps, true) // a credential: for those who may change the app
+	if err != nil {
 		return err
 	}
 	app, found, err := a.q.App(id)
@@ -222,8 +233,8 @@ func (a *API) signingSecret(w http.ResponseWriter, r *http.Request, ps httproute
 }
 
 func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
-	id := ps.ByName("appId")
-	if err := validateAppID(id); err != nil {
+	id, err := appParam(r, ps, true)
+	if err != nil {
 		return err
 	}
 	app, err := a.cmd.RotateSecret(r.Context(), id)
@@ -275,6 +286,9 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 		return err
 	}
 	if err := validateAppID(req.AppID); err != nil {
+		return err
+	}
+	if err := allowed(r, req.AppID, true); err != nil {
 		return err
 	}
 	var errs []string
@@ -331,7 +345,7 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 }
 
 func (a *API) getSchedule(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
-	s, err := a.findSchedule(ps.ByName("id"))
+	s, err := a.findSchedule(r, ps.ByName("id"), false)
 	if err != nil {
 		return err
 	}
@@ -340,16 +354,20 @@ func (a *API) getSchedule(w http.ResponseWriter, r *http.Request, ps httprouter.
 }
 
 // findSchedule validates a path id and reads the schedule (or cron run)
-// it names, answering 404 in the seed's words if there is none.
-func (a *API) findSchedule(id string) (projections.Schedule, error) {
+// it names, answering 404 in the seed's words if there is none, and 403
+// if the request's token may not read (or, write true, change) its app.
+func (a *API) findSchedule(r *http.Request, id string, write bool) (projections.Schedule, error) {
 	if err := validateScheduleID(id); err != nil {
 		return projections.Schedule{}, err
 	}
 	s, found, err := a.q.Schedule(id)
-	if err == nil && !found {
-		err = notFound("Schedule with id: %s not found", id)
+	switch {
+	case err != nil:
+		return s, err
+	case !found:
+		return s, notFound("Schedule with id: %s not found", id)
 	}
-	return s, err
+	return s, allowed(r, s.AppID, write)
 }
 
 // okSchedule answers one schedule in the envelope's data.schedule.
@@ -365,7 +383,13 @@ type scheduleData struct {
 
 func (a *API) deleteSchedule(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	id := ps.ByName("id")
-	if err := validateScheduleID(id); err != nil {
+	if auth.From(r.Context()).Scoped() {
+		// Only a scoped token needs the app before the delete; the
+		// engine answers a missing schedule for everyone else.
+		if _, err := a.findSchedule(r, id, true); err != nil {
+			return err
+		}
+	} else if err := validateScheduleID(id); err != nil {
 		return err
 	}
 	s, err := a.cmd.DeleteSchedule(r.Context(), id)
@@ -390,7 +414,7 @@ func (a *API) runs(w http.ResponseWriter, r *http.Request, ps httprouter.Params)
 	if err != nil {
 		return err
 	}
-	s, err := a.findSchedule(id)
+	s, err := a.findSchedule(r, id, false)
 	if err != nil {
 		return err
 	}
@@ -461,10 +485,16 @@ func (a *API) crons(w http.ResponseWriter, r *http.Request, _ httprouter.Params)
 		if err := validateAppID(appID); err != nil {
 			return err
 		}
+		if err := allowed(r, appID, false); err != nil {
+			return err
+		}
 	}
 	list, err := a.q.Crons(appID, status)
 	if err != nil {
 		return err
+	}
+	if who := auth.From(r.Context()); who.Scoped() {
+		list = slices.DeleteFunc(list, func(s projections.Schedule) bool { return !who.CanSee(s.AppID) })
 	}
 	if len(list) == 0 {
 		return notFound("No cron schedules found")
@@ -474,8 +504,8 @@ func (a *API) crons(w http.ResponseWriter, r *http.Request, _ httprouter.Params)
 }
 
 func (a *API) appSchedules(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
-	id := ps.ByName("appId")
-	if err := validateAppID(id); err != nil {
+	id, err := appParam(r, ps, false)
+	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
@@ -507,8 +537,8 @@ func (a *API) appSchedules(w http.ResponseWriter, r *http.Request, ps httprouter
 }
 
 func (a *API) bulkAction(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
-	id := ps.ByName("appId")
-	if err := validateAppID(id); err != nil {
+	id, err := appParam(r, ps, true)
+	if err != nil {
 		return err
 	}
 	action := strings.ToLower(ps.ByName("action"))

@@ -60,7 +60,7 @@ func (a *API) scheduleEvents(w http.ResponseWriter, r *http.Request, ps httprout
 	if err != nil {
 		return err
 	}
-	s, err := a.findSchedule(ps.ByName("id"))
+	s, err := a.findSchedule(r, ps.ByName("id"), false)
 	if err != nil {
 		return err
 	}
@@ -107,8 +107,8 @@ func (a *API) runEvents(cronID, runID string, after uint64, size int) (projectio
 }
 
 func (a *API) appEvents(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
-	id := ps.ByName("appId")
-	if err := validateAppID(id); err != nil {
+	id, err := appParam(r, ps, false)
+	if err != nil {
 		return err
 	}
 	after, size, err := parseHistoryCursor(r.URL.Query())

@@ -15,7 +15,9 @@ import (
 
 	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/http/auth"
 	"github.com/chronicle-sched/chronicle/http/respond"
+	"github.com/julienschmidt/httprouter"
 )
 
 const (
@@ -287,4 +289,19 @@ func (a *API) validateScheduleTimeMs(ms int64, sec *int64, app string, errs *[]s
 		*errs = append(*errs, fmt.Sprintf("schedule time : %d is less than current time: %d for app: %s. Time cannot be in past.", ms/1000, now, app))
 	}
 	return ms
+}
+
+// allowed reports why the request's token may not read (write false) or
+// change (write true) app, or nil.
+func allowed(r *http.Request, app string, write bool) error {
+	return auth.From(r.Context()).Check(app, write)
+}
+
+// appParam is the path's app id, valid and allowed to the request's token.
+func appParam(r *http.Request, ps httprouter.Params, write bool) (string, error) {
+	id := ps.ByName("appId")
+	if err := validateAppID(id); err != nil {
+		return "", err
+	}
+	return id, allowed(r, id, write)
 }

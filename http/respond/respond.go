@@ -80,6 +80,12 @@ func Classify(err error) *Error {
 		return NotFound("%s", err.Error())
 	case errors.Is(err, errkind.Conflict):
 		return conflict(http.StatusConflict, err.Error())
+	case errors.Is(err, errkind.Unauthenticated):
+		return Status(http.StatusUnauthorized, "%s", err.Error())
+	case errors.Is(err, errkind.Forbidden):
+		return Status(http.StatusForbidden, "%s", err.Error())
+	case errors.Is(err, errkind.TooMany):
+		return Status(http.StatusTooManyRequests, "%s", err.Error())
 	}
 	return &Error{HTTP: http.StatusInternalServerError, Code: http.StatusInternalServerError}
 }
@@ -111,8 +117,13 @@ func JSON(w http.ResponseWriter, httpStatus int, v any) {
 // gives, so an operator can find it.
 func Write(w http.ResponseWriter, logger *slog.Logger, err error) {
 	e := Answer(logger, err)
-	if e.HTTP == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
+	switch e.HTTP {
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		if w.Header().Get("Retry-After") == "" { // the caller may know better
+			w.Header().Set("Retry-After", "1")
+		}
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle"`)
 	}
 	JSON(w, e.HTTP, Envelope{Status: StatusJSON{StatusCode: e.Code, StatusMessage: e.Message, StatusType: "Fail"}})
 }

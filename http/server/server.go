@@ -8,6 +8,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chronicle-sched/chronicle/cluster"
+	"github.com/chronicle-sched/chronicle/http/auth"
 	"github.com/chronicle-sched/chronicle/http/eventstream"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/respond"
@@ -42,6 +44,14 @@ type Config struct {
 	// ReadHeaderTimeout bounds how long a client may take to send its
 	// request headers (0: 10 s): a client that trickles them is cut off.
 	ReadHeaderTimeout time.Duration
+	// Auth authenticates and authorizes every request (see http/auth).
+	Auth auth.Config
+	// Tokens issues, revokes and lists API tokens (/auth/tokens).
+	Tokens Tokens
+	// Ready says why the node cannot serve (nil: it can), for /readyz.
+	Ready func() error
+	// TLS, if set, makes the API HTTPS.
+	TLS *tls.Config
 }
 
 // handler builds the routed handler, behind the relay, and the event
@@ -54,6 +64,21 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
 	cfg.API.Register(r)
 	registerCluster(r, cfg)
+	registerTokens(r, cfg)
+	r.GET("/livez", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+		respond.JSON(w, http.StatusOK, map[string]string{"status": "alive"})
+	})
+	r.GET("/readyz", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+		if cfg.Ready == nil {
+			respond.JSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			return
+		}
+		if err := cfg.Ready(); err != nil {
+			respond.JSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+			return
+		}
+		respond.JSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
 	r.Handler(http.MethodGet, cluster.ForwardPath, cfg.Forwarded)
 	r.Handler(http.MethodPost, cluster.ForwardPath, cfg.Forwarded)
 	stream := eventstream.Register(r, cfg.Events, cfg.Logger)
@@ -76,7 +101,10 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 		}
 		r.ServeHTTP(w, req)
 	})
-	return cfg.Relay(bounded, servedByFollower), stream
+	if cfg.Auth.WriteError == nil {
+		cfg.Auth.WriteError = func(w http.ResponseWriter, err error) { respond.Write(w, cfg.Logger, err) }
+	}
+	return auth.Middleware(cfg.Auth, cfg.Relay(bounded, servedByFollower)), stream
 }
 
 // servedByFollower: writes a follower handles itself and forwards only as
@@ -108,10 +136,18 @@ func Start(cfg Config) (*Server, error) {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		// What net/http reports itself (TLS handshakes that fail, a client
+		// speaking HTTP to HTTPS) goes to the node's log.
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelInfo),
 	}}
 	s.srv.RegisterOnShutdown(stream.Close)
+	serve := s.srv.Serve
+	if cfg.TLS != nil {
+		s.srv.TLSConfig = cfg.TLS
+		serve = func(ln net.Listener) error { return s.srv.ServeTLS(ln, "", "") } // the certificate is in TLS
+	}
 	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cfg.Logger.Error("http server stopped", "err", err)
 		}
 	}()

@@ -25,6 +25,13 @@ var (
 	// Unavailable: the cluster cannot take the request now (no leader, a
 	// leadership change, shutting down); the same request may succeed later.
 	Unavailable = errors.New("unavailable")
+	// Unauthenticated: the request does not say who makes it, or with a
+	// credential nobody knows.
+	Unauthenticated = errors.New("unauthenticated")
+	// Forbidden: who makes the request may not do it.
+	Forbidden = errors.New("forbidden")
+	// TooMany: the caller sends more requests than it may.
+	TooMany = errors.New("too many requests")
 )
 
 // kindError reads as its message alone, and is (errors.Is) its kind and
