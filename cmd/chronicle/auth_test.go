@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chronicle-sched/chronicle/http/auth"
+	"github.com/chronicle-sched/chronicle/internal/testcerts"
 )
 
 // writeSecret writes a secret file for --admin-token-file or
@@ -400,4 +401,61 @@ func TestAuthHoldsAcrossTheCluster(t *testing.T) {
 		t.Fatalf("propose with a valid proof: HTTP %d %s", res.StatusCode, body)
 	}
 	ensureSame(t, nodes)
+}
+
+// chronicle token create|list|revoke manages tokens on a running node
+// with the admin token, over HTTPS when the node serves it.
+func TestTokenCommand(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := testcerts.NewCA(dir, "cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, t.TempDir())
+	cfg.adminTokenFile = writeSecret(t, "admin-token", strings.Repeat("z", 24))
+	cfg.tls = issue(t, ca, dir, "node1")
+	tn := startTestNode(t, cfg)
+	run := func(args ...string) (string, error) {
+		var out, errs strings.Builder
+		err := token(append(args[:1:1], append([]string{"--addr", tn.base, "--admin-token-file", cfg.adminTokenFile,
+			"--tls-ca", ca.File}, args[1:]...)...), &out, &errs)
+		return out.String(), err
+	}
+	out, err := run("create", "--name", "ci deploys", "--role", "writer", "--apps", "web,batch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id, secret string
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "id:"); ok {
+			id = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(line, "token:"); ok {
+			secret = strings.TrimSpace(v)
+		}
+	}
+	if id == "" || !strings.HasPrefix(secret, "chr_") {
+		t.Fatalf("create printed %q", out)
+	}
+	if code, r := tn.callAs(secret, "GET", "/goscheduler/apps", nil); code != 200 {
+		t.Fatalf("the new token: HTTP %d %s", code, r.raw)
+	}
+	if out, err = run("list"); err != nil || !strings.Contains(out, id) || !strings.Contains(out, "web,batch") ||
+		strings.Contains(out, secret) {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if _, err = run("revoke", id); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := tn.callAs(secret, "GET", "/goscheduler/apps", nil); code != 401 {
+		t.Fatalf("revoked token: HTTP %d", code)
+	}
+	if _, err = run("create", "--name", "x", "--role", "superuser"); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("a bad role: %v", err)
+	}
+	wrong := writeSecret(t, "wrong", strings.Repeat("w", 24))
+	err = token([]string{"list", "--addr", tn.base, "--admin-token-file", wrong, "--tls-ca", ca.File}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("a wrong admin token: %v", err)
+	}
 }

@@ -4,6 +4,7 @@
 //	chronicle replay --data-dir DIR [--into DIR2] [--json]
 //	chronicle audit --data-dir DIR [--app] [--json] ID
 //	chronicle recover --data-dir DIR --node-id ID --peers id=host:port,...
+//	chronicle token create|list|revoke [--addr URL] [--admin-token-file F] [--tls-ca F]
 //
 // This is the only package that knows every layer: it opens the Raft node
 // and state store, builds the actors on top, and serves HTTP.
@@ -29,6 +30,8 @@ func main() {
 		err = audit(os.Args[2:], os.Stdout, os.Stderr)
 	case "recover":
 		err = recoverCluster(os.Args[2:], os.Stdout, os.Stderr)
+	case "token":
+		err = token(os.Args[2:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -53,5 +56,8 @@ Usage:
   chronicle audit [flags] ID print a schedule's, run's or app's history (stopped node)
   chronicle recover [flags]  rewrite a stopped node's Raft configuration, for a
                              cluster that lost its quorum (see chronicle recover -h)
+  chronicle token create|list|revoke
+                             issue, list or revoke API tokens on a running node
+                             (see chronicle token create -h)
 `)
 }

@@ -1,0 +1,49 @@
+package auth
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestClusterProofIsBoundToSecretRequestAndTime(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	const secret = "a-cluster-secret-of-some-length"
+	proof := Proof(secret, "POST", "/internal/propose", now)
+	if strings.Contains(proof, secret) {
+		t.Fatal("the proof carries the secret")
+	}
+	if !VerifyProof(secret, proof, "POST", "/internal/propose", now.Add(30*time.Second)) {
+		t.Fatal("a fresh proof is refused")
+	}
+	for _, c := range []struct {
+		name, secret, header, method, path string
+		at                                 time.Time
+	}{
+		{"another secret", "another-secret-another-secret", proof, "POST", "/internal/propose", now},
+		{"another path", secret, proof, "POST", "/cluster/announce", now},
+		{"another method", secret, proof, "GET", "/internal/propose", now},
+		{"two minutes later", secret, proof, "POST", "/internal/propose", now.Add(2 * time.Minute)},
+		{"from the future", secret, proof, "POST", "/internal/propose", now.Add(-2 * time.Minute)},
+		{"garbage", secret, "t=abc,v1=00", "POST", "/internal/propose", now},
+		{"empty", secret, "", "POST", "/internal/propose", now},
+	} {
+		if VerifyProof(c.secret, c.header, c.method, c.path, c.at) {
+			t.Errorf("%s: accepted", c.name)
+		}
+	}
+}
+
+func TestPrincipalScopes(t *testing.T) {
+	scoped := Principal{ID: "tok_1", Role: "writer", Apps: map[string]bool{"web": true}}
+	reader := Principal{ID: "tok_2", Role: "reader"}
+	if scoped.Check("web", true) != nil || scoped.Check("batch", false) == nil || scoped.Admin() {
+		t.Fatal("an app-scoped writer")
+	}
+	if reader.Check("web", false) != nil || reader.Check("web", true) == nil {
+		t.Fatal("a reader")
+	}
+	if !(Principal{Role: "admin"}).Admin() || (Principal{Role: "admin", Apps: map[string]bool{"web": true}}).Admin() {
+		t.Fatal("an admin limited to apps is not an admin of everything")
+	}
+}
