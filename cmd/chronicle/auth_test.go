@@ -459,3 +459,40 @@ func TestTokenCommand(t *testing.T) {
 		t.Fatalf("a wrong admin token: %v", err)
 	}
 }
+
+// No secret reaches the log, even at debug level: not the admin token,
+// not an issued token, not a callback's credentials, not a signing secret.
+func TestSecretsStayOutOfTheLog(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	adminToken := "admin-token-" + strings.Repeat("q", 20)
+	cfg.adminTokenFile, cfg.logLevel = writeSecret(t, "admin-token", adminToken), "debug"
+	var out strings.Builder
+	tn := startChild(t, cfg, &out)
+	tn.registerApp("quiet", 1)
+	issuedToken := tn.issueToken("quiet", "writer", "quiet")
+	signing := decodeData[struct{ Secret string }](t, tn.must(200, "GET", "/goscheduler/apps/quiet/signing-secret", nil)).Secret
+	rc := newReceiver(t)
+	rc.answer("/fails", 500)
+	const callbackSecret = "Bearer callback-credential-12345"
+	code, r := tn.callAs(issuedToken.Token, "POST", "/goscheduler/schedules", map[string]any{
+		"appId": "quiet", "payload": "p", "scheduleTime": time.Now().Unix() + 1,
+		"callback": map[string]any{"type": "http", "details": map[string]any{"url": rc.url("/fails"), "method": "POST",
+			"headers": map[string]string{"Authorization": callbackSecret}}}})
+	if code != 200 {
+		t.Fatalf("create: HTTP %d %s", code, r.raw)
+	}
+	s := decodeData[struct{ Schedule schedule }](t, r).Schedule
+	tn.waitStatus(s.ScheduleID, "FAILURE", 10*time.Second)
+	_, _ = tn.callAs("chr_wrong-token-guess", "GET", "/goscheduler/apps", nil)
+	tn.stop()
+	log := out.String()
+	if !strings.Contains(log, "level=DEBUG") {
+		t.Fatalf("no debug output to check: %q", log)
+	}
+	for name, secret := range map[string]string{"admin token": adminToken, "issued token": issuedToken.Token,
+		"callback credential": callbackSecret, "signing secret": signing, "a guessed token": "chr_wrong-token-guess"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the log shows the %s", name)
+		}
+	}
+}
