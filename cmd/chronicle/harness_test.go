@@ -185,7 +185,7 @@ func (tn *testNode) stop() {
 		tn.n = nil
 	case tn.proc != nil:
 		_ = tn.proc.Process.Signal(syscall.SIGTERM)
-		_, _ = tn.proc.Process.Wait()
+		_ = tn.proc.Wait() // joins the output copying too
 		tn.proc = nil
 	}
 }
@@ -199,7 +199,7 @@ func (tn *testNode) kill9() {
 	if err := tn.proc.Process.Signal(syscall.SIGKILL); err != nil {
 		tn.t.Fatal(err)
 	}
-	_, _ = tn.proc.Process.Wait()
+	_ = tn.proc.Wait() // joins the output copying too
 	tn.proc = nil
 }
 
