@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -85,6 +86,11 @@ func (g *Guard) Check(address string) error {
 	if err != nil {
 		return &DeniedError{Addr: address, Why: "not an IP address and port"}
 	}
+	return g.check(ap, address)
+}
+
+// check is Check of a parsed address; address is how to name it.
+func (g *Guard) check(ap netip.AddrPort, address string) error {
 	ip := ap.Addr().Unmap()
 	if g.isOwn(ip, ap.Port()) {
 		return &DeniedError{Addr: address, Why: "it is an address of this Chronicle cluster (its API or Raft port)"}
@@ -114,14 +120,17 @@ func (g *Guard) CheckURL(raw string) error {
 	if err != nil {
 		return nil // a name: checked once resolved, when the call is made
 	}
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"https": "443"}[u.Scheme]
-		if port == "" {
-			port = "80"
+	port := uint64(80)
+	switch {
+	case u.Port() != "":
+		if port, err = strconv.ParseUint(u.Port(), 10, 16); err != nil {
+			return nil // the URL's own checks say what is wrong with it
 		}
+	case u.Scheme == "https":
+		port = 443
 	}
-	return g.Check(net.JoinHostPort(ip.String(), port))
+	ap := netip.AddrPortFrom(ip, uint16(port))
+	return g.check(ap, ap.String())
 }
 
 // control is the dialer's hook: it runs on the resolved address of every
@@ -132,9 +141,10 @@ func (g *Guard) control(_, address string, _ syscall.RawConn) error { return g.C
 const ownNamesTTL = time.Minute
 
 func (g *Guard) isOwn(ip netip.Addr, port uint16) bool {
+	want := strconv.FormatUint(uint64(port), 10)
 	for _, hp := range g.own() {
 		host, p, err := net.SplitHostPort(hp)
-		if err != nil || p != fmt.Sprint(port) {
+		if err != nil || p != want {
 			continue
 		}
 		for _, a := range g.addrsOf(host) {

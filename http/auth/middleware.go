@@ -67,6 +67,12 @@ func Middleware(cfg Config, next http.Handler) http.Handler {
 			cfg.WriteError(w, err)
 			return
 		}
+		if p.ID == event.ActorAnonymous {
+			// What From and the engine assume of a bare context: no copy
+			// of the request on every call with auth off.
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx := actors.WithActor(With(r.Context(), p), p.ID)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
