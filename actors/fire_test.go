@@ -257,3 +257,33 @@ func TestMaxApps(t *testing.T) {
 		t.Fatalf("third app under --max-apps 2: %v", err)
 	}
 }
+
+// An outcome whose proposal fails while this node still leads (a timeout
+// on a loaded disk) is proposed again: the run does not stay in flight
+// until some later leader re-fires it.
+func TestAnOutcomeThatFailsToCommitIsRetriedWhileLeading(t *testing.T) {
+	r := newRig(t, nil, nil)
+	r.registerApp("mail", 1)
+	s := r.once("mail", time.Second, "/hook")
+	failed := 0
+	r.repl.set(func(fr *fsmReplicator) {
+		fr.failWhen = func(evs []event.Event) error {
+			if evs[0].Type == event.TypeRunCompleted && failed < 2 {
+				failed++
+				return errors.New("timed out enqueuing operation")
+			}
+			return nil
+		}
+	})
+	r.clock.advance(time.Second)
+	r.waitFor("the call", func() bool { return len(r.callsTo("/hook")) == 1 })
+	r.waitFor("the outcome, recorded on a later try", func() bool { return r.schedule(s.ScheduleID).Status == event.StatusSuccess })
+	if len(r.callsTo("/hook")) != 1 {
+		t.Fatalf("%d calls, want 1: the run was re-fired instead of its outcome recorded", len(r.callsTo("/hook")))
+	}
+	r.repl.set(func(fr *fsmReplicator) {
+		if failed != 2 {
+			t.Errorf("the outcome's proposal failed %d times, want 2", failed)
+		}
+	})
+}

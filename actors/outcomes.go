@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/raftfsm"
 )
 
 // outcomeBatcher turns delivery outcomes into RunCompleted events, many per
@@ -21,6 +22,10 @@ type outcomeBatcher struct {
 const (
 	outcomeFlushEvery = 5 * time.Millisecond
 	outcomeQueue      = 1 << 16
+	// A batch that could not be proposed while this node leads is tried
+	// again after outcomeRetryFirst, doubling up to outcomeRetryMax.
+	outcomeRetryFirst = 50 * time.Millisecond
+	outcomeRetryMax   = 2 * time.Second
 )
 
 func newOutcomeBatcher(e *Engine) *outcomeBatcher {
@@ -69,15 +74,31 @@ func (b *outcomeBatcher) run() {
 	}
 }
 
-// record proposes one batch. If it cannot be committed (leadership lost),
-// the runs stay in flight in the projection and the next leader re-fires
-// them under the same run ids; nothing is lost, a receiver may see a
-// duplicate it can recognise.
+// record proposes one batch until it is committed or this node stops
+// leading. A proposal can fail while the node still leads (a timeout on a
+// loaded disk): dropping the outcomes then would leave the runs in flight
+// until some later leader re-fired them. Once leadership is lost, the runs
+// stay in flight in the projection and the next leader re-fires them under
+// the same run ids; nothing is lost, a receiver may see a duplicate it can
+// recognise. A retry of a batch that did commit is refused by apply (the
+// runs are no longer in flight), which changes nothing.
 func (b *outcomeBatcher) record(batch []event.Payload) {
-	results, err := b.eng.propose(batch...)
-	if err != nil {
-		b.eng.cfg.Logger.Warn("record run outcomes", "runs", len(batch), "err", err)
-		return
+	var results []raftfsm.Result
+	for delay := outcomeRetryFirst; ; delay = min(2*delay, outcomeRetryMax) {
+		var err error
+		if results, err = b.eng.propose(batch...); err == nil {
+			break
+		}
+		if !b.eng.Leading() {
+			b.eng.cfg.Logger.Warn("record run outcomes: leadership lost; the next leader re-fires them", "runs", len(batch), "err", err)
+			return
+		}
+		b.eng.cfg.Logger.Warn("record run outcomes: retrying", "runs", len(batch), "in", delay, "err", err)
+		select {
+		case <-time.After(delay):
+		case <-b.done:
+			return
+		}
 	}
 	for i, r := range results {
 		if r.Err != nil {

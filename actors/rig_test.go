@@ -121,11 +121,16 @@ type fsmReplicator struct {
 	index uint64
 	fail  error         // proposals fail with it while set
 	gate  chan struct{} // while set, a proposal waits for it to close
+	// failWhen, if set, fails a proposal it returns an error for.
+	failWhen func(evs []event.Event) error
 }
 
 func (r *fsmReplicator) Propose(evs []event.Event, _ time.Duration) ([]raftfsm.Result, uint64, error) {
 	r.mu.Lock()
 	gate, fail := r.gate, r.fail
+	if fail == nil && r.failWhen != nil {
+		fail = r.failWhen(evs)
+	}
 	r.mu.Unlock()
 	if gate != nil {
 		<-gate
