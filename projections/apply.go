@@ -3,6 +3,8 @@ package projections
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
@@ -27,6 +29,9 @@ var (
 	ErrScheduleClosed     = errkind.New(errkind.Conflict, "schedule is closed")
 	ErrTokenExists        = errkind.New(errkind.Conflict, "token already exists")
 	ErrTokenNotFound      = errkind.New(errkind.NotFound, "no such token")
+	ErrNameTaken          = errkind.New(errkind.Conflict, "the app has a schedule of that name")
+	ErrSchedulePaused     = errkind.New(errkind.Conflict, "schedule is paused")
+	ErrScheduleNotPaused  = errkind.New(errkind.Conflict, "schedule is not paused")
 )
 
 // Batch is an indexed Pebble batch: apply reads its own earlier writes, so
@@ -45,6 +50,7 @@ type Effects struct {
 	Apps    []App        // registered, activated or deactivated
 	Deleted []Schedule   // schedules deleted
 	Closed  []Schedule   // schedules closed (they fire no more)
+	Updated []Schedule   // schedules updated, paused or resumed (a cron's definition may have changed)
 	Fired   []FiredRun   // runs recorded as fired, with what their call needs
 
 	// Restored: the whole state was replaced from a snapshot; reload everything.
@@ -141,6 +147,21 @@ func (a *applier) apply(p event.Payload) (int, error) {
 		return 0, a.tokenIssued(p)
 	case *event.TokenRevoked:
 		return 0, a.tokenRevoked(p)
+	case *event.ScheduleUpdated:
+		a.touch(p.ScheduleID, false)
+		return 0, a.scheduleUpdated(p)
+	case *event.SchedulePaused:
+		a.touch(p.ScheduleID, false)
+		return 0, a.schedulePaused(p)
+	case *event.ScheduleResumed:
+		a.touch(p.ScheduleID, false)
+		return 0, a.scheduleResumed(p)
+	case *event.RunTriggered:
+		a.touch(p.ScheduleID, false)
+		return 0, a.runTriggered(p)
+	case *event.ScheduleStoppedByCallback:
+		a.touch(p.ScheduleID, true)
+		return 0, a.scheduleStopped(p)
 	}
 	return 0, fmt.Errorf("%w: no apply rule for %s", ErrInvalidEvent, a.ev.Type)
 }
@@ -276,7 +297,7 @@ func NewSchedule(p *event.ScheduleCreated, createdAtMs int64, seq uint64) Schedu
 		ScheduleID: p.ScheduleID, AppID: p.AppID, Partition: p.Partition, Payload: p.Payload,
 		ScheduleTime: p.ScheduleTime, ScheduleTimeMs: p.ScheduleTimeMs, CronExpression: p.CronExpression, TimeZone: p.TimeZone,
 		NextRunTime: p.NextRunTime, Callback: p.Callback, Retry: p.Retry,
-		Status: event.StatusScheduled, CreatedAt: createdAtMs, CreatedSeq: seq,
+		Status: event.StatusScheduled, CreatedAt: createdAtMs, CreatedSeq: seq, Definition: p.Definition,
 	}
 }
 
@@ -294,12 +315,21 @@ func (a *applier) scheduleCreated(p *event.ScheduleCreated) error {
 	} else if ok {
 		return fmt.Errorf("%w: %s", ErrScheduleExists, p.ScheduleID)
 	}
+	if err := a.nameFree(p.AppID, p.Name, p.ScheduleID); err != nil {
+		return err
+	}
 	s := NewSchedule(p, a.nowMs(), a.ev.Seq)
 	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
 		return err
 	}
+	if err := a.setName(s, ""); err != nil {
+		return err
+	}
 	if s.IsCron() {
 		if err := a.b.Set(cronIndexKey(s.AppID, s.ScheduleID), nil, nil); err != nil {
+			return err
+		}
+		if err := a.setExpiry(s, 0); err != nil {
 			return err
 		}
 		return a.addCronOccurrence(s, s.NextRunTime)
@@ -313,9 +343,10 @@ func (a *applier) scheduleCreated(p *event.ScheduleCreated) error {
 	})
 }
 
-// addCronOccurrence makes occurrence t of cron s pending (t == 0: none).
+// addCronOccurrence makes occurrence t of cron s pending (t == 0: none;
+// none either after the cron's end time, or while it is not scheduled).
 func (a *applier) addCronOccurrence(s Schedule, t int64) error {
-	if t <= 0 {
+	if t <= 0 || (s.EndTime != 0 && t > s.EndTime) || s.Status != event.StatusScheduled {
 		return nil
 	}
 	runID := event.CronRunID(s.ScheduleID, t)
@@ -349,6 +380,9 @@ func (a *applier) deleteSchedule(s Schedule) error {
 			return err
 		}
 	}
+	if err := a.clearName(s); err != nil {
+		return err
+	}
 	s.Status = event.StatusDeleted
 	s.NextRunTime = 0
 	a.fx.Deleted = append(a.fx.Deleted, s)
@@ -359,6 +393,9 @@ func (a *applier) runFired(p *event.RunFired) error {
 	pr, err := a.pendingRun(p.RunID, p.ScheduleID)
 	if err != nil {
 		return err
+	}
+	if pr.Kind == KindExpiry {
+		return fmt.Errorf("%w: %s is an end time, not a run", ErrInvalidEvent, p.RunID)
 	}
 	if _, err := a.activeApp(pr.AppID); err != nil {
 		return err
@@ -392,8 +429,11 @@ func (a *applier) runFired(p *event.RunFired) error {
 			return err
 		}
 		return a.advanceCron(s, p.NextRunTime)
+	case pr.Kind == KindTrigger && !wasFired:
+		return a.putNewRun(Run{RunID: pr.RunID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
+			ScheduledTime: pr.ScheduledTime, Status: event.StatusScheduled, FiredAt: pr.FiredAt, Triggered: true})
 	case s.IsCron():
-		return a.updateRun(s.ScheduleID, pr.ScheduledTime, func(r *Run) { r.FiredAt = pr.FiredAt })
+		return a.updateRunOf(pr, func(r *Run) { r.FiredAt = pr.FiredAt })
 	default:
 		s.FiredAt = pr.FiredAt
 		return putRecord(a, scheduleKey(s.ScheduleID), s)
@@ -401,7 +441,8 @@ func (a *applier) runFired(p *event.RunFired) error {
 }
 
 // closedStatus is the status a closed cron shows, by reason.
-var closedStatus = map[string]string{event.ReasonExhausted: event.StatusExpired, event.ReasonUnevaluable: event.StatusFailure}
+var closedStatus = map[string]string{event.ReasonExhausted: event.StatusExpired, event.ReasonUnevaluable: event.StatusFailure,
+	event.ReasonExpired: event.StatusExpired}
 
 // scheduleClosed ends a cron schedule: its runs not yet fired are dropped
 // (one in flight keeps its outcome to come), and it shows the status of
@@ -415,25 +456,301 @@ func (a *applier) scheduleClosed(p *event.ScheduleClosed) error {
 		return fmt.Errorf("%w: schedule %s", ErrScheduleNotFound, p.ScheduleID)
 	case !s.IsCron() || s.ParentID != "":
 		return fmt.Errorf("%w: only a cron schedule is closed, not %s", ErrInvalidEvent, p.ScheduleID)
-	case s.Status != event.StatusScheduled:
+	case !s.Active() || (s.Status == event.StatusPaused && p.Reason != event.ReasonExpired):
 		return fmt.Errorf("%w: %s is %s", ErrScheduleClosed, p.ScheduleID, s.Status)
 	case closedStatus[p.Reason] == "":
 		return fmt.Errorf("%w: closing reason %q", ErrInvalidEvent, p.Reason)
 	}
+	return a.closeCron(s, closedStatus[p.Reason], p.Message)
+}
+
+// closeCron ends cron s with status and message: its runs not yet fired
+// (and its end time's entry) are dropped; one in flight keeps its outcome
+// to come.
+func (a *applier) closeCron(s Schedule, status, message string) error {
+	if err := a.dropUnfired(s); err != nil {
+		return err
+	}
+	s.Status, s.ErrorMessage, s.NextRunTime = status, message, 0
+	a.fx.Closed = append(a.fx.Closed, s)
+	return putRecord(a, scheduleKey(s.ScheduleID), s)
+}
+
+// dropUnfired removes s's pending runs that have not fired, except those
+// of the kinds kept.
+func (a *applier) dropUnfired(s Schedule, keep ...string) error {
 	pending, err := a.pendingRunsOf(s)
 	if err != nil {
 		return err
 	}
 	for _, pr := range pending {
-		if !pr.Fired {
+		if !pr.Fired && !slices.Contains(keep, pr.Kind) {
 			if err := a.removePending(pr); err != nil {
 				return err
 			}
 		}
 	}
-	s.Status, s.ErrorMessage, s.NextRunTime = closedStatus[p.Reason], p.Message, 0
-	a.fx.Closed = append(a.fx.Closed, s)
+	return nil
+}
+
+// scheduleStopped closes a cron whose receiver answered the stop contract.
+func (a *applier) scheduleStopped(p *event.ScheduleStoppedByCallback) error {
+	s, ok, err := getRecord[Schedule](a.b, scheduleKey(p.ScheduleID))
+	switch {
+	case err != nil:
+		return err
+	case !ok || s.Status == event.StatusDeleted:
+		return fmt.Errorf("%w: schedule %s", ErrScheduleNotFound, p.ScheduleID)
+	case !s.IsCron() || !s.StopOnCallback:
+		return fmt.Errorf("%w: %s did not opt in to being stopped by its callback", ErrInvalidEvent, p.ScheduleID)
+	case !s.Active():
+		return fmt.Errorf("%w: %s is %s", ErrScheduleClosed, p.ScheduleID, s.Status)
+	}
+	msg := fmt.Sprintf("stopped by its receiver: run %s answered", p.RunID)
+	if p.HTTPStatus != 0 {
+		msg += fmt.Sprintf(" HTTP %d", p.HTTPStatus)
+	}
+	if p.Response != "" {
+		msg += " " + p.Response
+	}
+	return a.closeCron(s, event.StatusStopped, msg)
+}
+
+// liveSchedule reads schedule id for a change: it must exist and be
+// scheduled or paused.
+func (a *applier) liveSchedule(id string) (Schedule, error) {
+	s, ok, err := getRecord[Schedule](a.b, scheduleKey(id))
+	switch {
+	case err != nil:
+		return s, err
+	case !ok || s.Status == event.StatusDeleted || s.ParentID != "":
+		return s, fmt.Errorf("%w: schedule %s", ErrScheduleNotFound, id)
+	case !s.Active():
+		return s, fmt.Errorf("%w: %s is %s", ErrScheduleClosed, id, s.Status)
+	}
+	return s, nil
+}
+
+// onceInFlight refuses a change to one-time schedule s once its run fired.
+func (a *applier) onceInFlight(s Schedule) error {
+	if s.IsCron() {
+		return nil
+	}
+	pr, ok, err := getRecord[PendingRun](a.b, pendKey(s.ScheduleID))
+	if err != nil {
+		return err
+	}
+	if ok && pr.Fired {
+		return fmt.Errorf("%w: %s is being called", ErrRunAlreadyFired, s.ScheduleID)
+	}
+	return nil
+}
+
+func (a *applier) scheduleUpdated(p *event.ScheduleUpdated) error {
+	s, err := a.liveSchedule(p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case s.AppID != p.AppID || s.IsCron() != p.IsCron():
+		return fmt.Errorf("%w: update of %s changes its app or its kind", ErrInvalidEvent, p.ScheduleID)
+	case s.Status == event.StatusPaused && p.NextRunTime != 0:
+		return fmt.Errorf("%w: a paused cron has no next run", ErrInvalidEvent)
+	}
+	if err := a.onceInFlight(s); err != nil {
+		return err
+	}
+	if err := a.nameFree(s.AppID, p.Name, s.ScheduleID); err != nil {
+		return err
+	}
+	old := s
+	s.Payload, s.Callback, s.Retry, s.Definition, s.UpdatedAt = p.Payload, p.Callback, p.Retry, p.Definition, a.nowMs()
+	if err := a.setName(s, old.Name); err != nil {
+		return err
+	}
+	if s.IsCron() {
+		s.CronExpression, s.TimeZone, s.NextRunTime = p.CronExpression, p.TimeZone, p.NextRunTime
+		// The occurrence that was pending goes; the new definition's
+		// next one comes (triggered and reconciled runs stay).
+		if err := a.dropUnfired(s, KindTrigger, KindReconcile, KindExpiry); err != nil {
+			return err
+		}
+		if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
+			return err
+		}
+		a.fx.Updated = append(a.fx.Updated, s)
+		if err := a.setExpiry(s, old.EndTime); err != nil {
+			return err
+		}
+		return a.addCronOccurrence(s, s.NextRunTime)
+	}
+	s.ScheduleTime, s.ScheduleTimeMs = p.ScheduleTime, p.ScheduleTimeMs
+	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
+		return err
+	}
+	a.fx.Updated = append(a.fx.Updated, s)
+	if s.DueMs() == old.DueMs() {
+		return nil
+	}
+	if err := a.b.Delete(atKey(s.AppID, old.ScheduleTime, s.ScheduleID), nil); err != nil {
+		return err
+	}
+	if err := a.b.Set(atKey(s.AppID, s.ScheduleTime, s.ScheduleID), append([]byte{'o'}, s.ScheduleID...), nil); err != nil {
+		return err
+	}
+	if s.Status != event.StatusScheduled {
+		return nil // paused: its run comes back, at the new time, on resume
+	}
+	if pr, ok, err := getRecord[PendingRun](a.b, pendKey(s.ScheduleID)); err != nil {
+		return err
+	} else if ok {
+		if err := a.removePending(pr); err != nil {
+			return err
+		}
+	}
+	return a.addPending(onceRun(s))
+}
+
+// onceRun is the pending run of one-time schedule s.
+func onceRun(s Schedule) PendingRun {
+	return PendingRun{RunID: s.ScheduleID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
+		ScheduledTime: s.ScheduleTime, DueMs: s.DueMs(), Kind: KindOnce}
+}
+
+func (a *applier) schedulePaused(p *event.SchedulePaused) error {
+	s, err := a.liveSchedule(p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	if s.Status == event.StatusPaused {
+		return fmt.Errorf("%w: %s", ErrSchedulePaused, p.ScheduleID)
+	}
+	if err := a.onceInFlight(s); err != nil {
+		return err
+	}
+	if err := a.dropUnfired(s, KindExpiry); err != nil { // a paused cron still expires at its end time
+		return err
+	}
+	s.Status, s.NextRunTime, s.UpdatedAt = event.StatusPaused, 0, a.nowMs()
+	a.fx.Updated = append(a.fx.Updated, s)
 	return putRecord(a, scheduleKey(s.ScheduleID), s)
+}
+
+func (a *applier) scheduleResumed(p *event.ScheduleResumed) error {
+	s, err := a.liveSchedule(p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case s.Status != event.StatusPaused:
+		return fmt.Errorf("%w: %s", ErrScheduleNotPaused, p.ScheduleID)
+	case !s.IsCron() && p.NextRunTime != 0:
+		return fmt.Errorf("%w: a one-time schedule resumes at its own time", ErrInvalidEvent)
+	}
+	s.Status, s.UpdatedAt = event.StatusScheduled, a.nowMs()
+	if s.IsCron() {
+		s.NextRunTime = p.NextRunTime
+	}
+	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
+		return err
+	}
+	a.fx.Updated = append(a.fx.Updated, s)
+	if s.IsCron() {
+		return a.addCronOccurrence(s, s.NextRunTime)
+	}
+	return a.addPending(onceRun(s))
+}
+
+func (a *applier) runTriggered(p *event.RunTriggered) error {
+	s, err := a.liveSchedule(p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !s.IsCron():
+		return fmt.Errorf("%w: only a cron's run is triggered, not %s's", ErrInvalidEvent, p.ScheduleID)
+	case p.AppID != s.AppID || p.Partition != s.Partition:
+		return fmt.Errorf("%w: trigger of %s names another app or partition", ErrInvalidEvent, p.ScheduleID)
+	case p.RunID != event.TriggerRunID(s.ScheduleID, s.Triggers+1):
+		return fmt.Errorf("%w: run %s: the next triggered run of %s is %s", ErrScheduleExists, p.RunID, s.ScheduleID,
+			event.TriggerRunID(s.ScheduleID, s.Triggers+1))
+	}
+	s.Triggers++
+	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
+		return err
+	}
+	now := a.nowMs()
+	return a.addPending(PendingRun{RunID: p.RunID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
+		ScheduledTime: now / 1000, DueMs: now, Kind: KindTrigger})
+}
+
+// setExpiry makes cron s's end time pending as an expiry entry, replacing
+// the one of its previous end time old (0: none).
+func (a *applier) setExpiry(s Schedule, old int64) error {
+	if s.EndTime == old && old != 0 {
+		return nil
+	}
+	if old != 0 {
+		pr, ok, err := getRecord[PendingRun](a.b, pendKey(event.ExpiryRunID(s.ScheduleID)))
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := a.removePending(pr); err != nil {
+				return err
+			}
+		}
+	}
+	if s.EndTime == 0 {
+		return nil
+	}
+	return a.addPending(PendingRun{RunID: event.ExpiryRunID(s.ScheduleID), ScheduleID: s.ScheduleID, AppID: s.AppID,
+		Partition: s.Partition, ScheduledTime: s.EndTime, DueMs: s.EndTime * 1000, Kind: KindExpiry})
+}
+
+// nameFree reports ErrNameTaken if another schedule of app than id has
+// name ("" is never taken).
+func (a *applier) nameFree(app, name, id string) error {
+	if name == "" {
+		return nil
+	}
+	v, closer, err := a.b.Get(nameKey(app, name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	holder := string(v)
+	closer.Close()
+	if holder != id {
+		return fmt.Errorf("%w: %q (schedule %s)", ErrNameTaken, name, holder)
+	}
+	return nil
+}
+
+// setName indexes s under its name, in place of old (its previous name).
+func (a *applier) setName(s Schedule, old string) error {
+	if s.Name == old {
+		return nil
+	}
+	if old != "" {
+		if err := a.b.Delete(nameKey(s.AppID, old), nil); err != nil {
+			return err
+		}
+	}
+	if s.Name == "" {
+		return nil
+	}
+	return a.b.Set(nameKey(s.AppID, s.Name), []byte(s.ScheduleID), nil)
+}
+
+// clearName frees s's name (it is deleted or dropped).
+func (a *applier) clearName(s Schedule) error {
+	if s.Name == "" {
+		return nil
+	}
+	return a.b.Delete(nameKey(s.AppID, s.Name), nil)
 }
 
 // advanceCron records the cron's next occurrence and makes it pending.
@@ -455,6 +772,9 @@ func (a *applier) runCompleted(p *event.RunCompleted) error {
 	if err != nil {
 		return err
 	}
+	if pr.Kind == KindExpiry {
+		return fmt.Errorf("%w: %s is an end time, not a run", ErrInvalidEvent, p.RunID)
+	}
 	if !pr.Fired && p.Status != event.StatusMiss {
 		return fmt.Errorf("%w: %s", ErrRunNotFired, p.RunID)
 	}
@@ -469,16 +789,19 @@ func (a *applier) runCompleted(p *event.RunCompleted) error {
 		*status, *msg, *httpStatus, *attempts, *completed = p.Status, p.ErrorMessage, p.HTTPStatus, p.Attempts, a.nowMs()
 	}
 	switch {
-	case pr.Kind == KindCron && !pr.Fired:
+	case (pr.Kind == KindCron || pr.Kind == KindTrigger) && !pr.Fired:
 		run := Run{RunID: pr.RunID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
-			ScheduledTime: pr.ScheduledTime}
+			ScheduledTime: pr.ScheduledTime, Triggered: pr.Kind == KindTrigger}
 		outcome(&run.Status, &run.ErrorMessage, &run.HTTPStatus, &run.Attempts, &run.CompletedAt)
 		if err := a.putNewRun(run); err != nil {
 			return err
 		}
+		if run.Triggered {
+			return nil
+		}
 		return a.advanceCron(s, p.NextRunTime)
 	case s.IsCron():
-		return a.updateRun(s.ScheduleID, pr.ScheduledTime, func(r *Run) {
+		return a.updateRunOf(pr, func(r *Run) {
 			outcome(&r.Status, &r.ErrorMessage, &r.HTTPStatus, &r.Attempts, &r.CompletedAt)
 		})
 	default:
@@ -573,7 +896,7 @@ func (a *applier) bulkDelete(it bulkItem) (bool, error) {
 	} else if ok {
 		return false, nil // in flight: its outcome is still to come
 	}
-	return true, a.updateRun(r.ScheduleID, r.ScheduledTime, func(r *Run) { r.Status = event.StatusDeleted })
+	return true, a.updateRunRecord(r, func(r *Run) { r.Status = event.StatusDeleted })
 }
 
 // bulkReconcile re-runs a schedule or cron run that is not pending.
@@ -612,7 +935,7 @@ func (a *applier) bulkReconcile(it bulkItem) (bool, error) {
 		reset(&s.Status, &s.ErrorMessage, &s.HTTPStatus, &s.Attempts, &s.Reconciles)
 		return true, putRecord(a, scheduleKey(s.ScheduleID), s)
 	}
-	return true, a.updateRun(it.run.ScheduleID, it.run.ScheduledTime, func(r *Run) {
+	return true, a.updateRunRecord(*it.run, func(r *Run) {
 		reset(&r.Status, &r.ErrorMessage, &r.HTTPStatus, &r.Attempts, &r.Reconciles)
 	})
 }
@@ -711,17 +1034,52 @@ func (a *applier) removePending(pr PendingRun) error {
 }
 
 func (a *applier) putNewRun(r Run) error {
-	if err := putRecord(a, runKey(r.ScheduleID, r.ScheduledTime), r); err != nil {
+	ref := runRefOf(r)
+	if err := putRecord(a, join([]byte(pRun), ref), r); err != nil {
 		return err
 	}
-	if err := a.b.Set(ridKey(r.RunID), runRef(r.ScheduleID, r.ScheduledTime), nil); err != nil {
+	if err := a.b.Set(ridKey(r.RunID), ref, nil); err != nil {
 		return err
 	}
-	return a.b.Set(atKey(r.AppID, r.ScheduledTime, r.RunID), append([]byte{'r'}, runRef(r.ScheduleID, r.ScheduledTime)...), nil)
+	return a.b.Set(atKey(r.AppID, r.ScheduledTime, r.RunID), append([]byte{'r'}, ref...), nil)
+}
+
+// updateRunOf updates the record of pending cron run pr: an occurrence's
+// at its time; a triggered run's, or a reconcile of either, where the run
+// id index says.
+func (a *applier) updateRunOf(pr PendingRun, f func(*Run)) error {
+	if pr.Kind == KindCron {
+		return a.updateRun(pr.ScheduleID, pr.ScheduledTime, f)
+	}
+	base := pr.RunID
+	if pr.Kind == KindReconcile {
+		if i := strings.LastIndex(base, ".r"); i > 0 {
+			base = base[:i]
+		}
+	}
+	ref, closer, err := a.b.Get(ridKey(base))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return a.updateRun(pr.ScheduleID, pr.ScheduledTime, f) // a reconcile of an occurrence
+	}
+	if err != nil {
+		return err
+	}
+	key := join([]byte(pRun), ref)
+	closer.Close()
+	return a.updateRunAt(key, f)
 }
 
 func (a *applier) updateRun(cronID string, t int64, f func(*Run)) error {
-	r, ok, err := getRecord[Run](a.b, runKey(cronID, t))
+	return a.updateRunAt(runKey(cronID, t), f)
+}
+
+// updateRunRecord updates run r's stored record.
+func (a *applier) updateRunRecord(r Run, f func(*Run)) error {
+	return a.updateRunAt(join([]byte(pRun), runRefOf(r)), f)
+}
+
+func (a *applier) updateRunAt(key []byte, f func(*Run)) error {
+	r, ok, err := getRecord[Run](a.b, key)
 	if err != nil {
 		return err
 	}
@@ -731,7 +1089,7 @@ func (a *applier) updateRun(cronID string, t int64, f func(*Run)) error {
 		return nil
 	}
 	f(&r)
-	return putRecord(a, runKey(cronID, t), r)
+	return putRecord(a, key, r)
 }
 
 // getRecord reads the record at key (found false if absent), from the

@@ -56,7 +56,7 @@ func (a *applier) recordHistory() error {
 // closedNow reports whether s is closed: finished (a one-time schedule's
 // outcome, a cron's end), or deleted, with nothing pending.
 func (a *applier) closedNow(s Schedule) (bool, error) {
-	if s.Status == event.StatusScheduled {
+	if s.Active() {
 		return false, nil
 	}
 	pending, err := a.hasPending(s)
@@ -131,7 +131,8 @@ func (a *applier) refreshClosed(s Schedule) error {
 func scheduleScoped(t event.Type) bool {
 	switch t {
 	case event.TypeScheduleCreated, event.TypeScheduleDeleted, event.TypeRunFired, event.TypeRunCompleted,
-		event.TypeScheduleClosed:
+		event.TypeScheduleClosed, event.TypeScheduleUpdated, event.TypeSchedulePaused, event.TypeScheduleResumed,
+		event.TypeRunTriggered, event.TypeScheduleStoppedByCallback:
 		return true
 	}
 	return false
@@ -196,6 +197,9 @@ func (a *applier) dropSchedule(s Schedule) error {
 		return err
 	}
 	keys = append(keys, scheduleKey(s.ScheduleID), closedKey(s.ClosedAt, s.ScheduleID))
+	if s.Name != "" && s.Status != event.StatusDeleted { // a deleted one's name was freed, and may be another's now
+		keys = append(keys, nameKey(s.AppID, s.Name))
+	}
 	if s.IsCron() {
 		keys = append(keys, cronIndexKey(s.AppID, s.ScheduleID))
 	} else {

@@ -23,6 +23,10 @@ import "encoding/binary"
 //	p/closed/<closedMs:8><schedule>      "" (closed schedules by when they closed: retention candidates)
 //	p/tok/<tokenId>                      Token (API tokens, revoked ones included)
 //	p/tokh/<hash>                        <tokenId> (live tokens by the hash of their secret)
+//	p/name/<app>\0<name>                 <schedule> (named schedules not deleted, by name)
+//
+// A triggered run's record is at p/run/<cron>\0<T:8><runId>: after the
+// occurrence of the same second, if any, and apart from it.
 const Prefix = "p/"
 
 const (
@@ -42,11 +46,12 @@ const (
 	pClos = "p/closed/"
 	pTok  = "p/tok/"
 	pTokh = "p/tokh/"
+	pName = "p/name/"
 )
 
 // projectionPrefixes lists every read model, in checksum order.
 var projectionPrefixes = []string{pApp, pSch, pRun, pRid, pAt, pCron, pPend, pDue, pInfl, pPsch, pNode, pSev, pAev, pClos,
-	pTok, pTokh}
+	pTok, pTokh, pName}
 
 func join(parts ...[]byte) []byte {
 	n := 0
@@ -81,6 +86,15 @@ func appKey(app string) []byte           { return join([]byte(pApp), []byte(app)
 func scheduleKey(id string) []byte       { return join([]byte(pSch), []byte(id)) }
 func runRef(cron string, t int64) []byte { return join([]byte(cron), nul, u64(uint64(t))) }
 func runKey(cron string, t int64) []byte { return join([]byte(pRun), runRef(cron, t)) }
+
+// runRefOf is where run r's record is, after pRun.
+func runRefOf(r Run) []byte {
+	if r.Triggered {
+		return join(runRef(r.ScheduleID, r.ScheduledTime), []byte(r.RunID))
+	}
+	return runRef(r.ScheduleID, r.ScheduledTime)
+}
+func nameKey(app, name string) []byte { return join([]byte(pName), []byte(app), nul, []byte(name)) }
 func runsOfCron(cron string) []byte      { return join([]byte(pRun), []byte(cron), nul) }
 func ridKey(runID string) []byte         { return join([]byte(pRid), []byte(runID)) }
 func atPrefix(app string) []byte         { return join([]byte(pAt), []byte(app), nul) }

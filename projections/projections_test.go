@@ -290,6 +290,22 @@ func TestRebuildEqualsLive(t *testing.T) {
 	w.must(event.ScheduleClosed{ScheduleID: "ended", AppID: "b", Reason: event.ReasonExhausted})
 	w.must(event.BulkAction{AppID: "a", Action: event.ActionDelete, Status: event.StatusScheduled, StartTime: 1010, EndTime: 1020})
 	w.must(event.BulkAction{AppID: "a", Action: event.ActionReconcile, Status: event.StatusSuccess, StartTime: 0, EndTime: 2000})
+	// The lifecycle: update, pause, resume, trigger, stop, expiry.
+	life := event.Definition{Name: "life", EndTime: 90000, StopOnCallback: true, Labels: map[string]string{"team": "x"}}
+	w.must(event.ScheduleCreated{ScheduleID: "life", AppID: "a", CronExpression: "@hourly", NextRunTime: 3600, Callback: cb, Definition: life})
+	life.Name = "life2"
+	w.must(event.ScheduleUpdated{ScheduleID: "life", AppID: "a", CronExpression: "@daily", NextRunTime: 86400, Callback: cb,
+		Definition: life, Changed: []string{"cronExpression", "name"}})
+	w.must(event.RunTriggered{ScheduleID: "life", AppID: "a", RunID: event.TriggerRunID("life", 1)})
+	w.must(event.RunFired{ScheduleID: "life", RunID: event.TriggerRunID("life", 1), AppID: "a", ScheduledTime: w.now / 1e9})
+	w.must(event.SchedulePaused{ScheduleID: "life", AppID: "a"})
+	w.must(event.ScheduleResumed{ScheduleID: "life", AppID: "a", NextRunTime: 86400})
+	w.must(event.ScheduleStoppedByCallback{ScheduleID: "life", AppID: "a", RunID: event.TriggerRunID("life", 1), Response: `{"code":400}`})
+	w.must(event.ScheduleCreated{ScheduleID: "ends", AppID: "a", CronExpression: "@hourly", NextRunTime: 3600, Callback: cb,
+		Definition: event.Definition{EndTime: 5000}})
+	w.must(event.ScheduleClosed{ScheduleID: "ends", AppID: "a", Reason: event.ReasonExpired})
+	w.must(event.ScheduleCreated{ScheduleID: "once", AppID: "a", ScheduleTime: 4000, Callback: cb})
+	w.must(event.ScheduleUpdated{ScheduleID: "once", AppID: "a", ScheduleTime: 4500, Callback: cb})
 	w.must(event.AppDeactivated{AppID: "b"})
 	// An app of a build before signing gets its first secret; the next
 	// rotation keeps the one before signing until PreviousUntil.

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/chronicle-sched/chronicle/eventlog"
+	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -82,6 +84,42 @@ func (q Reader) Schedule(id string) (Schedule, bool, error) {
 		return Schedule{}, ok, err
 	}
 	return RunAsSchedule(parent, r), true, nil
+}
+
+// ScheduleByName returns app's schedule named name (not deleted).
+func (q Reader) ScheduleByName(app, name string) (Schedule, bool, error) {
+	v, closer, err := q.R.Get(nameKey(app, name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Schedule{}, false, nil
+	}
+	if err != nil {
+		return Schedule{}, false, fmt.Errorf("read name %q of %s: %w", name, app, err)
+	}
+	id := string(v)
+	closer.Close()
+	return getRecord[Schedule](q.R, scheduleKey(id))
+}
+
+// ScheduleByNumber returns the schedule whose number (the seq of its
+// ScheduleCreated) is n: found in the log, so a schedule retention removed
+// is not found.
+func (q Reader) ScheduleByNumber(n uint64) (Schedule, bool, error) {
+	ev, err := eventlog.Get(q.R, n)
+	if errors.Is(err, pebble.ErrNotFound) || (err == nil && ev.Type != event.TypeScheduleCreated) {
+		return Schedule{}, false, nil
+	}
+	if err != nil {
+		return Schedule{}, false, err
+	}
+	p, err := ev.Payload()
+	if err != nil {
+		return Schedule{}, false, fmt.Errorf("schedule number %d: %w", n, err)
+	}
+	s, ok, err := getRecord[Schedule](q.R, scheduleKey(p.(*event.ScheduleCreated).ScheduleID))
+	if err != nil || !ok || s.CreatedSeq != n {
+		return Schedule{}, false, err
+	}
+	return s, true, nil
 }
 
 // RunAsSchedule renders a cron run the way GoScheduler shows runs: as a
@@ -367,7 +405,8 @@ func decodeToken(tok string, prefix []byte) ([]byte, error) {
 // cluster/protocol.go), so a new rejection is appended, never inserted.
 var Rejections = []error{ErrAppExists, ErrAppNotFound, ErrAppInactive, ErrAppAlreadyActive,
 	ErrAppAlreadyInactive, ErrScheduleExists, ErrScheduleNotFound, ErrRunNotPending,
-	ErrRunAlreadyFired, ErrRunNotFired, ErrInvalidEvent, ErrScheduleClosed, ErrTokenExists, ErrTokenNotFound}
+	ErrRunAlreadyFired, ErrRunNotFired, ErrInvalidEvent, ErrScheduleClosed, ErrTokenExists, ErrTokenNotFound,
+	ErrNameTaken, ErrSchedulePaused, ErrScheduleNotPaused}
 
 // RejectionIndex is the position in Rejections of the rejection err is, or
 // -1 if it is none.

@@ -80,6 +80,16 @@ type Schedule struct {
 	// one-time schedule or a deleted one, with no run pending. Retention
 	// removes closed schedules whose ClosedAt is older than its cutoff.
 	ClosedAt int64 `json:"closedAt,omitempty"`
+	// Name, EndTime, StopOnCallback and Labels, as created or updated.
+	event.Definition
+	UpdatedAt int64 `json:"updatedAt,omitempty"` // unix ms of the last update, pause or resume
+	Triggers  int   `json:"triggers,omitempty"`  // runs triggered so far (the next is TriggerRunID(id, Triggers+1))
+}
+
+// Active reports whether s may still fire: scheduled or paused, not
+// finished, closed or deleted.
+func (s Schedule) Active() bool {
+	return s.Status == event.StatusScheduled || s.Status == event.StatusPaused
 }
 
 // DueMs is when a one-time schedule falls due, in unix milliseconds.
@@ -107,6 +117,10 @@ type Run struct {
 	FiredAt       int64  `json:"firedAt,omitempty"`
 	CompletedAt   int64  `json:"completedAt,omitempty"`
 	Reconciles    int    `json:"reconciles,omitempty"`
+	// Triggered: a run asked for through RunTriggered, outside the cron's
+	// occurrences (its record's key carries its run id too, since an
+	// occurrence may share its second).
+	Triggered bool `json:"triggered,omitempty"`
 }
 
 // Run kinds of a PendingRun.
@@ -114,6 +128,10 @@ const (
 	KindOnce      = "once"      // the single run of a one-time schedule
 	KindCron      = "cron"      // an occurrence of a cron schedule
 	KindReconcile = "reconcile" // a re-run requested by a bulk reconcile
+	KindTrigger   = "trigger"   // a run of a cron triggered outside its occurrences
+	// KindExpiry is not a run: a cron's end time waits in the due index as
+	// one, so the leader's timer closes the cron at that second.
+	KindExpiry = "expiry"
 )
 
 // PendingRun is a run that is due (not fired yet) or in flight (fired, no

@@ -56,6 +56,12 @@ var (
 		event.Int64Field(20, func(s *Schedule) *int64 { return &s.CreatedAt }),
 		event.Uint64Field(21, func(s *Schedule) *uint64 { return &s.CreatedSeq }),
 		event.Int64Field(22, func(s *Schedule) *int64 { return &s.ClosedAt }),
+		event.StringField(23, func(s *Schedule) *string { return &s.Name }),
+		event.Int64Field(24, func(s *Schedule) *int64 { return &s.EndTime }),
+		event.BoolField(25, func(s *Schedule) *bool { return &s.StopOnCallback }),
+		event.StringMapField(26, func(s *Schedule) *map[string]string { return &s.Labels }),
+		event.Int64Field(27, func(s *Schedule) *int64 { return &s.UpdatedAt }),
+		event.IntField(28, func(s *Schedule) *int { return &s.Triggers }),
 	)
 	runCodec = event.NewCodec(
 		event.StringField(1, func(r *Run) *string { return &r.RunID }),
@@ -70,6 +76,7 @@ var (
 		event.Int64Field(10, func(r *Run) *int64 { return &r.FiredAt }),
 		event.Int64Field(11, func(r *Run) *int64 { return &r.CompletedAt }),
 		event.IntField(12, func(r *Run) *int { return &r.Reconciles }),
+		event.BoolField(13, func(r *Run) *bool { return &r.Triggered }),
 	)
 	pendingRunCodec = event.NewCodec(
 		event.StringField(1, func(p *PendingRun) *string { return &p.RunID }),

@@ -122,6 +122,16 @@ func check(p event.Payload, at int64) error {
 		return eventsCompacted(p)
 	case *event.ScheduleClosed:
 		return scheduleClosed(p)
+	case *event.ScheduleUpdated:
+		return scheduleUpdated(p, at)
+	case *event.SchedulePaused:
+		return firstErr(ScheduleID(p.ScheduleID), AppID(p.AppID))
+	case *event.ScheduleResumed:
+		return firstErr(ScheduleID(p.ScheduleID), AppID(p.AppID), dueTimeOrNone(p.NextRunTime))
+	case *event.RunTriggered:
+		return runRef(p.ScheduleID, p.RunID, p.AppID, p.Partition, 0)
+	case *event.ScheduleStoppedByCallback:
+		return scheduleStopped(p)
 	}
 	return fmt.Errorf("no admission rule for %T", p)
 }
@@ -133,7 +143,7 @@ func scheduleCreated(p *event.ScheduleCreated, at int64) error {
 	if p.Partition < 0 || p.Partition >= MaxPartitions {
 		return fmt.Errorf("partition %d: want 0 to %d", p.Partition, MaxPartitions-1)
 	}
-	if problems := append(Callback(p.Callback), Retry(p.Retry)...); len(problems) > 0 {
+	if problems := append(append(Callback(p.Callback), Retry(p.Retry)...), Definition(p.Definition, p.IsCron())...); len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, ","))
 	}
 	earliest := at/1e9 - int64(ClockSkew/time.Second)
@@ -141,7 +151,10 @@ func scheduleCreated(p *event.ScheduleCreated, at int64) error {
 		if p.ScheduleTime != 0 || p.ScheduleTimeMs != 0 {
 			return fmt.Errorf("cron schedule %s also has a scheduleTime", p.ScheduleID)
 		}
-		return cronFirstRun(p, earliest)
+		if err := cronRun(p.CronExpression, p.TimeZone, p.NextRunTime, earliest, "first run"); err != nil {
+			return err
+		}
+		return endAfter(p.EndTime, p.NextRunTime)
 	}
 	switch {
 	case p.TimeZone != "" || p.NextRunTime != 0:
@@ -155,24 +168,152 @@ func scheduleCreated(p *event.ScheduleCreated, at int64) error {
 	return dueTimeErr("scheduleTime", p.ScheduleTime)
 }
 
-// cronFirstRun checks a cron's expression and that its first run is one
-// of its occurrences, not long before the event.
-func cronFirstRun(p *event.ScheduleCreated, earliest int64) error {
-	if len(p.CronExpression) > maxCronLen || !utf8.ValidString(p.CronExpression+p.TimeZone) {
+// cronRun checks a cron's expression and that run (its first or next
+// run; 0 for none where what says "next run") is one of its occurrences,
+// not long before the event.
+func cronRun(expr, tz string, run, earliest int64, what string) error {
+	if len(expr) > maxCronLen || !utf8.ValidString(expr+tz) {
 		return fmt.Errorf("cron expression is longer than %d bytes or not UTF-8", maxCronLen)
 	}
-	spec, err := cronspec.Load(p.CronExpression, p.TimeZone)
+	spec, err := cronspec.Load(expr, tz)
 	if err != nil {
 		return err
 	}
-	if err := dueTimeErr("nextRunTime", p.NextRunTime); err != nil {
+	if run == 0 && what == "next run" {
+		return nil
+	}
+	if err := dueTimeErr("nextRunTime", run); err != nil {
 		return err
 	}
-	if p.NextRunTime < earliest {
-		return fmt.Errorf("first run %d is long before the event", p.NextRunTime)
+	if run < earliest {
+		return fmt.Errorf("%s %d is long before the event", what, run)
 	}
-	if got := spec.Next(time.Unix(p.NextRunTime-1, 0)); got.Unix() != p.NextRunTime {
-		return fmt.Errorf("first run %d is not an occurrence of %q", p.NextRunTime, p.CronExpression)
+	if got := spec.Next(time.Unix(run-1, 0)); got.Unix() != run {
+		return fmt.Errorf("%s %d is not an occurrence of %q", what, run, expr)
+	}
+	return nil
+}
+
+// endAfter checks that a cron's end time does not come before the run it
+// is given with.
+func endAfter(end, run int64) error {
+	if end != 0 && run > end {
+		return fmt.Errorf("run %d is after the end time %d", run, end)
+	}
+	return nil
+}
+
+// updatableFields are the names ScheduleUpdated.Changed may hold.
+var updatableFields = map[string]bool{"payload": true, "scheduleTime": true, "scheduleTimeMs": true,
+	"cronExpression": true, "timeZone": true, "callback": true, "retry": true, "name": true, "endTime": true,
+	"stopOnCallback": true, "labels": true}
+
+func scheduleUpdated(p *event.ScheduleUpdated, at int64) error {
+	if err := firstErr(ScheduleID(p.ScheduleID), AppID(p.AppID), PayloadText(p.Payload)); err != nil {
+		return err
+	}
+	if problems := append(append(Callback(p.Callback), Retry(p.Retry)...), Definition(p.Definition, p.IsCron())...); len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, ","))
+	}
+	if len(p.Changed) > len(updatableFields) {
+		return fmt.Errorf("%d changed fields", len(p.Changed))
+	}
+	for _, f := range p.Changed {
+		if !updatableFields[f] {
+			return fmt.Errorf("changed field %q is not one an update changes", clip(f, 40))
+		}
+	}
+	earliest := at/1e9 - int64(ClockSkew/time.Second)
+	if p.IsCron() {
+		if p.ScheduleTime != 0 || p.ScheduleTimeMs != 0 {
+			return fmt.Errorf("cron schedule %s also has a scheduleTime", p.ScheduleID)
+		}
+		if err := cronRun(p.CronExpression, p.TimeZone, p.NextRunTime, earliest, "next run"); err != nil {
+			return err
+		}
+		return endAfter(p.EndTime, p.NextRunTime)
+	}
+	switch {
+	case p.TimeZone != "" || p.NextRunTime != 0:
+		return fmt.Errorf("one-time schedule %s has a cron time zone or next run", p.ScheduleID)
+	case p.ScheduleTimeMs != 0 && p.ScheduleTimeMs/1000 != p.ScheduleTime:
+		return fmt.Errorf("scheduleTime %d and scheduleTimeMs %d name different seconds", p.ScheduleTime, p.ScheduleTimeMs)
+	}
+	return dueTimeErr("scheduleTime", p.ScheduleTime)
+}
+
+// Limits of a schedule's Definition.
+const (
+	MaxNameLen       = 200
+	MaxLabels        = 32
+	MaxLabelKeyLen   = 63
+	MaxLabelValueLen = 256
+	maxResponseBytes = 4 << 10 // of a stopping answer, kept for the record
+)
+
+// Definition returns what is wrong with a schedule's name, end time,
+// stop-on-callback and labels, for a cron or a one-time schedule.
+func Definition(d event.Definition, cron bool) []string {
+	var problems []string
+	if len(d.Name) > MaxNameLen || !printable(d.Name) {
+		problems = append(problems, fmt.Sprintf("name must be at most %d characters of printable UTF-8", MaxNameLen))
+	}
+	if d.EndTime != 0 {
+		if !cron {
+			problems = append(problems, "endTime is for cron schedules: a one-time schedule ends when it runs")
+		} else if msg := DueTime("endTime", d.EndTime); msg != "" {
+			problems = append(problems, msg)
+		}
+	}
+	if d.StopOnCallback && !cron {
+		problems = append(problems, "stopOnCallback is for cron schedules: a one-time schedule runs once")
+	}
+	if len(d.Labels) > MaxLabels {
+		problems = append(problems, fmt.Sprintf("at most %d labels are allowed", MaxLabels))
+	}
+	for k, v := range d.Labels {
+		if k == "" || len(k) > MaxLabelKeyLen || !labelKey(k) {
+			problems = append(problems, fmt.Sprintf("label key %q must be 1 to %d letters, digits, '.', '_', '-' or '/'", clip(k, 40), MaxLabelKeyLen))
+		}
+		if len(v) > MaxLabelValueLen || !printable(v) {
+			problems = append(problems, fmt.Sprintf("label %q: value must be at most %d characters of printable UTF-8", clip(k, 40), MaxLabelValueLen))
+		}
+	}
+	return problems
+}
+
+func labelKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._-/", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// printable reports whether s is UTF-8 without control characters.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func scheduleStopped(p *event.ScheduleStoppedByCallback) error {
+	if err := runRef(p.ScheduleID, p.RunID, p.AppID, 0, 0); err != nil {
+		return err
+	}
+	switch {
+	case p.HTTPStatus != 0 && (p.HTTPStatus < 100 || p.HTTPStatus > 999):
+		return fmt.Errorf("HTTP status %d", p.HTTPStatus)
+	case len(p.Response) > maxResponseBytes || !utf8.ValidString(p.Response):
+		return fmt.Errorf("response longer than %d bytes or not UTF-8", maxResponseBytes)
 	}
 	return nil
 }
@@ -268,7 +409,7 @@ func scheduleClosed(p *event.ScheduleClosed) error {
 		return err
 	}
 	switch {
-	case p.Reason != event.ReasonExhausted && p.Reason != event.ReasonUnevaluable:
+	case p.Reason != event.ReasonExhausted && p.Reason != event.ReasonUnevaluable && p.Reason != event.ReasonExpired:
 		return fmt.Errorf("closing reason %q", clip(p.Reason, 40))
 	case len(p.Message) > maxMessageBytes || !utf8.ValidString(p.Message):
 		return fmt.Errorf("closing message longer than %d bytes or not UTF-8", maxMessageBytes)
@@ -334,7 +475,8 @@ func optionalSecret(s string) error {
 
 // Statuses are the statuses of schedules and runs.
 var Statuses = map[string]bool{event.StatusScheduled: true, event.StatusSuccess: true, event.StatusFailure: true,
-	event.StatusMiss: true, event.StatusDeleted: true, event.StatusExpired: true}
+	event.StatusMiss: true, event.StatusDeleted: true, event.StatusExpired: true, event.StatusPaused: true,
+	event.StatusStopped: true}
 
 // AppID checks an app id: 1 to MaxIDLen letters, digits, '.', '_' or '-',
 // and neither "." nor ".." (they would name a path, not an app).
@@ -467,6 +609,9 @@ func Callback(cb event.Callback) []string {
 	}
 	if len(cb.Headers) > MaxHeaders {
 		problems = append(problems, fmt.Sprintf("at most %d callback headers are allowed", MaxHeaders))
+	}
+	if p := cb.NumberParam; p != "" && (len(p) > 64 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-") != "") {
+		problems = append(problems, fmt.Sprintf("numberParam %q must be 1 to 64 letters, digits, '.', '_', '~' or '-'", clip(p, 40)))
 	}
 	if len(cb.SecretHeaders) > MaxHeaders {
 		problems = append(problems, fmt.Sprintf("at most %d secret headers may be named", MaxHeaders))

@@ -53,13 +53,25 @@ const (
 	TypeSecretRotated   Type = 12
 	TypeTokenIssued     Type = 13
 	TypeTokenRevoked    Type = 14
+	TypeScheduleUpdated Type = 15
+	TypeSchedulePaused  Type = 16
+	TypeScheduleResumed Type = 17
+	TypeRunTriggered    Type = 18
+	// TypeScheduleStoppedByCallback: see ScheduleStoppedByCallback.
+	TypeScheduleStoppedByCallback Type = 19
 	// Add new types here with the next unused number, and move NewestType.
 )
 
 // NewestType is the newest event type this build reads. Nodes announce
 // it, and a leader proposes a type only once every member reads it (a
 // node that meets an event it cannot read stops).
-const NewestType = TypeTokenRevoked
+const NewestType = TypeScheduleStoppedByCallback
+
+// LifecycleSince is the oldest "newest type" of builds that know a
+// schedule's lifecycle (ScheduleUpdated to ScheduleStoppedByCallback, the
+// Definition fields, ScheduleClosed's reason expired): a leader proposes
+// anything of it once every member reads this type.
+const LifecycleSince = TypeScheduleStoppedByCallback
 
 // ActorsSince is the oldest "newest type" of builds that read Raft
 // commands carrying each event's actor (format 3): a leader writes them
@@ -71,20 +83,25 @@ const ActorsSince = TypeTokenIssued
 const OldestNewestType = TypeEventsCompacted
 
 var typeNames = map[Type]string{
-	TypeAppRegistered:   "AppRegistered",
-	TypeAppActivated:    "AppActivated",
-	TypeAppDeactivated:  "AppDeactivated",
-	TypeScheduleCreated: "ScheduleCreated",
-	TypeScheduleDeleted: "ScheduleDeleted",
-	TypeRunFired:        "RunFired",
-	TypeRunCompleted:    "RunCompleted",
-	TypeBulkAction:      "BulkAction",
-	TypeNodeAnnounced:   "NodeAnnounced",
-	TypeEventsCompacted: "EventsCompacted",
-	TypeScheduleClosed:  "ScheduleClosed",
-	TypeSecretRotated:   "SecretRotated",
-	TypeTokenIssued:     "TokenIssued",
-	TypeTokenRevoked:    "TokenRevoked",
+	TypeAppRegistered:             "AppRegistered",
+	TypeAppActivated:              "AppActivated",
+	TypeAppDeactivated:            "AppDeactivated",
+	TypeScheduleCreated:           "ScheduleCreated",
+	TypeScheduleDeleted:           "ScheduleDeleted",
+	TypeRunFired:                  "RunFired",
+	TypeRunCompleted:              "RunCompleted",
+	TypeBulkAction:                "BulkAction",
+	TypeNodeAnnounced:             "NodeAnnounced",
+	TypeEventsCompacted:           "EventsCompacted",
+	TypeScheduleClosed:            "ScheduleClosed",
+	TypeSecretRotated:             "SecretRotated",
+	TypeTokenIssued:               "TokenIssued",
+	TypeTokenRevoked:              "TokenRevoked",
+	TypeScheduleUpdated:           "ScheduleUpdated",
+	TypeSchedulePaused:            "SchedulePaused",
+	TypeScheduleResumed:           "ScheduleResumed",
+	TypeRunTriggered:              "RunTriggered",
+	TypeScheduleStoppedByCallback: "ScheduleStoppedByCallback",
 }
 
 func (t Type) String() string {
@@ -330,7 +347,9 @@ func (e Event) JSON() (json.RawMessage, error) {
 // ShownJSON is the payload as JSON as it may be shown: JSON, with the
 // secret headers of a callback masked.
 func (e Event) ShownJSON() (json.RawMessage, error) {
-	if e.Type != TypeScheduleCreated && e.Type != TypeAppRegistered && e.Type != TypeSecretRotated {
+	switch e.Type {
+	case TypeScheduleCreated, TypeScheduleUpdated, TypeAppRegistered, TypeSecretRotated:
+	default:
 		return e.JSON()
 	}
 	p, err := e.Payload()
@@ -339,6 +358,8 @@ func (e Event) ShownJSON() (json.RawMessage, error) {
 	}
 	switch p := p.(type) {
 	case *ScheduleCreated:
+		p.Callback = p.Callback.Shown()
+	case *ScheduleUpdated:
 		p.Callback = p.Callback.Shown()
 	case *AppRegistered:
 		p.SigningSecret = maskSecret(p.SigningSecret)
@@ -367,10 +388,13 @@ func (e Event) InJSON() (Event, error) {
 	return e, nil
 }
 
-// RunID is the run a RunFired or RunCompleted event is about ("" for
+// RunID is the run a RunFired, RunCompleted, RunTriggered or
+// ScheduleStoppedByCallback event is about ("" for
 // other events, or if the payload cannot be read).
 func (e Event) RunID() string {
-	if e.Type != TypeRunFired && e.Type != TypeRunCompleted {
+	switch e.Type {
+	case TypeRunFired, TypeRunCompleted, TypeRunTriggered, TypeScheduleStoppedByCallback:
+	default:
 		return ""
 	}
 	p, err := e.Payload()
@@ -381,6 +405,10 @@ func (e Event) RunID() string {
 	case *RunFired:
 		return p.RunID
 	case *RunCompleted:
+		return p.RunID
+	case *RunTriggered:
+		return p.RunID
+	case *ScheduleStoppedByCallback:
 		return p.RunID
 	}
 	return ""
@@ -413,6 +441,16 @@ func (e Event) App() string {
 	case *RunCompleted:
 		return p.AppID
 	case *BulkAction:
+		return p.AppID
+	case *ScheduleUpdated:
+		return p.AppID
+	case *SchedulePaused:
+		return p.AppID
+	case *ScheduleResumed:
+		return p.AppID
+	case *RunTriggered:
+		return p.AppID
+	case *ScheduleStoppedByCallback:
 		return p.AppID
 	}
 	return ""

@@ -15,8 +15,15 @@ const (
 	StatusMiss      = "MISS"
 	StatusDeleted   = "DELETED"
 	// StatusExpired: a cron schedule whose expression has no occurrence
-	// after its last one (ScheduleClosed, reason exhausted).
+	// after its last one, or whose end time came (ScheduleClosed, reason
+	// exhausted or expired).
 	StatusExpired = "EXPIRED"
+	// StatusPaused: a schedule paused by SchedulePaused: nothing of it
+	// fires until it is resumed.
+	StatusPaused = "PAUSED"
+	// StatusStopped: a cron schedule its receiver stopped through the
+	// response contract (ScheduleStoppedByCallback).
+	StatusStopped = "STOPPED"
 )
 
 // Reasons a schedule is closed (ScheduleClosed.Reason).
@@ -27,6 +34,9 @@ const (
 	// ReasonUnevaluable: this build cannot evaluate the stored cron
 	// expression (shown FAILURE, with the message).
 	ReasonUnevaluable = "unevaluable"
+	// ReasonExpired: the cron's end time came (shown EXPIRED). Proposed at
+	// the end time itself, by the leader's timer.
+	ReasonExpired = "expired"
 )
 
 // Bulk actions.
@@ -107,6 +117,11 @@ type Callback struct {
 	// SecretHeaders names headers whose values are masked wherever the
 	// callback is shown, beside SensitiveHeaders.
 	SecretHeaders []string `json:"secretHeaders,omitempty"`
+	// NumberParam, if set, names a query parameter added to the URL at
+	// fire time, after the URL's own, carrying the schedule's number (the
+	// seq of its ScheduleCreated): how a receiver of several schedules on
+	// one URL tells them apart (CronHubot's __cronId).
+	NumberParam string `json:"numberParam,omitempty"`
 }
 
 // SensitiveHeaders are masked wherever a callback is shown (read APIs,
@@ -172,6 +187,30 @@ type ScheduleCreated struct {
 	NextRunTime    int64        `json:"nextRunTime,omitempty"`
 	Callback       Callback     `json:"callback"`
 	Retry          *RetryPolicy `json:"retry,omitempty"`
+	Definition
+}
+
+// Definition holds the parts of a schedule's definition added with its
+// lifecycle (update, pause, expiry, stop-by-callback); ScheduleCreated
+// and ScheduleUpdated carry them. A leader proposes an event holding any
+// of them only once every member reads ScheduleUpdated's type, since an
+// older build would skip them and build other read models.
+type Definition struct {
+	// Name, if set, is unique among the app's schedules not deleted.
+	Name string `json:"name,omitempty"`
+	// EndTime (unix s), for a cron: it fires no occurrence after it and
+	// is closed (EXPIRED) at that second.
+	EndTime int64 `json:"endTime,omitempty"`
+	// StopOnCallback, for a cron: an answer whose JSON body has "code":
+	// 400 stops it for good (ScheduleStoppedByCallback).
+	StopOnCallback bool `json:"stopOnCallback,omitempty"`
+	// Labels are the user's key-value notes on the schedule.
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Set reports whether any field of d is set.
+func (d Definition) Set() bool {
+	return d.Name != "" || d.EndTime != 0 || d.StopOnCallback || len(d.Labels) > 0
 }
 
 // IsCron reports whether the created schedule is a cron schedule.
@@ -216,6 +255,74 @@ type RunCompleted struct {
 	FinishedAt    int64  `json:"finishedAt,omitempty"` // unix ms
 	NextRunTime   int64  `json:"nextRunTime,omitempty"`
 	Skipped       int    `json:"skipped,omitempty"`
+}
+
+// ScheduleUpdated: a schedule's definition was changed in place. It holds
+// the whole definition after the change (fields the request left out keep
+// their values), so apply replaces rather than merges; Changed names the
+// fields the request changed, for the history. For a cron NextRunTime is
+// the next occurrence under the new definition, computed by the proposer
+// (0 while it is paused, or if none comes before its end time); it
+// replaces the occurrence that was pending. A one-time schedule's new
+// ScheduleTime moves its run, if it has not fired. Runs already fired keep
+// their records.
+type ScheduleUpdated struct {
+	ScheduleID     string       `json:"scheduleId"`
+	AppID          string       `json:"appId"`
+	Payload        string       `json:"payload"`
+	ScheduleTime   int64        `json:"scheduleTime,omitempty"`
+	ScheduleTimeMs int64        `json:"scheduleTimeMs,omitempty"`
+	CronExpression string       `json:"cronExpression,omitempty"`
+	TimeZone       string       `json:"timeZone,omitempty"`
+	NextRunTime    int64        `json:"nextRunTime,omitempty"`
+	Callback       Callback     `json:"callback"`
+	Retry          *RetryPolicy `json:"retry,omitempty"`
+	Definition
+	Changed []string `json:"changed,omitempty"`
+}
+
+// IsCron reports whether the updated schedule is a cron schedule.
+func (s ScheduleUpdated) IsCron() bool { return s.CronExpression != "" }
+
+// SchedulePaused: nothing of the schedule fires until it is resumed; its
+// runs not yet fired are dropped (one in flight keeps its outcome).
+type SchedulePaused struct {
+	ScheduleID string `json:"scheduleId"`
+	AppID      string `json:"appId"`
+}
+
+// ScheduleResumed: a paused schedule fires again. A cron resumes at
+// NextRunTime, its first occurrence after the resume (computed by the
+// proposer; 0 if none comes before its end time): the occurrences it
+// missed while paused do not fire. A one-time schedule's run is pending
+// again at its own time (overdue: it fires at once, or is missed beyond
+// the misfire threshold).
+type ScheduleResumed struct {
+	ScheduleID  string `json:"scheduleId"`
+	AppID       string `json:"appId"`
+	NextRunTime int64  `json:"nextRunTime,omitempty"`
+}
+
+// ScheduleStoppedByCallback: the receiver of a cron that opted in
+// (StopOnCallback) answered {"code":400}: the cron is closed for good
+// (STOPPED). RunID is the run whose answer it was; Response is the start
+// of that answer's body, for the record.
+type ScheduleStoppedByCallback struct {
+	ScheduleID string `json:"scheduleId"`
+	AppID      string `json:"appId"`
+	RunID      string `json:"runId"`
+	HTTPStatus int    `json:"httpStatus,omitempty"`
+	Response   string `json:"response,omitempty"`
+}
+
+// RunTriggered: a run of a cron was asked for now, outside its sequence
+// of occurrences, under its own id (TriggerRunID): it becomes pending,
+// due at the event's time, and fires like any run.
+type RunTriggered struct {
+	ScheduleID string `json:"scheduleId"`
+	AppID      string `json:"appId"`
+	RunID      string `json:"runId"`
+	Partition  int    `json:"partition"`
 }
 
 // BulkAction: delete or reconcile (re-run) every schedule and cron run of an
@@ -287,6 +394,13 @@ func (ScheduleClosed) EventType() Type  { return TypeScheduleClosed }
 func (SecretRotated) EventType() Type   { return TypeSecretRotated }
 func (TokenIssued) EventType() Type     { return TypeTokenIssued }
 func (TokenRevoked) EventType() Type    { return TypeTokenRevoked }
+func (ScheduleUpdated) EventType() Type { return TypeScheduleUpdated }
+func (SchedulePaused) EventType() Type  { return TypeSchedulePaused }
+func (ScheduleResumed) EventType() Type { return TypeScheduleResumed }
+func (RunTriggered) EventType() Type    { return TypeRunTriggered }
+func (ScheduleStoppedByCallback) EventType() Type {
+	return TypeScheduleStoppedByCallback
+}
 
 // CronRunID derives the run id of a cron occurrence from the cron's id and
 // the occurrence time. It is a name-based (version 5 style) UUID, so every
@@ -311,3 +425,12 @@ func CronRunID(cronID string, scheduledUnix int64) string {
 func ReconcileRunID(baseRunID string, n int) string {
 	return fmt.Sprintf("%s.r%d", baseRunID, n)
 }
+
+// TriggerRunID is the run id of the n-th triggered run (n ≥ 1) of a cron.
+func TriggerRunID(cronID string, n int) string {
+	return fmt.Sprintf("%s.t%d", cronID, n)
+}
+
+// ExpiryRunID is the id under which a cron's end time waits in the due
+// index, like a run, for the leader's timer to close the cron then.
+func ExpiryRunID(cronID string) string { return cronID + ".end" }

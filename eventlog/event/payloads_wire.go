@@ -29,6 +29,7 @@ var CallbackCodec = NewCodec(
 	StringMapField(4, func(c *Callback) *map[string]string { return &c.Headers }),
 	BoolField(5, func(c *Callback) *bool { return &c.FollowRedirects }),
 	StringsField(6, func(c *Callback) *[]string { return &c.SecretHeaders }),
+	StringField(7, func(c *Callback) *string { return &c.NumberParam }),
 )
 
 // RetryCodec is the wire form of a retry policy (records embed it too).
@@ -52,6 +53,54 @@ var scheduleCreatedCodec = NewCodec(
 	Int64Field(9, func(p *ScheduleCreated) *int64 { return &p.NextRunTime }),
 	MessageField(10, func(p *ScheduleCreated) *Callback { return &p.Callback }, CallbackCodec),
 	OptionalMessageField(11, func(p *ScheduleCreated) **RetryPolicy { return &p.Retry }, RetryCodec),
+	StringField(12, func(p *ScheduleCreated) *string { return &p.Name }),
+	Int64Field(13, func(p *ScheduleCreated) *int64 { return &p.EndTime }),
+	BoolField(14, func(p *ScheduleCreated) *bool { return &p.StopOnCallback }),
+	StringMapField(15, func(p *ScheduleCreated) *map[string]string { return &p.Labels }),
+)
+
+var scheduleUpdatedCodec = NewCodec(
+	StringField(1, func(p *ScheduleUpdated) *string { return &p.ScheduleID }),
+	StringField(2, func(p *ScheduleUpdated) *string { return &p.AppID }),
+	StringField(3, func(p *ScheduleUpdated) *string { return &p.Payload }),
+	Int64Field(4, func(p *ScheduleUpdated) *int64 { return &p.ScheduleTime }),
+	Int64Field(5, func(p *ScheduleUpdated) *int64 { return &p.ScheduleTimeMs }),
+	StringField(6, func(p *ScheduleUpdated) *string { return &p.CronExpression }),
+	StringField(7, func(p *ScheduleUpdated) *string { return &p.TimeZone }),
+	Int64Field(8, func(p *ScheduleUpdated) *int64 { return &p.NextRunTime }),
+	MessageField(9, func(p *ScheduleUpdated) *Callback { return &p.Callback }, CallbackCodec),
+	OptionalMessageField(10, func(p *ScheduleUpdated) **RetryPolicy { return &p.Retry }, RetryCodec),
+	StringField(11, func(p *ScheduleUpdated) *string { return &p.Name }),
+	Int64Field(12, func(p *ScheduleUpdated) *int64 { return &p.EndTime }),
+	BoolField(13, func(p *ScheduleUpdated) *bool { return &p.StopOnCallback }),
+	StringMapField(14, func(p *ScheduleUpdated) *map[string]string { return &p.Labels }),
+	StringsField(15, func(p *ScheduleUpdated) *[]string { return &p.Changed }),
+)
+
+var schedulePausedCodec = NewCodec(
+	StringField(1, func(p *SchedulePaused) *string { return &p.ScheduleID }),
+	StringField(2, func(p *SchedulePaused) *string { return &p.AppID }),
+)
+
+var scheduleResumedCodec = NewCodec(
+	StringField(1, func(p *ScheduleResumed) *string { return &p.ScheduleID }),
+	StringField(2, func(p *ScheduleResumed) *string { return &p.AppID }),
+	Int64Field(3, func(p *ScheduleResumed) *int64 { return &p.NextRunTime }),
+)
+
+var runTriggeredCodec = NewCodec(
+	StringField(1, func(p *RunTriggered) *string { return &p.ScheduleID }),
+	StringField(2, func(p *RunTriggered) *string { return &p.AppID }),
+	StringField(3, func(p *RunTriggered) *string { return &p.RunID }),
+	IntField(4, func(p *RunTriggered) *int { return &p.Partition }),
+)
+
+var scheduleStoppedCodec = NewCodec(
+	StringField(1, func(p *ScheduleStoppedByCallback) *string { return &p.ScheduleID }),
+	StringField(2, func(p *ScheduleStoppedByCallback) *string { return &p.AppID }),
+	StringField(3, func(p *ScheduleStoppedByCallback) *string { return &p.RunID }),
+	IntField(4, func(p *ScheduleStoppedByCallback) *int { return &p.HTTPStatus }),
+	StringField(5, func(p *ScheduleStoppedByCallback) *string { return &p.Response }),
 )
 
 var scheduleDeletedCodec = NewCodec(
@@ -160,18 +209,23 @@ func (k kind[T, P]) read(f *Fields) Payload {
 // payloadKinds has the wire form of every type in typeNames (the round-trip
 // test goes through all of them).
 var payloadKinds = map[Type]payloadKind{
-	TypeAppRegistered:   kind[AppRegistered, *AppRegistered]{appRegisteredCodec},
-	TypeAppActivated:    kind[AppActivated, *AppActivated]{appActivatedCodec},
-	TypeAppDeactivated:  kind[AppDeactivated, *AppDeactivated]{appDeactivatedCodec},
-	TypeScheduleCreated: kind[ScheduleCreated, *ScheduleCreated]{scheduleCreatedCodec},
-	TypeScheduleDeleted: kind[ScheduleDeleted, *ScheduleDeleted]{scheduleDeletedCodec},
-	TypeRunFired:        kind[RunFired, *RunFired]{runFiredCodec},
-	TypeRunCompleted:    kind[RunCompleted, *RunCompleted]{runCompletedCodec},
-	TypeBulkAction:      kind[BulkAction, *BulkAction]{bulkActionCodec},
-	TypeNodeAnnounced:   kind[NodeAnnounced, *NodeAnnounced]{nodeAnnouncedCodec},
-	TypeEventsCompacted: kind[EventsCompacted, *EventsCompacted]{eventsCompactedCodec},
-	TypeScheduleClosed:  kind[ScheduleClosed, *ScheduleClosed]{scheduleClosedCodec},
-	TypeSecretRotated:   kind[SecretRotated, *SecretRotated]{secretRotatedCodec},
-	TypeTokenIssued:     kind[TokenIssued, *TokenIssued]{tokenIssuedCodec},
-	TypeTokenRevoked:    kind[TokenRevoked, *TokenRevoked]{tokenRevokedCodec},
+	TypeAppRegistered:             kind[AppRegistered, *AppRegistered]{appRegisteredCodec},
+	TypeAppActivated:              kind[AppActivated, *AppActivated]{appActivatedCodec},
+	TypeAppDeactivated:            kind[AppDeactivated, *AppDeactivated]{appDeactivatedCodec},
+	TypeScheduleCreated:           kind[ScheduleCreated, *ScheduleCreated]{scheduleCreatedCodec},
+	TypeScheduleDeleted:           kind[ScheduleDeleted, *ScheduleDeleted]{scheduleDeletedCodec},
+	TypeRunFired:                  kind[RunFired, *RunFired]{runFiredCodec},
+	TypeRunCompleted:              kind[RunCompleted, *RunCompleted]{runCompletedCodec},
+	TypeBulkAction:                kind[BulkAction, *BulkAction]{bulkActionCodec},
+	TypeNodeAnnounced:             kind[NodeAnnounced, *NodeAnnounced]{nodeAnnouncedCodec},
+	TypeEventsCompacted:           kind[EventsCompacted, *EventsCompacted]{eventsCompactedCodec},
+	TypeScheduleClosed:            kind[ScheduleClosed, *ScheduleClosed]{scheduleClosedCodec},
+	TypeSecretRotated:             kind[SecretRotated, *SecretRotated]{secretRotatedCodec},
+	TypeTokenIssued:               kind[TokenIssued, *TokenIssued]{tokenIssuedCodec},
+	TypeTokenRevoked:              kind[TokenRevoked, *TokenRevoked]{tokenRevokedCodec},
+	TypeScheduleUpdated:           kind[ScheduleUpdated, *ScheduleUpdated]{scheduleUpdatedCodec},
+	TypeSchedulePaused:            kind[SchedulePaused, *SchedulePaused]{schedulePausedCodec},
+	TypeScheduleResumed:           kind[ScheduleResumed, *ScheduleResumed]{scheduleResumedCodec},
+	TypeRunTriggered:              kind[RunTriggered, *RunTriggered]{runTriggeredCodec},
+	TypeScheduleStoppedByCallback: kind[ScheduleStoppedByCallback, *ScheduleStoppedByCallback]{scheduleStoppedCodec},
 }
