@@ -95,9 +95,9 @@ func runRefOf(r Run) []byte {
 	return runRef(r.ScheduleID, r.ScheduledTime)
 }
 func nameKey(app, name string) []byte { return join([]byte(pName), []byte(app), nul, []byte(name)) }
-func runsOfCron(cron string) []byte      { return join([]byte(pRun), []byte(cron), nul) }
-func ridKey(runID string) []byte         { return join([]byte(pRid), []byte(runID)) }
-func atPrefix(app string) []byte         { return join([]byte(pAt), []byte(app), nul) }
+func runsOfCron(cron string) []byte   { return join([]byte(pRun), []byte(cron), nul) }
+func ridKey(runID string) []byte      { return join([]byte(pRid), []byte(runID)) }
+func atPrefix(app string) []byte      { return join([]byte(pAt), []byte(app), nul) }
 func atKey(app string, t int64, item string) []byte {
 	return join(atPrefix(app), u64(uint64(t)), []byte(item))
 }
