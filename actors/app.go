@@ -51,6 +51,7 @@ type queuedCreate struct {
 
 type queuedCommand struct {
 	payload event.Payload
+	build   func() (event.Payload, error) // instead of payload: made when proposed
 	actor   string
 	reply   chan<- reply
 	release func() // given back once answered (an app registration's place under --max-apps)
@@ -87,6 +88,9 @@ func (a *appActor) Receive(ctx actor.Context) {
 	case bulkAction:
 		a.enqueue(event.BulkAction{AppID: a.appID, Action: m.Action, Status: m.Status,
 			StartTime: m.Start.Unix(), EndTime: m.End.Unix()}, m.actor, m.reply, nil)
+	case builtCommand:
+		a.outbox = append(a.outbox, outgoing{other: &queuedCommand{build: m.build, actor: m.actor, reply: m.reply}})
+		a.pump()
 	case rotateSecret:
 		if a.app == nil {
 			m.reply <- reply{err: fmt.Errorf("%w: %s", projections.ErrAppNotFound, a.appID)}
@@ -185,7 +189,7 @@ func (a *appActor) create(m createSchedule) {
 	id := newScheduleID(now)
 	ev := event.ScheduleCreated{
 		ScheduleID: id, AppID: a.appID, Partition: partitionOf(id, a.app.Partitions),
-		Payload: m.Payload, Callback: m.Callback, Retry: m.Retry,
+		Payload: m.Payload, Callback: m.Callback, Retry: m.Retry, Definition: m.Definition,
 	}
 	if m.Cron != nil {
 		// The new cron's actor computes its first run: it owns its
@@ -213,11 +217,15 @@ func (a *appActor) create(m createSchedule) {
 // occurrence after now.
 func (e *Engine) firstOccurrence(id string, m createSchedule, now time.Time) (int64, error) {
 	e.cronPID(id, m.Cron)
-	first := e.askCron(id, firstRun{Now: now})
+	first := e.askCron(id, firstRun{Now: now, End: m.EndTime})
 	switch {
 	case first.err != nil:
 		e.forgetCron(id)
 		return 0, first.err
+	case first.ended:
+		e.forgetCron(id)
+		return 0, fmt.Errorf("%w: endTime %s comes before the first run of %q", projections.ErrInvalidEvent,
+			time.Unix(m.EndTime, 0).UTC().Format(time.RFC3339), m.Cron.Expression())
 	case first.next == 0:
 		e.forgetCron(id)
 		return 0, fmt.Errorf("%w: cron expression %q never fires after %s",
@@ -285,11 +293,18 @@ func (a *appActor) pump() {
 func (a *appActor) proposeCommand(c queuedCommand) {
 	self, root := a.self, a.eng.system.Root
 	go func() {
-		res, err := a.eng.proposeOne(c.actor, c.payload)
+		p, err := c.payload, error(nil)
+		if c.build != nil {
+			p, err = c.build()
+		}
+		var res raftfsm.Result
+		if err == nil {
+			res, err = a.eng.proposeOne(c.actor, p)
+		}
 		if c.release != nil {
 			c.release()
 		}
-		c.reply <- reply{affected: res.Affected, err: err}
+		c.reply <- reply{affected: res.Affected, proposed: p, err: err}
 		root.Send(self, entryDone{failed: err != nil})
 	}()
 }

@@ -40,6 +40,7 @@ type CreateSchedule struct {
 	Cron           *cronspec.Spec
 	Callback       event.Callback
 	Retry          *event.RetryPolicy
+	event.Definition
 }
 
 // BulkAction deletes or reconciles an app's schedules in a time range.
@@ -86,6 +87,15 @@ type (
 		actor string
 		reply chan<- reply
 	}
+	// builtCommand is a command whose event depends on the schedule as it
+	// stands once every command accepted before it applied (an update
+	// merges into it, a resume and a trigger read it): build makes the
+	// event then, just before it is proposed.
+	builtCommand struct {
+		build func() (event.Payload, error)
+		actor string
+		reply chan<- reply
+	}
 )
 
 // reply is what an app actor answers: an error, or what the applied event
@@ -93,6 +103,7 @@ type (
 type reply struct {
 	affected int
 	created  *projections.Schedule // a create's record, as apply wrote it
+	proposed event.Payload         // a built command's event
 	err      error
 }
 
@@ -160,6 +171,11 @@ func (e *Engine) readApp(id string) (projections.App, error) {
 
 // CreateSchedule creates a schedule and returns it as applied.
 func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (projections.Schedule, error) {
+	if c.Definition.Set() || c.Callback.NumberParam != "" {
+		if err := e.readable(event.LifecycleSince); err != nil {
+			return projections.Schedule{}, err
+		}
+	}
 	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} {
 		return createSchedule{CreateSchedule: c, actor: actorOf(ctx), reply: ch}
 	})

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/cronspec"
 )
 
@@ -23,6 +22,9 @@ type cronActor struct {
 	// spec is the parsed expression, given at spawn for a cron being
 	// created, else loaded from the projection at the first request.
 	spec *cronspec.Spec
+	// end is the cron's end time (unix s; 0: none): no occurrence after
+	// it is given. Loaded with spec; a cron being created passes its own.
+	end int64
 	// broken is why this build cannot evaluate the stored expression: the
 	// cron cannot continue. A failure to read it is not kept: it is
 	// answered as an error, and the next request tries again.
@@ -31,8 +33,19 @@ type cronActor struct {
 
 type (
 	// firstRun asks for the first occurrence after Now of a cron being
-	// created.
-	firstRun struct{ Now time.Time }
+	// created, whose end time is End (0: none).
+	firstRun struct {
+		Now time.Time
+		End int64
+	}
+	// nextUnder asks for the first occurrence after Now under another
+	// definition (Spec, End) than the cron's: its update's next run. The
+	// actor keeps its own until the update applies and it is replaced.
+	nextUnder struct {
+		Spec *cronspec.Spec
+		End  int64
+		Now  time.Time
+	}
 	// nextAfter asks for the first occurrence strictly after T (unix s).
 	nextAfter struct{ T int64 }
 	// missPlan asks, for an occurrence T that is being recorded as missed,
@@ -44,11 +57,14 @@ type (
 		After int64
 		N     int
 	}
-	// cronAnswer answers each of them: next is 0 when the expression has
-	// no further occurrence; err when none could be computed, unevaluable
-	// if it never will be (the cron cannot continue).
+	// cronAnswer answers each of them: next is 0 when there is no further
+	// occurrence: the expression has none (exhausted), or none before the
+	// end time (ended: the end time's own entry closes the cron); err when
+	// none could be computed, unevaluable if it never will be (the cron
+	// cannot continue).
 	cronAnswer struct {
 		next        int64
+		ended       bool
 		skipped     int
 		times       []int64
 		err         error
@@ -67,23 +83,37 @@ func (c *cronActor) Receive(ctx actor.Context) {
 	var answer cronAnswer
 	switch m := ctx.Message().(type) {
 	case firstRun:
+		c.end = m.End
 		answer = c.with(func(s *cronspec.Spec) (cronAnswer, error) {
 			next, err := s.NextOrError(m.Now)
-			return cronAnswer{next: unix(next)}, err
+			return c.capped(cronAnswer{next: unix(next)}), err
 		})
+	case nextUnder:
+		next, err := m.Spec.NextOrError(m.Now)
+		if err != nil {
+			answer = cronAnswer{err: fmt.Errorf("the new cron expression cannot be evaluated: %w", err), unevaluable: true}
+			break
+		}
+		answer = cronAnswer{next: unix(next)}
+		if m.End != 0 && answer.next > m.End {
+			answer = cronAnswer{ended: true}
+		}
 	case nextAfter:
 		answer = c.with(func(s *cronspec.Spec) (cronAnswer, error) {
 			next, err := s.NextOrError(time.Unix(m.T, 0))
-			return cronAnswer{next: unix(next)}, err
+			return c.capped(cronAnswer{next: unix(next)}), err
 		})
 	case missPlan:
-		answer = c.with(func(s *cronspec.Spec) (cronAnswer, error) { return plan(s, m) })
+		answer = c.with(func(s *cronspec.Spec) (cronAnswer, error) {
+			a, err := plan(s, m)
+			return c.capped(a), err
+		})
 	case upcoming:
 		answer = c.with(func(s *cronspec.Spec) (cronAnswer, error) {
 			var a cronAnswer
 			for t := m.After; len(a.times) < m.N; {
 				next, err := s.NextOrError(time.Unix(t, 0))
-				if err != nil || next.IsZero() {
+				if err != nil || next.IsZero() || (c.end != 0 && next.Unix() > c.end) {
 					return a, err
 				}
 				t = next.Unix()
@@ -95,6 +125,14 @@ func (c *cronActor) Receive(ctx actor.Context) {
 		return
 	}
 	ctx.Respond(answer)
+}
+
+// capped is a with no occurrence after the cron's end time.
+func (c *cronActor) capped(a cronAnswer) cronAnswer {
+	if c.end != 0 && a.next > c.end {
+		a.next, a.ended = 0, true
+	}
+	return a
 }
 
 // with answers with f's computation on the cron's spec, loading it first
@@ -123,9 +161,10 @@ func (c *cronActor) load() error {
 	switch {
 	case err != nil:
 		return fmt.Errorf("read cron %s: %w", c.id, err)
-	case !ok || !s.IsCron() || s.Status != event.StatusScheduled:
+	case !ok || !s.IsCron() || !s.Active():
 		return fmt.Errorf("cron %s: %w", c.id, errNoCron)
 	}
+	c.end = s.EndTime
 	spec, err := cronspec.Load(s.CronExpression, s.TimeZone)
 	if err != nil {
 		// Accepted at create time by the same parser: only a build that

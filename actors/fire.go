@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/chronicle-sched/chronicle/actors/delivery"
@@ -44,7 +45,9 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 		// apply rejects its RunFired, and nothing is called.
 		var ps []event.Payload
 		var ok, fires bool
-		if overdue := now.Sub(time.UnixMilli(pr.DueMs)); overdue > e.cfg.MisfireThreshold {
+		if pr.Kind == projections.KindExpiry {
+			ps, ok = e.expiring(pr)
+		} else if overdue := now.Sub(time.UnixMilli(pr.DueMs)); overdue > e.cfg.MisfireThreshold {
 			ps, ok = e.missed(pr, now, overdue)
 		} else {
 			ps, ok = e.firing(pr)
@@ -114,6 +117,10 @@ func (e *Engine) firing(pr projections.PendingRun) (ps []event.Payload, ok bool)
 		e.cfg.Logger.Warn("cron next occurrence not computed; the run waits", "schedule", pr.ScheduleID,
 			"run", pr.RunID, "err", next.err)
 		return nil, false
+	case next.next == 0 && next.ended:
+		// The last occurrence before the end time: it fires, and the end
+		// time's own entry closes the cron then.
+		return []event.Payload{rf}, true
 	case next.next == 0:
 		// The last occurrence: it fires, and the cron closes.
 		return e.closing(pr, event.ReasonExhausted, fmt.Sprintf("no occurrence after %s",
@@ -121,6 +128,17 @@ func (e *Engine) firing(pr projections.PendingRun) (ps []event.Payload, ok bool)
 	}
 	rf.NextRunTime = next.next
 	return []event.Payload{rf}, true
+}
+
+// expiring returns the closing of a cron whose end time came (however
+// late: an end time is never missed). It waits while a member of the
+// cluster cannot read it.
+func (e *Engine) expiring(pr projections.PendingRun) ([]event.Payload, bool) {
+	if !e.repl.Proposable(event.LifecycleSince) {
+		return nil, false
+	}
+	return []event.Payload{event.ScheduleClosed{ScheduleID: pr.ScheduleID, AppID: pr.AppID, Reason: event.ReasonExpired,
+		Message: "its end time " + time.Unix(pr.ScheduledTime, 0).UTC().Format(time.RFC3339) + " came"}}, true
 }
 
 // closing returns last (if any) followed by the ScheduleClosed of pr's
@@ -174,7 +192,7 @@ func (e *Engine) missed(pr projections.PendingRun, now time.Time, overdue time.D
 	if plan.skipped > 0 {
 		rc.ErrorMessage += fmt.Sprintf("; %d later occurrences were skipped with it", plan.skipped)
 	}
-	if plan.next == 0 {
+	if plan.next == 0 && !plan.ended {
 		return e.closing(pr, event.ReasonExhausted, fmt.Sprintf("no occurrence after %s (missed)", due), rc)
 	}
 	return []event.Payload{rc}, true
@@ -216,6 +234,10 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 		ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: scheduledInstant(pr),
 		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,
 		FollowRedirects: s.Callback.FollowRedirects, SigningSecrets: e.signingSecrets(pr.AppID),
+		StopContract: s.StopOnCallback,
+	}
+	if p := s.Callback.NumberParam; p != "" {
+		req.Query = p + "=" + strconv.FormatUint(s.CreatedSeq, 10)
 	}
 	job := delivery.Job{Req: req, Policy: e.policyFor(s), Done: func(o delivery.Outcome) {
 		if o.Canceled {
@@ -225,12 +247,17 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 		if !o.Success {
 			status = event.StatusFailure
 		}
-		e.out.add(event.RunCompleted{
+		outcome := []event.Payload{event.RunCompleted{
 			ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID, Partition: pr.Partition,
 			ScheduledTime: pr.ScheduledTime, Status: status, ErrorMessage: o.ErrorMessage,
 			HTTPStatus: o.HTTPStatus, Attempts: o.Attempts,
 			StartedAt: o.StartedAt.UnixMilli(), FinishedAt: o.FinishedAt.UnixMilli(),
-		})
+		}}
+		if o.Stop {
+			outcome = append(outcome, event.ScheduleStoppedByCallback{ScheduleID: pr.ScheduleID, AppID: pr.AppID,
+				RunID: pr.RunID, HTTPStatus: o.HTTPStatus, Response: o.Response})
+		}
+		e.out.add(outcome...)
 	}}
 	if err := e.pool.Submit(ctx, job); err != nil {
 		e.cfg.Logger.Warn("delivery not queued", "run", pr.RunID, "err", err)

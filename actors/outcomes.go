@@ -13,7 +13,7 @@ import (
 // would spend the log's fsyncs on bookkeeping.
 type outcomeBatcher struct {
 	eng  *Engine
-	in   chan event.RunCompleted
+	in   chan []event.Payload // a run's outcome, and the stop it asked for if any
 	done chan struct{}
 	once sync.Once
 	wg   sync.WaitGroup // the run loop, which close waits for
@@ -29,17 +29,18 @@ const (
 )
 
 func newOutcomeBatcher(e *Engine) *outcomeBatcher {
-	b := &outcomeBatcher{eng: e, in: make(chan event.RunCompleted, outcomeQueue), done: make(chan struct{})}
+	b := &outcomeBatcher{eng: e, in: make(chan []event.Payload, outcomeQueue), done: make(chan struct{})}
 	b.wg.Add(1)
 	go b.run()
 	return b
 }
 
-// add queues an outcome; it blocks only if the queue is full, which slows
-// deliveries down rather than dropping outcomes.
-func (b *outcomeBatcher) add(rc event.RunCompleted) {
+// add queues a run's outcome (its RunCompleted, and the events that go
+// with it, kept together in one entry); it blocks only if the queue is
+// full, which slows deliveries down rather than dropping outcomes.
+func (b *outcomeBatcher) add(outcome ...event.Payload) {
 	select {
-	case b.in <- rc:
+	case b.in <- outcome:
 	case <-b.done:
 	}
 }
@@ -57,8 +58,8 @@ func (b *outcomeBatcher) run() {
 	defer flush.Stop()
 	for {
 		select {
-		case rc := <-b.in:
-			pending = append(pending, rc)
+		case outcome := <-b.in:
+			pending = append(pending, outcome...)
 			if len(pending) < maxEventsPerEntry {
 				continue
 			}
@@ -102,8 +103,7 @@ func (b *outcomeBatcher) record(batch []event.Payload) {
 	}
 	for i, r := range results {
 		if r.Err != nil {
-			rc := batch[i].(event.RunCompleted)
-			b.eng.cfg.Logger.Debug("run outcome not recorded", "run", rc.RunID, "err", r.Err)
+			b.eng.cfg.Logger.Debug("run outcome not recorded", "event", batch[i].EventType(), "err", r.Err)
 		}
 	}
 }

@@ -210,6 +210,9 @@ func (e *Engine) Observe(fx projections.Effects) {
 	for _, s := range fx.Closed {
 		e.forgetCron(s.ScheduleID)
 	}
+	for _, s := range fx.Updated {
+		e.forgetCron(s.ScheduleID) // its definition may have changed: the next ask loads it anew
+	}
 	e.lead.Lock()
 	defer e.lead.Unlock()
 	if !e.lead.leading {

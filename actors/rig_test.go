@@ -173,7 +173,7 @@ func (r *fsmReplicator) set(f func(r *fsmReplicator)) {
 
 // call is one callback the receiver got.
 type call struct {
-	path, runID string
+	path, runID, query string
 }
 
 // rig is an engine leading on a fake clock, with a receiver.
@@ -186,9 +186,10 @@ type rig struct {
 	eng   *Engine
 	srv   *httptest.Server
 
-	mu    sync.Mutex
-	calls []call
-	hold  chan struct{} // while set, the receiver answers only once it is closed
+	mu     sync.Mutex
+	calls  []call
+	hold   chan struct{}     // while set, the receiver answers only once it is closed
+	bodies map[string]string // what the receiver answers, by path ("": nothing)
 }
 
 // start of every rig's clock: a whole second, so due seconds are exact.
@@ -208,9 +209,12 @@ func newRig(t *testing.T, tune func(*Config), wrap func(State) State) *rig {
 	r := &rig{t: t, clock: &fakeClock{now: epoch0}, repl: &fsmReplicator{fsm: fsm}, db: db, state: projections.Reader{R: db}}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
-		r.calls = append(r.calls, call{path: req.URL.Path, runID: req.Header.Get("X-Chronicle-Run-Id")})
-		hold := r.hold
+		r.calls = append(r.calls, call{path: req.URL.Path, runID: req.Header.Get("X-Chronicle-Run-Id"), query: req.URL.RawQuery})
+		hold, body := r.hold, r.bodies[req.URL.Path]
 		r.mu.Unlock()
+		if body != "" {
+			_, _ = io.WriteString(w, body)
+		}
 		if hold != nil {
 			select {
 			case <-hold:

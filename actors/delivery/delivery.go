@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,12 @@ type Request struct {
 	// SigningSecrets sign the call (Standard Webhooks): the app's current
 	// secret, and during a rotation's grace period the one before.
 	SigningSecrets []string
+	// Query, if set ("name=value"), is added to the URL's query after its
+	// own parameters, which keep their order.
+	Query string
+	// StopContract: the receiver may stop the schedule with a JSON body
+	// whose "code" is 400; the Outcome then says Stop, and no retry is made.
+	StopContract bool
 }
 
 // Policy bounds the attempts of one run. Out-of-range values are
@@ -86,6 +93,10 @@ type Outcome struct {
 	StartedAt    time.Time // first attempt
 	FinishedAt   time.Time
 	Canceled     bool // stopped by ctx before a final outcome: do not record it
+	// Stop: the request had StopContract and the receiver's answer asked
+	// to stop (Response is the start of that answer's body).
+	Stop     bool
+	Response string
 }
 
 // Headers Chronicle adds to every call, overriding user headers of the
@@ -179,6 +190,11 @@ func (c *Client) Deliver(ctx context.Context, req Request, p Policy) Outcome {
 		}
 		res := c.attempt(ctx, req, p, attempt)
 		out.Attempts, out.HTTPStatus = attempt, res.status
+		if res.stop {
+			// The receiver answered: the schedule is to stop, this run
+			// is over whatever its status says.
+			out.Stop, out.Response, res.retryable = true, res.response, false
+		}
 		if res.ok {
 			out.Success, out.FinishedAt = true, time.Now()
 			return out
@@ -240,6 +256,25 @@ type attemptResult struct {
 	retryable     bool
 	retryAfter    time.Duration
 	hasRetryAfter bool
+	stop          bool   // the answer asked to stop (StopContract)
+	response      string // the start of the answer's body, when stop
+}
+
+// maxContract is how much of an answer is read for the stop contract.
+const maxContract = 4 << 10
+
+// stopAsked reports whether body is JSON whose "code" is 400 (a number,
+// or the string "400"): CronHubot's contract to stop a job.
+func stopAsked(body []byte) bool {
+	var v struct {
+		Code json.RawMessage `json:"code"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return false
+	}
+	code := strings.Trim(string(v.Code), `" `)
+	n, err := strconv.ParseFloat(code, 64)
+	return err == nil && n == 400
 }
 
 // followKey marks, in a request's context, a call that may follow
@@ -262,13 +297,25 @@ func (c *Client) attempt(ctx context.Context, req Request, p Policy, n int) atte
 		return attemptResult{err: transportMessage(err, actx, p.Timeout), retryable: true}
 	}
 	defer res.Body.Close()
-	head, _ := io.ReadAll(io.LimitReader(res.Body, maxSnippet+1)) // +1: was it cut?
+	limit := int64(maxSnippet + 1) // +1: was it cut?
+	if req.StopContract {
+		limit = maxContract
+	}
+	head, _ := io.ReadAll(io.LimitReader(res.Body, limit))
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain-int64(len(head))))
 	code := res.StatusCode
-	if code >= 200 && code < 300 {
-		return attemptResult{ok: true, status: code}
+	var stop bool
+	var response string
+	if req.StopContract && stopAsked(head) {
+		stop, response = true, strings.ToValidUTF8(string(head), "?")
 	}
-	r := attemptResult{status: code, err: statusMessage(res, head)}
+	if len(head) > maxSnippet+1 {
+		head = head[:maxSnippet+1]
+	}
+	if code >= 200 && code < 300 {
+		return attemptResult{ok: true, status: code, stop: stop, response: response}
+	}
+	r := attemptResult{status: code, err: statusMessage(res, head), stop: stop, response: response}
 	switch {
 	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
 		r.retryable = true
@@ -298,7 +345,15 @@ func (c *Client) newRequest(ctx context.Context, req Request, n int) (*http.Requ
 	if b := bodyOf(req); b != nil {
 		body = strings.NewReader(string(b))
 	}
-	hr, err := http.NewRequestWithContext(ctx, req.Method, req.URL, body)
+	target := req.URL
+	if req.Query != "" {
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += req.Query
+		target = u.String()
+	}
+	hr, err := http.NewRequestWithContext(ctx, req.Method, target, body)
 	if err != nil {
 		return nil, fmt.Errorf("invalid callback request: %v", err)
 	}

@@ -1,0 +1,243 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/cronspec"
+	"github.com/chronicle-sched/chronicle/projections"
+)
+
+// A schedule's lifecycle after its creation: update, pause, resume and a
+// triggered run. Each goes through the schedule's app actor, in order with
+// the app's other commands, and its event is built when it is proposed,
+// from the schedule as every command before it left it (see builtCommand):
+// an update merges into that, a resume computes its next run from it.
+
+// ScheduleChange is an update of a schedule: a nil field keeps its value.
+type ScheduleChange struct {
+	Payload *string
+	// ScheduleTime and ScheduleTimeMs move a one-time schedule (unix s, or
+	// ms for a sub-second time); Cron changes a cron's expression and zone.
+	ScheduleTime   *int64
+	ScheduleTimeMs *int64
+	Cron           *cronspec.Spec
+	Callback       *event.Callback
+	Retry          *event.RetryPolicy
+	Name           *string
+	EndTime        *int64 // 0 removes it
+	StopOnCallback *bool
+	Labels         *map[string]string
+}
+
+// changed lists the fields c sets, by their API names.
+func (c ScheduleChange) changed() []string {
+	var out []string
+	add := func(set bool, name string) {
+		if set {
+			out = append(out, name)
+		}
+	}
+	add(c.Payload != nil, "payload")
+	add(c.ScheduleTime != nil, "scheduleTime")
+	add(c.ScheduleTimeMs != nil, "scheduleTimeMs")
+	add(c.Cron != nil, "cronExpression")
+	add(c.Cron != nil, "timeZone")
+	add(c.Callback != nil, "callback")
+	add(c.Retry != nil, "retry")
+	add(c.Name != nil, "name")
+	add(c.EndTime != nil, "endTime")
+	add(c.StopOnCallback != nil, "stopOnCallback")
+	add(c.Labels != nil, "labels")
+	return out
+}
+
+// UpdateSchedule changes a schedule in place and returns it as applied.
+func (e *Engine) UpdateSchedule(ctx context.Context, id string, c ScheduleChange) (projections.Schedule, error) {
+	return e.lifecycle(ctx, id, func() (event.Payload, error) { return e.buildUpdate(id, c) })
+}
+
+// PauseSchedule stops a schedule from firing until it is resumed.
+func (e *Engine) PauseSchedule(ctx context.Context, id string) (projections.Schedule, error) {
+	return e.lifecycle(ctx, id, func() (event.Payload, error) {
+		s, err := e.liveSchedule(id)
+		if err != nil {
+			return nil, err
+		}
+		if s.Status == event.StatusPaused {
+			return nil, fmt.Errorf("%w: %s", projections.ErrSchedulePaused, id)
+		}
+		return event.SchedulePaused{ScheduleID: id, AppID: s.AppID}, nil
+	})
+}
+
+// ResumeSchedule lets a paused schedule fire again: a cron from its next
+// occurrence after now, a one-time schedule at its own time.
+func (e *Engine) ResumeSchedule(ctx context.Context, id string) (projections.Schedule, error) {
+	return e.lifecycle(ctx, id, func() (event.Payload, error) {
+		s, err := e.liveSchedule(id)
+		if err != nil {
+			return nil, err
+		}
+		if s.Status != event.StatusPaused {
+			return nil, fmt.Errorf("%w: %s", projections.ErrScheduleNotPaused, id)
+		}
+		ev := event.ScheduleResumed{ScheduleID: id, AppID: s.AppID}
+		if s.IsCron() {
+			next := e.askCron(id, nextAfter{T: e.clock.Now().Unix()})
+			if next.err != nil {
+				return nil, fmt.Errorf("next run of %s: %w", id, next.err)
+			}
+			ev.NextRunTime = next.next
+		}
+		return ev, nil
+	})
+}
+
+// TriggerRun fires one run of a cron now, outside its occurrences, and
+// returns the run's id.
+func (e *Engine) TriggerRun(ctx context.Context, id string) (string, error) {
+	var runID string
+	_, err := e.lifecycle(ctx, id, func() (event.Payload, error) {
+		s, err := e.liveSchedule(id)
+		if err != nil {
+			return nil, err
+		}
+		if !s.IsCron() {
+			return nil, fmt.Errorf("%w: %s is a one-time schedule: only a cron's run is triggered (update its "+
+				"scheduleTime to run it now)", projections.ErrInvalidEvent, id)
+		}
+		runID = event.TriggerRunID(id, s.Triggers+1)
+		return event.RunTriggered{ScheduleID: id, AppID: s.AppID, RunID: runID, Partition: s.Partition}, nil
+	})
+	return runID, err
+}
+
+// lifecycle runs a built command on schedule id's app and returns the
+// schedule as applied.
+func (e *Engine) lifecycle(ctx context.Context, id string, build func() (event.Payload, error)) (projections.Schedule, error) {
+	if err := e.readable(event.LifecycleSince); err != nil {
+		return projections.Schedule{}, err
+	}
+	s, err := e.liveSchedule(id)
+	if errors.Is(err, projections.ErrScheduleClosed) {
+		err = nil // the app actor's build answers it, in order with what came before
+	}
+	if err != nil {
+		return projections.Schedule{}, err
+	}
+	if _, err := e.ask(ctx, s.AppID, func(ch chan<- reply) interface{} {
+		return builtCommand{build: build, actor: actorOf(ctx), reply: ch}
+	}); err != nil {
+		return projections.Schedule{}, err
+	}
+	s, ok, err := e.state.Schedule(id)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: schedule %s", projections.ErrScheduleNotFound, id)
+	}
+	return s, err
+}
+
+// liveSchedule reads schedule id (not a cron run) for a change: it must
+// exist, not deleted, and be scheduled or paused.
+func (e *Engine) liveSchedule(id string) (projections.Schedule, error) {
+	s, ok, err := e.state.Schedule(id)
+	switch {
+	case err != nil:
+		return s, err
+	case !ok || s.ParentID != "" || s.Status == event.StatusDeleted:
+		return s, fmt.Errorf("%w: schedule %s", projections.ErrScheduleNotFound, id)
+	case !s.Active():
+		return s, fmt.Errorf("%w: %s is %s", projections.ErrScheduleClosed, id, s.Status)
+	}
+	return s, nil
+}
+
+// buildUpdate merges c into schedule id as it stands and, for a cron whose
+// occurrences the change moves, computes its next run.
+func (e *Engine) buildUpdate(id string, c ScheduleChange) (event.Payload, error) {
+	s, err := e.liveSchedule(id)
+	if err != nil {
+		return nil, err
+	}
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", projections.ErrInvalidEvent, fmt.Sprintf(format, args...))
+	}
+	if s.IsCron() && (c.ScheduleTime != nil || c.ScheduleTimeMs != nil) {
+		return nil, invalid("%s is a cron schedule: change its cronExpression, not a scheduleTime", id)
+	}
+	if !s.IsCron() && (c.Cron != nil || c.EndTime != nil || c.StopOnCallback != nil) {
+		return nil, invalid("%s is a one-time schedule: cronExpression, timeZone, endTime and stopOnCallback are for crons", id)
+	}
+	u := event.ScheduleUpdated{ScheduleID: id, AppID: s.AppID, Payload: s.Payload, ScheduleTime: s.ScheduleTime,
+		ScheduleTimeMs: s.ScheduleTimeMs, CronExpression: s.CronExpression, TimeZone: s.TimeZone,
+		NextRunTime: s.NextRunTime, Callback: s.Callback, Retry: s.Retry, Definition: s.Definition, Changed: c.changed()}
+	u.Labels = maps.Clone(s.Labels)
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&u.Payload, c.Payload)
+	set(&u.Name, c.Name)
+	if c.Callback != nil {
+		u.Callback = *c.Callback
+	}
+	if c.Retry != nil {
+		u.Retry = c.Retry
+	}
+	if c.StopOnCallback != nil {
+		u.StopOnCallback = *c.StopOnCallback
+	}
+	if c.Labels != nil {
+		u.Labels = *c.Labels
+	}
+	switch {
+	case c.ScheduleTimeMs != nil:
+		u.ScheduleTimeMs, u.ScheduleTime = *c.ScheduleTimeMs, *c.ScheduleTimeMs/1000
+	case c.ScheduleTime != nil:
+		u.ScheduleTime, u.ScheduleTimeMs = *c.ScheduleTime, 0
+	}
+	if !s.IsCron() {
+		return u, nil
+	}
+	if c.EndTime != nil {
+		u.EndTime = *c.EndTime
+	}
+	now := e.clock.Now()
+	if u.EndTime != 0 && u.EndTime <= now.Unix() && u.EndTime != s.EndTime {
+		return nil, invalid("endTime %s is not in the future", time.Unix(u.EndTime, 0).UTC().Format(time.RFC3339))
+	}
+	spec := c.Cron
+	if spec != nil {
+		u.CronExpression, u.TimeZone = spec.Expression(), ""
+		if loc := spec.Location(); loc != nil && loc != time.UTC {
+			u.TimeZone = loc.String()
+		}
+	}
+	if s.Status == event.StatusPaused {
+		u.NextRunTime = 0 // its resume computes it
+		return u, nil
+	}
+	if spec == nil && u.EndTime == s.EndTime {
+		return u, nil // its occurrences do not move
+	}
+	if spec == nil {
+		if spec, err = cronspec.Load(s.CronExpression, s.TimeZone); err != nil {
+			return nil, fmt.Errorf("cron expression of %s: %w", id, err)
+		}
+	}
+	next := e.askCron(id, nextUnder{Spec: spec, End: u.EndTime, Now: now})
+	switch {
+	case next.err != nil:
+		return nil, invalid("%v", next.err)
+	case next.next == 0 && !next.ended:
+		return nil, invalid("cron expression %q never fires after %s", u.CronExpression, now.UTC().Format(time.RFC3339))
+	}
+	u.NextRunTime = next.next
+	return u, nil
+}

@@ -1,0 +1,215 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/cronspec"
+	"github.com/chronicle-sched/chronicle/projections"
+)
+
+func mustSpec(t *testing.T, expr string) *cronspec.Spec {
+	t.Helper()
+	s, err := cronspec.Parse(expr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// scheduledTimes are the scheduled times of the runs fired of schedule id.
+func (r *rig) scheduledTimes(id string) []int64 {
+	var out []int64
+	for _, rf := range r.firedRuns() {
+		if rf.ScheduleID == id {
+			out = append(out, rf.ScheduledTime-epoch0.Unix())
+		}
+	}
+	return out
+}
+
+// sentinel is a one-time run due at now + in on the same app (one
+// partition: the same timer), whose call tells the test that everything
+// due before it was handled.
+func (r *rig) sentinel(app string, in time.Duration, path string) {
+	r.t.Helper()
+	r.once(app, in, path)
+}
+
+// An update moves a cron to its new expression from the next occurrence
+// on; what fired before keeps its record.
+func TestAnUpdatedCronFiresOnItsNewTimes(t *testing.T) {
+	r := newRig(t, nil, nil)
+	r.registerApp("mail", 1)
+	c := r.cron("mail", "*/10 * * * * *", "/cron")
+	r.clock.advance(10 * time.Second)
+	r.waitFor("the first run", func() bool { return len(r.callsTo("/cron")) == 1 })
+	s, err := r.eng.UpdateSchedule(context.Background(), c.ScheduleID, ScheduleChange{Cron: mustSpec(t, "0 * * * * *")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CronExpression != "0 * * * * *" || s.NextRunTime != epoch0.Unix()+60 {
+		t.Fatalf("after the update: %q next %d", s.CronExpression, s.NextRunTime-epoch0.Unix())
+	}
+	r.sentinel("mail", 55*time.Second, "/sentinel")
+	r.clock.advance(50 * time.Second) // past 20, 30, 40 and 50: none fires now
+	r.clock.advance(5 * time.Second)
+	r.waitFor("the sentinel", func() bool { return len(r.callsTo("/sentinel")) == 1 })
+	r.clock.advance(5 * time.Second)
+	r.waitFor("the run at the new time", func() bool { return len(r.callsTo("/cron")) == 2 })
+	if got := r.scheduledTimes(c.ScheduleID); len(got) != 2 || got[0] != 10 || got[1] != 60 {
+		t.Fatalf("fired at %v s, want [10 60]", got)
+	}
+	ups := r.events(event.TypeScheduleUpdated)
+	if len(ups) != 1 || len(ups[0].(*event.ScheduleUpdated).Changed) == 0 {
+		t.Fatalf("update events: %+v", ups)
+	}
+}
+
+// Paused, a cron fires nothing; resumed, it fires from its next
+// occurrence after the resume, not the ones it missed.
+func TestAPausedCronFiresNothingAndResumesWithoutABurst(t *testing.T) {
+	r := newRig(t, nil, nil)
+	r.registerApp("mail", 1)
+	c := r.cron("mail", "*/10 * * * * *", "/cron")
+	if _, err := r.eng.PauseSchedule(context.Background(), c.ScheduleID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.eng.PauseSchedule(context.Background(), c.ScheduleID); !errors.Is(err, projections.ErrSchedulePaused) {
+		t.Fatalf("pausing twice: %v", err)
+	}
+	r.sentinel("mail", 45*time.Second, "/sentinel")
+	r.clock.advance(45 * time.Second)
+	r.waitFor("the sentinel", func() bool { return len(r.callsTo("/sentinel")) == 1 })
+	if n := len(r.callsTo("/cron")); n != 0 || r.schedule(c.ScheduleID).Status != event.StatusPaused {
+		t.Fatalf("a paused cron was called %d times", n)
+	}
+	s, err := r.eng.ResumeSchedule(context.Background(), c.ScheduleID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != event.StatusScheduled || s.NextRunTime != epoch0.Unix()+50 {
+		t.Fatalf("resumed: %s next %d s", s.Status, s.NextRunTime-epoch0.Unix())
+	}
+	r.clock.advance(5 * time.Second)
+	r.waitFor("the run after the resume", func() bool { return len(r.callsTo("/cron")) == 1 })
+	if got := r.scheduledTimes(c.ScheduleID); len(got) != 1 || got[0] != 50 {
+		t.Fatalf("fired at %v s after the resume, want [50]", got)
+	}
+}
+
+// A cron with an end time fires no occurrence after it and is closed at
+// the end time itself, EXPIRED, even while paused.
+func TestACronExpiresAtItsEndTime(t *testing.T) {
+	r := newRig(t, nil, nil)
+	r.registerApp("mail", 1)
+	s, err := r.eng.CreateSchedule(context.Background(), CreateSchedule{AppID: "mail", Cron: mustSpec(t, "*/10 * * * * *"),
+		Callback: r.callback("/cron"), Definition: event.Definition{EndTime: epoch0.Unix() + 25}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.clock.advance(20 * time.Second)
+	r.waitFor("two runs", func() bool { return len(r.callsTo("/cron")) == 2 })
+	if got := r.schedule(s.ScheduleID); got.Status != event.StatusScheduled || got.NextRunTime != 0 {
+		t.Fatalf("before its end: %s next %d", got.Status, got.NextRunTime)
+	}
+	r.clock.advance(5 * time.Second)
+	r.waitFor("the cron expired at its end time", func() bool { return r.schedule(s.ScheduleID).Status == event.StatusExpired })
+	closed := r.events(event.TypeScheduleClosed)
+	if len(closed) != 1 || closed[0].(*event.ScheduleClosed).Reason != event.ReasonExpired {
+		t.Fatalf("closing: %+v", closed)
+	}
+	if _, err := r.eng.CreateSchedule(context.Background(), CreateSchedule{AppID: "mail", Cron: mustSpec(t, "0 0 * * * *"),
+		Callback: r.callback("/x"), Definition: event.Definition{EndTime: r.clock.Now().Unix() + 10}}); !errors.Is(err, projections.ErrInvalidEvent) {
+		t.Fatalf("an end time before the first run: %v", err)
+	}
+
+	p, err := r.eng.CreateSchedule(context.Background(), CreateSchedule{AppID: "mail", Cron: mustSpec(t, "*/10 * * * * *"),
+		Callback: r.callback("/paused"), Definition: event.Definition{EndTime: r.clock.Now().Unix() + 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.eng.PauseSchedule(context.Background(), p.ScheduleID); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.advance(30 * time.Second)
+	r.waitFor("the paused cron expired", func() bool { return r.schedule(p.ScheduleID).Status == event.StatusExpired })
+	if n := len(r.callsTo("/paused")); n != 0 {
+		t.Fatalf("a paused cron was called %d times", n)
+	}
+}
+
+// A cron that opted in is stopped for good by an answer {"code":400};
+// its number travels in the parameter it names.
+func TestTheReceiverStopsACronThatOptedIn(t *testing.T) {
+	r := newRig(t, nil, nil)
+	r.registerApp("mail", 1)
+	cb := r.callback("/stop")
+	cb.URL += "?a=1&b=2"
+	cb.NumberParam = "__cronId"
+	s, err := r.eng.CreateSchedule(context.Background(), CreateSchedule{AppID: "mail", Cron: mustSpec(t, "*/10 * * * * *"),
+		Callback: cb, Definition: event.Definition{StopOnCallback: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.bodies = map[string]string{"/stop": `{"code":200,"message":"go on"}`}
+	r.mu.Unlock()
+	r.clock.advance(10 * time.Second)
+	r.waitFor("the first run's outcome", func() bool { return len(r.events(event.TypeRunCompleted)) == 1 })
+	if got := r.callsTo("/stop")[0].query; got != "a=1&b=2&__cronId="+itoa(s.CreatedSeq) {
+		t.Fatalf("query %q", got)
+	}
+	r.mu.Lock()
+	r.bodies["/stop"] = `{"code":400,"message":"enough"}`
+	r.mu.Unlock()
+	r.clock.advance(10 * time.Second)
+	r.waitFor("the cron stopped", func() bool { return r.schedule(s.ScheduleID).Status == event.StatusStopped })
+	got := r.schedule(s.ScheduleID)
+	if got.NextRunTime != 0 || got.ErrorMessage == "" {
+		t.Fatalf("stopped cron: %+v", got)
+	}
+	stops := r.events(event.TypeScheduleStoppedByCallback)
+	if len(stops) != 1 || stops[0].(*event.ScheduleStoppedByCallback).Response != `{"code":400,"message":"enough"}` {
+		t.Fatalf("stop events: %+v", stops)
+	}
+	r.sentinel("mail", 30*time.Second, "/sentinel")
+	r.clock.advance(30 * time.Second)
+	r.waitFor("the sentinel", func() bool { return len(r.callsTo("/sentinel")) == 1 })
+	if n := len(r.callsTo("/stop")); n != 2 {
+		t.Fatalf("%d calls, want 2: a stopped cron fired", n)
+	}
+}
+
+// A triggered run fires at once under its own id, outside the cron's
+// occurrences, which keep their times.
+func TestATriggeredRunFiresNowUnderItsOwnID(t *testing.T) {
+	r := newRig(t, nil, nil)
+	r.registerApp("mail", 1)
+	c := r.cron("mail", "0 * * * * *", "/cron")
+	id, err := r.eng.TriggerRun(context.Background(), c.ScheduleID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != event.TriggerRunID(c.ScheduleID, 1) {
+		t.Fatalf("run id %q", id)
+	}
+	r.waitFor("the triggered run", func() bool { return len(r.callsTo("/cron")) == 1 })
+	if got := r.callsTo("/cron")[0].runID; got != id {
+		t.Fatalf("called with run id %q, want %q", got, id)
+	}
+	r.waitFor("its outcome", func() bool { return r.schedule(id).Status == event.StatusSuccess })
+	if s := r.schedule(c.ScheduleID); s.NextRunTime != epoch0.Unix()+60 {
+		t.Fatalf("the cron's next run moved: %d", s.NextRunTime-epoch0.Unix())
+	}
+	once := r.once("mail", time.Hour, "/once")
+	if _, err := r.eng.TriggerRun(context.Background(), once.ScheduleID); !errors.Is(err, projections.ErrInvalidEvent) {
+		t.Fatalf("trigger of a one-time schedule: %v", err)
+	}
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
