@@ -188,6 +188,7 @@ type hit struct {
 	Body    string
 	RunID   string
 	Attempt string
+	Query   string
 }
 
 // receiver is a real HTTP server standing in for a user's endpoint.
@@ -195,23 +196,29 @@ type receiver struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
 	hits   []hit
-	status map[string]int // path → status to answer (default 200)
+	status map[string]int    // path → status to answer (default 200)
+	bodies map[string]string // path → body to answer (default "answer <status>")
 }
 
 func newReceiver(t testing.TB) *receiver {
-	rc := &receiver{status: map[string]int{}}
+	rc := &receiver{status: map[string]int{}, bodies: map[string]string{}}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
 		rc.hits = append(rc.hits, hit{At: time.Now(), Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(),
-			Body: string(body), RunID: r.Header.Get("X-Chronicle-Run-Id"), Attempt: r.Header.Get("X-Chronicle-Attempt")})
+			Body: string(body), RunID: r.Header.Get("X-Chronicle-Run-Id"), Attempt: r.Header.Get("X-Chronicle-Attempt"),
+			Query: r.URL.RawQuery})
 		code, ok := rc.status[r.URL.Path]
+		answer, withBody := rc.bodies[r.URL.Path]
 		rc.mu.Unlock()
 		if !ok {
 			code = http.StatusOK
 		}
+		if !withBody {
+			answer = fmt.Sprintf("answer %d", code)
+		}
 		w.WriteHeader(code)
-		fmt.Fprintf(w, "answer %d", code)
+		fmt.Fprint(w, answer)
 	}))
 	t.Cleanup(rc.srv.Close)
 	return rc
@@ -222,6 +229,13 @@ func (rc *receiver) url(path string) string { return rc.srv.URL + path }
 func (rc *receiver) answer(path string, code int) {
 	rc.mu.Lock()
 	rc.status[path] = code
+	rc.mu.Unlock()
+}
+
+// answerWith makes the receiver answer path with code and body.
+func (rc *receiver) answerWith(path string, code int, body string) {
+	rc.mu.Lock()
+	rc.status[path], rc.bodies[path] = code, body
 	rc.mu.Unlock()
 }
 

@@ -30,6 +30,11 @@ type Commands interface {
 	BulkActionRun(ctx context.Context, c actors.BulkAction) (int, error)
 	// RotateSecret gives an app a new signing secret.
 	RotateSecret(ctx context.Context, appID string) (projections.App, error)
+	UpdateSchedule(ctx context.Context, id string, c actors.ScheduleChange) (projections.Schedule, error)
+	PauseSchedule(ctx context.Context, id string) (projections.Schedule, error)
+	ResumeSchedule(ctx context.Context, id string) (projections.Schedule, error)
+	// TriggerRun fires a cron's run now and returns its run id.
+	TriggerRun(ctx context.Context, id string) (string, error)
 	// Upcoming returns up to n occurrences of a cron strictly after unix
 	// time after (its cron actor computes them).
 	Upcoming(ctx context.Context, s projections.Schedule, after int64, n int) ([]int64, error)
@@ -88,6 +93,10 @@ func (a *API) Register(r *httprouter.Router) {
 	r.POST(CreatePath, a.handle(a.createSchedule))
 	r.GET("/goscheduler/schedules/:id", a.handle(a.getSchedule))
 	r.DELETE("/goscheduler/schedules/:id", a.handle(a.deleteSchedule))
+	r.PATCH("/goscheduler/schedules/:id", a.handle(a.updateSchedule))
+	r.POST("/goscheduler/schedules/:id/pause", a.handle(a.pauseSchedule))
+	r.POST("/goscheduler/schedules/:id/resume", a.handle(a.resumeSchedule))
+	r.POST("/goscheduler/schedules/:id/trigger", a.handle(a.triggerRun))
 	r.GET("/goscheduler/schedules/:id/runs", a.handle(a.runs))
 	r.GET("/goscheduler/schedules/:id/events", a.handle(a.scheduleEvents))
 	r.GET("/goscheduler/apps/:appId/events", a.handle(a.appEvents))
@@ -253,6 +262,9 @@ type detailsJSON struct {
 	// SecretHeaders names headers whose values no read shows (beside
 	// Authorization, Proxy-Authorization, Cookie and X-Api-Key).
 	SecretHeaders []string `json:"secretHeaders,omitempty"`
+	// NumberParam names a query parameter that carries the schedule's
+	// number on every call.
+	NumberParam string `json:"numberParam,omitempty"`
 }
 
 type callbackJSON struct {
@@ -278,6 +290,11 @@ type createRequest struct {
 	Callback       *callbackJSON `json:"callback"`
 	HTTPCallback   *detailsJSON  `json:"httpCallback"`
 	Retry          *retryJSON    `json:"retry"`
+	// Chronicle's additions: see README, "A schedule's lifecycle".
+	Name           string            `json:"name"`
+	EndTime        *int64            `json:"endTime"`
+	StopOnCallback bool              `json:"stopOnCallback"`
+	Labels         map[string]string `json:"labels"`
 }
 
 func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
@@ -332,6 +349,12 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 		}
 		c.ScheduleTime = t
 	}
+	c.Definition = event.Definition{Name: req.Name, StopOnCallback: req.StopOnCallback, Labels: req.Labels}
+	if req.EndTime != nil {
+		c.EndTime = *req.EndTime
+		a.futureEndTime(c.EndTime, &errs)
+	}
+	errs = append(errs, admit.Definition(c.Definition, cron != "")...)
 	if len(errs) > 0 {
 		return badRequest("%s", strings.Join(errs, ","))
 	}
@@ -587,6 +610,13 @@ type scheduleJSON struct {
 	ErrorMessage     string       `json:"errorMessage,omitempty"`
 	HTTPStatus       int          `json:"httpStatus,omitempty"`
 	Attempts         int          `json:"attempts,omitempty"`
+	// Chronicle's additions.
+	Number         uint64            `json:"number,omitempty"` // the seq of its creation: a short, unique id
+	Name           string            `json:"name,omitempty"`
+	EndTime        int64             `json:"endTime,omitempty"`
+	StopOnCallback bool              `json:"stopOnCallback,omitempty"`
+	Labels         map[string]string `json:"labels,omitempty"`
+	UpdatedAt      int64             `json:"updatedAt,omitempty"` // epoch ms
 }
 
 func renderSchedule(s projections.Schedule) scheduleJSON {
@@ -595,8 +625,12 @@ func renderSchedule(s projections.Schedule) scheduleJSON {
 		ScheduleID: s.ScheduleID, ParentScheduleID: s.ParentID, Payload: s.Payload, AppID: s.AppID,
 		ScheduleTime: s.ScheduleTime, ScheduleTimeMs: s.ScheduleTimeMs, PartitionID: s.Partition,
 		Callback: callbackJSON{Type: cb.Type, Details: detailsJSON{URL: cb.URL, Method: cb.Method, Headers: cb.Headers,
-			FollowRedirects: cb.FollowRedirects, SecretHeaders: cb.SecretHeaders}},
+			FollowRedirects: cb.FollowRedirects, SecretHeaders: cb.SecretHeaders, NumberParam: cb.NumberParam}},
 		Status: s.Status, ErrorMessage: s.ErrorMessage, HTTPStatus: s.HTTPStatus, Attempts: s.Attempts,
+		Name: s.Name, EndTime: s.EndTime, StopOnCallback: s.StopOnCallback, Labels: s.Labels, UpdatedAt: s.UpdatedAt,
+	}
+	if s.ParentID == "" {
+		out.Number = s.CreatedSeq
 	}
 	if s.ScheduleTime > 0 {
 		out.ScheduleGroup = s.ScheduleTime - s.ScheduleTime%60

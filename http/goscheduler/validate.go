@@ -183,7 +183,7 @@ func validateCallback(cb *callbackJSON, errs *[]string) *event.Callback {
 	}
 	d := cb.Details
 	c := event.Callback{Type: "http", URL: d.URL, Method: strings.ToUpper(strings.TrimSpace(d.Method)), Headers: d.Headers,
-		FollowRedirects: d.FollowRedirects, SecretHeaders: d.SecretHeaders}
+		FollowRedirects: d.FollowRedirects, SecretHeaders: d.SecretHeaders, NumberParam: d.NumberParam}
 	for _, p := range admit.Callback(c) {
 		if strings.HasPrefix(p, "Invalid http callback method ") {
 			p = "Invalid http callback method " + truncate(d.Method, 40) // as sent, not normalised
@@ -289,6 +289,14 @@ func (a *API) validateScheduleTimeMs(ms int64, sec *int64, app string, errs *[]s
 		*errs = append(*errs, fmt.Sprintf("schedule time : %d is less than current time: %d for app: %s. Time cannot be in past.", ms/1000, now, app))
 	}
 	return ms
+}
+
+// futureEndTime appends a problem unless end (a cron's endTime, epoch
+// seconds; 0 removes it in an update) is in the future.
+func (a *API) futureEndTime(end int64, errs *[]string) {
+	if end != 0 && end <= a.now().Unix() {
+		*errs = append(*errs, fmt.Sprintf("endTime %d is not in the future (now %d)", end, a.now().Unix()))
+	}
 }
 
 // allowed reports why the request's token may not read (write false) or
