@@ -189,7 +189,7 @@ func (a *appActor) create(m createSchedule) {
 	id := newScheduleID(now)
 	ev := event.ScheduleCreated{
 		ScheduleID: id, AppID: a.appID, Partition: partitionOf(id, a.app.Partitions),
-		Payload: m.Payload, Callback: m.Callback, Retry: m.Retry, Definition: m.Definition,
+		Payload: m.Payload, Callback: m.Callback, Retry: m.Retry, Definition: m.Definition, Paused: m.Paused,
 	}
 	if m.Cron != nil {
 		// The new cron's actor computes its first run: it owns its
@@ -200,6 +200,9 @@ func (a *appActor) create(m createSchedule) {
 			return
 		}
 		ev.CronExpression, ev.NextRunTime = m.Cron.Expression(), first
+		if m.Paused {
+			ev.NextRunTime = 0 // its resume computes it; the first run only proved the expression fires
+		}
 		if loc := m.Cron.Location(); loc != nil && loc != time.UTC {
 			ev.TimeZone = loc.String()
 		}

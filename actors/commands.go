@@ -41,6 +41,8 @@ type CreateSchedule struct {
 	Callback       event.Callback
 	Retry          *event.RetryPolicy
 	event.Definition
+	// Paused creates the schedule paused: it fires once resumed.
+	Paused bool
 }
 
 // BulkAction deletes or reconciles an app's schedules in a time range.
@@ -171,7 +173,7 @@ func (e *Engine) readApp(id string) (projections.App, error) {
 
 // CreateSchedule creates a schedule and returns it as applied.
 func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (projections.Schedule, error) {
-	if c.Definition.Set() || c.Callback.NumberParam != "" {
+	if c.Definition.Set() || c.Callback.NumberParam != "" || c.Paused {
 		if err := e.readable(event.LifecycleSince); err != nil {
 			return projections.Schedule{}, err
 		}

@@ -293,12 +293,16 @@ func (a *applier) activeApp(appID string) (App, error) {
 // stamped at createdAtMs with sequence number seq. The create answer is
 // built with it rather than read back from the store.
 func NewSchedule(p *event.ScheduleCreated, createdAtMs int64, seq uint64) Schedule {
-	return Schedule{
+	s := Schedule{
 		ScheduleID: p.ScheduleID, AppID: p.AppID, Partition: p.Partition, Payload: p.Payload,
 		ScheduleTime: p.ScheduleTime, ScheduleTimeMs: p.ScheduleTimeMs, CronExpression: p.CronExpression, TimeZone: p.TimeZone,
 		NextRunTime: p.NextRunTime, Callback: p.Callback, Retry: p.Retry,
 		Status: event.StatusScheduled, CreatedAt: createdAtMs, CreatedSeq: seq, Definition: p.Definition,
 	}
+	if p.Paused {
+		s.Status, s.NextRunTime = event.StatusPaused, 0
+	}
+	return s
 }
 
 func (a *applier) scheduleCreated(p *event.ScheduleCreated) error {
@@ -336,6 +340,9 @@ func (a *applier) scheduleCreated(p *event.ScheduleCreated) error {
 	}
 	if err := a.b.Set(atKey(s.AppID, s.ScheduleTime, s.ScheduleID), append([]byte{'o'}, s.ScheduleID...), nil); err != nil {
 		return err
+	}
+	if s.Status == event.StatusPaused {
+		return nil // its run becomes pending on resume
 	}
 	return a.addPending(PendingRun{
 		RunID: s.ScheduleID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,

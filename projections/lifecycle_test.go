@@ -143,6 +143,35 @@ func TestPauseAndResume(t *testing.T) {
 	}
 }
 
+// Created paused, a schedule has nothing pending but its end time until
+// it is resumed.
+func TestCreatedPaused(t *testing.T) {
+	w := newWorld(t)
+	w.must(event.AppRegistered{AppID: "a", Partitions: 1, Active: true})
+	w.must(event.ScheduleCreated{ScheduleID: "c1", AppID: "a", CronExpression: "* * * * *", Callback: cb, Paused: true,
+		Definition: event.Definition{EndTime: 9000}})
+	w.must(event.ScheduleCreated{ScheduleID: "o1", AppID: "a", ScheduleTime: 100, Callback: cb, Paused: true})
+	for _, id := range []string{"c1", "o1"} {
+		if s := w.schedule(id); s.Status != event.StatusPaused || s.NextRunTime != 0 {
+			t.Fatalf("%s created paused: %+v", id, s)
+		}
+	}
+	if got := w.pendingKinds("c1"); len(got) != 1 || got[event.ExpiryRunID("c1")] != KindExpiry {
+		t.Fatalf("pending of a cron created paused: %v", got)
+	}
+	if _, ok, _ := w.q().Pending("o1"); ok {
+		t.Fatal("a one-time schedule created paused is pending")
+	}
+	w.must(event.ScheduleResumed{ScheduleID: "c1", AppID: "a", NextRunTime: 600})
+	w.must(event.ScheduleResumed{ScheduleID: "o1", AppID: "a"})
+	if got := w.pendingKinds("c1"); got[event.CronRunID("c1", 600)] != KindCron {
+		t.Fatalf("pending of the resumed cron: %v", got)
+	}
+	if pr, ok, _ := w.q().Pending("o1"); !ok || pr.DueMs != 100_000 {
+		t.Fatalf("resumed one-time schedule: %+v %v", pr, ok)
+	}
+}
+
 // The end time closes a cron (paused or not) as EXPIRED; the stop
 // contract closes one that opted in as STOPPED, with the answer; both drop
 // what is pending, and neither happens twice.

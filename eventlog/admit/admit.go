@@ -151,7 +151,15 @@ func scheduleCreated(p *event.ScheduleCreated, at int64) error {
 		if p.ScheduleTime != 0 || p.ScheduleTimeMs != 0 {
 			return fmt.Errorf("cron schedule %s also has a scheduleTime", p.ScheduleID)
 		}
-		if err := cronRun(p.CronExpression, p.TimeZone, p.NextRunTime, earliest, "first run"); err != nil {
+		what := "first run"
+		if p.Paused {
+			// Its resume computes its next run: created paused, it has none.
+			if p.NextRunTime != 0 {
+				return fmt.Errorf("cron %s is created paused with a next run", p.ScheduleID)
+			}
+			what = "next run"
+		}
+		if err := cronRun(p.CronExpression, p.TimeZone, p.NextRunTime, earliest, what); err != nil {
 			return err
 		}
 		return endAfter(p.EndTime, p.NextRunTime)

@@ -85,13 +85,16 @@ func TestWhatMustNotEnterTheLog(t *testing.T) {
 		ev   event.Event
 		want string
 	}{
-		"undecodable payload":  {undecodable, "does not decode"},
-		"unknown version":      {badVersion, "schema version 7"},
-		"unknown type":         {unknownType, "type 99"},
-		"no node":              {noNode, "node"},
-		"no time":              {ancient, "not a time"},
-		"year 3000":            {mutated(func(c *event.ScheduleCreated) { c.ScheduleTime = 32503680000 }), "after the year 2200"},
-		"long past":            {mutated(func(c *event.ScheduleCreated) { c.ScheduleTime = 978307200 }), "before"},
+		"undecodable payload": {undecodable, "does not decode"},
+		"unknown version":     {badVersion, "schema version 7"},
+		"unknown type":        {unknownType, "type 99"},
+		"no node":             {noNode, "node"},
+		"no time":             {ancient, "not a time"},
+		"year 3000":           {mutated(func(c *event.ScheduleCreated) { c.ScheduleTime = 32503680000 }), "after the year 2200"},
+		"long past":           {mutated(func(c *event.ScheduleCreated) { c.ScheduleTime = 978307200 }), "before"},
+		"paused with next run": {mutated(func(c *event.ScheduleCreated) {
+			c.ScheduleTime, c.CronExpression, c.NextRunTime, c.Paused = 0, "* * * * *", time.Now().Unix()/60*60+60, true
+		}), "created paused with a next run"},
 		"gopher":               {mutated(func(c *event.ScheduleCreated) { c.Callback.URL = "gopher://evil:70/x" }), "http or https"},
 		"8 MiB payload":        {mutated(func(c *event.ScheduleCreated) { c.Payload = strings.Repeat("x", 8<<20) }), "larger than"},
 		"payload not UTF-8":    {mutated(func(c *event.ScheduleCreated) { c.Payload = "caf\xe9" }), "UTF-8"},

@@ -188,6 +188,10 @@ type ScheduleCreated struct {
 	Callback       Callback     `json:"callback"`
 	Retry          *RetryPolicy `json:"retry,omitempty"`
 	Definition
+	// Paused: the schedule is created paused (it fires once resumed; a
+	// paused cron has no next run until then). Proposed only once every
+	// member reads the lifecycle's events, as the Definition.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Definition holds the parts of a schedule's definition added with its

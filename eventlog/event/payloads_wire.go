@@ -57,6 +57,7 @@ var scheduleCreatedCodec = NewCodec(
 	Int64Field(13, func(p *ScheduleCreated) *int64 { return &p.EndTime }),
 	BoolField(14, func(p *ScheduleCreated) *bool { return &p.StopOnCallback }),
 	StringMapField(15, func(p *ScheduleCreated) *map[string]string { return &p.Labels }),
+	BoolField(16, func(p *ScheduleCreated) *bool { return &p.Paused }),
 )
 
 var scheduleUpdatedCodec = NewCodec(

@@ -295,6 +295,7 @@ type createRequest struct {
 	EndTime        *int64            `json:"endTime"`
 	StopOnCallback bool              `json:"stopOnCallback"`
 	Labels         map[string]string `json:"labels"`
+	Paused         bool              `json:"paused"`
 }
 
 func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
@@ -323,7 +324,7 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 	if err := admit.PayloadText(req.Payload); err != nil {
 		errs = append(errs, err.Error())
 	}
-	c := actors.CreateSchedule{AppID: req.AppID, Payload: req.Payload, Retry: retry}
+	c := actors.CreateSchedule{AppID: req.AppID, Payload: req.Payload, Retry: retry, Paused: req.Paused}
 	cron := strings.TrimSpace(req.CronExpression)
 	oneTime := req.ScheduleTime != nil || req.ScheduleTimeMs != nil
 	switch {
