@@ -21,7 +21,9 @@ import (
 	"github.com/chronicle-sched/chronicle/actors"
 	"github.com/chronicle-sched/chronicle/actors/delivery"
 	"github.com/chronicle-sched/chronicle/cluster"
+	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/http/auth"
+	"github.com/chronicle-sched/chronicle/http/cronhubot"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/chronicle-sched/chronicle/http/server"
@@ -45,6 +47,8 @@ type serveConfig struct {
 	heartbeat, election, lease                 time.Duration
 	snapshotThreshold                          uint64
 	pprofAddr                                  string
+	cronhubotApp, cronhubotZone                string
+	cronhubotLoc                               *time.Location
 	promoteTimeout, readHeaderTimeout          time.Duration
 	callbackDeny, callbackAllow                string
 	adminTokenFile, clusterSecretFile          string
@@ -104,6 +108,8 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.callbackAllow, "callback-allow-cidrs", "", "ranges callbacks may connect to although denied (allow wins; the cluster's own addresses stay denied)")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body; larger ones are answered 413")
 	fs.DurationVar(&c.readHeaderTimeout, "http-read-header-timeout", 10*time.Second, "how long a client may take to send its request headers")
+	fs.StringVar(&c.cronhubotApp, "cronhubot-app", cronhubot.DefaultApp, "app that holds the jobs of CronHubot's API (/cronjobs); registered on its first create")
+	fs.StringVar(&c.cronhubotZone, "cronhubot-time-zone", "UTC", "IANA time zone in which CronHubot's API reads and writes times (stop_at, created_at) and evaluates expressions")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -131,6 +137,15 @@ func parseServe(args []string) (serveConfig, error) {
 	}
 	if envErr == nil && c.stateCacheMB < 1 {
 		envErr = fmt.Errorf("--state-cache-mb must be at least 1, not %d", c.stateCacheMB)
+	}
+	if envErr == nil {
+		if err := admit.AppID(c.cronhubotApp); err != nil {
+			envErr = fmt.Errorf("--cronhubot-app: %w", err)
+		} else if c.cronhubotZone == "Local" {
+			envErr = fmt.Errorf("--cronhubot-time-zone must name an IANA zone (Local differs between machines)")
+		} else if c.cronhubotLoc, err = time.LoadLocation(c.cronhubotZone); err != nil {
+			envErr = fmt.Errorf("--cronhubot-time-zone %q: %w", c.cronhubotZone, err)
+		}
 	}
 	return c, envErr
 }
@@ -250,7 +265,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		return nil, err
 	}
 	writeErr := func(w http.ResponseWriter, err error) { respond.Write(w, logger, err) }
-	authCfg.Tokens, authCfg.WriteError = state, writeErr
+	authCfg.Tokens = state
 	cl := cluster.New(cluster.Config{Node: rn, State: state, WriteError: writeErr, Logger: logger,
 		PromoteTimeout: c.promoteTimeout, Credentials: authCfg.CredentialsFor, TLS: peerTLS})
 	engine := actors.New(actors.Config{
@@ -275,9 +290,12 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		return nil
 	}
 	api := goscheduler.New(engine, state, healthy, guard.CheckURL, logger)
+	cronhubotAPI := cronhubot.New(engine, state, cronhubot.Config{App: c.cronhubotApp, Zone: c.cronhubotLoc,
+		Healthy: healthy, CheckURL: guard.CheckURL, Logger: logger})
 	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cl.Members,
 		Forwarded: cl.Service, Relay: cl.Relay.Wrap, Events: rn, MaxBodyBytes: c.maxBodyBytes,
-		ReadHeaderTimeout: c.readHeaderTimeout, Auth: authCfg, Tokens: tokens{engine, state}, Ready: healthy, TLS: apiTLS})
+		ReadHeaderTimeout: c.readHeaderTimeout, Auth: authCfg, Tokens: tokens{engine, state}, Ready: healthy, TLS: apiTLS,
+		APIs: []server.API{cronhubotAPI}})
 	if err != nil {
 		engine.Stop()
 		cl.Close()

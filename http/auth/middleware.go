@@ -40,7 +40,9 @@ type Config struct {
 	// with bursts of RateBurst.
 	RateLimit  float64
 	RateBurst  int
-	WriteError func(http.ResponseWriter, error)
+	// WriteError answers a refused request (in the format of the API its
+	// path belongs to).
+	WriteError func(http.ResponseWriter, *http.Request, error)
 	Now        func() time.Time
 }
 
@@ -64,7 +66,7 @@ func Middleware(cfg Config, next http.Handler) http.Handler {
 			}
 		}
 		if err != nil {
-			cfg.WriteError(w, err)
+			cfg.WriteError(w, r, err)
 			return
 		}
 		if p.ID == event.ActorAnonymous {

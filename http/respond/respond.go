@@ -117,7 +117,15 @@ func JSON(w http.ResponseWriter, httpStatus int, v any) {
 // gives, so an operator can find it.
 func Write(w http.ResponseWriter, logger *slog.Logger, err error) {
 	e := Answer(logger, err)
-	switch e.HTTP {
+	ErrorHeaders(w, e.HTTP)
+	JSON(w, e.HTTP, Envelope{Status: StatusJSON{StatusCode: e.Code, StatusMessage: e.Message, StatusType: "Fail"}})
+}
+
+// ErrorHeaders sets what an error answer of status carries beside its
+// body, in every API's format: Retry-After on a 503 or 429 (unless the
+// caller set it), WWW-Authenticate on a 401.
+func ErrorHeaders(w http.ResponseWriter, status int) {
+	switch status {
 	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
 		if w.Header().Get("Retry-After") == "" { // the caller may know better
 			w.Header().Set("Retry-After", "1")
@@ -125,7 +133,6 @@ func Write(w http.ResponseWriter, logger *slog.Logger, err error) {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle"`)
 	}
-	JSON(w, e.HTTP, Envelope{Status: StatusJSON{StatusCode: e.Code, StatusMessage: e.Message, StatusType: "Fail"}})
 }
 
 // Answer is Classify, with an internal failure logged and its message

@@ -52,6 +52,28 @@ type Config struct {
 	Ready func() error
 	// TLS, if set, makes the API HTTPS.
 	TLS *tls.Config
+	// APIs are the other systems' APIs, mounted beside the native one.
+	APIs []API
+}
+
+// API is another system's API on the same core (CronHubot's, ...): its
+// routes, and the errors of its paths (a refused token, an unknown method)
+// in its own format.
+type API interface {
+	Register(r *httprouter.Router)
+	Owns(path string) bool
+	WriteError(w http.ResponseWriter, err error)
+}
+
+// writeError answers err in the format of the API that owns path.
+func (cfg Config) writeError(w http.ResponseWriter, path string, err error) {
+	for _, api := range cfg.APIs {
+		if api.Owns(path) {
+			api.WriteError(w, err)
+			return
+		}
+	}
+	respond.Write(w, cfg.Logger, err)
 }
 
 // handler builds the routed handler, behind the relay, and the event
@@ -63,6 +85,9 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 	// /CLUSTER/members with one to the membership endpoint.
 	r.RedirectTrailingSlash, r.RedirectFixedPath = false, false
 	cfg.API.Register(r)
+	for _, api := range cfg.APIs {
+		api.Register(r)
+	}
 	registerCluster(r, cfg)
 	registerTokens(r, cfg)
 	r.GET("/livez", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
@@ -83,13 +108,13 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 	r.Handler(http.MethodPost, cluster.ForwardPath, cfg.Forwarded)
 	stream := eventstream.Register(r, cfg.Events, cfg.Logger)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		respond.Write(w, cfg.Logger, respond.NotFound("no such endpoint: %s %s", req.Method, req.URL.Path))
+		cfg.writeError(w, req.URL.Path, respond.NotFound("no such endpoint: %s %s", req.Method, req.URL.Path))
 	})
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		respond.Write(w, cfg.Logger, respond.Status(http.StatusMethodNotAllowed, "method %s is not allowed on %s", req.Method, req.URL.Path))
+		cfg.writeError(w, req.URL.Path, respond.Status(http.StatusMethodNotAllowed, "method %s is not allowed on %s", req.Method, req.URL.Path))
 	})
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v interface{}) {
-		respond.Write(w, cfg.Logger, fmt.Errorf("panic serving %s %s: %v", req.Method, req.URL.Path, v))
+		cfg.writeError(w, req.URL.Path, fmt.Errorf("panic serving %s %s: %v", req.Method, req.URL.Path, v))
 	}
 	maxBody := cfg.MaxBodyBytes
 	if maxBody <= 0 {
@@ -102,7 +127,7 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 		r.ServeHTTP(w, req)
 	})
 	if cfg.Auth.WriteError == nil {
-		cfg.Auth.WriteError = func(w http.ResponseWriter, err error) { respond.Write(w, cfg.Logger, err) }
+		cfg.Auth.WriteError = func(w http.ResponseWriter, r *http.Request, err error) { cfg.writeError(w, r.URL.Path, err) }
 	}
 	return auth.Middleware(cfg.Auth, cfg.Relay(bounded, servedByFollower)), stream
 }
