@@ -38,8 +38,8 @@ type Config struct {
 	Tokens   TokenStore
 	// RateLimit bounds each token's requests per second (0: no limit),
 	// with bursts of RateBurst.
-	RateLimit  float64
-	RateBurst  int
+	RateLimit float64
+	RateBurst int
 	// WriteError answers a refused request (in the format of the API its
 	// path belongs to).
 	WriteError func(http.ResponseWriter, *http.Request, error)
