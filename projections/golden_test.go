@@ -26,7 +26,17 @@ type goldenState struct {
 	CronRuns  map[string][]Schedule   `json:"cronRuns"`
 	History   map[string][]event.Type `json:"history"`
 	Pending   map[string][]PendingRun `json:"pending"`
+	Tokens    []Token                 `json:"tokens,omitempty"`
 }
+
+// The golden logs and what each must hold: every event type of its range.
+const (
+	goldenV1Expected        = "golden-v1.expected.json"
+	goldenLifecycle         = "golden-lifecycle.hex"
+	goldenLifecycleExpected = "golden-lifecycle.expected.json"
+)
+
+func hexLine(line []byte) ([]byte, error) { return hex.DecodeString(string(line)) }
 
 // TestGoldenLogReplays applies a log written by a real node with schema
 // version 1 (every event type; see testdata/README.md). The file is never
@@ -35,7 +45,7 @@ type goldenState struct {
 // rewritten (-update), and only for a deliberate change of a read model.
 func TestGoldenLogReplays(t *testing.T) {
 	stored := readGolden(t, "golden-v1.jsonl", func(line []byte) ([]byte, error) { return line, nil })
-	replayGolden(t, stored, func(ev event.Event, p event.Payload) {
+	replayGolden(t, stored, goldenV1Expected, event.TypeAppRegistered, event.TypeEventsCompacted, func(ev event.Event, p event.Payload) {
 		if data, _ := json.Marshal(p); !bytes.Equal(data, ev.Data) {
 			t.Fatalf("payload of event %d changed shape:\n got %s\nwant %s", ev.Seq, data, ev.Data)
 		}
@@ -47,15 +57,13 @@ func TestGoldenLogReplays(t *testing.T) {
 // version 1 log by the first build that wrote version 2). It must mean
 // exactly what the JSON log means: the same expected state.
 func TestGoldenBinaryLogReplays(t *testing.T) {
-	stored := readGolden(t, "golden-v2.hex", func(line []byte) ([]byte, error) {
-		return hex.DecodeString(string(line))
-	})
+	stored := readGolden(t, "golden-v2.hex", hexLine)
 	v1 := readGolden(t, "golden-v1.jsonl", func(line []byte) ([]byte, error) { return line, nil })
 	if len(stored) != len(v1) {
 		t.Fatalf("%d events in the binary log, %d in the JSON one", len(stored), len(v1))
 	}
 	i := 0
-	replayGolden(t, stored, func(ev event.Event, p event.Payload) {
+	replayGolden(t, stored, goldenV1Expected, event.TypeAppRegistered, event.TypeEventsCompacted, func(ev event.Event, p event.Payload) {
 		if ev.V != 2 {
 			t.Fatalf("event %d has schema version %d", ev.Seq, ev.V)
 		}
@@ -99,16 +107,33 @@ func readGolden(t *testing.T, name string, decode func([]byte) ([]byte, error)) 
 	return out
 }
 
-// TestRebuildOfTheGoldenLogMatchesApplyingItEventByEvent rebuilds the
+// TestGoldenLifecycleLogReplays applies a log a real node wrote with the
+// event types of the schedule lifecycle and of access control (11-19: a
+// cron updated, paused, resumed, triggered, expired at its end time and
+// stopped by its receiver; one-time schedules created paused; CronHubot
+// jobs; tokens issued and revoked; a secret rotated). Like the version 1
+// log it is never regenerated, and must decode, re-encode byte for byte
+// and apply to the expected read models.
+func TestGoldenLifecycleLogReplays(t *testing.T) {
+	stored := readGolden(t, goldenLifecycle, hexLine)
+	replayGolden(t, stored, goldenLifecycleExpected, event.TypeScheduleClosed, event.TypeScheduleStoppedByCallback,
+		func(event.Event, event.Payload) {})
+}
+
+// TestRebuildOfTheGoldenLogMatchesApplyingItEventByEvent rebuilds each
 // golden log (every event type, cron deletions and bulk actions among
 // them) the way `chronicle replay` does, in batches of one event up to the
 // whole log, and with record caches down to a single record, which forget
 // records within an event: every rebuilt projection must equal those of
 // the log applied one event per indexed batch.
 func TestRebuildOfTheGoldenLogMatchesApplyingItEventByEvent(t *testing.T) {
-	w, _ := applyGolden(t, readGolden(t, "golden-v2.hex", func(line []byte) ([]byte, error) {
-		return hex.DecodeString(string(line))
-	}), func(event.Event, event.Payload) {})
+	for _, name := range []string{"golden-v2.hex", goldenLifecycle} {
+		t.Run(name, func(t *testing.T) { rebuildGolden(t, readGolden(t, name, hexLine)) })
+	}
+}
+
+func rebuildGolden(t *testing.T, stored [][]byte) {
+	w, _ := applyGolden(t, stored, 0, 0, func(event.Event, event.Payload) {})
 	live, err := Checksums(w.db)
 	if err != nil {
 		t.Fatal(err)
@@ -131,18 +156,18 @@ func TestRebuildOfTheGoldenLogMatchesApplyingItEventByEvent(t *testing.T) {
 }
 
 // replayGolden decodes, re-encodes and applies each stored event (check
-// sees each with its payload), then compares the read models with
-// golden-v1.expected.json.
-func replayGolden(t *testing.T, stored [][]byte, check func(event.Event, event.Payload)) {
+// sees each with its payload), requires every type from lo to hi among
+// them, then compares the read models with testdata/expected.
+func replayGolden(t *testing.T, stored [][]byte, expected string, lo, hi event.Type, check func(event.Event, event.Payload)) {
 	t.Helper()
-	w, created := applyGolden(t, stored, check)
-	compareGolden(t, w, created)
+	w, created := applyGolden(t, stored, lo, hi, check)
+	compareGolden(t, w, created, expected)
 }
 
 // applyGolden decodes, re-encodes and applies each stored event, one
 // indexed batch per event, and returns the world and the schedules the log
 // created.
-func applyGolden(t *testing.T, stored [][]byte, check func(event.Event, event.Payload)) (*world, []string) {
+func applyGolden(t *testing.T, stored [][]byte, lo, hi event.Type, check func(event.Event, event.Payload)) (*world, []string) {
 	t.Helper()
 	w := newWorld(t)
 	created := []string{}
@@ -172,7 +197,7 @@ func applyGolden(t *testing.T, stored [][]byte, check func(event.Event, event.Pa
 			t.Fatal(err)
 		}
 	}
-	for typ := event.TypeAppRegistered; typ <= event.TypeEventsCompacted; typ++ {
+	for typ := lo; typ <= hi && lo != 0; typ++ {
 		if !seen[typ] {
 			t.Errorf("the golden log has no %s event", typ)
 		}
@@ -180,8 +205,8 @@ func applyGolden(t *testing.T, stored [][]byte, check func(event.Event, event.Pa
 	return w, created
 }
 
-// compareGolden compares the read models of w with golden-v1.expected.json.
-func compareGolden(t *testing.T, w *world, created []string) {
+// compareGolden compares the read models of w with testdata/expected.
+func compareGolden(t *testing.T, w *world, created []string, expected string) {
 	t.Helper()
 
 	got := goldenState{Schedules: map[string]*Schedule{}, CronRuns: map[string][]Schedule{},
@@ -189,6 +214,9 @@ func compareGolden(t *testing.T, w *world, created []string) {
 	q := w.q()
 	var err error
 	if got.Apps, err = q.Apps(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Tokens, err = q.Tokens(); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range created {
@@ -223,7 +251,7 @@ func compareGolden(t *testing.T, w *world, created []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expectedPath := filepath.Join("testdata", "golden-v1.expected.json")
+	expectedPath := filepath.Join("testdata", expected)
 	if *updateGolden {
 		if err := os.WriteFile(expectedPath, append(gotJSON, '\n'), 0o644); err != nil {
 			t.Fatal(err)

@@ -83,6 +83,24 @@ func mixedWorkload(t *testing.T, tn *testNode) (firedID, cronID string) {
 		urlTime(time.Unix(now, 0)), urlTime(time.Unix(now+600, 0))), nil)
 	tn.must(200, "POST", fmt.Sprintf("/goscheduler/apps/mix/bulk-action/delete?status=SCHEDULED&start_time=%s&end_time=%s",
 		urlTime(time.Unix(now+3600, 0)), urlTime(time.Unix(now+3610, 0))), nil)
+	// The lifecycle's events: a cron updated, paused, resumed and
+	// triggered, one expired at its end time, one stopped by its receiver,
+	// a CronHubot job created paused and resumed.
+	rc.answerWith("/stopme", 200, `{"code":400}`)
+	life := tn.createCronWith("mix", "*/2 * * * * *", rc.url("/life"), map[string]any{"name": "life"})
+	path := "/goscheduler/schedules/" + life.ScheduleID
+	tn.lifeCall(200, "PATCH", path, map[string]any{"cronExpression": "*/3 * * * * *", "endTime": time.Now().Unix() + 3600})
+	tn.lifeCall(200, "POST", path+"/pause", nil)
+	tn.lifeCall(200, "POST", path+"/resume", nil)
+	tn.must(200, "POST", path+"/trigger", nil)
+	expiring := tn.createCronWith("mix", "* * * * * *", rc.url("/exp"), map[string]any{"endTime": time.Now().Unix() + 2})
+	stopped := tn.createCronWith("mix", "* * * * * *", rc.url("/stopme"), map[string]any{"stopOnCallback": true})
+	var job hubJob
+	tn.hub(201, "POST", "/cronjobs", map[string]any{"name": "mix", "url": rc.url("/hub"), "expression": "*/2 * * * * *", "status": 9}, &job)
+	tn.hub(200, "PATCH", fmt.Sprintf("/cronjobs/%d", job.ID), map[string]any{"status": 1}, nil)
+	waitFor(t, 15*time.Second, "the cron expired and the other stopped", func() bool {
+		return tn.getSchedule(expiring.ScheduleID).Status == "EXPIRED" && tn.getSchedule(stopped.ScheduleID).Status == "STOPPED"
+	})
 	tn.must(200, "POST", "/goscheduler/apps/other/deactivate", nil)
 	return ids[3], cronID
 }
