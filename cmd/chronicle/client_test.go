@@ -199,10 +199,11 @@ type receiver struct {
 	hits   []hit
 	status map[string]int    // path → status to answer (default 200)
 	bodies map[string]string // path → body to answer (default "answer <status>")
+	delays map[string]time.Duration // path → how long to wait before answering
 }
 
 func newReceiver(t testing.TB) *receiver {
-	rc := &receiver{status: map[string]int{}, bodies: map[string]string{}}
+	rc := &receiver{status: map[string]int{}, bodies: map[string]string{}, delays: map[string]time.Duration{}}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
@@ -211,7 +212,9 @@ func newReceiver(t testing.TB) *receiver {
 			Query: r.URL.RawQuery})
 		code, ok := rc.status[r.URL.Path]
 		answer, withBody := rc.bodies[r.URL.Path]
+		delay := rc.delays[r.URL.Path]
 		rc.mu.Unlock()
+		time.Sleep(delay)
 		if !ok {
 			code = http.StatusOK
 		}
@@ -230,6 +233,13 @@ func (rc *receiver) url(path string) string { return rc.srv.URL + path }
 func (rc *receiver) answer(path string, code int) {
 	rc.mu.Lock()
 	rc.status[path] = code
+	rc.mu.Unlock()
+}
+
+// answerAfter makes the receiver wait d before it answers path.
+func (rc *receiver) answerAfter(path string, d time.Duration) {
+	rc.mu.Lock()
+	rc.delays[path] = d
 	rc.mu.Unlock()
 }
 

@@ -430,6 +430,46 @@ func TestCronHubotJobsFire(t *testing.T) {
 		tn.hub(200, "DELETE", fmt.Sprintf("/cronjobs/%d", k.ID), nil, nil)
 	})
 
+	t.Run("a slow tick does not hold back the next", func(t *testing.T) {
+		t.Parallel()
+		rc.answerAfter("/overlap", 3*time.Second)
+		j := create("overlap", "/overlap", map[string]any{"request_timeout": 5})
+		waitFor(t, 15*time.Second, "three calls", func() bool { return len(rc.hitsFor("/overlap")) >= 3 })
+		tn.hub(200, "DELETE", fmt.Sprintf("/cronjobs/%d", j.ID), nil, nil)
+		hits := rc.hitsFor("/overlap")
+		runs := map[string]bool{}
+		for i, h := range hits {
+			if runs[h.RunID] {
+				t.Fatalf("run %s called twice", h.RunID)
+			}
+			runs[h.RunID] = true
+			if i > 0 && h.At.Sub(hits[i-1].At) > 2500*time.Millisecond {
+				t.Fatalf("call %d came %s after the one before, which took 3 s to answer: ticks waited", i, h.At.Sub(hits[i-1].At))
+			}
+		}
+	})
+
+	t.Run("request_timeout bounds each attempt", func(t *testing.T) {
+		t.Parallel()
+		rc.answerAfter("/slow", 3*time.Second)
+		j := create("slow", "/slow", map[string]any{"request_timeout": 1, "expression": "0 0 0 1 1 *"})
+		tn.must(200, "POST", "/goscheduler/schedules/"+j.ScheduleID+"/trigger", nil)
+		var page struct {
+			Runs []struct {
+				Status   string `json:"status"`
+				Attempts int    `json:"attempts"`
+				Error    string `json:"error"`
+			} `json:"runs"`
+		}
+		waitFor(t, 10*time.Second, "the triggered run's outcome", func() bool {
+			tn.hub(200, "GET", fmt.Sprintf("/cronjobs/%d/runs", j.ID), nil, &page)
+			return len(page.Runs) == 1 && page.Runs[0].Status != "scheduled"
+		})
+		if r := page.Runs[0]; r.Status != "failure" || r.Attempts != 1 || !strings.Contains(r.Error, "timed out after 1s") {
+			t.Fatalf("a 3 s answer to a job with request_timeout 1 and no retries: %+v", r)
+		}
+	})
+
 	t.Run("retries retry", func(t *testing.T) {
 		t.Parallel()
 		rc.answer("/flaky", http.StatusInternalServerError)

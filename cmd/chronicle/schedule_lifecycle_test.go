@@ -271,6 +271,7 @@ func TestLifecycleSurvivesKill9AndFailover(t *testing.T) {
 	f.lifeCall(200, "PATCH", "/goscheduler/schedules/"+moved.ScheduleID, map[string]any{"cronExpression": "* * * * * *"})
 	end := time.Now().Unix() + 8
 	expiring := f.createCronWith("ha", "*/2 * * * * *", rc.url("/expiring"), map[string]any{"endTime": end})
+	stopper := f.createCronWith("ha", "* * * * * *", rc.url("/stopper"), map[string]any{"stopOnCallback": true})
 	waitFor(t, 10*time.Second, "the updated cron firing", func() bool { return len(rc.hitsFor("/moved")) >= 1 })
 
 	killedAt := time.Now()
@@ -303,6 +304,13 @@ func TestLifecycleSurvivesKill9AndFailover(t *testing.T) {
 	waitFor(t, 20*time.Second, "the end time closing its cron", func() bool {
 		return survivor.lifeCall(200, "GET", "/goscheduler/schedules/"+expiring.ScheduleID, nil).Status == "EXPIRED"
 	})
+	// The new leader honours the stop contract of a cron created before.
+	rc.answerWith("/stopper", 200, `{"code":400}`)
+	waitFor(t, 10*time.Second, "the receiver stopping its cron", func() bool {
+		return survivor.lifeCall(200, "GET", "/goscheduler/schedules/"+stopper.ScheduleID, nil).Status == "STOPPED"
+	})
+	time.Sleep(500 * time.Millisecond) // a call already under way at the stop
+	stoppedCalls := len(rc.hitsFor("/stopper"))
 	survivor.lifeCall(200, "POST", "/goscheduler/schedules/"+paused.ScheduleID+"/resume", nil)
 	waitFor(t, 10*time.Second, "the resumed cron firing", func() bool { return len(rc.hitsFor("/paused")) >= 1 })
 
@@ -310,6 +318,9 @@ func TestLifecycleSurvivesKill9AndFailover(t *testing.T) {
 	// more, and the outcome of a run in flight at its delete is refused.
 	for _, id := range []string{paused.ScheduleID, moved.ScheduleID} {
 		survivor.must(200, "DELETE", "/goscheduler/schedules/"+id, nil)
+	}
+	if n := len(rc.hitsFor("/stopper")); n != stoppedCalls {
+		t.Fatalf("the stopped cron was called %d more times", n-stoppedCalls)
 	}
 	leader.start()
 	leader.waitHealthy()
