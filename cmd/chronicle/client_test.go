@@ -197,8 +197,8 @@ type receiver struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
 	hits   []hit
-	status map[string]int    // path → status to answer (default 200)
-	bodies map[string]string // path → body to answer (default "answer <status>")
+	status map[string]int           // path → status to answer (default 200)
+	bodies map[string]string        // path → body to answer (default "answer <status>")
 	delays map[string]time.Duration // path → how long to wait before answering
 }
 
