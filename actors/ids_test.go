@@ -14,6 +14,7 @@ var uuidV7 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-
 func TestScheduleIDsAreIncreasingUUIDv7(t *testing.T) {
 	now := time.Now()
 	prev := ""
+	random := map[string]bool{} // the 48 random bits at the end: never reused
 	for i := 0; i < 10_000; i++ {
 		at := now
 		if i == 6_000 {
@@ -26,6 +27,10 @@ func TestScheduleIDsAreIncreasingUUIDv7(t *testing.T) {
 		if id <= prev {
 			t.Fatalf("id %d %q is not above the one before, %q", i, id, prev)
 		}
+		if random[id[24:]] {
+			t.Fatalf("id %d %q repeats the random bits of an earlier id", i, id)
+		}
+		random[id[24:]] = true
 		prev = id
 	}
 	later := newScheduleID(time.Now().Add(time.Hour))

@@ -524,6 +524,16 @@ func TestCronHubotAcrossTheCluster(t *testing.T) {
 		}
 	}
 	ensureSame(t, nodes)
+
+	// A node that has lost its quorum cannot serve: /health says so.
+	for _, f := range followers {
+		f.stop()
+	}
+	waitFor(t, 15*time.Second, "/health answering 503 without a quorum", func() bool {
+		code, r := leader.call("GET", "/health", nil)
+		var h map[string]any
+		return code == 503 && json.Unmarshal(r.raw, &h) == nil && h["api"] == true && h["mysql"] == false && h["reason"] != ""
+	})
 }
 
 // With auth on, CronHubot's paths need a token like every other, and
