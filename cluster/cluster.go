@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/internal/peerroute"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
 )
@@ -31,6 +32,9 @@ type Config struct {
 	// TLS, if set, is how this node calls the others' HTTPS APIs (its
 	// certificate and the cluster CA); nil: plain HTTP.
 	TLS *tls.Config
+	// Routes says where to connect to reach members whose advertised HTTP
+	// address is not reachable as such (nil: every one is).
+	Routes peerroute.Routes
 }
 
 // Cluster is the cluster layer of one node.
@@ -52,7 +56,7 @@ func New(cfg Config) *Cluster {
 	if cfg.ProposeTimeout <= 0 {
 		cfg.ProposeTimeout = 5 * time.Second
 	}
-	peers := peerHTTP{tls: cfg.TLS, credentials: cfg.Credentials}
+	peers := peerHTTP{tls: cfg.TLS, credentials: cfg.Credentials, routes: cfg.Routes}
 	dir := NewDirectory(cfg.Node.Leader, cfg.State)
 	nudge := &nudger{log: cfg.Node}
 	fwd := newForwarder(cfg.Node, dir, peers)

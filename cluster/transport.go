@@ -1,10 +1,13 @@
 package cluster
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/internal/peerroute"
 )
 
 // peerHTTP is how this member calls the others' HTTP APIs (forwarded
@@ -14,6 +17,7 @@ import (
 type peerHTTP struct {
 	tls         *tls.Config // nil: plain HTTP
 	credentials func(*http.Request)
+	routes      peerroute.Routes // where to connect for an advertised address
 }
 
 func (p peerHTTP) scheme() string {
@@ -37,11 +41,15 @@ func (p peerHTTP) url(addr, path string) string { return p.scheme() + "://" + ad
 // under load reuse them: http.DefaultTransport keeps 2 per host, and a
 // follower then dialled a new connection for most writes it relayed
 // (bench/RESULTS.md, "Measurements behind the code"). Members are on the
-// cluster's network, never behind a proxy.
+// cluster's network, never behind an HTTP proxy (a route may send a
+// member's connections elsewhere: see internal/peerroute).
 func (p peerHTTP) transport(idlePerHost int) *http.Transport {
+	dialer := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dialer.DialContext(ctx, network, p.routes.Addr(addr))
+		},
 		TLSClientConfig:     p.tls,
 		TLSHandshakeTimeout: 2 * time.Second,
 		MaxIdleConns:        2 * idlePerHost,

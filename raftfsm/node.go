@@ -18,6 +18,7 @@ import (
 	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/errkind"
+	"github.com/chronicle-sched/chronicle/internal/peerroute"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm/raftstore"
 	"github.com/cockroachdb/pebble/v2"
@@ -59,6 +60,9 @@ type Config struct {
 	StateCacheBytes int64
 	// TLS, if set, makes the Raft transport mutual TLS.
 	TLS *TransportTLS
+	// Routes says where to connect to reach members whose advertised Raft
+	// address is not reachable as such (nil: every one is).
+	Routes peerroute.Routes
 
 	Logger *slog.Logger
 }
@@ -179,14 +183,18 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve raft address %q: %w", cfg.RaftAddr, err)
 	}
-	if cfg.TLS == nil {
+	var stream raft.StreamLayer
+	switch {
+	case cfg.TLS != nil:
+		stream, err = newTLSStream(cfg.RaftAddr, addr, cfg.TLS.Server, cfg.TLS.Client, cfg.Routes)
+	case len(cfg.Routes) > 0:
+		stream, err = newRoutedStream(cfg.RaftAddr, addr, cfg.Routes)
+	default:
 		n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 8, 10*time.Second, hlog)
-	} else {
-		var stream *tlsStream
-		if stream, err = newTLSStream(cfg.RaftAddr, addr, cfg.TLS.Server, cfg.TLS.Client); err == nil {
-			n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-				Stream: stream, MaxPool: 8, Timeout: 10 * time.Second, Logger: hlog})
-		}
+	}
+	if err == nil && stream != nil {
+		n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: stream, MaxPool: 8, Timeout: 10 * time.Second, Logger: hlog})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on raft address %s: %w", cfg.RaftAddr, err)

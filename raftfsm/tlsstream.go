@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/internal/peerroute"
 	"github.com/hashicorp/raft"
 )
 
@@ -19,18 +20,19 @@ type tlsStream struct {
 	net.Listener
 	advertise net.Addr
 	client    *tls.Config
+	routes    peerroute.Routes
 }
 
 // handshakeTimeout bounds a connection's TLS handshake, on either side: a
 // process that connects and says nothing does not hold a goroutine.
 const handshakeTimeout = 5 * time.Second
 
-func newTLSStream(bind string, advertise net.Addr, server, client *tls.Config) (*tlsStream, error) {
+func newTLSStream(bind string, advertise net.Addr, server, client *tls.Config, routes peerroute.Routes) (*tlsStream, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
 	}
-	return &tlsStream{Listener: tls.NewListener(ln, server), advertise: advertise, client: client}, nil
+	return &tlsStream{Listener: tls.NewListener(ln, server), advertise: advertise, client: client, routes: routes}, nil
 }
 
 // Accept returns the next connection; its handshake happens on its first
@@ -51,11 +53,35 @@ func (s *tlsStream) Dial(address raft.ServerAddress, timeout time.Duration) (net
 	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: s.client}
 	ctx, cancel := context.WithTimeout(context.Background(), max(timeout, handshakeTimeout))
 	defer cancel()
-	c, err := d.DialContext(ctx, "tcp", string(address))
+	c, err := d.DialContext(ctx, "tcp", s.routes.Addr(string(address)))
 	if err != nil {
 		return nil, fmt.Errorf("raft TLS dial %s: %w", address, err)
 	}
 	return c, nil
+}
+
+// routedStream is Raft's plain TCP stream layer, dialling members through
+// their routes.
+type routedStream struct {
+	net.Listener
+	advertise net.Addr
+	routes    peerroute.Routes
+}
+
+func newRoutedStream(bind string, advertise net.Addr, routes peerroute.Routes) (*routedStream, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, err
+	}
+	return &routedStream{Listener: ln, advertise: advertise, routes: routes}, nil
+}
+
+// Addr is the address members dial this one at.
+func (s *routedStream) Addr() net.Addr { return s.advertise }
+
+// Dial connects to the member advertised at address, through its route.
+func (s *routedStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", s.routes.Addr(string(address)), timeout)
 }
 
 // handshakeFirst completes an accepted connection's handshake, bounded

@@ -110,7 +110,7 @@ func (tn *testNode) start() {
 	args := []string{"serve", "--data-dir", tn.cfg.dataDir, "--http-addr", tn.cfg.httpAddr, "--raft-addr", tn.cfg.raftAddr,
 		"--node-id", tn.cfg.nodeID, "--peers", tn.cfg.peers, "--log-level", tn.cfg.logLevel}
 	for flag, v := range map[string]string{"--admin-token-file": tn.cfg.adminTokenFile, "--cluster-secret-file": tn.cfg.clusterSecretFile,
-		"--tls-cert": tn.cfg.tls.Cert, "--tls-key": tn.cfg.tls.Key, "--tls-ca": tn.cfg.tls.CA} {
+		"--tls-cert": tn.cfg.tls.Cert, "--tls-key": tn.cfg.tls.Key, "--tls-ca": tn.cfg.tls.CA, "--peer-routes": tn.cfg.peerRoutes} {
 		if v != "" {
 			args = append(args, flag, v)
 		}
@@ -219,6 +219,9 @@ type clusterOpts struct {
 	child bool               // real binaries in child processes (kill -9), with the LAN Raft timeouts
 	tune  func(*serveConfig) // applied to every node's configuration
 	extra []string           // flags of child processes beyond the configuration
+	// prepare sees every node's configuration (addresses, peers, tune
+	// applied) before any starts: per-node settings that name the others.
+	prepare func(nodes []*testNode)
 }
 
 // makeCluster starts n nodes that bootstrap one Raft cluster and waits
@@ -248,6 +251,9 @@ func makeCluster(t *testing.T, n int, o clusterOpts) []*testNode {
 			o.tune(&tn.cfg)
 		}
 		tn.readToken()
+	}
+	if o.prepare != nil {
+		o.prepare(nodes)
 	}
 	// Start them together: none has a leader before a quorum runs.
 	var wg sync.WaitGroup

@@ -27,6 +27,7 @@ import (
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/chronicle-sched/chronicle/http/server"
+	"github.com/chronicle-sched/chronicle/internal/peerroute"
 	"github.com/chronicle-sched/chronicle/internal/tlsconf"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
@@ -48,6 +49,7 @@ type serveConfig struct {
 	snapshotThreshold                          uint64
 	pprofAddr                                  string
 	cronhubotApp, cronhubotZone                string
+	peerRoutes                                 string
 	cronhubotLoc                               *time.Location
 	promoteTimeout, readHeaderTimeout          time.Duration
 	callbackDeny, callbackAllow                string
@@ -105,6 +107,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.IntVar(&c.rateBurst, "rate-burst", 0, "requests a token may send at once above --rate-limit (default: the limit, at least 1)")
 	fs.DurationVar(&c.secretGrace, "signing-secret-grace", 24*time.Hour, "how long an app's previous signing secret still signs its callbacks after a rotation")
 	fs.StringVar(&c.callbackDeny, "callback-deny-cidrs", "", "ranges callbacks may not connect to, beyond the default ones (link-local and cloud metadata, 0.0.0.0/8, multicast); comma-separated CIDRs")
+	fs.StringVar(&c.peerRoutes, "peer-routes", "", "where to connect to reach members whose advertised addresses are not reachable as such (a tunnel, NAT or proxy between members): advertised=actual,... for their Raft and HTTP addresses")
 	fs.StringVar(&c.callbackAllow, "callback-allow-cidrs", "", "ranges callbacks may connect to although denied (allow wins; the cluster's own addresses stay denied)")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body; larger ones are answered 413")
 	fs.DurationVar(&c.readHeaderTimeout, "http-read-header-timeout", 10*time.Second, "how long a client may take to send its request headers")
@@ -228,6 +231,10 @@ type replicator struct {
 
 // startNode wires every layer together and starts serving.
 func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
+	routes, err := peerroute.Parse(c.peerRoutes)
+	if err != nil {
+		return nil, fmt.Errorf("--peer-routes: %w", err)
+	}
 	peers, err := parsePeers(c.peers)
 	if err != nil {
 		return nil, err
@@ -252,7 +259,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		NodeID: c.nodeID, RaftAddr: c.raftAddr, DataDir: c.dataDir, Peers: peers,
 		HeartbeatTimeout: c.heartbeat, ElectionTimeout: c.election, LeaderLeaseTimeout: c.lease,
 		SnapshotThreshold: c.snapshotThreshold, SnapshotInterval: c.snapshotInterval, TrailingLogs: c.trailingLogs,
-		StateCacheBytes: int64(c.stateCacheMB) << 20, Logger: logger, TLS: raftTLS,
+		StateCacheBytes: int64(c.stateCacheMB) << 20, Logger: logger, TLS: raftTLS, Routes: routes,
 	})
 	if err != nil {
 		return nil, err
@@ -267,7 +274,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	writeErr := func(w http.ResponseWriter, err error) { respond.Write(w, logger, err) }
 	authCfg.Tokens = state
 	cl := cluster.New(cluster.Config{Node: rn, State: state, WriteError: writeErr, Logger: logger,
-		PromoteTimeout: c.promoteTimeout, Credentials: authCfg.CredentialsFor, TLS: peerTLS})
+		PromoteTimeout: c.promoteTimeout, Credentials: authCfg.CredentialsFor, TLS: peerTLS, Routes: routes})
 	engine := actors.New(actors.Config{
 		NodeID: c.nodeID, DefaultPartitions: c.defaultPartitions, MaxApps: c.maxApps, MisfireThreshold: c.misfire, Window: c.window,
 		Workers: c.workers, Logger: logger, Retention: c.retention, RetentionInterval: c.retentionInterval,
