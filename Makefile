@@ -9,7 +9,7 @@ PLAIN_PKGS := ./eventlog/... ./internal/...
 # The bench suite's smoke profile (seconds) keeps the bench code from rotting.
 BENCH_SMOKE := ./bench/...
 
-.PHONY: build run cluster test vet bench bench-full bench-micro bench-failover bench-replay fuzz clean
+.PHONY: build run cluster test vet bench bench-full bench-micro bench-failover bench-replay fuzz chaos clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/chronicle
@@ -42,6 +42,17 @@ vet:
 test: vet
 	GORACE=halt_on_error=1 $(GO) test -race -count=1 -timeout 14m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 10m $(PLAIN_PKGS) $(BENCH_SMOKE)
+
+# The fault-injection suite (bench/chaos): a three-node cluster of the
+# real binary under a seeded schedule of kills, pauses, partitions, one-way
+# blocks, slow links and leadership transfers, with a workload and checks.
+# CHAOS_SECONDS per run, CHAOS_RUNS runs (seeds CHAOS_SEED, +1, ...; a
+# seed from the clock if unset). make test runs a 40 s run on a fixed seed.
+CHAOS_SECONDS ?= 300
+CHAOS_RUNS    ?= 1
+CHAOS_SEED    ?= 0
+chaos: build
+	$(GO) run ./bench/chaos/cmd -seconds $(CHAOS_SECONDS) -runs $(CHAOS_RUNS) -seed $(CHAOS_SEED)
 
 # Short fuzzing sessions of the input parsers (not part of make test).
 fuzz:

@@ -117,6 +117,18 @@ func (n *Node) Kill() {
 	n.cmd = nil
 }
 
+// Signal sends sig to the running process (SIGSTOP and SIGCONT pause and
+// resume it); nothing if it is not running.
+func (n *Node) Signal(sig os.Signal) error {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return nil
+	}
+	return n.cmd.Process.Signal(sig)
+}
+
+// Running reports whether the process was started and not killed.
+func (n *Node) Running() bool { return n.cmd != nil }
+
 // WaitHealthy polls the healthcheck until it answers 200.
 func (n *Node) WaitHealthy(within time.Duration) (time.Duration, error) {
 	start := time.Now()

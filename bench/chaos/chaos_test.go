@@ -1,0 +1,32 @@
+package chaos
+
+import (
+	"testing"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/bench/internal/harness"
+)
+
+// The short chaos run of `make test`: a fixed seed, 40 seconds of faults
+// and workload on this tree's binary; every check must hold, and the run
+// must have done enough to check something.
+func TestChaosShortRun(t *testing.T) {
+	root := t.TempDir()
+	bin, err := harness.EnsureBinary("", root) // built from this tree, not a stale bin/
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(Config{Bin: bin, Root: root, Seed: 20261207, Duration: 40 * time.Second, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(rep.Summary())
+	if len(rep.Violations) > 0 {
+		t.Fatalf("%d violations (seed %d): replay with go run ./bench/chaos/cmd -seed %d -seconds 40",
+			len(rep.Violations), rep.Seed, rep.Seed)
+	}
+	if rep.Creates < 100 || len(rep.Faults) < 4 || rep.LatenessN < 20 {
+		t.Fatalf("the run did too little to check: %d creates acknowledged, %d faults, %d runs measured for lateness",
+			rep.Creates, len(rep.Faults), rep.LatenessN)
+	}
+}

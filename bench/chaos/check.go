@@ -1,0 +1,232 @@
+package chaos
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"sort"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/bench/internal/harness"
+)
+
+// Report is what a run did and what its checks found.
+type Report struct {
+	Seed          int64   `json:"seed"`
+	Seconds       float64 `json:"seconds"`
+	Ops           int     `json:"ops"`
+	Acked         int     `json:"acked"`
+	Refused       int     `json:"refused"`
+	Indeterminate int     `json:"indeterminate"`
+	Creates       int     `json:"createsAcked"`
+	Deliveries    int     `json:"deliveries"`
+	Faults        []fault `json:"faults"`
+	// Lateness of first deliveries of runs due outside fault windows.
+	LatenessN   int           `json:"latenessN"`
+	LatenessP50 time.Duration `json:"latenessP50"`
+	LatenessP99 time.Duration `json:"latenessP99"`
+	LatenessMax time.Duration `json:"latenessMax"`
+	Events      int           `json:"events"`
+	Violations  []string      `json:"violations"`
+}
+
+func (r *Report) violate(format string, args ...any) {
+	if len(r.Violations) < 50 {
+		r.Violations = append(r.Violations, fmt.Sprintf(format, args...))
+	}
+}
+
+// Lateness bounds: a first delivery of a run due outside any fault window
+// (and this long after one) must come within latenessP99Target at p99.
+const (
+	faultShadow       = 2 * time.Second
+	latenessP99Target = 500 * time.Millisecond
+)
+
+// checkRuns holds the history of the clients and the receiver's
+// deliveries against the schedules' final state read from the leader:
+// every acknowledged create is kept and fired under its own run id with
+// the payload its acknowledged update gave it; an acknowledged delete
+// leaves no later call and the schedule DELETED; a refused create never
+// fires; nothing fires that no client created.
+func checkRuns(r *Report, ops []op, got map[string][]delivery, final func(id string) (string, error), faults []fault) {
+	creates := map[string]op{}
+	changes := map[string]op{}
+	for _, o := range ops {
+		switch o.Kind {
+		case "create":
+			creates[o.Key] = o
+		case "update", "delete":
+			changes[o.Key] = o
+		}
+	}
+	for key := range got {
+		if _, ok := creates[key]; !ok {
+			r.violate("deliveries for %q, which no client created", key)
+		}
+	}
+	var late []time.Duration
+	for key, c := range creates {
+		ds := got[key]
+		for _, d := range ds {
+			if c.ScheduleID != "" && d.RunID != c.ScheduleID || len(ds) > 0 && d.RunID != ds[0].RunID {
+				r.violate("%s delivered under run id %s (schedule %s, first delivery %s)", key, d.RunID, c.ScheduleID, ds[0].RunID)
+			}
+		}
+		if c.Refused() && len(ds) > 0 {
+			r.violate("create %s was refused (%d) but fired %d times", key, c.Code, len(ds))
+		}
+		if !c.Acked() {
+			continue
+		}
+		ch, changed := changes[key]
+		status, err := final(c.ScheduleID)
+		if err != nil {
+			r.violate("acknowledged create %s (%s): %v", key, c.ScheduleID, err)
+			continue
+		}
+		deleted := changed && ch.Kind == "delete"
+		switch {
+		case deleted && ch.Acked():
+			if status != "DELETED" {
+				r.violate("%s: delete acknowledged at %s, status %s", key, ch.End.Format("15:04:05.000"), status)
+			}
+			for _, d := range ds {
+				if d.At.After(ch.End) {
+					r.violate("%s: called at %s, after its delete was acknowledged at %s", key,
+						d.At.Format("15:04:05.000"), ch.End.Format("15:04:05.000"))
+				}
+			}
+			continue
+		case deleted && !ch.Refused() && status == "DELETED":
+			continue // an indeterminate delete that took
+		case status != "SUCCESS":
+			r.violate("acknowledged create %s (%s) ends %s, not SUCCESS", key, c.ScheduleID, status)
+		case len(ds) == 0:
+			r.violate("acknowledged create %s (%s) due %s never fired", key, c.ScheduleID, time.Unix(c.Due, 0).Format("15:04:05"))
+		}
+		updated := changed && ch.Kind == "update"
+		for _, d := range ds {
+			switch {
+			case updated && ch.Acked() && d.Payload != ch.Payload,
+				!updated && d.Payload != c.Payload,
+				updated && ch.Refused() && d.Payload != c.Payload,
+				updated && d.Payload != c.Payload && d.Payload != ch.Payload:
+				r.violate("%s delivered payload %q (create %q, update %q code %d)", key, d.Payload, c.Payload, ch.Payload, ch.Code)
+			}
+		}
+		if len(ds) > 0 && !inShadow(time.Unix(c.Due, 0), faults) {
+			late = append(late, ds[0].At.Sub(time.Unix(c.Due, 0)))
+		}
+	}
+	sort.Slice(late, func(i, j int) bool { return late[i] < late[j] })
+	r.LatenessN = len(late)
+	if len(late) > 0 {
+		r.LatenessP50, r.LatenessP99 = harness.Percentile(late, 50), harness.Percentile(late, 99)
+		r.LatenessMax = late[len(late)-1]
+		if r.LatenessP99 > latenessP99Target {
+			r.violate("lateness outside faults: p99 %s (target %s), max %s over %d runs", r.LatenessP99, latenessP99Target,
+				r.LatenessMax, len(late))
+		}
+	}
+}
+
+// inShadow reports whether t falls in a fault or within faultShadow after
+// it (or a second before it).
+func inShadow(t time.Time, faults []fault) bool {
+	for _, f := range faults {
+		if !t.Before(f.Start.Add(-time.Second)) && !t.After(f.End.Add(faultShadow)) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameLogs fetches every node's event log through /events once they have
+// all applied the same last seq, and reports the count of events, or why
+// they differ.
+func sameLogs(c *cluster, within time.Duration) (int, error) {
+	deadline := time.Now().Add(within)
+	for {
+		logs := make([][]byte, len(c.nodes))
+		var n int
+		var err error
+		for i, node := range c.nodes {
+			if logs[i], n, err = allEvents(c.client, node.URL()); err != nil {
+				break
+			}
+		}
+		if err == nil && bytes.Equal(logs[0], logs[1]) && bytes.Equal(logs[1], logs[2]) {
+			return n, nil
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return 0, err
+			}
+			return 0, fmt.Errorf("the nodes' event logs differ after %s", within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func allEvents(client *http.Client, base string) ([]byte, int, error) {
+	var all []json.RawMessage
+	for after := uint64(0); ; {
+		res, err := client.Get(fmt.Sprintf("%s/events?limit=1000&after=%d", base, after))
+		if err != nil {
+			return nil, 0, err
+		}
+		var page struct {
+			Events []json.RawMessage `json:"events"`
+			Next   uint64            `json:"next"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&page)
+		res.Body.Close()
+		if err != nil {
+			return nil, 0, fmt.Errorf("GET %s/events: %w", base, err)
+		}
+		if len(page.Events) == 0 {
+			b, err := json.Marshal(all)
+			return b, len(all), err
+		}
+		all, after = append(all, page.Events...), page.Next
+	}
+}
+
+// sameProjections runs `chronicle replay` on every stopped node's data
+// dir: each must rebuild its projections identically from its log, and
+// every node's projections must equal the others'.
+func sameProjections(bin string, nodes []*harness.Node) error {
+	var first map[string]string
+	for _, n := range nodes {
+		out, err := exec.Command(bin, "replay", "--data-dir", n.Dir, "--json").Output()
+		var rep struct {
+			Identical   bool `json:"identical"`
+			Projections map[string]struct {
+				Live string `json:"live"`
+			} `json:"projections"`
+		}
+		if jerr := json.Unmarshal(out, &rep); jerr != nil {
+			return fmt.Errorf("replay of %s: %v (%v)", n.ID, jerr, err)
+		}
+		if !rep.Identical {
+			return fmt.Errorf("replay of %s: its projections differ from a rebuild of its log", n.ID)
+		}
+		sums := map[string]string{}
+		for name, p := range rep.Projections {
+			sums[name] = p.Live
+		}
+		if first == nil {
+			first = sums
+			continue
+		}
+		for name, sum := range first {
+			if sums[name] != sum {
+				return fmt.Errorf("projection %s of %s differs from %s's", name, n.ID, nodes[0].ID)
+			}
+		}
+	}
+	return nil
+}

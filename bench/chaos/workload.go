@@ -1,0 +1,226 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// op is one request of the workload and what it was told.
+type op struct {
+	Kind       string // create, update, delete, get
+	Key        string // the schedule's client key (its callback path is /o/<key>)
+	Node       string
+	Start, End time.Time
+	Code       int    // HTTP status; 0: no answer (indeterminate)
+	ScheduleID string // the schedule (from the create's answer, or the one acted on)
+	Due        int64  // a create's scheduleTime (unix s)
+	Payload    string // a create's or an update's payload
+	Status     string // a get's answer
+}
+
+// Acked: the request was answered 2xx.
+func (o op) Acked() bool { return o.Code >= 200 && o.Code < 300 }
+
+// Refused: answered 4xx, the request did nothing.
+func (o op) Refused() bool { return o.Code >= 400 && o.Code < 500 }
+
+// workload sends creates, updates, deletes and reads of one-time schedules
+// through random nodes and records every answer.
+type workload struct {
+	c        *cluster
+	receiver string
+	app      string
+	rng      *rand.Rand
+	rngMu    sync.Mutex
+	client   *http.Client
+
+	mu   sync.Mutex
+	ops  []op
+	live []op // acknowledged creates, for updates, deletes and reads
+	n    int
+}
+
+func (w *workload) intn(n int) int {
+	w.rngMu.Lock()
+	defer w.rngMu.Unlock()
+	return w.rng.Intn(n)
+}
+
+// run sends requests from clients goroutines until ctx ends.
+func (w *workload) run(ctx context.Context, clients int) {
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for sleep(ctx, time.Duration(50+w.intn(150))*time.Millisecond) {
+				w.step()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (w *workload) step() {
+	node := w.c.nodes[w.intn(len(w.c.nodes))]
+	roll := w.intn(100)
+	w.mu.Lock()
+	var target *op
+	if len(w.live) > 0 {
+		t := w.live[w.intn(len(w.live))]
+		target = &t
+	}
+	w.n++
+	key := fmt.Sprintf("k%d", w.n)
+	w.mu.Unlock()
+	now := time.Now()
+	// Changes go only to schedules still a while from due: a change of a
+	// run being called is refused (409), which is right but checks nothing.
+	changeable := target != nil && target.Due > now.Unix()+2
+	o := op{Node: node.ID, Start: now}
+	switch {
+	case roll < 60 || target == nil:
+		o.Kind, o.Key, o.Due, o.Payload = "create", key, now.Unix()+1+int64(w.intn(4)), key
+		body := map[string]any{"appId": w.app, "payload": key, "scheduleTime": o.Due,
+			"callback": map[string]any{"type": "http", "details": map[string]any{"url": w.receiver + "/o/" + key, "method": "POST"}}}
+		var answer struct {
+			Data struct {
+				Schedule struct {
+					ScheduleID string `json:"scheduleId"`
+				} `json:"schedule"`
+			} `json:"data"`
+		}
+		o.Code = w.call(node.URL(), "POST", "/goscheduler/schedules", body, &answer)
+		o.ScheduleID = answer.Data.Schedule.ScheduleID
+	case roll < 75 && changeable:
+		o.Kind, o.Key, o.ScheduleID, o.Payload = "update", target.Key, target.ScheduleID, target.Key+"-v2"
+		o.Code = w.call(node.URL(), "PATCH", "/goscheduler/schedules/"+target.ScheduleID, map[string]any{"payload": o.Payload}, nil)
+	case roll < 85 && changeable:
+		o.Kind, o.Key, o.ScheduleID = "delete", target.Key, target.ScheduleID
+		o.Code = w.call(node.URL(), "DELETE", "/goscheduler/schedules/"+target.ScheduleID, nil, nil)
+	default:
+		o.Kind, o.Key, o.ScheduleID = "get", target.Key, target.ScheduleID
+		var answer struct {
+			Data struct {
+				Schedule struct {
+					Status string `json:"status"`
+				} `json:"schedule"`
+			} `json:"data"`
+		}
+		o.Code = w.call(node.URL(), "GET", "/goscheduler/schedules/"+target.ScheduleID, nil, &answer)
+		o.Status = answer.Data.Schedule.Status
+	}
+	o.End = time.Now()
+	w.mu.Lock()
+	w.ops = append(w.ops, o)
+	if o.Kind == "create" && o.Acked() {
+		w.live = append(w.live, o)
+	}
+	if o.Kind == "update" || o.Kind == "delete" {
+		// One change per schedule: a second would make the checks guess
+		// which of two indeterminate changes took.
+		w.live = removeKey(w.live, o.Key)
+	}
+	w.mu.Unlock()
+}
+
+func removeKey(ops []op, key string) []op {
+	out := ops[:0]
+	for _, o := range ops {
+		if o.Key != key {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// call sends a request and decodes a 2xx answer into out; the status is
+// 0 if no answer came (a timeout, a refused or reset connection).
+func (w *workload) call(base, method, path string, body, out any) int {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		return 0
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := w.client.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0 // the answer was cut: the client cannot know what happened
+	}
+	if out != nil && res.StatusCode/100 == 2 {
+		_ = json.Unmarshal(raw, out)
+	}
+	return res.StatusCode
+}
+
+func (w *workload) history() []op {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]op(nil), w.ops...)
+}
+
+// delivery is one callback the receiver took.
+type delivery struct {
+	Key, RunID, Payload string
+	At                  time.Time
+}
+
+// receiver records every callback; it answers 200.
+type receiver struct {
+	URL string
+	srv *http.Server
+
+	mu    sync.Mutex
+	byKey map[string][]delivery
+	all   int
+}
+
+func newReceiver() (*receiver, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rc := &receiver{URL: "http://" + ln.Addr().String(), byKey: map[string][]delivery{}}
+	rc.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		at := time.Now()
+		body, _ := io.ReadAll(r.Body)
+		d := delivery{Key: strings.TrimPrefix(r.URL.Path, "/o/"), RunID: r.Header.Get("X-Chronicle-Run-Id"),
+			Payload: string(body), At: at}
+		rc.mu.Lock()
+		rc.byKey[d.Key] = append(rc.byKey[d.Key], d)
+		rc.all++
+		rc.mu.Unlock()
+	})}
+	go func() { _ = rc.srv.Serve(ln) }()
+	return rc, nil
+}
+
+func (rc *receiver) deliveries() map[string][]delivery {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	out := make(map[string][]delivery, len(rc.byKey))
+	for k, v := range rc.byKey {
+		out[k] = append([]delivery(nil), v...)
+	}
+	return out
+}
+
+func (rc *receiver) close() { _ = rc.srv.Close() }
