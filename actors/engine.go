@@ -51,6 +51,8 @@ type Replicator interface {
 	Forward(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, error)
 	Barrier(timeout time.Duration) error
 	IsLeader() bool
+	// Term is the current Raft term.
+	Term() uint64
 	// Proposable reports whether every member reads events of type t (a
 	// rolling upgrade may not be finished).
 	Proposable(t event.Type) bool
@@ -150,6 +152,9 @@ type Engine struct {
 		epoch   uint64             // bumped on every leadership change
 		ctx     context.Context    // the current term; canceled when it ends
 		cancel  context.CancelFunc // cancels the term's timers and deliveries
+		// firedBy names this node and the Raft term it leads in, on every
+		// call it makes (delivery.HeaderFiredBy).
+		firedBy string
 	}
 	// reg is the registry of live actors (registry.go).
 	reg struct {

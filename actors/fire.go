@@ -234,7 +234,7 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 		ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: scheduledInstant(pr),
 		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,
 		FollowRedirects: s.Callback.FollowRedirects, SigningSecrets: e.signingSecrets(pr.AppID),
-		StopContract: s.StopOnCallback,
+		StopContract: s.StopOnCallback, FiredBy: e.firedBy(),
 	}
 	if p := s.Callback.NumberParam; p != "" {
 		req.Query = p + "=" + strconv.FormatUint(s.CreatedSeq, 10)

@@ -2,8 +2,16 @@ package actors
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
+
+// firedBy is this node and the term it leads in ("" while not leading).
+func (e *Engine) firedBy() string {
+	e.lead.Lock()
+	defer e.lead.Unlock()
+	return e.lead.firedBy
+}
 
 // Leading reports whether this node fires callbacks now.
 func (e *Engine) Leading() bool {
@@ -44,6 +52,7 @@ func (e *Engine) takeOver(epoch uint64) {
 		}
 		if err == nil {
 			e.lead.leading = true
+			e.lead.firedBy = fmt.Sprintf("%s/%d", e.cfg.NodeID, e.repl.Term())
 			e.lead.ctx, e.lead.cancel = context.WithCancel(context.Background())
 			ctx := e.lead.ctx
 			e.inBackground(func() { e.retain(ctx) })

@@ -163,6 +163,7 @@ func (r *fsmReplicator) Forward(evs []event.Event, timeout time.Duration) ([]raf
 
 func (r *fsmReplicator) Barrier(time.Duration) error { return nil }
 func (r *fsmReplicator) IsLeader() bool              { return true }
+func (r *fsmReplicator) Term() uint64                { return 1 }
 func (r *fsmReplicator) Proposable(event.Type) bool  { return true }
 
 func (r *fsmReplicator) set(f func(r *fsmReplicator)) {

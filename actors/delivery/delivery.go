@@ -47,6 +47,9 @@ type Request struct {
 	// StopContract: the receiver may stop the schedule with a JSON body
 	// whose "code" is 400; the Outcome then says Stop, and no retry is made.
 	StopContract bool
+	// FiredBy is the calling leader and its term, "node/term": a receiver
+	// (or a test) can tell a call of a deposed leader from its successor's.
+	FiredBy string
 }
 
 // Policy bounds the attempts of one run. Out-of-range values are
@@ -106,6 +109,7 @@ const (
 	HeaderRunID         = "X-Chronicle-Run-Id"
 	HeaderScheduledTime = "X-Chronicle-Scheduled-Time"
 	HeaderAttempt       = "X-Chronicle-Attempt"
+	HeaderFiredBy       = "X-Chronicle-Fired-By"
 )
 
 // DefaultUserAgent is sent unless the user's headers carry a User-Agent.
@@ -388,6 +392,9 @@ func (c *Client) newRequest(ctx context.Context, req Request, n int) (*http.Requ
 	// RFC 3339 in UTC, with milliseconds only for a sub-second due time.
 	hr.Header.Set(HeaderScheduledTime, formatScheduled(req.ScheduledTime))
 	hr.Header.Set(HeaderAttempt, strconv.Itoa(n))
+	if req.FiredBy != "" {
+		hr.Header.Set(HeaderFiredBy, req.FiredBy)
+	}
 	return hr, nil
 }
 

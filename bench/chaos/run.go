@@ -50,6 +50,14 @@ func Run(cfg Config) (Report, error) {
 	if err := register(w); err != nil {
 		return rep, err
 	}
+	var crons []cronJob
+	for i := 0; i < 2; i++ {
+		j, err := w.createCron(fmt.Sprintf("cron%d", i), 20*time.Second)
+		if err != nil {
+			return rep, err
+		}
+		crons = append(crons, j)
+	}
 	nem := &nemesis{c: c, rng: rand.New(rand.NewSource(cfg.Seed)), logf: cfg.Logf}
 
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Duration)
@@ -66,6 +74,11 @@ func Run(cfg Config) (Report, error) {
 	leader, err := c.waitLeader(30 * time.Second)
 	if err != nil {
 		return rep, fmt.Errorf("after the faults: %w", err)
+	}
+	for i := range crons {
+		if err := w.deleteCron(&crons[i], 20*time.Second); err != nil {
+			rep.violate("%v", err)
+		}
 	}
 	ops := w.history()
 	settle(rc, ops, 30*time.Second)
@@ -108,6 +121,7 @@ func Run(cfg Config) (Report, error) {
 		rep.Deliveries += len(ds)
 	}
 	checkRuns(&rep, ops, got, final, rep.Faults)
+	checkCrons(&rep, crons, got)
 	if rep.Events, err = sameLogs(c, 30*time.Second); err != nil {
 		rep.violate("logs: %v", err)
 	}
@@ -171,8 +185,8 @@ func settle(rc *receiver, ops []op, within time.Duration) {
 func (r Report) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d: %.0f s, %d ops (%d acknowledged, %d refused, %d indeterminate), %d creates acknowledged, "+
-		"%d deliveries, %d faults, %d events\n", r.Seed, r.Seconds, r.Ops, r.Acked, r.Refused, r.Indeterminate, r.Creates,
-		r.Deliveries, len(r.Faults), r.Events)
+		"%d deliveries (%d cron occurrences), %d faults, %d events\n", r.Seed, r.Seconds, r.Ops, r.Acked, r.Refused, r.Indeterminate,
+		r.Creates, r.Deliveries, r.CronRuns, len(r.Faults), r.Events)
 	fmt.Fprintf(&b, "lateness outside faults over %d runs: p50 %s p99 %s max %s\n", r.LatenessN, r.LatenessP50, r.LatenessP99, r.LatenessMax)
 	kinds := map[string]int{}
 	for _, f := range r.Faults {

@@ -171,6 +171,61 @@ func (w *workload) call(base, method, path string, body, out any) int {
 	return res.StatusCode
 }
 
+// cronJob is a cron of the workload: it fires every second from its
+// creation to its deletion.
+type cronJob struct {
+	Key, ScheduleID string
+	Created         time.Time // its create was acknowledged
+	DeleteSent      time.Time // its delete was first sent
+	Deleted         time.Time // its delete was acknowledged (or found done)
+}
+
+// createCron creates a cron firing every second, through whichever node
+// acknowledges it.
+func (w *workload) createCron(key string, within time.Duration) (cronJob, error) {
+	deadline := time.Now().Add(within)
+	for {
+		node := w.c.nodes[w.intn(len(w.c.nodes))]
+		var answer struct {
+			Data struct {
+				Schedule struct {
+					ScheduleID string `json:"scheduleId"`
+				} `json:"schedule"`
+			} `json:"data"`
+		}
+		code := w.call(node.URL(), "POST", "/goscheduler/schedules", map[string]any{"appId": w.app, "payload": key,
+			"cronExpression": "* * * * * *",
+			"callback":       map[string]any{"type": "http", "details": map[string]any{"url": w.receiver + "/c/" + key, "method": "POST"}}}, &answer)
+		if code == 200 {
+			return cronJob{Key: "/c/" + key, ScheduleID: answer.Data.Schedule.ScheduleID, Created: time.Now()}, nil
+		}
+		// Without an answer it may exist all the same: its calls carry
+		// another schedule's run ids under the same key (see checkCrons).
+		if time.Now().After(deadline) {
+			return cronJob{}, fmt.Errorf("create cron %s: HTTP %d", key, code)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// deleteCron deletes a cron through whichever node acknowledges it.
+func (w *workload) deleteCron(j *cronJob, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	j.DeleteSent = time.Now()
+	for tried := false; ; tried = true {
+		node := w.c.nodes[w.intn(len(w.c.nodes))]
+		code := w.call(node.URL(), "DELETE", "/goscheduler/schedules/"+j.ScheduleID, nil, nil)
+		if code == 200 || code == 404 && tried { // 404 after a try without an answer: that one took
+			j.Deleted = time.Now()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("delete cron %s: HTTP %d", j.Key, code)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func (w *workload) history() []op {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -180,6 +235,8 @@ func (w *workload) history() []op {
 // delivery is one callback the receiver took.
 type delivery struct {
 	Key, RunID, Payload string
+	FiredBy             string // "node/term" of the calling leader
+	Scheduled           int64  // the run's scheduled time (unix s)
 	At                  time.Time
 }
 
@@ -202,8 +259,12 @@ func newReceiver() (*receiver, error) {
 	rc.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		at := time.Now()
 		body, _ := io.ReadAll(r.Body)
+		// One-time schedules call /o/<key>, crons /c/<key> (kept whole).
 		d := delivery{Key: strings.TrimPrefix(r.URL.Path, "/o/"), RunID: r.Header.Get("X-Chronicle-Run-Id"),
-			Payload: string(body), At: at}
+			Payload: string(body), FiredBy: r.Header.Get("X-Chronicle-Fired-By"), At: at}
+		if t, err := time.Parse(time.RFC3339, r.Header.Get("X-Chronicle-Scheduled-Time")); err == nil {
+			d.Scheduled = t.Unix()
+		}
 		rc.mu.Lock()
 		rc.byKey[d.Key] = append(rc.byKey[d.Key], d)
 		rc.all++
