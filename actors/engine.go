@@ -280,6 +280,11 @@ func (e *Engine) stamp(now time.Time, actor string, p event.Payload) (event.Even
 	return ev, err
 }
 
+// Linearize returns once this node has applied every write acknowledged
+// before it was called, by any node: a read after it is linearizable (the
+// leader confirms its commit index with a quorum; a follower applies it).
+func (e *Engine) Linearize() error { return e.catchUp() }
+
 // catchUp makes this node's projections as fresh as the leader's.
 func (e *Engine) catchUp() error {
 	_, err := e.repl.Forward(nil, e.cfg.ProposeTimeout)

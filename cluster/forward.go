@@ -23,6 +23,7 @@ type replica interface {
 	Term() uint64
 	Propose(evs []event.Event, timeout time.Duration) ([]raftfsm.Result, uint64, error)
 	WaitApplied(index uint64, timeout time.Duration) bool
+	ReadIndex(timeout time.Duration) (uint64, error)
 	// Proposable reports whether every member reads events of type t.
 	Proposable(t event.Type) bool
 }
@@ -82,11 +83,18 @@ func (f *Forwarder) Forward(evs []event.Event, timeout time.Duration) ([]raftfsm
 	return results, nil
 }
 
-// CatchUp makes this node's projections as fresh as the leader's: it
-// returns once this node has applied everything the leader had
-// acknowledged when asked.
+// CatchUp makes this node's projections as fresh as the cluster's: it
+// returns once this node has applied every write acknowledged (by any
+// node) before it was called, which makes a read after it linearizable.
 func (f *Forwarder) CatchUp(timeout time.Duration) error {
 	if f.node.IsLeader() {
+		index, err := f.node.ReadIndex(timeout)
+		if err != nil {
+			return err
+		}
+		if !f.node.WaitApplied(index, timeout) {
+			return fmt.Errorf("%w: read index %d not applied within %s", raftfsm.ErrNoLeader, index, timeout)
+		}
 		return nil
 	}
 	_, err := f.send(nil, timeout)

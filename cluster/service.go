@@ -19,8 +19,8 @@ import (
 type proposer interface {
 	leaderLog
 	NodeID() string
-	VerifyLeader() error
-	AppliedIndex() uint64
+	// ReadIndex is the commit index, confirmed as the cluster's.
+	ReadIndex(timeout time.Duration) (uint64, error)
 }
 
 // Service is the leader's side of forwarded events (ForwardPath). A
@@ -78,8 +78,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // audit history (when, by which node) nor a field this build does not
 // read. A batch with anything the leader would not have proposed itself
 // is refused whole (errkind.Invalid: 400), and nothing of it is committed.
-// With no events it is a catch-up: the answer is the index a follower must
-// apply to have seen every write acknowledged so far.
+// With no events it is a catch-up: the answer is the read index, which a
+// follower must apply to have seen every write acknowledged so far.
 func (s *Service) Take(body []byte, version int) ([]byte, error) {
 	evs, err := raftfsm.DecodeCommand(body)
 	if err != nil {
@@ -111,10 +111,13 @@ func (s *Service) Take(body []byte, version int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: forwarded batch reached a follower", raftfsm.ErrNotLeader)
 	}
 	if len(stamped) == 0 {
-		if err := s.node.VerifyLeader(); err != nil {
+		// The read index, not this node's applied index: a write a
+		// follower acknowledged is committed but may not be applied here
+		// yet, and a follower reading after this must see it.
+		index, err := s.node.ReadIndex(s.timeout)
+		if err != nil {
 			return nil, err
 		}
-		index := s.node.AppliedIndex()
 		s.nudge.commit(index)
 		return encodeResults(version, index, nil), nil
 	}

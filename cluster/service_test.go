@@ -57,10 +57,10 @@ func newFSMLeader(t testing.TB) *fsmLeader {
 	return l
 }
 
-func (l *fsmLeader) NodeID() string       { return "n1" }
-func (l *fsmLeader) IsLeader() bool       { return l.leading }
-func (l *fsmLeader) VerifyLeader() error  { return nil }
-func (l *fsmLeader) AppliedIndex() uint64 { return l.fsm.AppliedIndex() }
+func (l *fsmLeader) NodeID() string                          { return "n1" }
+func (l *fsmLeader) IsLeader() bool                          { return l.leading }
+func (l *fsmLeader) AppliedIndex() uint64                    { return l.fsm.AppliedIndex() }
+func (l *fsmLeader) ReadIndex(time.Duration) (uint64, error) { return l.fsm.AppliedIndex(), nil }
 
 // LastIndex is beyond any index a follower waits for: no empty entries.
 func (l *fsmLeader) LastIndex() uint64 { return math.MaxUint64 }
@@ -209,8 +209,9 @@ func (f *fakeFollower) Term() uint64   { return f.term }
 func (f *fakeFollower) Propose([]event.Event, time.Duration) ([]raftfsm.Result, uint64, error) {
 	return nil, 0, raftfsm.ErrNotLeader
 }
-func (f *fakeFollower) WaitApplied(uint64, time.Duration) bool { return true }
-func (f *fakeFollower) Proposable(event.Type) bool             { return true }
+func (f *fakeFollower) WaitApplied(uint64, time.Duration) bool  { return true }
+func (f *fakeFollower) ReadIndex(time.Duration) (uint64, error) { return 0, nil }
+func (f *fakeFollower) Proposable(event.Type) bool              { return true }
 
 // A follower answers a forwarded create's rejection exactly as the leader
 // would: the same message, and the same rejection for errors.Is.

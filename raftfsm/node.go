@@ -124,6 +124,9 @@ type Node struct {
 
 	schema schemaGate  // which event schema to propose in (schema.go)
 	caught atomic.Bool // applied what the leader had committed, once (CaughtUp)
+	// readyTerm is the term in which this node, leading, committed a
+	// barrier: its commit index is the cluster's (ReadIndex).
+	readyTerm atomic.Uint64
 
 	mu        sync.Mutex
 	listeners []func(isLeader bool)
@@ -405,6 +408,31 @@ func MergeResults(refused, applied []Result) []Result {
 // VerifyLeader confirms with a quorum that this node still leads: after it,
 // the applied index covers every write acknowledged so far.
 func (n *Node) VerifyLeader() error { return n.mapErr(n.raft.VerifyLeader().Error()) }
+
+// ReadIndex is the Raft read index (the Raft thesis, section 6.4): this
+// leader's commit index, confirmed as the cluster's by a round of
+// heartbeats to a quorum after it was read. A node that has applied it
+// sees every write acknowledged before ReadIndex was called. A new
+// leader's commit index is the cluster's only once it has committed an
+// entry of its own term: the first read index of a term waits for a
+// barrier entry.
+func (n *Node) ReadIndex(timeout time.Duration) (uint64, error) {
+	term := n.raft.CurrentTerm()
+	if n.readyTerm.Load() != term {
+		if err := n.Barrier(timeout); err != nil {
+			return 0, err
+		}
+		n.readyTerm.Store(term)
+	}
+	index := n.raft.CommitIndex()
+	if err := n.VerifyLeader(); err != nil {
+		return 0, err
+	}
+	if n.raft.CurrentTerm() != term {
+		return 0, fmt.Errorf("%w: leadership changed while reading the commit index", ErrNotLeader)
+	}
+	return index, nil
+}
 
 // LastIndex is the index of the last entry in this node's Raft log.
 func (n *Node) LastIndex() uint64 { return n.raft.LastIndex() }

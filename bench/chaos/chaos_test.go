@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,7 +18,8 @@ func TestChaosShortRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(Config{Bin: bin, Root: root, Seed: 20261207, Duration: 40 * time.Second, Logf: t.Logf})
+	rep, err := Run(Config{Bin: bin, Root: root, Seed: 20261207, Duration: 40 * time.Second, Logf: t.Logf,
+		OutDir: filepath.Join(os.TempDir(), "chronicle-chaos")}) // kept after the test, for a failure's files
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +28,7 @@ func TestChaosShortRun(t *testing.T) {
 		t.Fatalf("%d violations (seed %d): replay with go run ./bench/chaos/cmd -seed %d -seconds 40",
 			len(rep.Violations), rep.Seed, rep.Seed)
 	}
-	if rep.Creates < 100 || len(rep.Faults) < 4 || rep.LatenessN < 20 {
+	if rep.Creates < 100 || len(rep.Faults) < 4 || rep.LatenessN < 20 || rep.CronRuns < 60 || rep.Linearizable != "Ok" {
 		t.Fatalf("the run did too little to check: %d creates acknowledged, %d faults, %d runs measured for lateness",
 			rep.Creates, len(rep.Faults), rep.LatenessN)
 	}

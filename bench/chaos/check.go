@@ -32,7 +32,11 @@ type Report struct {
 	LatenessMax time.Duration `json:"latenessMax"`
 	Events      int           `json:"events"`
 	CronRuns    int           `json:"cronRuns"` // occurrences of the crons called
-	Violations  []string      `json:"violations"`
+	// LinearizableOps were checked by porcupine; Linearizable is its
+	// verdict (Ok, Illegal, or Unknown if it ran out of time).
+	LinearizableOps int      `json:"linearizableOps"`
+	Linearizable    string   `json:"linearizable"`
+	Violations      []string `json:"violations"`
 }
 
 func (r *Report) violate(format string, args ...any) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ type Config struct {
 	Seed     int64         // the fault schedule's and the workload's
 	Duration time.Duration // of faults and workload; settling comes after
 	Clients  int           // concurrent workload clients (default 3)
+	OutDir   string        // where a failed check's files go (default bench/results)
 	Logf     func(format string, args ...any)
 }
 
@@ -122,6 +124,10 @@ func Run(cfg Config) (Report, error) {
 	}
 	checkRuns(&rep, ops, got, final, rep.Faults)
 	checkCrons(&rep, crons, got)
+	if cfg.OutDir == "" {
+		cfg.OutDir = filepath.Join("bench", "results")
+	}
+	checkLinearizable(&rep, ops, cfg.OutDir)
 	if rep.Events, err = sameLogs(c, 30*time.Second); err != nil {
 		rep.violate("logs: %v", err)
 	}
@@ -188,6 +194,7 @@ func (r Report) Summary() string {
 		"%d deliveries (%d cron occurrences), %d faults, %d events\n", r.Seed, r.Seconds, r.Ops, r.Acked, r.Refused, r.Indeterminate,
 		r.Creates, r.Deliveries, r.CronRuns, len(r.Faults), r.Events)
 	fmt.Fprintf(&b, "lateness outside faults over %d runs: p50 %s p99 %s max %s\n", r.LatenessN, r.LatenessP50, r.LatenessP99, r.LatenessMax)
+	fmt.Fprintf(&b, "linearizability of %d operations on schedules: %s\n", r.LinearizableOps, r.Linearizable)
 	kinds := map[string]int{}
 	for _, f := range r.Faults {
 		kinds[f.Kind]++

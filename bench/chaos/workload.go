@@ -24,7 +24,9 @@ type op struct {
 	ScheduleID string // the schedule (from the create's answer, or the one acted on)
 	Due        int64  // a create's scheduleTime (unix s)
 	Payload    string // a create's or an update's payload
-	Status     string // a get's answer
+	Status     string // a get's answer: the status
+	Observed   string // a get's answer: the payload
+	Client     int    // which workload client sent it
 }
 
 // Acked: the request was answered 2xx.
@@ -58,19 +60,19 @@ func (w *workload) intn(n int) int {
 // run sends requests from clients goroutines until ctx ends.
 func (w *workload) run(ctx context.Context, clients int) {
 	var wg sync.WaitGroup
-	for i := 0; i < clients; i++ {
+	for client := 0; client < clients; client++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for sleep(ctx, time.Duration(50+w.intn(150))*time.Millisecond) {
-				w.step()
+				w.step(client)
 			}
 		}()
 	}
 	wg.Wait()
 }
 
-func (w *workload) step() {
+func (w *workload) step(client int) {
 	node := w.c.nodes[w.intn(len(w.c.nodes))]
 	roll := w.intn(100)
 	w.mu.Lock()
@@ -86,7 +88,7 @@ func (w *workload) step() {
 	// Changes go only to schedules still a while from due: a change of a
 	// run being called is refused (409), which is right but checks nothing.
 	changeable := target != nil && target.Due > now.Unix()+2
-	o := op{Node: node.ID, Start: now}
+	o := op{Node: node.ID, Start: now, Client: client}
 	switch {
 	case roll < 60 || target == nil:
 		o.Kind, o.Key, o.Due, o.Payload = "create", key, now.Unix()+1+int64(w.intn(4)), key
@@ -112,12 +114,13 @@ func (w *workload) step() {
 		var answer struct {
 			Data struct {
 				Schedule struct {
-					Status string `json:"status"`
+					Status  string `json:"status"`
+					Payload string `json:"payload"`
 				} `json:"schedule"`
 			} `json:"data"`
 		}
-		o.Code = w.call(node.URL(), "GET", "/goscheduler/schedules/"+target.ScheduleID, nil, &answer)
-		o.Status = answer.Data.Schedule.Status
+		o.Code = w.call(node.URL(), "GET", "/goscheduler/schedules/"+target.ScheduleID+"?consistency=linearizable", nil, &answer)
+		o.Status, o.Observed = answer.Data.Schedule.Status, answer.Data.Schedule.Payload
 	}
 	o.End = time.Now()
 	w.mu.Lock()

@@ -45,7 +45,14 @@ func TestPartitionedLeaderIsReplacedAndRejoins(t *testing.T) {
 	old, followers := leaderAndFollowers(t, nodes)
 	rc := newReceiver(t)
 	followers[0].registerApp("net", 2)
-	followers[1].createOnce("net", time.Now().Unix()+1, rc.url("/before"), "POST", "before")
+	before := followers[1].createOnce("net", time.Now().Unix()+1, rc.url("/before"), "POST", "before")
+	// A linearizable read on another node sees the write at once.
+	if code, r := followers[0].call("GET", "/goscheduler/schedules/"+before.ScheduleID+"?consistency=linearizable", nil); code != 200 {
+		t.Fatalf("linearizable read of a write acknowledged by another node: %d %s", code, r.raw)
+	}
+	if code, _ := followers[0].call("GET", "/goscheduler/schedules/"+before.ScheduleID+"?consistency=strong", nil); code != 400 {
+		t.Fatalf("consistency=strong: %d, want 400", code)
+	}
 	waitFor(t, 10*time.Second, "a run before the partition", func() bool { return len(rc.hitsFor("/before")) == 1 })
 
 	fnet.Partition([]string{old.cfg.nodeID}, []string{followers[0].cfg.nodeID, followers[1].cfg.nodeID})
@@ -60,6 +67,14 @@ func TestPartitionedLeaderIsReplacedAndRejoins(t *testing.T) {
 	}
 	if code, r := old.call("POST", "/goscheduler/schedules", body("/isolated")); code == 200 {
 		t.Fatalf("the isolated old leader acknowledged a write: %s", r.raw)
+	}
+	// It still answers reads of its own view, but not linearizable ones:
+	// it cannot confirm with a quorum that nothing newer was acknowledged.
+	if code, _ := old.call("GET", "/goscheduler/schedules/"+before.ScheduleID, nil); code != 200 {
+		t.Fatalf("the isolated node's own view: %d", code)
+	}
+	if code, r := old.call("GET", "/goscheduler/schedules/"+before.ScheduleID+"?consistency=linearizable", nil); code != 503 {
+		t.Fatalf("a linearizable read on the isolated old leader: %d %s, want 503", code, r.raw)
 	}
 	var during string
 	waitFor(t, 15*time.Second, "a write through the majority", func() bool {

@@ -35,6 +35,9 @@ type Commands interface {
 	ResumeSchedule(ctx context.Context, id string) (projections.Schedule, error)
 	// TriggerRun fires a cron's run now and returns its run id.
 	TriggerRun(ctx context.Context, id string) (string, error)
+	// Linearize returns once this node has applied every write the
+	// cluster acknowledged before it was called.
+	Linearize() error
 	// Upcoming returns up to n occurrences of a cron strictly after unix
 	// time after (its cron actor computes them).
 	Upcoming(ctx context.Context, s projections.Schedule, after int64, n int) ([]int64, error)
@@ -369,6 +372,17 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 }
 
 func (a *API) getSchedule(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	switch c := r.URL.Query().Get("consistency"); c {
+	case "":
+		// This node's projections: read-your-writes on the node that
+		// answered them, possibly behind another node's.
+	case "linearizable":
+		if err := a.cmd.Linearize(); err != nil {
+			return err
+		}
+	default:
+		return badRequest("consistency must be linearizable (or left out for this node's view), not %q", truncate(c, 40))
+	}
 	s, err := a.findSchedule(r, ps.ByName("id"), false)
 	if err != nil {
 		return err
