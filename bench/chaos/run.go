@@ -85,13 +85,7 @@ func Run(cfg Config) (Report, error) {
 	ops := w.history()
 	settle(rc, ops, 30*time.Second)
 	final := func(id string) (string, error) {
-		var answer struct {
-			Data struct {
-				Schedule struct {
-					Status string `json:"status"`
-				} `json:"schedule"`
-			} `json:"data"`
-		}
+		var answer scheduleAnswer
 		for try := 0; ; try++ {
 			code := w.call(leader.URL(), "GET", "/goscheduler/schedules/"+id, nil, &answer)
 			if code == 200 {

@@ -94,13 +94,7 @@ func (w *workload) step(client int) {
 		o.Kind, o.Key, o.Due, o.Payload = "create", key, now.Unix()+1+int64(w.intn(4)), key
 		body := map[string]any{"appId": w.app, "payload": key, "scheduleTime": o.Due,
 			"callback": map[string]any{"type": "http", "details": map[string]any{"url": w.receiver + "/o/" + key, "method": "POST"}}}
-		var answer struct {
-			Data struct {
-				Schedule struct {
-					ScheduleID string `json:"scheduleId"`
-				} `json:"schedule"`
-			} `json:"data"`
-		}
+		var answer scheduleAnswer
 		o.Code = w.call(node.URL(), "POST", "/goscheduler/schedules", body, &answer)
 		o.ScheduleID = answer.Data.Schedule.ScheduleID
 	case roll < 75 && changeable:
@@ -111,14 +105,7 @@ func (w *workload) step(client int) {
 		o.Code = w.call(node.URL(), "DELETE", "/goscheduler/schedules/"+target.ScheduleID, nil, nil)
 	default:
 		o.Kind, o.Key, o.ScheduleID = "get", target.Key, target.ScheduleID
-		var answer struct {
-			Data struct {
-				Schedule struct {
-					Status  string `json:"status"`
-					Payload string `json:"payload"`
-				} `json:"schedule"`
-			} `json:"data"`
-		}
+		var answer scheduleAnswer
 		o.Code = w.call(node.URL(), "GET", "/goscheduler/schedules/"+target.ScheduleID+"?consistency=linearizable", nil, &answer)
 		o.Status, o.Observed = answer.Data.Schedule.Status, answer.Data.Schedule.Payload
 	}
@@ -144,6 +131,17 @@ func removeKey(ops []op, key string) []op {
 		}
 	}
 	return out
+}
+
+// scheduleAnswer is the native API's answer holding one schedule.
+type scheduleAnswer struct {
+	Data struct {
+		Schedule struct {
+			ScheduleID string `json:"scheduleId"`
+			Status     string `json:"status"`
+			Payload    string `json:"payload"`
+		} `json:"schedule"`
+	} `json:"data"`
 }
 
 // call sends a request and decodes a 2xx answer into out; the status is
@@ -189,13 +187,7 @@ func (w *workload) createCron(key string, within time.Duration) (cronJob, error)
 	deadline := time.Now().Add(within)
 	for {
 		node := w.c.nodes[w.intn(len(w.c.nodes))]
-		var answer struct {
-			Data struct {
-				Schedule struct {
-					ScheduleID string `json:"scheduleId"`
-				} `json:"schedule"`
-			} `json:"data"`
-		}
+		var answer scheduleAnswer
 		code := w.call(node.URL(), "POST", "/goscheduler/schedules", map[string]any{"appId": w.app, "payload": key,
 			"cronExpression": "* * * * * *",
 			"callback":       map[string]any{"type": "http", "details": map[string]any{"url": w.receiver + "/c/" + key, "method": "POST"}}}, &answer)
