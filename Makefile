@@ -9,7 +9,7 @@ PLAIN_PKGS := ./eventlog/... ./internal/...
 # The bench suite's smoke profile (seconds) keeps the bench code from rotting.
 BENCH_SMOKE := ./bench/...
 
-.PHONY: build run cluster test vet bench bench-full bench-micro bench-failover bench-replay fuzz chaos clean
+.PHONY: build run cluster test vet bench bench-full bench-micro bench-failover bench-replay fuzz chaos soak clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/chronicle
@@ -53,6 +53,15 @@ CHAOS_RUNS    ?= 1
 CHAOS_SEED    ?= 0
 chaos: build
 	$(GO) run ./bench/chaos/cmd -seconds $(CHAOS_SECONDS) -runs $(CHAOS_RUNS) -seed $(CHAOS_SEED)
+
+# The soak profile (bench/soak): one node at a steady mix (SOAK_RATE
+# runs/s created and fired, a cron, reads) for SOAK_MINUTES, reporting RSS,
+# heap, goroutines, open files, data dir and lateness every minute, and
+# flagging any series still growing over the last third. Run by hand.
+SOAK_MINUTES ?= 60
+SOAK_RATE    ?= 1000
+soak: build
+	$(GO) run ./bench/soak -minutes $(SOAK_MINUTES) -rate $(SOAK_RATE)
 
 # Short fuzzing sessions of the input parsers (not part of make test).
 fuzz:
