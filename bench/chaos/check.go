@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +38,35 @@ type Report struct {
 	LinearizableOps int      `json:"linearizableOps"`
 	Linearizable    string   `json:"linearizable"`
 	Violations      []string `json:"violations"`
+	// Excerpt is the history of the schedules the violations name: what
+	// the clients sent and were told, and the calls the receiver took.
+	Excerpt []string `json:"excerpt,omitempty"`
+}
+
+var violationKey = regexp.MustCompile(`\b(k\d+|/c/cron\d+)\b`)
+
+// excerpt fills r.Excerpt with the history of up to five keys the
+// violations name.
+func (r *Report) excerpt(ops []op, got map[string][]delivery) {
+	seen := map[string]bool{}
+	for _, v := range r.Violations {
+		for _, key := range violationKey.FindAllString(v, -1) {
+			if seen[key] || len(seen) == 5 {
+				continue
+			}
+			seen[key] = true
+			for _, o := range ops {
+				if o.Key == key {
+					r.Excerpt = append(r.Excerpt, fmt.Sprintf("%s %s..%s %s via %s → %d %s %s", key, o.Start.Format("15:04:05.000"),
+						o.End.Format("15:04:05.000"), o.Kind, o.Node, o.Code, o.Status, o.Observed))
+				}
+			}
+			for _, d := range got[key] {
+				r.Excerpt = append(r.Excerpt, fmt.Sprintf("%s %s called: run %s by %s, payload %q", key, d.At.Format("15:04:05.000"),
+					d.RunID, d.FiredBy, d.Payload))
+			}
+		}
+	}
 }
 
 func (r *Report) violate(format string, args ...any) {

@@ -122,6 +122,7 @@ func Run(cfg Config) (Report, error) {
 		cfg.OutDir = filepath.Join("bench", "results")
 	}
 	checkLinearizable(&rep, ops, cfg.OutDir)
+	rep.excerpt(ops, got)
 	if rep.Events, err = sameLogs(c, 30*time.Second); err != nil {
 		rep.violate("logs: %v", err)
 	}
@@ -199,6 +200,14 @@ func (r Report) Summary() string {
 	}
 	for _, v := range r.Violations {
 		fmt.Fprintf(&b, "VIOLATION %s\n", v)
+	}
+	if len(r.Violations) > 0 {
+		for _, f := range r.Faults {
+			fmt.Fprintf(&b, "  fault %s\n", f)
+		}
+		for _, line := range r.Excerpt {
+			fmt.Fprintf(&b, "  history %s\n", line)
+		}
 	}
 	return b.String()
 }
