@@ -40,6 +40,19 @@ func echo(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// proxied is a network with one proxy, carrying a's connections to an
+// echo server standing for b.
+func proxied(t *testing.T) (*Net, *Proxy) {
+	t.Helper()
+	n := New()
+	t.Cleanup(n.Close)
+	p, err := n.Proxy("a", "b", echo(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, p
+}
+
 // client is a connection through a proxy, reading lines in the background.
 type client struct {
 	c     net.Conn
@@ -79,12 +92,7 @@ func (c *client) next(d time.Duration) string {
 }
 
 func TestBytesFlowUntilBlockedAndArriveAfterHeal(t *testing.T) {
-	n := New()
-	defer n.Close()
-	p, err := n.Proxy("a", "b", echo(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, p := proxied(t)
 	c := dial(t, p.Addr())
 	if got := c.next(2 * time.Second); got != "hi" {
 		t.Fatalf("greeting %q", got)
@@ -112,12 +120,7 @@ func TestBytesFlowUntilBlockedAndArriveAfterHeal(t *testing.T) {
 // A one-way block leaves the other direction open: b's greeting to a new
 // connection arrives while a's bytes to b stall.
 func TestOneWayBlock(t *testing.T) {
-	n := New()
-	defer n.Close()
-	p, err := n.Proxy("a", "b", echo(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, p := proxied(t)
 	n.Block("a", "b")
 	c := dial(t, p.Addr())
 	if got := c.next(2 * time.Second); got != "hi" {
@@ -144,12 +147,7 @@ func TestOneWayBlock(t *testing.T) {
 }
 
 func TestDelayKeepsOrder(t *testing.T) {
-	n := New()
-	defer n.Close()
-	p, err := n.Proxy("a", "b", echo(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, p := proxied(t)
 	c := dial(t, p.Addr())
 	c.next(2 * time.Second)
 	n.Delay("a", "b", 150*time.Millisecond)
@@ -187,12 +185,7 @@ func TestPartitionAndWildcards(t *testing.T) {
 
 // Cut resets the connections a proxy carries; new ones work.
 func TestCut(t *testing.T) {
-	n := New()
-	defer n.Close()
-	p, err := n.Proxy("a", "b", echo(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p := proxied(t)
 	c := dial(t, p.Addr())
 	c.next(2 * time.Second)
 	p.Cut()
