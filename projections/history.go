@@ -225,6 +225,22 @@ type EventPage struct {
 	More   bool
 }
 
+// Views renders the page's events as the APIs show them, and returns the
+// cursor of the next page: the last seq listed, or after if none was.
+func (p EventPage) Views(after uint64) ([]event.View, uint64, error) {
+	views := make([]event.View, 0, len(p.Events))
+	next := after
+	for _, ev := range p.Events {
+		v, err := ev.View()
+		if err != nil {
+			return nil, 0, fmt.Errorf("event %d: %w", ev.Seq, err)
+		}
+		views = append(views, v)
+		next = max(next, ev.Seq)
+	}
+	return views, next, nil
+}
+
 // ScheduleEvents returns the events about schedule id (for a cron, its
 // runs' events too) with seq > after, at most limit.
 func (q Reader) ScheduleEvents(id string, after uint64, limit int) (EventPage, error) {

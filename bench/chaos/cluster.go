@@ -129,7 +129,6 @@ func (c *cluster) ids() []string {
 
 func (c *cluster) close() {
 	for _, n := range c.nodes {
-		_ = n.Signal(sigCont) // a paused process does not die of SIGKILL until resumed on some kernels
 		n.Kill()
 	}
 	c.fnet.Close()

@@ -10,10 +10,13 @@ import (
 )
 
 // faultyCluster starts n child nodes whose Raft and node-to-node HTTP
-// connections all go through proxies of fnet (--peer-routes), one per
-// ordered pair of nodes, so the test can cut any link one way or both.
-func faultyCluster(t *testing.T, n int, fnet *faultnet.Net) []*testNode {
+// connections all go through proxies of the returned network
+// (--peer-routes), one per ordered pair of nodes, so the test can cut any
+// link one way or both.
+func faultyCluster(t *testing.T, n int) ([]*testNode, *faultnet.Net) {
 	t.Helper()
+	fnet := faultnet.New()
+	t.Cleanup(fnet.Close)
 	return makeCluster(t, n, clusterOpts{child: true, prepare: func(nodes []*testNode) {
 		for _, a := range nodes {
 			var routes []string
@@ -31,7 +34,14 @@ func faultyCluster(t *testing.T, n int, fnet *faultnet.Net) []*testNode {
 			}
 			a.cfg.peerRoutes = strings.Join(routes, ",")
 		}
-	}})
+	}}), fnet
+}
+
+// soonBody is a create of a one-time schedule of app due in a second or
+// two, calling url with payload path.
+func soonBody(app, url, path string) map[string]any {
+	return map[string]any{"appId": app, "payload": path, "scheduleTime": time.Now().Unix() + 2,
+		"callback": map[string]any{"type": "http", "details": map[string]any{"url": url, "method": "POST"}}}
 }
 
 // A leader cut off from both followers cannot commit: a write to it is
@@ -39,9 +49,7 @@ func faultyCluster(t *testing.T, n int, fnet *faultnet.Net) []*testNode {
 // writes and fires them; after the heal the old leader follows, and every
 // node holds the same log.
 func TestPartitionedLeaderIsReplacedAndRejoins(t *testing.T) {
-	fnet := faultnet.New()
-	t.Cleanup(fnet.Close)
-	nodes := faultyCluster(t, 3, fnet)
+	nodes, fnet := faultyCluster(t, 3)
 	old, followers := leaderAndFollowers(t, nodes)
 	rc := newReceiver(t)
 	followers[0].registerApp("net", 2)
@@ -61,10 +69,7 @@ func TestPartitionedLeaderIsReplacedAndRejoins(t *testing.T) {
 		v := followers[0].cluster()
 		return v.LeaderID != "" && v.LeaderID != old.cfg.nodeID
 	})
-	body := func(path string) map[string]any {
-		return map[string]any{"appId": "net", "payload": path, "scheduleTime": time.Now().Unix() + 2,
-			"callback": map[string]any{"type": "http", "details": map[string]any{"url": rc.url(path), "method": "POST"}}}
-	}
+	body := func(path string) map[string]any { return soonBody("net", rc.url(path), path) }
 	if code, r := old.call("POST", "/goscheduler/schedules", body("/isolated")); code == 200 {
 		t.Fatalf("the isolated old leader acknowledged a write: %s", r.raw)
 	}
@@ -104,9 +109,7 @@ func TestPartitionedLeaderIsReplacedAndRejoins(t *testing.T) {
 // One-way faults: a follower that cannot hear the leader (but is heard)
 // must not disrupt the cluster for good, and a slow link only slows.
 func TestOneWayAndSlowLinks(t *testing.T) {
-	fnet := faultnet.New()
-	t.Cleanup(fnet.Close)
-	nodes := faultyCluster(t, 3, fnet)
+	nodes, fnet := faultyCluster(t, 3)
 	leader, followers := leaderAndFollowers(t, nodes)
 	rc := newReceiver(t)
 	leader.registerApp("oneway", 1)
@@ -120,9 +123,7 @@ func TestOneWayAndSlowLinks(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		path := fmt.Sprintf("/w%d", i)
 		waitFor(t, 20*time.Second, "write "+path, func() bool {
-			code, _ := followers[1].call("POST", "/goscheduler/schedules", map[string]any{"appId": "oneway", "payload": path,
-				"scheduleTime": time.Now().Unix() + 1,
-				"callback":     map[string]any{"type": "http", "details": map[string]any{"url": rc.url(path), "method": "POST"}}})
+			code, _ := followers[1].call("POST", "/goscheduler/schedules", soonBody("oneway", rc.url(path), path))
 			return code == 200
 		})
 	}

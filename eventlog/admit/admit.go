@@ -147,33 +147,46 @@ func scheduleCreated(p *event.ScheduleCreated, at int64) error {
 		return fmt.Errorf("%s", strings.Join(problems, ","))
 	}
 	earliest := at/1e9 - int64(ClockSkew/time.Second)
-	if p.IsCron() {
-		if p.ScheduleTime != 0 || p.ScheduleTimeMs != 0 {
-			return fmt.Errorf("cron schedule %s also has a scheduleTime", p.ScheduleID)
+	what := "first run"
+	if p.IsCron() && p.Paused {
+		// Its resume computes its next run: created paused, it has none.
+		if p.NextRunTime != 0 {
+			return fmt.Errorf("cron %s is created paused with a next run", p.ScheduleID)
 		}
-		what := "first run"
-		if p.Paused {
-			// Its resume computes its next run: created paused, it has none.
-			if p.NextRunTime != 0 {
-				return fmt.Errorf("cron %s is created paused with a next run", p.ScheduleID)
-			}
-			what = "next run"
-		}
-		if err := cronRun(p.CronExpression, p.TimeZone, p.NextRunTime, earliest, what); err != nil {
-			return err
-		}
-		return endAfter(p.EndTime, p.NextRunTime)
+		what = "next run"
 	}
-	switch {
-	case p.TimeZone != "" || p.NextRunTime != 0:
-		return fmt.Errorf("one-time schedule %s has a cron time zone or next run", p.ScheduleID)
-	case p.ScheduleTimeMs != 0 && p.ScheduleTimeMs/1000 != p.ScheduleTime:
-		return fmt.Errorf("scheduleTime %d and scheduleTimeMs %d name different seconds", p.ScheduleTime, p.ScheduleTimeMs)
-	case p.ScheduleTime < earliest:
+	if err := scheduleTimes(p.ScheduleID, p.IsCron(), p.CronExpression, p.TimeZone, p.ScheduleTime, p.ScheduleTimeMs,
+		p.NextRunTime, p.EndTime, earliest, what); err != nil || p.IsCron() {
+		return err
+	}
+	if p.ScheduleTime < earliest {
 		return fmt.Errorf("scheduleTime %d is before %s, when the event was stamped", p.ScheduleTime,
 			time.Unix(0, at).UTC().Format(time.RFC3339))
 	}
 	return dueTimeErr("scheduleTime", p.ScheduleTime)
+}
+
+// scheduleTimes checks the times of a created or updated schedule: a
+// cron's run (what names it: its first, or its next) is one of its
+// occurrences, not long before the event and not after its end time; a
+// one-time schedule has no cron fields and one due second.
+func scheduleTimes(id string, cron bool, expr, tz string, st, stMs, next, end, earliest int64, what string) error {
+	if cron {
+		if st != 0 || stMs != 0 {
+			return fmt.Errorf("cron schedule %s also has a scheduleTime", id)
+		}
+		if err := cronRun(expr, tz, next, earliest, what); err != nil {
+			return err
+		}
+		return endAfter(end, next)
+	}
+	switch {
+	case tz != "" || next != 0:
+		return fmt.Errorf("one-time schedule %s has a cron time zone or next run", id)
+	case stMs != 0 && stMs/1000 != st:
+		return fmt.Errorf("scheduleTime %d and scheduleTimeMs %d name different seconds", st, stMs)
+	}
+	return nil
 }
 
 // cronRun checks a cron's expression and that run (its first or next
@@ -232,20 +245,9 @@ func scheduleUpdated(p *event.ScheduleUpdated, at int64) error {
 		}
 	}
 	earliest := at/1e9 - int64(ClockSkew/time.Second)
-	if p.IsCron() {
-		if p.ScheduleTime != 0 || p.ScheduleTimeMs != 0 {
-			return fmt.Errorf("cron schedule %s also has a scheduleTime", p.ScheduleID)
-		}
-		if err := cronRun(p.CronExpression, p.TimeZone, p.NextRunTime, earliest, "next run"); err != nil {
-			return err
-		}
-		return endAfter(p.EndTime, p.NextRunTime)
-	}
-	switch {
-	case p.TimeZone != "" || p.NextRunTime != 0:
-		return fmt.Errorf("one-time schedule %s has a cron time zone or next run", p.ScheduleID)
-	case p.ScheduleTimeMs != 0 && p.ScheduleTimeMs/1000 != p.ScheduleTime:
-		return fmt.Errorf("scheduleTime %d and scheduleTimeMs %d name different seconds", p.ScheduleTime, p.ScheduleTimeMs)
+	if err := scheduleTimes(p.ScheduleID, p.IsCron(), p.CronExpression, p.TimeZone, p.ScheduleTime, p.ScheduleTimeMs,
+		p.NextRunTime, p.EndTime, earliest, "next run"); err != nil || p.IsCron() {
+		return err
 	}
 	return dueTimeErr("scheduleTime", p.ScheduleTime)
 }

@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -376,15 +377,9 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 	if err != nil {
 		return err
 	}
-	views := make([]event.View, 0, len(page.Events))
-	next := uint64(after)
-	for _, ev := range page.Events {
-		v, err := ev.View()
-		if err != nil {
-			return err
-		}
-		views = append(views, v)
-		next = max(next, ev.Seq)
+	views, next, err := page.Views(uint64(after))
+	if err != nil {
+		return fmt.Errorf("history of cronjob %d: %w", s.CreatedSeq, err)
 	}
 	respond.JSON(w, http.StatusOK, map[string]any{"id": s.CreatedSeq, "events": views, "next": next, "more": page.More})
 	return nil

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/julienschmidt/httprouter"
 )
@@ -41,15 +40,9 @@ func parseHistoryCursor(q url.Values) (after uint64, size int, err error) {
 }
 
 func okHistory(w http.ResponseWriter, key, id string, after uint64, page projections.EventPage) error {
-	views := make([]event.View, 0, len(page.Events))
-	next := after
-	for _, ev := range page.Events {
-		v, err := ev.View()
-		if err != nil {
-			return fmt.Errorf("history of %s: %w", id, err)
-		}
-		views = append(views, v)
-		next = max(next, ev.Seq)
+	views, next, err := page.Views(after)
+	if err != nil {
+		return fmt.Errorf("history of %s: %w", id, err)
 	}
 	ok(w, http.StatusOK, len(views), map[string]any{key: id, "events": views, "next": next, "more": page.More})
 	return nil
