@@ -146,6 +146,8 @@ func (f *Forwarder) send(evs []event.Event, timeout time.Duration) ([]raftfsm.Re
 		f.legacy.Store(&leaderTerm{id: id, term: term})
 		return nil, fmt.Errorf("%w: leader %s runs a build that takes no forwarded events; retry (it is relayed whole)",
 			raftfsm.ErrNotLeader, id)
+	case http.StatusInsufficientStorage:
+		return nil, errkind.Newf(errkind.InsufficientStorage, "leader %s refused the write: %s", id, brief)
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 		// This node admitted the batch by the same rules: only a leader of
 		// another build can refuse it.

@@ -17,6 +17,7 @@ import (
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/diskguard"
 	"github.com/chronicle-sched/chronicle/internal/errkind"
 	"github.com/chronicle-sched/chronicle/internal/peerroute"
 	"github.com/chronicle-sched/chronicle/projections"
@@ -63,6 +64,10 @@ type Config struct {
 	// Routes says where to connect to reach members whose advertised Raft
 	// address is not reachable as such (nil: every one is).
 	Routes peerroute.Routes
+	// MinFreeDiskBytes: below this much free space on the data dir's
+	// disk, the node refuses to propose the writes clients ask for (507)
+	// until space returns; 0 never refuses (diskguard).
+	MinFreeDiskBytes uint64
 
 	Logger *slog.Logger
 }
@@ -122,7 +127,8 @@ type Node struct {
 	logStore  *raftstore.Store
 	transport *raft.NetworkTransport
 
-	schema schemaGate  // which event schema to propose in (schema.go)
+	schema schemaGate // which event schema to propose in (schema.go)
+	disk   *diskguard.Guard
 	caught atomic.Bool // applied what the leader had committed, once (CaughtUp)
 	// readyTerm is the term in which this node, leading, committed a
 	// barrier: its commit index is the cluster's (ReadIndex).
@@ -155,6 +161,9 @@ func Open(cfg Config) (*Node, error) {
 	}()
 
 	var err error
+	if n.disk, err = diskguard.New(cfg.DataDir, cfg.MinFreeDiskBytes, cfg.Logger); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
 	// The Raft log is the state machine's write-ahead log: every entry is
 	// synced there before it is applied, and on start raft re-applies the
 	// entries after the stored applied index. A second WAL in the state
@@ -244,8 +253,14 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n.notify = notify
 	ok = true
+	go n.watchDisk()
 	return n, nil
 }
+
+// watchDisk samples the data dir's free space every second until the node
+// shuts down: a second of writes is what the floor must leave room for
+// between two samples.
+func (n *Node) watchDisk() { n.disk.Run(n.done, time.Second) }
 
 // catchUpFromSnapshot restores the newest snapshot if the state store is
 // behind it (its unsynced tail was lost in a crash after raft truncated
@@ -336,6 +351,9 @@ func (n *Node) Propose(evs []event.Event, timeout time.Duration) ([]Result, uint
 	if len(evs) > 0 && len(admitted) == 0 {
 		return refused, 0, nil
 	}
+	if err := n.roomFor(admitted); err != nil {
+		return nil, 0, err
+	}
 	if admitted, err = inSchema(admitted, reads.version); err != nil {
 		return nil, 0, err
 	}
@@ -356,6 +374,28 @@ func (n *Node) Propose(evs []event.Event, timeout time.Duration) ([]Result, uint
 	}
 	return results, f.Index(), nil
 }
+
+// roomFor refuses a batch with a client's write that adds data while the
+// disk is nearly full. The node's own events (runs fired and their
+// outcomes, retention) go on in the headroom, and so do the writes that
+// make room or close access: deletes and token revocations.
+func (n *Node) roomFor(evs []event.Event) error {
+	refusal := n.disk.Refuse()
+	if refusal == nil {
+		return nil
+	}
+	for _, ev := range evs {
+		switch {
+		case ev.Actor == event.ActorSystem, ev.Type == event.TypeScheduleDeleted, ev.Type == event.TypeTokenRevoked:
+		default:
+			return refusal
+		}
+	}
+	return nil
+}
+
+// DiskGuard is what watches the data dir's free space.
+func (n *Node) DiskGuard() *diskguard.Guard { return n.disk }
 
 // AdmitEvents returns the events the log admits and, if any was refused,
 // every event's result so far (the refused ones' rejections; nil if all

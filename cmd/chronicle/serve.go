@@ -40,6 +40,7 @@ type serveConfig struct {
 	trailingLogs                               uint64
 	logLevel                                   string
 	defaultPartitions, workers, stateCacheMB   int
+	minFreeDiskMB                              int
 	maxApps                                    int
 	misfire, window                            time.Duration
 	cbTimeout, cbBackoff, cbMaxBackoff         time.Duration
@@ -95,6 +96,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.Uint64Var(&c.snapshotThreshold, "raft-snapshot-threshold", 16384, "log entries between Raft snapshots")
 	fs.DurationVar(&c.retention, "event-retention", 0, "remove closed schedules (finished or deleted) and their events this long after they closed; 0 keeps the history forever")
 	fs.DurationVar(&c.retentionInterval, "retention-check-interval", time.Minute, "how often the leader applies --event-retention")
+	fs.IntVar(&c.minFreeDiskMB, "min-free-disk-mb", 256, "free space the data dir's disk keeps: below it, writes are refused (507) until space returns, while reads, deletes and firing go on (0: never refuse)")
 	fs.IntVar(&c.stateCacheMB, "state-cache-mb", int(raftfsm.DefaultStateCacheBytes>>20), "block cache of the state store, in MB (records of due runs are read from it when they fire)")
 	fs.DurationVar(&c.promoteTimeout, "promote-timeout", 10*time.Second, "how long adding a voter that the quorum cannot yet count on waits for it to catch up as a non-voter before promoting it")
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", "", "file holding the admin token; turns auth on (every request then needs Authorization: Bearer <token>)")
@@ -137,6 +139,9 @@ func parseServe(args []string) (serveConfig, error) {
 	}
 	if envErr == nil && c.maxApps < 0 {
 		envErr = fmt.Errorf("--max-apps must be 0 (no limit) or positive, not %d", c.maxApps)
+	}
+	if envErr == nil && c.minFreeDiskMB < 0 {
+		envErr = fmt.Errorf("--min-free-disk-mb must be 0 (never refuse writes) or positive, not %d", c.minFreeDiskMB)
 	}
 	if envErr == nil && c.stateCacheMB < 1 {
 		envErr = fmt.Errorf("--state-cache-mb must be at least 1, not %d", c.stateCacheMB)
@@ -260,6 +265,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		HeartbeatTimeout: c.heartbeat, ElectionTimeout: c.election, LeaderLeaseTimeout: c.lease,
 		SnapshotThreshold: c.snapshotThreshold, SnapshotInterval: c.snapshotInterval, TrailingLogs: c.trailingLogs,
 		StateCacheBytes: int64(c.stateCacheMB) << 20, Logger: logger, TLS: raftTLS, Routes: routes,
+		MinFreeDiskBytes: uint64(c.minFreeDiskMB) << 20,
 	})
 	if err != nil {
 		return nil, err

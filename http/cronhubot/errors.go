@@ -87,6 +87,8 @@ func statusOf(code int) string {
 		return "too_many_requests"
 	case http.StatusServiceUnavailable:
 		return "unavailable"
+	case http.StatusInsufficientStorage:
+		return "insufficient_storage"
 	case http.StatusInternalServerError:
 		return "internal_error"
 	}

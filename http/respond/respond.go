@@ -86,6 +86,8 @@ func Classify(err error) *Error {
 		return Status(http.StatusForbidden, "%s", err.Error())
 	case errors.Is(err, errkind.TooMany):
 		return Status(http.StatusTooManyRequests, "%s", err.Error())
+	case errors.Is(err, errkind.InsufficientStorage):
+		return Status(http.StatusInsufficientStorage, "%s", err.Error())
 	}
 	return &Error{HTTP: http.StatusInternalServerError, Code: http.StatusInternalServerError}
 }
@@ -132,6 +134,10 @@ func ErrorHeaders(w http.ResponseWriter, status int) {
 		}
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle"`)
+	case http.StatusInsufficientStorage:
+		// Space comes back when an operator or retention frees it: not
+		// within a second.
+		w.Header().Set("Retry-After", "30")
 	}
 }
 

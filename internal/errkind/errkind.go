@@ -32,6 +32,9 @@ var (
 	Forbidden = errors.New("forbidden")
 	// TooMany: the caller sends more requests than it may.
 	TooMany = errors.New("too many requests")
+	// InsufficientStorage: the node's disk is (nearly) full; writes are
+	// refused until space returns, reads still work.
+	InsufficientStorage = errors.New("insufficient storage")
 )
 
 // kindError reads as its message alone, and is (errors.Is) its kind and
