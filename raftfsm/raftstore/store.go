@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/raft"
 )
 
@@ -91,7 +92,11 @@ type Store struct {
 // Open opens the store in dir, creating it if needed. logger receives
 // Pebble's errors; nil means slog.Default(). Pebble's informational chatter
 // (flushes, compactions) is dropped.
-func Open(dir string, logger *slog.Logger) (*Store, error) {
+func Open(dir string, logger *slog.Logger) (*Store, error) { return openOn(vfs.Default, dir, logger) }
+
+// openOn opens the store on a filesystem: the disk, or in tests one that
+// fails as a disk can (vfs/errorfs).
+func openOn(fs vfs.FS, dir string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -99,6 +104,7 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	// The DB takes its own reference; ours must go whether Open succeeds or not.
 	defer cache.Unref()
 	db, err := pebble.Open(dir, &pebble.Options{
+		FS:     fs,
 		Cache:  cache,
 		Logger: PebbleLogger(logger.With("store", "raft log", "dir", dir)),
 	})
