@@ -28,8 +28,10 @@ func TestChaosShortRun(t *testing.T) {
 		t.Fatalf("%d violations (seed %d): replay with go run ./bench/chaos/cmd -seed %d -seconds 40",
 			len(rep.Violations), rep.Seed, rep.Seed)
 	}
-	if rep.Creates < 100 || len(rep.Faults) < 4 || rep.LatenessN < 20 || rep.CronRuns < 60 || rep.Linearizable != "Ok" {
-		t.Fatalf("the run did too little to check: %d creates acknowledged, %d faults, %d runs measured for lateness",
-			rep.Creates, len(rep.Faults), rep.LatenessN)
+	if rep.Creates < 100 || rep.Pauses < 5 || len(rep.Faults) < 4 || rep.LatenessN < 20 || rep.CronRuns < 60 ||
+		rep.ListedRuns < 20 || rep.Linearizable != "Ok" {
+		t.Fatalf("the run did too little to check: %d creates and %d pauses acknowledged, %d faults, %d runs measured for "+
+			"lateness, %d cron occurrences called, %d listed, linearizability %s", rep.Creates, rep.Pauses, len(rep.Faults),
+			rep.LatenessN, rep.CronRuns, rep.ListedRuns, rep.Linearizable)
 	}
 }

@@ -24,6 +24,7 @@ type Report struct {
 	Refused       int     `json:"refused"`
 	Indeterminate int     `json:"indeterminate"`
 	Creates       int     `json:"createsAcked"`
+	Pauses        int     `json:"pausesAcked"` // of one-time schedules, each resumed later
 	Deliveries    int     `json:"deliveries"`
 	Faults        []fault `json:"faults"`
 	// Lateness of first deliveries of runs due outside fault windows.
@@ -32,7 +33,8 @@ type Report struct {
 	LatenessP99 time.Duration `json:"latenessP99"`
 	LatenessMax time.Duration `json:"latenessMax"`
 	Events      int           `json:"events"`
-	CronRuns    int           `json:"cronRuns"` // occurrences of the crons called
+	CronRuns    int           `json:"cronRuns"`   // occurrences of the crons called
+	ListedRuns  int           `json:"listedRuns"` // runs of the crons the workload's listings showed
 	// LinearizableOps were checked by porcupine; Linearizable is its
 	// verdict (Ok, Illegal, or Unknown if it ran out of time).
 	LinearizableOps int      `json:"linearizableOps"`
@@ -91,12 +93,17 @@ const (
 func checkRuns(r *Report, ops []op, got map[string][]delivery, final func(id string) (string, error), faults []fault) {
 	creates := map[string]op{}
 	changes := map[string]op{}
+	pauses, resumes := map[string]op{}, map[string]op{}
 	for _, o := range ops {
 		switch o.Kind {
 		case "create":
 			creates[o.Key] = o
 		case "update", "delete":
 			changes[o.Key] = o
+		case "pause":
+			pauses[o.Key] = o
+		case "resume":
+			resumes[o.Key] = o
 		}
 	}
 	for key := range got {
@@ -126,7 +133,20 @@ func checkRuns(r *Report, ops []op, got map[string][]delivery, final func(id str
 			continue
 		}
 		deleted := changed && ch.Kind == "delete"
+		pause, paused := pauses[key]
+		paused = paused && !pause.Refused()
+		resume, resumed := resumes[key]
+		if paused {
+			checkPaused(r, key, pause, resume, resumed, ds)
+		}
 		switch {
+		case paused && !(resumed && resume.Acked()):
+			// The resume was not acknowledged: it is paused, or the resume
+			// took and it ran.
+			if status != "PAUSED" && status != "SUCCESS" || status == "SUCCESS" && pause.Acked() && !resumed {
+				r.violate("%s: paused (%d) and not resumed (%d), ends %s", key, pause.Code, resume.Code, status)
+			}
+			continue
 		case deleted && ch.Acked():
 			if status != "DELETED" {
 				r.violate("%s: delete acknowledged at %s, status %s", key, ch.End.Format("15:04:05.000"), status)
@@ -161,7 +181,7 @@ func checkRuns(r *Report, ops []op, got map[string][]delivery, final func(id str
 				r.violate("%s delivered payload %q (create %q, update %q code %d)", key, d.Payload, c.Payload, ch.Payload, ch.Code)
 			}
 		}
-		if len(ds) > 0 && !inShadow(time.Unix(c.Due, 0), faults) {
+		if len(ds) > 0 && !paused && !inShadow(time.Unix(c.Due, 0), faults) {
 			late = append(late, ds[0].At.Sub(time.Unix(c.Due, 0)))
 		}
 	}
@@ -173,6 +193,55 @@ func checkRuns(r *Report, ops []op, got map[string][]delivery, final func(id str
 		if r.LatenessP99 > latenessP99Target {
 			r.violate("lateness outside faults: p99 %s (target %s), max %s over %d runs", r.LatenessP99, latenessP99Target,
 				r.LatenessMax, len(late))
+		}
+	}
+}
+
+// checkPaused holds a paused one-time schedule to its pause: no call from
+// the moment the pause was acknowledged until the resume was sent (an
+// indeterminate pause may have taken late, so it fences nothing).
+func checkPaused(r *Report, key string, pause, resume op, resumed bool, ds []delivery) {
+	if !pause.Acked() {
+		return
+	}
+	for _, d := range ds {
+		if d.At.After(pause.End) && (!resumed || d.At.Before(resume.Start)) {
+			r.violate("%s: called at %s while paused (pause acknowledged at %s, resume sent %s)", key, d.At.Format("15:04:05.000"),
+				pause.End.Format("15:04:05.000"), resume.Start.Format("15:04:05.000"))
+		}
+	}
+}
+
+// checkListedRuns holds what the API lists of a cron's past runs to what
+// the receiver took: one run id per occurrence, the one its calls carried,
+// and a run listed SUCCESS was called with its id.
+func checkListedRuns(r *Report, ops []op, crons []cronJob, got map[string][]delivery) {
+	for _, j := range crons {
+		delivered := map[string]bool{}
+		byTime := map[int64]string{} // occurrence → run id, as called or listed first
+		for _, d := range got[j.Key] {
+			delivered[d.RunID] = true
+			if _, ok := byTime[d.Scheduled]; !ok {
+				byTime[d.Scheduled] = d.RunID
+			}
+		}
+		for _, o := range ops {
+			if o.Kind != "runs" || o.Key != j.Key || !o.Acked() {
+				continue
+			}
+			r.ListedRuns += len(o.Listed)
+			for _, run := range o.Listed {
+				if id, ok := byTime[run.ScheduledTime]; ok && id != run.RunID {
+					r.violate("cron %s: occurrence %s listed as run %s via %s, but called (or listed) as run %s", j.Key,
+						time.Unix(run.ScheduledTime, 0).Format("15:04:05"), run.RunID, o.Node, id)
+				} else if !ok {
+					byTime[run.ScheduledTime] = run.RunID
+				}
+				if run.Status == "SUCCESS" && !delivered[run.RunID] {
+					r.violate("cron %s: run %s (%s) listed SUCCESS via %s, but never called", j.Key, run.RunID,
+						time.Unix(run.ScheduledTime, 0).Format("15:04:05"), o.Node)
+				}
+			}
 		}
 	}
 }

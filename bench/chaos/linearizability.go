@@ -12,14 +12,15 @@ import (
 
 // The schedule registry as a linearizability model, one one-time schedule
 // per partition (the workload acts on each by its key). A schedule is
-// created, may be updated and deleted, and, on its own, fires (RunFired:
-// an update is then refused) and completes (GET shows SUCCESS): those two
-// steps are not operations, so the model lets them happen before any
-// operation (porcupine's nondeterministic model).
+// created, may be updated, deleted, paused and resumed, and, on its own
+// while not paused, fires (RunFired: an update or a pause is then refused)
+// and completes (GET shows SUCCESS): those two steps are not operations,
+// so the model lets them happen before any operation (porcupine's
+// nondeterministic model).
 
 type regInput struct {
 	Key     string
-	Kind    string // create, update, delete, get
+	Kind    string // create, update, delete, pause, resume, get
 	Payload string // a create's or an update's
 }
 
@@ -31,8 +32,8 @@ type regOutput struct {
 }
 
 type regState struct {
-	Exists, Deleted, Fired, Done bool
-	Payload                      string
+	Exists, Deleted, Paused, Fired, Done bool
+	Payload                              string
 }
 
 var registryModel = porcupine.NondeterministicModel{
@@ -76,10 +77,10 @@ var registryModel = porcupine.NondeterministicModel{
 }
 
 // firings are the states s may be in by the next operation: as it is, or
-// fired (and completed) since.
+// fired (and completed) since, unless it is paused.
 func firings(s regState) []regState {
 	out := []regState{s}
-	if s.Exists && !s.Deleted && !s.Fired {
+	if s.Exists && !s.Deleted && !s.Paused && !s.Fired {
 		s.Fired = true
 		out = append(out, s)
 	}
@@ -108,6 +109,14 @@ func stepRegistry(s regState, in regInput, out regOutput) []interface{} {
 		valid = s.Exists && !s.Deleted
 		took = s
 		took.Deleted = true
+	case "pause":
+		valid = s.Exists && !s.Deleted && !s.Paused && !s.Fired
+		took = s
+		took.Paused = true
+	case "resume":
+		valid = s.Exists && !s.Deleted && s.Paused
+		took = s
+		took.Paused = false
 	case "get":
 		if out.Unknown {
 			return unchanged
@@ -115,7 +124,8 @@ func stepRegistry(s regState, in regInput, out regOutput) []interface{} {
 		switch {
 		case out.Code == 404 && !s.Exists,
 			out.Code == 200 && out.Status == "DELETED" && s.Deleted && out.Payload == s.Payload,
-			out.Code == 200 && out.Status == "SCHEDULED" && s.Exists && !s.Deleted && !s.Done && out.Payload == s.Payload,
+			out.Code == 200 && out.Status == "PAUSED" && s.Exists && !s.Deleted && s.Paused && out.Payload == s.Payload,
+			out.Code == 200 && out.Status == "SCHEDULED" && s.Exists && !s.Deleted && !s.Paused && !s.Done && out.Payload == s.Payload,
 			out.Code == 200 && out.Status == "SUCCESS" && s.Exists && !s.Deleted && s.Done && out.Payload == s.Payload:
 			return unchanged
 		}
@@ -136,6 +146,16 @@ func stepRegistry(s regState, in regInput, out regOutput) []interface{} {
 			return unchanged
 		}
 		return nil
+	case in.Kind == "pause" && out.Code == 409: // paused already, or its run was called
+		if s.Exists && !s.Deleted && (s.Paused || s.Fired) {
+			return unchanged
+		}
+		return nil
+	case in.Kind == "resume" && out.Code == 409: // not paused
+		if s.Exists && !s.Deleted && !s.Paused {
+			return unchanged
+		}
+		return nil
 	case out.Code == 404: // there is no such schedule (any more)
 		if !s.Exists || s.Deleted {
 			return unchanged
@@ -150,6 +170,9 @@ func stepRegistry(s regState, in regInput, out regOutput) []interface{} {
 func checkLinearizable(r *Report, ops []op, dir string) {
 	var history []porcupine.Operation
 	for _, o := range ops {
+		if o.Kind == "runs" {
+			continue // a listing of a cron's runs: checkListedRuns
+		}
 		if o.Kind == "create" && !o.Acked() {
 			continue // nothing acts on it afterwards (its id is unknown)
 		}

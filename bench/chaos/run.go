@@ -60,6 +60,7 @@ func Run(cfg Config) (Report, error) {
 		}
 		crons = append(crons, j)
 	}
+	w.crons = crons
 	nem := &nemesis{c: c, rng: rand.New(rand.NewSource(cfg.Seed)), logf: cfg.Logf}
 
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Duration)
@@ -104,8 +105,11 @@ func Run(cfg Config) (Report, error) {
 		switch {
 		case o.Acked():
 			rep.Acked++
-			if o.Kind == "create" {
+			switch o.Kind {
+			case "create":
 				rep.Creates++
+			case "pause":
+				rep.Pauses++
 			}
 		case o.Refused():
 			rep.Refused++
@@ -118,6 +122,7 @@ func Run(cfg Config) (Report, error) {
 	}
 	checkRuns(&rep, ops, got, final, rep.Faults)
 	checkCrons(&rep, crons, got)
+	checkListedRuns(&rep, ops, crons, got)
 	if cfg.OutDir == "" {
 		cfg.OutDir = filepath.Join("bench", "results")
 	}
@@ -157,11 +162,16 @@ func register(w *workload) error {
 func settle(rc *receiver, ops []op, within time.Duration) {
 	deadline := time.Now().Add(within)
 	var last int64
-	deleted := map[string]bool{} // a delete tried, whatever its answer: no delivery is owed
+	deleted := map[string]bool{} // a delete or a pause tried, whatever its answer: no delivery is owed
 	for _, o := range ops {
 		last = max(last, o.Due)
-		if o.Kind == "delete" {
+		if o.Kind == "delete" || o.Kind == "pause" {
 			deleted[o.Key] = true
+		}
+	}
+	for _, o := range ops {
+		if o.Kind == "resume" && o.Acked() {
+			delete(deleted, o.Key) // resumed: its run is owed again
 		}
 	}
 	for time.Now().Before(deadline) {
@@ -186,8 +196,8 @@ func settle(rc *receiver, ops []op, within time.Duration) {
 func (r Report) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d: %.0f s, %d ops (%d acknowledged, %d refused, %d indeterminate), %d creates acknowledged, "+
-		"%d deliveries (%d cron occurrences), %d faults, %d events\n", r.Seed, r.Seconds, r.Ops, r.Acked, r.Refused, r.Indeterminate,
-		r.Creates, r.Deliveries, r.CronRuns, len(r.Faults), r.Events)
+		"%d pauses acknowledged, %d deliveries (%d cron occurrences), %d cron runs listed, %d faults, %d events\n", r.Seed, r.Seconds,
+		r.Ops, r.Acked, r.Refused, r.Indeterminate, r.Creates, r.Pauses, r.Deliveries, r.CronRuns, r.ListedRuns, len(r.Faults), r.Events)
 	fmt.Fprintf(&b, "lateness outside faults over %d runs: p50 %s p99 %s max %s\n", r.LatenessN, r.LatenessP50, r.LatenessP99, r.LatenessMax)
 	fmt.Fprintf(&b, "linearizability of %d operations on schedules: %s\n", r.LinearizableOps, r.Linearizable)
 	kinds := map[string]int{}

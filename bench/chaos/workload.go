@@ -12,21 +12,31 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/bench/internal/harness"
 )
 
 // op is one request of the workload and what it was told.
 type op struct {
-	Kind       string // create, update, delete, get
+	Kind       string // create, update, delete, pause, resume, get, runs
 	Key        string // the schedule's client key (its callback path is /o/<key>)
 	Node       string
 	Start, End time.Time
-	Code       int    // HTTP status; 0: no answer (indeterminate)
-	ScheduleID string // the schedule (from the create's answer, or the one acted on)
-	Due        int64  // a create's scheduleTime (unix s)
-	Payload    string // a create's or an update's payload
-	Status     string // a get's answer: the status
-	Observed   string // a get's answer: the payload
-	Client     int    // which workload client sent it
+	Code       int         // HTTP status; 0: no answer (indeterminate)
+	ScheduleID string      // the schedule (from the create's answer, or the one acted on)
+	Due        int64       // a create's scheduleTime (unix s)
+	Payload    string      // a create's or an update's payload
+	Status     string      // a get's answer: the status
+	Observed   string      // a get's answer: the payload
+	Client     int         // which workload client sent it
+	Listed     []listedRun // a runs listing's answer (of a cron)
+}
+
+// listedRun is one run of a cron as GET .../runs?when=past lists it.
+type listedRun struct {
+	RunID         string `json:"scheduleId"`
+	ScheduledTime int64  `json:"scheduleTime"`
+	Status        string `json:"status"`
 }
 
 // Acked: the request was answered 2xx.
@@ -35,8 +45,9 @@ func (o op) Acked() bool { return o.Code >= 200 && o.Code < 300 }
 // Refused: answered 4xx, the request did nothing.
 func (o op) Refused() bool { return o.Code >= 400 && o.Code < 500 }
 
-// workload sends creates, updates, deletes and reads of one-time schedules
-// through random nodes and records every answer.
+// workload sends creates, updates, deletes, pauses and resumes and reads
+// of one-time schedules, and listings of the crons' runs, through random
+// nodes and records every answer.
 type workload struct {
 	c        *cluster
 	receiver string
@@ -44,6 +55,7 @@ type workload struct {
 	rng      *rand.Rand
 	rngMu    sync.Mutex
 	client   *http.Client
+	crons    []cronJob // whose runs the workload lists
 
 	mu   sync.Mutex
 	ops  []op
@@ -75,34 +87,58 @@ func (w *workload) run(ctx context.Context, clients int) {
 func (w *workload) step(client int) {
 	node := w.c.nodes[w.intn(len(w.c.nodes))]
 	roll := w.intn(100)
+	now := time.Now()
 	w.mu.Lock()
 	var target *op
 	if len(w.live) > 0 {
 		t := w.live[w.intn(len(w.live))]
 		target = &t
 	}
+	// Changes go only to schedules still a while from due: a change of a
+	// run being called is refused (409), which is right but checks nothing.
+	// The newest creates are the ones due last.
+	var fresh []op
+	for i := len(w.live) - 1; i >= 0 && i >= len(w.live)-50; i-- {
+		if w.live[i].Due > now.Unix()+2 {
+			fresh = append(fresh, w.live[i])
+		}
+	}
+	changeable := len(fresh) > 0
+	if changeable && roll >= 55 && roll < 92 {
+		t := fresh[w.intn(len(fresh))]
+		target = &t
+	}
 	w.n++
 	key := fmt.Sprintf("k%d", w.n)
 	w.mu.Unlock()
-	now := time.Now()
-	// Changes go only to schedules still a while from due: a change of a
-	// run being called is refused (409), which is right but checks nothing.
-	changeable := target != nil && target.Due > now.Unix()+2
 	o := op{Node: node.ID, Start: now, Client: client}
 	switch {
-	case roll < 60 || target == nil:
+	case roll < 5 && len(w.crons) > 0:
+		cron := w.crons[w.intn(len(w.crons))]
+		o.Kind, o.Key, o.ScheduleID = "runs", cron.Key, cron.ScheduleID
+		var answer struct {
+			Data struct {
+				Schedules []listedRun `json:"schedules"`
+			} `json:"data"`
+		}
+		o.Code = w.call(node.URL(), "GET", "/goscheduler/schedules/"+cron.ScheduleID+"/runs?when=past&size=20", nil, &answer)
+		o.Listed = answer.Data.Schedules
+	case roll < 55 || target == nil:
 		o.Kind, o.Key, o.Due, o.Payload = "create", key, now.Unix()+1+int64(w.intn(4)), key
 		body := map[string]any{"appId": w.app, "payload": key, "scheduleTime": o.Due,
 			"callback": map[string]any{"type": "http", "details": map[string]any{"url": w.receiver + "/o/" + key, "method": "POST"}}}
 		var answer scheduleAnswer
 		o.Code = w.call(node.URL(), "POST", "/goscheduler/schedules", body, &answer)
 		o.ScheduleID = answer.Data.Schedule.ScheduleID
-	case roll < 75 && changeable:
+	case roll < 67 && changeable:
 		o.Kind, o.Key, o.ScheduleID, o.Payload = "update", target.Key, target.ScheduleID, target.Key+"-v2"
 		o.Code = w.call(node.URL(), "PATCH", "/goscheduler/schedules/"+target.ScheduleID, map[string]any{"payload": o.Payload}, nil)
-	case roll < 85 && changeable:
+	case roll < 77 && changeable:
 		o.Kind, o.Key, o.ScheduleID = "delete", target.Key, target.ScheduleID
 		o.Code = w.call(node.URL(), "DELETE", "/goscheduler/schedules/"+target.ScheduleID, nil, nil)
+	case roll < 92 && changeable:
+		w.pauseAndResume(client, node, *target)
+		return
 	default:
 		o.Kind, o.Key, o.ScheduleID = "get", target.Key, target.ScheduleID
 		var answer scheduleAnswer
@@ -110,17 +146,42 @@ func (w *workload) step(client int) {
 		o.Status, o.Observed = answer.Data.Schedule.Status, answer.Data.Schedule.Payload
 	}
 	o.End = time.Now()
+	w.record(o)
+}
+
+func (w *workload) record(o op) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.ops = append(w.ops, o)
 	if o.Kind == "create" && o.Acked() {
 		w.live = append(w.live, o)
 	}
-	if o.Kind == "update" || o.Kind == "delete" {
-		// One change per schedule: a second would make the checks guess
-		// which of two indeterminate changes took.
+	if o.Kind != "create" && o.Kind != "get" && o.Kind != "runs" {
+		// One change per schedule (a pause with its resume counting as
+		// one): a second would make the checks guess which of two
+		// indeterminate changes took.
 		w.live = removeKey(w.live, o.Key)
 	}
-	w.mu.Unlock()
+}
+
+// pauseAndResume pauses a one-time schedule due in a few seconds and,
+// unless the pause was refused, resumes it through another random node
+// after a while that often outlasts its due time: it must not be called
+// while paused, and must be called once resumed.
+func (w *workload) pauseAndResume(client int, node *harness.Node, target op) {
+	o := op{Kind: "pause", Key: target.Key, ScheduleID: target.ScheduleID, Node: node.ID, Start: time.Now(), Client: client}
+	o.Code = w.call(node.URL(), "POST", "/goscheduler/schedules/"+target.ScheduleID+"/pause", nil, nil)
+	o.End = time.Now()
+	w.record(o)
+	if o.Refused() {
+		return
+	}
+	time.Sleep(time.Duration(300+w.intn(3000)) * time.Millisecond)
+	node = w.c.nodes[w.intn(len(w.c.nodes))]
+	r := op{Kind: "resume", Key: target.Key, ScheduleID: target.ScheduleID, Node: node.ID, Start: time.Now(), Client: client}
+	r.Code = w.call(node.URL(), "POST", "/goscheduler/schedules/"+target.ScheduleID+"/resume", nil, nil)
+	r.End = time.Now()
+	w.record(r)
 }
 
 func removeKey(ops []op, key string) []op {
