@@ -106,6 +106,41 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 	}
 }
 
+// In a cluster the leader's disk decides, whichever node a write comes
+// through: a create (forwarded as events) and a pause (relayed whole) sent
+// to a follower are refused 507 like on the leader, and taken again once
+// space returns.
+func TestFullDiskRefusesWritesThroughFollowers(t *testing.T) {
+	disk := newSmallDisk(t, 256<<20)
+	nodes := makeCluster(t, 3, clusterOpts{tune: func(c *serveConfig) {
+		c.dataDir = filepath.Join(disk.dir, c.nodeID)
+		c.minFreeDiskMB = int(disk.floor >> 20)
+	}})
+	leader, followers := leaderAndFollowers(t, nodes)
+	leader.registerApp("full", 1)
+	s := leader.createOnce("full", time.Now().Unix()+3600, "http://127.0.0.1:9/x", "POST", "p")
+	waitForReplication(t, nodes)
+
+	disk.fill(t)
+	f := followers[0]
+	waitFor(t, 10*time.Second, "a create through a follower refused", func() bool {
+		code, _ := f.call("POST", "/goscheduler/schedules", onceBody("full", "http://127.0.0.1:9/x"))
+		return code == http.StatusInsufficientStorage
+	})
+	if code, r := f.call("POST", "/goscheduler/schedules/"+s.ScheduleID+"/pause", nil); code != http.StatusInsufficientStorage ||
+		!strings.Contains(r.Status.StatusMessage, "insufficient storage") {
+		t.Fatalf("pause through a follower on a full disk: HTTP %d %s", code, r.raw)
+	}
+	f.must(200, "GET", "/goscheduler/schedules/"+s.ScheduleID, nil)
+
+	disk.empty(t)
+	waitFor(t, 10*time.Second, "a create through a follower taken again", func() bool {
+		code, _ := f.call("POST", "/goscheduler/schedules", onceBody("full", "http://127.0.0.1:9/x"))
+		return code == 200
+	})
+	f.must(200, "POST", "/goscheduler/schedules/"+s.ScheduleID+"/pause", nil)
+}
+
 // headerOf calls the node and returns one header of its answer.
 func headerOf(t *testing.T, tn *testNode, method, path string, body any, name string) string {
 	t.Helper()
