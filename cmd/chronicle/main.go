@@ -13,6 +13,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 )
 
 func main() {
@@ -23,6 +24,7 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "serve":
+		tameMalloc(30 * time.Second)
 		err = serve(os.Args[2:])
 	case "replay":
 		err = replay(os.Args[2:], os.Stdout, os.Stderr)
