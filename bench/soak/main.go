@@ -36,17 +36,27 @@ import (
 
 // sample is one minute of the soak.
 type sample struct {
-	Minute      int     `json:"minute"`
-	RSSMB       float64 `json:"rssMB"`
-	HeapMB      float64 `json:"heapMB"`
-	Goroutines  int     `json:"goroutines"`
-	OpenFiles   int     `json:"openFiles"`
-	DataDirMB   float64 `json:"dataDirMB"`
-	Created     int64   `json:"created"` // this minute
-	Fired       int     `json:"fired"`   // first deliveries this minute
-	LatenessP50 float64 `json:"latenessP50Ms"`
-	LatenessP99 float64 `json:"latenessP99Ms"`
-	Errors      int64   `json:"errors"` // failed requests this minute
+	Minute     int     `json:"minute"`
+	RSSMB      float64 `json:"rssMB"`
+	HeapMB     float64 `json:"heapMB"`
+	Goroutines int     `json:"goroutines"`
+	OpenFiles  int     `json:"openFiles"`
+	DataDirMB  float64 `json:"dataDirMB"`
+	// What the data dir holds: the state store (event log and
+	// projections), the Raft log store, and the Raft snapshots (full
+	// copies of the state, two kept).
+	StateMB     float64 `json:"stateMB"`
+	RaftLogMB   float64 `json:"raftLogMB"`
+	SnapshotsMB float64 `json:"snapshotsMB"`
+	// What RSS holds besides the Go heap: the Pebble block caches and
+	// memtables (bounded by configuration).
+	BlockCacheMB float64 `json:"blockCacheMB"`
+	MemtablesMB  float64 `json:"memtablesMB"`
+	Created      int64   `json:"created"` // this minute
+	Fired        int     `json:"fired"`   // first deliveries this minute
+	LatenessP50  float64 `json:"latenessP50Ms"`
+	LatenessP99  float64 `json:"latenessP99Ms"`
+	Errors       int64   `json:"errors"` // failed requests this minute
 }
 
 func main() {
@@ -156,17 +166,24 @@ func run(minutes, rate int, bin, out string) error {
 			s.RSSMB = float64(rss) / 1e6
 		}
 		s.DataDirMB = float64(node.DirBytes()) / 1e6
+		s.StateMB = float64(node.SubdirBytes("state")) / 1e6
+		s.RaftLogMB = float64(node.SubdirBytes("raft")) / 1e6
+		s.SnapshotsMB = float64(node.SubdirBytes("snapshots")) / 1e6
 		s.OpenFiles = openFiles(node.PID())
 		s.Goroutines = goroutines(node)
 		if mem, err := node.Memory(); err == nil {
 			s.HeapMB = float64(mem.GoHeapInuseBytes) / 1e6
+			s.BlockCacheMB = float64(mem.BlockCacheBytes) / 1e6
+			s.MemtablesMB = float64(mem.MemtableBytes) / 1e6
 		}
 		late := rc.drain()
 		s.Fired = len(late)
 		s.LatenessP50, s.LatenessP99 = ms(harness.Percentile(late, 50)), ms(harness.Percentile(late, 99))
 		samples = append(samples, s)
-		fmt.Printf("minute %3d: RSS %6.1f MB, heap %6.1f MB, %5d goroutines, %4d files, data %7.1f MB, %6d created, %6d fired, lateness p50 %5.1f ms p99 %6.1f ms, %d errors\n",
-			s.Minute, s.RSSMB, s.HeapMB, s.Goroutines, s.OpenFiles, s.DataDirMB, s.Created, s.Fired, s.LatenessP50, s.LatenessP99, s.Errors)
+		fmt.Printf("minute %3d: RSS %6.1f MB (heap %5.1f, block cache %5.1f, memtables %5.1f), %5d goroutines, %4d files, "+
+			"data %7.1f MB (state %7.1f, raft log %6.1f, snapshots %7.1f), %6d created, %6d fired, lateness p50 %5.1f ms p99 %6.1f ms, %d errors\n",
+			s.Minute, s.RSSMB, s.HeapMB, s.BlockCacheMB, s.MemtablesMB, s.Goroutines, s.OpenFiles,
+			s.DataDirMB, s.StateMB, s.RaftLogMB, s.SnapshotsMB, s.Created, s.Fired, s.LatenessP50, s.LatenessP99, s.Errors)
 	}
 	close(stop)
 	wg.Wait()
@@ -193,6 +210,7 @@ func growth(samples []sample) []string {
 		"goroutines":  func(s sample) float64 { return float64(s.Goroutines) },
 		"open files":  func(s sample) float64 { return float64(s.OpenFiles) },
 		"data dir MB": func(s sample) float64 { return s.DataDirMB },
+		"state MB":    func(s sample) float64 { return s.StateMB },
 	}
 	var names []string
 	for n := range series {

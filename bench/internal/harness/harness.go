@@ -161,9 +161,15 @@ func (n *Node) RSSBytes() (int64, error) {
 }
 
 // DirBytes is the size of the node's data dir.
-func (n *Node) DirBytes() int64 {
+func (n *Node) DirBytes() int64 { return treeBytes(n.Dir) }
+
+// SubdirBytes is the size of one directory inside the node's data dir
+// ("state", "raft", "snapshots").
+func (n *Node) SubdirBytes(name string) int64 { return treeBytes(filepath.Join(n.Dir, name)) }
+
+func treeBytes(dir string) int64 {
 	var total int64
-	_ = filepath.Walk(n.Dir, func(_ string, info os.FileInfo, err error) error {
+	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
 			total += info.Size()
 		}
