@@ -107,6 +107,9 @@ func (w *workload) step(client int) {
 	if changeable && roll >= 55 && roll < 92 {
 		t := fresh[w.intn(len(fresh))]
 		target = &t
+		// Taken out now, not when the change is answered: another client
+		// must not change it meanwhile (one change per schedule).
+		w.live = removeKey(w.live, t.Key)
 	}
 	w.n++
 	key := fmt.Sprintf("k%d", w.n)
