@@ -366,14 +366,16 @@ func allEvents(client *http.Client, base string) ([]byte, int, error) {
 }
 
 // sameProjections runs `chronicle replay` on every stopped node's data
-// dir: each must rebuild its projections identically from its log, and
-// every node's projections must equal the others'.
-func sameProjections(bin string, nodes []*harness.Node) error {
+// dir: each must hold the events the cluster's log had (events), rebuild
+// its projections identically from them, and every node's projections
+// must equal the others'.
+func sameProjections(bin string, nodes []*harness.Node, events int) error {
 	var first map[string]string
 	for _, n := range nodes {
 		out, err := exec.Command(bin, "replay", "--data-dir", n.Dir, "--json").Output()
 		var rep struct {
 			Identical   bool `json:"identical"`
+			Events      int  `json:"events"`
 			Projections map[string]struct {
 				Live string `json:"live"`
 			} `json:"projections"`
@@ -383,6 +385,9 @@ func sameProjections(bin string, nodes []*harness.Node) error {
 		}
 		if !rep.Identical {
 			return fmt.Errorf("replay of %s: its projections differ from a rebuild of its log", n.ID)
+		}
+		if rep.Events != events {
+			return fmt.Errorf("replay of %s: %d events in its stopped store, the cluster's log had %d", n.ID, rep.Events, events)
 		}
 		sums := map[string]string{}
 		for name, p := range rep.Projections {

@@ -117,6 +117,27 @@ func (n *Node) Kill() {
 	n.cmd = nil
 }
 
+// Stop shuts the node down cleanly (SIGTERM: it flushes its stores) and
+// waits up to within, then kills it; it reports whether it stopped cleanly.
+func (n *Node) Stop(within time.Duration) bool {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return true
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = n.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		n.cmd = nil
+		return true
+	case <-time.After(within):
+		_ = n.cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		n.cmd = nil
+		return false
+	}
+}
+
 // Signal sends sig to the running process (SIGSTOP and SIGCONT pause and
 // resume it); nothing if it is not running.
 func (n *Node) Signal(sig os.Signal) error {
