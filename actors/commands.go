@@ -155,12 +155,15 @@ func (e *Engine) reserveApp() (release func(), err error) {
 	}, nil
 }
 
-// SetAppActive activates or deactivates an app.
+// SetAppActive activates or deactivates an app; a refusal is confirmed
+// (confirmRefusal).
 func (e *Engine) SetAppActive(ctx context.Context, appID string, active bool) (projections.App, error) {
-	if _, err := e.ask(ctx, appID, func(ch chan<- reply) interface{} { return setActive{active, actorOf(ctx), ch} }); err != nil {
-		return projections.App{}, err
-	}
-	return e.readApp(appID)
+	return confirmRefusal(e, func() (projections.App, error) {
+		if _, err := e.ask(ctx, appID, func(ch chan<- reply) interface{} { return setActive{active, actorOf(ctx), ch} }); err != nil {
+			return projections.App{}, err
+		}
+		return e.readApp(appID)
+	})
 }
 
 func (e *Engine) readApp(id string) (projections.App, error) {
@@ -187,8 +190,13 @@ func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (projecti
 	return *r.created, nil
 }
 
-// DeleteSchedule deletes a schedule (a cron with its future runs).
+// DeleteSchedule deletes a schedule (a cron with its future runs); a
+// refusal is confirmed (confirmRefusal).
 func (e *Engine) DeleteSchedule(ctx context.Context, id string) (projections.Schedule, error) {
+	return confirmRefusal(e, func() (projections.Schedule, error) { return e.deleteOnce(ctx, id) })
+}
+
+func (e *Engine) deleteOnce(ctx context.Context, id string) (projections.Schedule, error) {
 	s, ok, err := e.state.Schedule(id)
 	if err != nil {
 		return projections.Schedule{}, err

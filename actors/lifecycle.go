@@ -9,6 +9,7 @@ import (
 
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/cronspec"
+	"github.com/chronicle-sched/chronicle/internal/errkind"
 	"github.com/chronicle-sched/chronicle/projections"
 )
 
@@ -118,8 +119,41 @@ func (e *Engine) TriggerRun(ctx context.Context, id string) (string, error) {
 }
 
 // lifecycle runs a built command on schedule id's app and returns the
-// schedule as applied.
+// schedule as applied; a refusal is confirmed (confirmRefusal).
 func (e *Engine) lifecycle(ctx context.Context, id string, build func() (event.Payload, error)) (projections.Schedule, error) {
+	return confirmRefusal(e, func() (projections.Schedule, error) { return e.lifecycleOnce(ctx, id, build) })
+}
+
+// confirmRefusal runs a write and, when this node's state refuses it (the
+// schedule is not found, closed, paused already...), checks that state is
+// current before answering: a node that still believes it leads may have
+// been deposed while it was stopped or cut off, and miss writes a newer
+// leader committed. A 404 or 409 drawn from that state is not
+// linearizable (the chaos suite caught a pause answered 404 by such a node
+// 150 ms after the create was acknowledged elsewhere). Nothing was
+// proposed for a refused write, so it runs once more on the state as of
+// the cluster's commit index; if this node cannot reach that (deposed, no
+// quorum), the write answers 503.
+func confirmRefusal[T any](e *Engine, write func() (T, error)) (T, error) {
+	v, err := write()
+	if !refusedByState(err) {
+		return v, err
+	}
+	if lerr := e.Linearize(); lerr != nil {
+		var zero T
+		return zero, lerr
+	}
+	return write()
+}
+
+// refusedByState: err is a refusal drawn from the state (not found, or a
+// conflict with it), not from the input.
+func refusedByState(err error) bool {
+	return errors.Is(err, errkind.NotFound) || errors.Is(err, errkind.Conflict) || errors.Is(err, projections.ErrAppNotFound) ||
+		errors.Is(err, projections.ErrAppAlreadyActive) || errors.Is(err, projections.ErrAppAlreadyInactive)
+}
+
+func (e *Engine) lifecycleOnce(ctx context.Context, id string, build func() (event.Payload, error)) (projections.Schedule, error) {
 	if err := e.readable(event.LifecycleSince); err != nil {
 		return projections.Schedule{}, err
 	}

@@ -38,6 +38,9 @@ type Commands interface {
 	UpdateSchedule(ctx context.Context, id string, c actors.ScheduleChange) (projections.Schedule, error)
 	PauseSchedule(ctx context.Context, id string) (projections.Schedule, error)
 	ResumeSchedule(ctx context.Context, id string) (projections.Schedule, error)
+	// Linearize brings this node's state up to every acknowledged write
+	// (a write is not refused as not found from a stale state).
+	Linearize() error
 }
 
 // Queries is what the API reads; projections.Reader has it.
@@ -397,6 +400,14 @@ func (a *API) find(r *http.Request, ps httprouter.Params, write bool) (projectio
 		return projections.Schedule{}, err
 	}
 	s, found, err := a.q.ScheduleByNumber(n)
+	if err == nil && !found && write {
+		// As the native API: this node may be a deposed leader that
+		// missed the create.
+		if err := a.cmd.Linearize(); err != nil {
+			return s, err
+		}
+		s, found, err = a.q.ScheduleByNumber(n)
+	}
 	switch {
 	case err != nil:
 		return s, err

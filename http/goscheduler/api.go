@@ -399,6 +399,15 @@ func (a *API) findSchedule(r *http.Request, id string, write bool) (projections.
 		return projections.Schedule{}, err
 	}
 	s, found, err := a.q.Schedule(id)
+	if err == nil && !found && write {
+		// A write is not refused from a state that may be stale: this
+		// node may be a deposed leader that missed the create (the
+		// engine confirms its own refusals the same way).
+		if err := a.cmd.Linearize(); err != nil {
+			return s, err
+		}
+		s, found, err = a.q.Schedule(id)
+	}
 	switch {
 	case err != nil:
 		return s, err
