@@ -40,6 +40,9 @@ type Report struct {
 	LinearizableOps int      `json:"linearizableOps"`
 	Linearizable    string   `json:"linearizable"`
 	Violations      []string `json:"violations"`
+	// Notes are what a run saw that is no violation (a node that stopped
+	// slowly and was killed).
+	Notes []string `json:"notes,omitempty"`
 	// Excerpt is the history of the schedules the violations name: what
 	// the clients sent and were told, and the calls the receiver took.
 	Excerpt []string `json:"excerpt,omitempty"`
