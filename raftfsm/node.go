@@ -394,9 +394,6 @@ func (n *Node) roomFor(evs []event.Event) error {
 	return nil
 }
 
-// DiskGuard is what watches the data dir's free space.
-func (n *Node) DiskGuard() *diskguard.Guard { return n.disk }
-
 // AdmitEvents returns the events the log admits and, if any was refused,
 // every event's result so far (the refused ones' rejections; nil if all
 // were admitted, the common case, which then costs no allocation). A
@@ -580,15 +577,7 @@ func (n *Node) WaitApplied(index uint64, timeout time.Duration) bool {
 	// waited out its timeout). The ticker re-checks the log.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for !ready() {
-		select {
-		case <-n.fsm.movedAfter(ready):
-		case <-tick.C:
-		case <-ctx.Done():
-			return false
-		}
-	}
-	return true
+	return n.waitFor(ctx, ready, tick.C) == nil
 }
 
 // onlyNonCommands reports whether the log entries from..to hold no
@@ -608,11 +597,13 @@ func (n *Node) onlyNonCommands(from, to uint64) bool {
 }
 
 // waitFor blocks until ready() holds, re-checking each time the FSM
-// commits a batch, or until ctx ends (its error is returned).
-func (n *Node) waitFor(ctx context.Context, ready func() bool) error {
+// commits a batch and each time recheck ticks (nil: never), or until ctx
+// ends (its error is returned).
+func (n *Node) waitFor(ctx context.Context, ready func() bool, recheck <-chan time.Time) error {
 	for !ready() {
 		select {
 		case <-n.fsm.movedAfter(ready):
+		case <-recheck:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -730,7 +721,7 @@ func (n *Node) Events(after uint64, limit int) ([]event.Event, error) {
 // WaitForEvents blocks until this node's log holds an event with seq >
 // after, or ctx ends (its error is returned).
 func (n *Node) WaitForEvents(ctx context.Context, after uint64) error {
-	return n.waitFor(ctx, func() bool { return n.fsm.LastSeq() > after })
+	return n.waitFor(ctx, func() bool { return n.fsm.LastSeq() > after }, nil)
 }
 
 // AddVoter adds (or promotes) a voting member. Leader only.
