@@ -91,9 +91,28 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 				continue
 			}
 		}
+		e.delivering.Lock()
+		e.delivering.runs[it.pr.RunID] = it.ctx
+		e.delivering.Unlock()
 		e.deliver(it.ctx, it.pr, s)
 	}
 	return retry, nil
+}
+
+// beingDelivered reports whether this node is delivering run id in the
+// term it leads now.
+func (e *Engine) beingDelivered(runID string) bool {
+	e.delivering.Lock()
+	defer e.delivering.Unlock()
+	ctx, ok := e.delivering.runs[runID]
+	return ok && ctx.Err() == nil
+}
+
+// delivered forgets run id as being delivered: it is no longer pending.
+func (e *Engine) delivered(runID string) {
+	e.delivering.Lock()
+	defer e.delivering.Unlock()
+	delete(e.delivering.runs, runID)
 }
 
 // firing returns the events that fire pr: its RunFired, carrying a cron's

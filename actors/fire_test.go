@@ -197,6 +197,38 @@ func TestTimersLiveOnlyWhileTheirPartitionHoldsRuns(t *testing.T) {
 	r.waitFor("the far run", func() bool { return r.schedule(far.ScheduleID).Status == event.StatusSuccess })
 }
 
+// A run whose call is still going when its partition's timer retires is
+// not called again by the timer the next run of that partition starts: in
+// flight on this leader, it is this leader's to finish, not a previous
+// leader's left-over to re-fire.
+func TestARunInFlightIsNotCalledAgainByALaterTimer(t *testing.T) {
+	r := newRig(t, nil, nil)
+	r.registerApp("slow", 1)
+	r.mu.Lock()
+	r.hold = make(chan struct{}) // the receiver takes each call and keeps it
+	r.mu.Unlock()
+	first := r.once("slow", time.Second, "/first")
+	r.clock.advance(time.Second)
+	r.waitFor("the first call", func() bool { return len(r.callsTo("/first")) == 1 })
+	r.waitFor("the timer retired", func() bool { return r.timers() == 0 })
+	r.once("slow", time.Second, "/second")
+	r.clock.advance(time.Second)
+	r.waitFor("the second call", func() bool { return len(r.callsTo("/second")) == 1 })
+	r.mu.Lock()
+	close(r.hold)
+	r.hold = nil
+	r.mu.Unlock()
+	r.waitFor("the first run's outcome", func() bool { return r.schedule(first.ScheduleID).Status == event.StatusSuccess })
+	if n := len(r.callsTo("/first")); n != 1 {
+		t.Fatalf("the first run was called %d times", n)
+	}
+	for _, rf := range r.firedRuns() {
+		if rf.Refire {
+			t.Fatalf("re-fired %s while its call was going", rf.RunID)
+		}
+	}
+}
+
 // Commands are proposed in the order the app's actor accepted them: a
 // deactivate accepted after creates waits until they are in, and creates
 // after it are refused.

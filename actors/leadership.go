@@ -99,4 +99,7 @@ func (e *Engine) stepDownLocked() {
 	e.fired.Lock()
 	clear(e.fired.runs)
 	e.fired.Unlock()
+	e.delivering.Lock()
+	clear(e.delivering.runs)
+	e.delivering.Unlock()
 }

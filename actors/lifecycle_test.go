@@ -70,6 +70,34 @@ func TestAnUpdatedCronFiresOnItsNewTimes(t *testing.T) {
 	}
 }
 
+// An update whose new next occurrence is the one already pending (the same
+// run id, dropped and added again in one apply) still fires it: the timer
+// must not take the drop for the last word.
+func TestAnUpdatedCronFiresAnOccurrenceBothDefinitionsShare(t *testing.T) {
+	r := newRig(t, nil, nil)
+	r.registerApp("mail", 1)
+	c := r.cron("mail", "*/2 * * * * *", "/cron")
+	for i := 1; i <= 2; i++ {
+		r.clock.advance(2 * time.Second)
+		r.waitFor("the runs at 2 and 4", func() bool { return len(r.callsTo("/cron")) == i })
+	}
+	// The run at 6 is pending and, within the timer's window, queued.
+	s, err := r.eng.UpdateSchedule(context.Background(), c.ScheduleID, ScheduleChange{Cron: mustSpec(t, "*/3 * * * * *")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.NextRunTime != epoch0.Unix()+6 {
+		t.Fatalf("after the update: next %d, want 6", s.NextRunTime-epoch0.Unix())
+	}
+	r.clock.advance(2 * time.Second)
+	r.waitFor("the shared occurrence at 6", func() bool { return len(r.callsTo("/cron")) == 3 })
+	r.clock.advance(3 * time.Second)
+	r.waitFor("the run at 9", func() bool { return len(r.callsTo("/cron")) == 4 })
+	if got := r.scheduledTimes(c.ScheduleID); len(got) != 4 || got[2] != 6 || got[3] != 9 {
+		t.Fatalf("fired at %v s, want [2 4 6 9]", got)
+	}
+}
+
 // Paused, a cron fires nothing; resumed, it fires from its next
 // occurrence after the resume, not the ones it missed.
 func TestAPausedCronFiresNothingAndResumesWithoutABurst(t *testing.T) {
@@ -213,3 +241,37 @@ func TestATriggeredRunFiresNowUnderItsOwnID(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// A one-time schedule moved to another time within the timers' window
+// fires at its new time, once, and not at its old one.
+func TestAOneTimeScheduleMovedWithinTheWindowFiresAtItsNewTime(t *testing.T) {
+	r := newRig(t, nil, nil)
+	r.registerApp("mail", 1)
+	for _, move := range []struct {
+		name     string
+		from, to time.Duration
+	}{{"later", 3 * time.Second, 6 * time.Second}, {"earlier", 6 * time.Second, 3 * time.Second}} {
+		r.clock.advance(r.clock.Now().Truncate(time.Second).Add(time.Second).Sub(r.clock.Now())) // a whole second
+		start := r.clock.Now()
+		s := r.once("mail", move.from, "/"+move.name)
+		r.clock.advance(time.Second)
+		to := start.Add(move.to).Unix()
+		if _, err := r.eng.UpdateSchedule(context.Background(), s.ScheduleID, ScheduleChange{ScheduleTime: &to}); err != nil {
+			t.Fatal(err)
+		}
+		r.clock.advance(move.to - time.Second - 10*time.Millisecond)
+		r.sentinel("mail", 0, "/sentinel-"+move.name)
+		r.waitFor("the sentinel", func() bool { return len(r.callsTo("/sentinel-"+move.name)) == 1 })
+		if n := len(r.callsTo("/" + move.name)); n != 0 {
+			t.Fatalf("%s: called %d times before its new time", move.name, n)
+		}
+		r.clock.advance(time.Second)
+		r.waitFor("the run at its new time", func() bool { return len(r.callsTo("/"+move.name)) == 1 })
+		r.clock.advance(10 * time.Second)
+		r.sentinel("mail", 0, "/after-"+move.name)
+		r.waitFor("the sentinel after", func() bool { return len(r.callsTo("/after-"+move.name)) == 1 })
+		if n := len(r.callsTo("/" + move.name)); n != 1 {
+			t.Fatalf("%s: called %d times", move.name, n)
+		}
+	}
+}

@@ -231,20 +231,24 @@ func (e *Engine) Observe(fx projections.Effects) {
 			e.stopTimersLocked(app.AppID)
 		}
 	}
-	for _, pr := range fx.Due {
-		if !e.reg.active[pr.AppID] {
-			continue // activating: its timers will read the run from the index
-		}
-		if t, ok := e.reg.timers[timerKey{pr.AppID, pr.Partition}]; ok {
+	// In apply's order: a run dropped and added again in this batch must
+	// reach its timer as gone, then due.
+	for _, c := range fx.Pending {
+		pr := c.Run
+		t, ok := e.reg.timers[timerKey{pr.AppID, pr.Partition}]
+		switch {
+		case c.Gone:
+			e.delivered(pr.RunID)
+			if ok {
+				e.system.Root.Send(t.pid, dueGone{pr.RunID})
+			}
+		case !e.reg.active[pr.AppID]:
+			// activating: its timers will read the run from the index
+		case ok:
 			t.sent++
 			e.system.Root.Send(t.pid, dueAdded{pr})
-			continue
-		}
-		e.ensureTimerLocked(timerKey{pr.AppID, pr.Partition}) // its first load reads the run
-	}
-	for _, pr := range fx.Gone {
-		if t, ok := e.reg.timers[timerKey{pr.AppID, pr.Partition}]; ok {
-			e.system.Root.Send(t.pid, dueGone{pr.RunID})
+		default:
+			e.ensureTimerLocked(timerKey{pr.AppID, pr.Partition}) // its first load reads the run
 		}
 	}
 }

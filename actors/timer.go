@@ -54,9 +54,12 @@ type timerActor struct {
 	ctx  context.Context // canceled when this node stops leading
 	self *actor.PID
 
-	due      dueHeap
-	queued   map[string]bool // run ids in the heap (false: removed, lazily)
-	live     int             // entries of queued that are true
+	due dueHeap
+	// queued holds the runs to fire, by id, with the time to fire each.
+	// The heap may hold older entries of a run (removed, or moved to
+	// another time): an entry counts only while queued has the run at its
+	// time.
+	queued   map[string]int64
 	firing   map[string]bool // popped and being proposed
 	received uint64          // dueAdded messages taken (see Engine.retireTimer)
 
@@ -75,12 +78,15 @@ type timerActor struct {
 	loading            bool
 	loadingUntil       int64
 	beyondWhileLoading int64
+	// goneWhileLoading: runs that stopped being pending while a load ran:
+	// what the load read of them may be older than that.
+	goneWhileLoading map[string]bool
 	loadAfter          int64 // unix ms: after a failed load, not before this
 	wake               Stopper
 }
 
 func newTimer(e *Engine, k timerKey, ctx context.Context) *timerActor {
-	return &timerActor{eng: e, key: k, ctx: ctx, queued: map[string]bool{}, firing: map[string]bool{}}
+	return &timerActor{eng: e, key: k, ctx: ctx, queued: map[string]int64{}, firing: map[string]bool{}}
 }
 
 func (t *timerActor) Receive(ctx actor.Context) {
@@ -100,13 +106,13 @@ func (t *timerActor) Receive(ctx actor.Context) {
 	case windowLoaded:
 		t.loaded(m)
 	case dueGone:
-		if t.queued[m.runID] {
-			t.queued[m.runID] = false
-			t.live--
+		delete(t.queued, m.runID)
+		if t.loading {
+			t.goneWhileLoading[m.runID] = true
 		}
 	case retryRuns:
 		for _, pr := range m.runs {
-			if !t.queued[pr.RunID] {
+			if _, ok := t.queued[pr.RunID]; !ok {
 				t.push(pr, m.atMs)
 			}
 		}
@@ -115,19 +121,22 @@ func (t *timerActor) Receive(ctx actor.Context) {
 		for _, id := range m.runIDs {
 			delete(t.firing, id)
 		}
-		if t.live == 0 && len(t.firing) == 0 {
+		if len(t.queued) == 0 && len(t.firing) == 0 {
 			t.process() // perhaps idle now: retire
 		}
 	}
 }
 
-// start queues runs left in flight by a previous leader (to re-fire under
-// the same run id, or record as missed), then processes: with nothing
-// loaded yet, that starts the load of everything due in the window,
-// including runs that fell due while nobody was leading.
+// start queues the runs in flight that no one delivers: left by a previous
+// leader, or by this one in an earlier term (to re-fire under the same
+// run id, or record as missed). Then it processes: with nothing loaded
+// yet, that starts the load of everything due in the window, including
+// runs that fell due while nobody was leading.
 func (t *timerActor) start() {
 	err := t.eng.state.InflightRuns(t.key.app, t.key.partition, func(pr projections.PendingRun) bool {
-		t.push(pr, pr.DueMs)
+		if !t.eng.beingDelivered(pr.RunID) {
+			t.push(pr, pr.DueMs)
+		}
 		return true
 	})
 	if err != nil {
@@ -144,7 +153,7 @@ func (t *timerActor) announced(pr projections.PendingRun) {
 	}
 	switch {
 	case pr.DueMs < bound:
-		if !t.queued[pr.RunID] && !t.firing[pr.RunID] {
+		if at, ok := t.queued[pr.RunID]; (!ok || at != pr.DueMs) && !t.firing[pr.RunID] {
 			t.push(pr, pr.DueMs)
 			if t.due[0].pr.RunID == pr.RunID {
 				t.arm() // the next wake-up is earlier now
@@ -162,6 +171,7 @@ func (t *timerActor) announced(pr projections.PendingRun) {
 // background; windowLoaded brings them back.
 func (t *timerActor) loadAhead(until int64) {
 	t.loading, t.loadingUntil, t.beyondWhileLoading = true, until, noneBeyond
+	t.goneWhileLoading = map[string]bool{}
 	from, q, key := t.loadedUntil, t.eng.state, t.key
 	self, root := t.self, t.eng.system.Root
 	t.eng.inBackground(func() {
@@ -174,11 +184,13 @@ func (t *timerActor) loadAhead(until int64) {
 	})
 }
 
-// loaded queues what a background load read. A run it read may have fired
-// and completed meanwhile (announced by dueAdded, or gone): queuing it again
-// costs at most a RunFired that apply refuses, since it is no longer pending.
+// loaded queues what a background load read, but not a run that went
+// meanwhile: what was read of it may be older than its going (and if it
+// came back, dueAdded announced it as it is now).
 func (t *timerActor) loaded(m windowLoaded) {
 	t.loading = false
+	gone := t.goneWhileLoading
+	t.goneWhileLoading = nil
 	if m.err != nil {
 		t.eng.cfg.Logger.Error("load due runs", "app", t.key.app, "partition", t.key.partition, "err", m.err)
 		t.loadAfter = t.eng.clock.Now().Add(time.Second).UnixMilli()
@@ -186,7 +198,7 @@ func (t *timerActor) loaded(m windowLoaded) {
 		return
 	}
 	for _, pr := range m.runs {
-		if !t.queued[pr.RunID] && !t.firing[pr.RunID] {
+		if _, ok := t.queued[pr.RunID]; !ok && !t.firing[pr.RunID] && !gone[pr.RunID] {
 			t.push(pr, pr.DueMs)
 		}
 	}
@@ -198,10 +210,10 @@ func (t *timerActor) loaded(m windowLoaded) {
 	t.process()
 }
 
-// push queues pr to fire at atMs (its due time, or a retry's).
+// push queues pr to fire at atMs (its due time, or a retry's), in place
+// of any time it was queued at before.
 func (t *timerActor) push(pr projections.PendingRun, atMs int64) {
-	t.queued[pr.RunID] = true
-	t.live++
+	t.queued[pr.RunID] = atMs
 	heap.Push(&t.due, dueRun{pr: pr, atMs: atMs})
 }
 
@@ -219,13 +231,12 @@ func (t *timerActor) process() {
 	}
 	var batch []projections.PendingRun
 	for t.due.Len() > 0 && t.due[0].atMs <= nowMs {
-		pr := heap.Pop(&t.due).(dueRun).pr
-		live := t.queued[pr.RunID]
-		delete(t.queued, pr.RunID)
-		if !live {
-			continue
+		d := heap.Pop(&t.due).(dueRun)
+		pr := d.pr
+		if at, ok := t.queued[pr.RunID]; !ok || at != d.atMs {
+			continue // removed, or queued at another time
 		}
-		t.live--
+		delete(t.queued, pr.RunID)
 		if t.firing[pr.RunID] {
 			continue
 		}
@@ -245,7 +256,7 @@ func (t *timerActor) process() {
 // must fire: nothing queued or firing, nothing loading, and no run known
 // beyond the window (runs in flight need no timer while this node leads).
 func (t *timerActor) idle() bool {
-	return t.live == 0 && len(t.firing) == 0 && !t.loading && t.nextBeyond == noneBeyond
+	return len(t.queued) == 0 && len(t.firing) == 0 && !t.loading && t.nextBeyond == noneBeyond
 }
 
 // arm schedules the next tick: the next queued run, or the moment the

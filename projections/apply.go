@@ -45,8 +45,12 @@ type Batch interface {
 // Effects collects what changed for the live scheduler (timer actors) to
 // react to once the batch is committed. Rebuilds ignore it.
 type Effects struct {
-	Due     []PendingRun // became pending (not fired yet)
-	Gone    []PendingRun // stopped being pending
+	// Pending lists the runs that became pending (not fired yet) or
+	// stopped being pending, in the order apply made them: one batch may
+	// drop a run and add it again under the same id (a cron update whose
+	// next occurrence is the one already pending, a one-time schedule
+	// moved), and only that order tells which came last.
+	Pending []PendingChange
 	Apps    []App        // registered, activated or deactivated
 	Deleted []Schedule   // schedules deleted
 	Closed  []Schedule   // schedules closed (they fire no more)
@@ -55,6 +59,13 @@ type Effects struct {
 
 	// Restored: the whole state was replaced from a snapshot; reload everything.
 	Restored bool
+}
+
+// PendingChange is a run that became pending, or stopped being pending
+// (Gone).
+type PendingChange struct {
+	Run  PendingRun
+	Gone bool
 }
 
 // FiredRun is a run that a RunFired made in flight, with its schedule as
@@ -1019,7 +1030,7 @@ func (a *applier) addPending(pr PendingRun) error {
 	if err := a.b.Set(pschKey(pr.ScheduleID, pr.RunID), nil, nil); err != nil {
 		return err
 	}
-	a.fx.Due = append(a.fx.Due, pr)
+	a.fx.Pending = append(a.fx.Pending, PendingChange{Run: pr})
 	return nil
 }
 
@@ -1036,7 +1047,7 @@ func (a *applier) removePending(pr PendingRun) error {
 			return err
 		}
 	}
-	a.fx.Gone = append(a.fx.Gone, pr)
+	a.fx.Pending = append(a.fx.Pending, PendingChange{Run: pr, Gone: true})
 	return nil
 }
 
