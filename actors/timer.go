@@ -81,8 +81,8 @@ type timerActor struct {
 	// goneWhileLoading: runs that stopped being pending while a load ran:
 	// what the load read of them may be older than that.
 	goneWhileLoading map[string]bool
-	loadAfter          int64 // unix ms: after a failed load, not before this
-	wake               Stopper
+	loadAfter        int64 // unix ms: after a failed load, not before this
+	wake             Stopper
 }
 
 func newTimer(e *Engine, k timerKey, ctx context.Context) *timerActor {

@@ -51,11 +51,11 @@ type Effects struct {
 	// next occurrence is the one already pending, a one-time schedule
 	// moved), and only that order tells which came last.
 	Pending []PendingChange
-	Apps    []App        // registered, activated or deactivated
-	Deleted []Schedule   // schedules deleted
-	Closed  []Schedule   // schedules closed (they fire no more)
-	Updated []Schedule   // schedules updated, paused or resumed (a cron's definition may have changed)
-	Fired   []FiredRun   // runs recorded as fired, with what their call needs
+	Apps    []App      // registered, activated or deactivated
+	Deleted []Schedule // schedules deleted
+	Closed  []Schedule // schedules closed (they fire no more)
+	Updated []Schedule // schedules updated, paused or resumed (a cron's definition may have changed)
+	Fired   []FiredRun // runs recorded as fired, with what their call needs
 
 	// Restored: the whole state was replaced from a snapshot; reload everything.
 	Restored bool
