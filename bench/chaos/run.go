@@ -1,15 +1,18 @@
 package chaos
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"github.com/chronicle-sched/chronicle/bench/internal/harness"
 	"math/rand"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/bench/internal/harness"
 )
 
 // Config is one chaos run.
@@ -140,11 +143,17 @@ func Run(cfg Config) (Report, error) {
 	// the shutdown's own tests, not a safety violation).
 	var stopped []*harness.Node
 	for _, n := range c.nodes {
-		if n.Stop(30 * time.Second) {
+		dump := filepath.Join(cfg.OutDir, fmt.Sprintf("chaos-%d-%s-slow-stop.txt", cfg.Seed, n.ID))
+		var stacks bytes.Buffer
+		if n.Stop(30*time.Second, &stacks) {
 			stopped = append(stopped, n)
-		} else {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("%s did not stop within 30 s of SIGTERM: killed, its store not replayed", n.ID))
+			continue
 		}
+		note := fmt.Sprintf("%s did not stop within 30 s of SIGTERM: killed, its store not replayed", n.ID)
+		if err := os.WriteFile(dump, stacks.Bytes(), 0o644); err == nil {
+			note += "; its goroutines then: " + dump
+		}
+		rep.Notes = append(rep.Notes, note)
 	}
 	if len(stopped) == 0 {
 		rep.violate("no node stopped within 30 s of SIGTERM: no store to replay")

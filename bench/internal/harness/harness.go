@@ -119,7 +119,9 @@ func (n *Node) Kill() {
 
 // Stop shuts the node down cleanly (SIGTERM: it flushes its stores) and
 // waits up to within, then kills it; it reports whether it stopped cleanly.
-func (n *Node) Stop(within time.Duration) bool {
+// A node that does not stop in time has its goroutines written to
+// slowStop first (if given), to show what the shutdown waited on.
+func (n *Node) Stop(within time.Duration, slowStop io.Writer) bool {
 	if n.cmd == nil || n.cmd.Process == nil {
 		return true
 	}
@@ -131,11 +133,29 @@ func (n *Node) Stop(within time.Duration) bool {
 		n.cmd = nil
 		return true
 	case <-time.After(within):
+		if slowStop != nil {
+			if err := n.dumpGoroutines(slowStop); err != nil {
+				fmt.Fprintf(slowStop, "no goroutine dump: %v\n", err)
+			}
+		}
 		_ = n.cmd.Process.Signal(syscall.SIGKILL)
 		<-done
 		n.cmd = nil
 		return false
 	}
+}
+
+// dumpGoroutines writes the stacks of the node's goroutines, from its
+// pprof endpoint.
+func (n *Node) dumpGoroutines(w io.Writer) error {
+	c := &http.Client{Timeout: 5 * time.Second}
+	res, err := c.Get("http://" + n.PprofAddr + "/debug/pprof/goroutine?debug=2")
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	_, err = io.Copy(w, res.Body)
+	return err
 }
 
 // Signal sends sig to the running process (SIGSTOP and SIGCONT pause and
