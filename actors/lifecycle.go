@@ -146,6 +146,27 @@ func confirmRefusal[T any](e *Engine, write func() (T, error)) (T, error) {
 	return write()
 }
 
+// Linearizer brings a node's state up to every acknowledged write (the
+// Engine is one).
+type Linearizer interface{ Linearize() error }
+
+// ForWrite is read (of what a write names) confirmed when it finds
+// nothing: read again once this node has applied every acknowledged write.
+// An API answers a write's 404 from it, for the reason confirmRefusal
+// gives.
+func ForWrite[T any](l Linearizer, read func() (T, bool, error)) func() (T, bool, error) {
+	return func() (T, bool, error) {
+		v, found, err := read()
+		if err != nil || found {
+			return v, found, err
+		}
+		if err := l.Linearize(); err != nil {
+			return v, false, err
+		}
+		return read()
+	}
+}
+
 // refusedByState: err is a refusal drawn from the state (not found, or a
 // conflict with it), not from the input.
 func refusedByState(err error) bool {

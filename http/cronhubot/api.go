@@ -399,15 +399,13 @@ func (a *API) find(r *http.Request, ps httprouter.Params, write bool) (projectio
 	if err := a.allowed(r, write); err != nil {
 		return projections.Schedule{}, err
 	}
-	s, found, err := a.q.ScheduleByNumber(n)
-	if err == nil && !found && write {
+	read := func() (projections.Schedule, bool, error) { return a.q.ScheduleByNumber(n) }
+	if write {
 		// As the native API: this node may be a deposed leader that
 		// missed the create.
-		if err := a.cmd.Linearize(); err != nil {
-			return s, err
-		}
-		s, found, err = a.q.ScheduleByNumber(n)
+		read = actors.ForWrite(a.cmd, read)
 	}
+	s, found, err := read()
 	switch {
 	case err != nil:
 		return s, err

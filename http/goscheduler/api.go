@@ -398,16 +398,13 @@ func (a *API) findSchedule(r *http.Request, id string, write bool) (projections.
 	if err := validateScheduleID(id); err != nil {
 		return projections.Schedule{}, err
 	}
-	s, found, err := a.q.Schedule(id)
-	if err == nil && !found && write {
+	read := func() (projections.Schedule, bool, error) { return a.q.Schedule(id) }
+	if write {
 		// A write is not refused from a state that may be stale: this
-		// node may be a deposed leader that missed the create (the
-		// engine confirms its own refusals the same way).
-		if err := a.cmd.Linearize(); err != nil {
-			return s, err
-		}
-		s, found, err = a.q.Schedule(id)
+		// node may be a deposed leader that missed the create.
+		read = actors.ForWrite(a.cmd, read)
 	}
+	s, found, err := read()
 	switch {
 	case err != nil:
 		return s, err
