@@ -24,6 +24,7 @@ import (
 	"github.com/chronicle-sched/chronicle/raftfsm/raftstore"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
 
@@ -202,11 +203,12 @@ func Open(cfg Config) (*Node, error) {
 	case len(cfg.Routes) > 0:
 		stream, err = newRoutedStream(cfg.RaftAddr, addr, cfg.Routes)
 	default:
-		n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr, addr, 8, 10*time.Second, hlog)
+		n.transport, err = raft.NewTCPTransportWithConfig(cfg.RaftAddr, addr, transportConfig(hlog))
 	}
 	if err == nil && stream != nil {
-		n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-			Stream: stream, MaxPool: 8, Timeout: 10 * time.Second, Logger: hlog})
+		tc := transportConfig(hlog)
+		tc.Stream = stream
+		n.transport = raft.NewNetworkTransportWithConfig(tc)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on raft address %s: %w", cfg.RaftAddr, err)
@@ -786,6 +788,21 @@ func (n *Node) closeStores() {
 		}
 		n.stateDB.Close()
 	}
+}
+
+// transportConfig configures the Raft network transport: eight pooled
+// connections per peer, a 10 s I/O timeout, and no pipelined replication
+// (MaxRPCsInFlight 1: one AppendEntries at a time per follower, batched).
+// hashicorp/raft v1.8.0's pipeline can deadlock: when a follower rejects
+// an append, the pipeline's decoder loses its reader and the next send
+// waits for it forever, so replication to that follower stops for good
+// while its heartbeats go on (it never calls an election), and
+// raft.Shutdown waits for that replication goroutine forever. make chaos
+// met it as nodes that did not stop within 30 s of SIGTERM, whose
+// goroutine dumps show exactly this (bench/RESULTS.md). The library's own
+// measurements found pipelining of little use once entries are batched.
+func transportConfig(logger hclog.Logger) *raft.NetworkTransportConfig {
+	return &raft.NetworkTransportConfig{MaxPool: 8, Timeout: 10 * time.Second, Logger: logger, MaxRPCsInFlight: 1}
 }
 
 // storeEvents reports what an operator must see of the state store:

@@ -16,6 +16,7 @@ import (
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm/raftstore"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/raft"
 )
 
 func replicaAddr(t *testing.T) string {
@@ -361,5 +362,23 @@ func TestSingleNodeWritesTheCurrentSchema(t *testing.T) {
 	got, err := eventlog.Get(n.stateDB, 1)
 	if err != nil || got.V != event.SchemaVersion {
 		t.Fatalf("version %d (%v), want %d", got.V, err, event.SchemaVersion)
+	}
+}
+
+// Replication is one AppendEntries at a time per follower, never through
+// hashicorp/raft's pipeline, which can deadlock (see transportConfig):
+// every transport a node may use refuses to open one.
+func TestReplicationIsNotPipelined(t *testing.T) {
+	nodes := openReplicas(t, 3)
+	leaderOfReplicas(t, nodes)
+	for i, n := range nodes {
+		peer := nodes[(i+1)%len(nodes)]
+		p, err := n.transport.AppendEntriesPipeline(raft.ServerID(peer.cfg.NodeID), raft.ServerAddress(peer.cfg.RaftAddr))
+		if p != nil {
+			_ = p.Close()
+		}
+		if !errors.Is(err, raft.ErrPipelineReplicationNotSupported) {
+			t.Fatalf("%s opened a replication pipeline to %s (err %v)", n.cfg.NodeID, peer.cfg.NodeID, err)
+		}
 	}
 }
