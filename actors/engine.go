@@ -148,10 +148,14 @@ type Engine struct {
 	// lead is this node's leadership as the engine acts on it.
 	lead struct {
 		sync.Mutex
-		leading bool               // firing: this term's barrier passed
-		epoch   uint64             // bumped on every leadership change
-		ctx     context.Context    // the current term; canceled when it ends
-		cancel  context.CancelFunc // cancels the term's timers and deliveries
+		leading bool // firing: this term's barrier passed
+		// draining: Drain began. Nothing more is fired (no timer starts),
+		// but the term goes on, so the calls being made finish and their
+		// outcomes commit.
+		draining bool
+		epoch    uint64             // bumped on every leadership change
+		ctx      context.Context    // the current term; canceled when it ends
+		cancel   context.CancelFunc // cancels the term's timers and deliveries
 		// firedBy names this node and the Raft term it leads in, on every
 		// call it makes (delivery.HeaderFiredBy).
 		firedBy string

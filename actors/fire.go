@@ -108,11 +108,32 @@ func (e *Engine) beingDelivered(runID string) bool {
 	return ok && ctx.Err() == nil
 }
 
-// delivered forgets run id as being delivered: it is no longer pending.
-func (e *Engine) delivered(runID string) {
+// delivered forgets the runs among changes that are no longer pending as
+// being delivered.
+func (e *Engine) delivered(changes []projections.PendingChange) {
 	e.delivering.Lock()
 	defer e.delivering.Unlock()
-	delete(e.delivering.runs, runID)
+	if len(e.delivering.runs) == 0 {
+		return
+	}
+	for _, c := range changes {
+		if c.Gone {
+			delete(e.delivering.runs, c.Run.RunID)
+		}
+	}
+}
+
+// callsGoing counts the runs this node is delivering in its current term.
+func (e *Engine) callsGoing() int {
+	e.delivering.Lock()
+	defer e.delivering.Unlock()
+	n := 0
+	for _, ctx := range e.delivering.runs {
+		if ctx.Err() == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // firing returns the events that fire pr: its RunFired, carrying a cron's

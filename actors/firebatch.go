@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/chronicle-sched/chronicle/projections"
@@ -19,6 +20,9 @@ type fireBatcher struct {
 	done chan struct{}
 	once sync.Once
 	wg   sync.WaitGroup
+	// pending counts the runs submitted and not yet handled (fired and
+	// handed to delivery, or given back to their timers).
+	pending atomic.Int64
 }
 
 // fireRequest is one timer tick's due runs; the timer is told when they
@@ -45,6 +49,7 @@ func newFireBatcher(e *Engine) *fireBatcher {
 // submit queues a tick's runs without blocking the timer actor (a full
 // queue is waited on by a goroutine instead).
 func (b *fireBatcher) submit(r fireRequest) {
+	b.pending.Add(int64(len(r.runs)))
 	select {
 	case b.in <- r:
 	default:
@@ -127,5 +132,6 @@ func (b *fireBatcher) fire(reqs []fireRequest) {
 			b.eng.system.Root.Send(r.timer, retryRuns{runs: later, atMs: retryAt})
 		}
 		b.eng.system.Root.Send(r.timer, firedDone{ids})
+		b.pending.Add(-int64(len(r.runs)))
 	}
 }

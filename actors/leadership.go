@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
 // firedBy is this node and the term it leads in ("" while not leading).
@@ -76,6 +78,45 @@ func (e *Engine) takeOver(epoch uint64) {
 		}
 	}
 	e.cfg.Logger.Info("leading: timers started", "apps", len(apps), "active", active)
+}
+
+// Drain readies this node to stop without cutting calls short: it fires
+// nothing more (its timers stop and none start again), then waits until
+// the runs already on their way have been fired and every call it is
+// making has finished with its outcome applied, or until ctx ends. The
+// term stays this node's meanwhile, so outcomes commit and nothing is
+// fired twice; Stop ends it. It returns how many calls were still going
+// when ctx ended (0: none): those are cut short by Stop and fired again,
+// under the same run ids, by the next leader.
+func (e *Engine) Drain(ctx context.Context) int {
+	e.lead.Lock()
+	e.lead.draining = true
+	e.reg.Lock()
+	var timers []*actor.PID
+	for k, t := range e.reg.timers {
+		timers = append(timers, t.pid)
+		delete(e.reg.timers, k)
+	}
+	clear(e.reg.active)
+	e.reg.Unlock()
+	e.lead.Unlock()
+	for _, pid := range timers {
+		// Once stopped, a timer submits no more runs to fire.
+		_ = e.system.Root.StopFuture(pid).Wait()
+	}
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		going := e.callsGoing()
+		if going == 0 && e.fires.pending.Load() == 0 {
+			return 0
+		}
+		select {
+		case <-ctx.Done():
+			return going + int(e.fires.pending.Load())
+		case <-poll.C:
+		}
+	}
 }
 
 // stepDownLocked stops every actor that acts as the leader, and cancels

@@ -114,7 +114,7 @@ func (e *Engine) activate(appID string, epoch uint64) {
 func (e *Engine) withTimers(epoch uint64, f func()) bool {
 	e.lead.Lock()
 	defer e.lead.Unlock()
-	if !e.lead.leading || e.lead.epoch != epoch {
+	if !e.lead.leading || e.lead.draining || e.lead.epoch != epoch {
 		return false
 	}
 	e.reg.Lock()
@@ -213,9 +213,10 @@ func (e *Engine) Observe(fx projections.Effects) {
 	for _, s := range fx.Updated {
 		e.forgetCron(s.ScheduleID) // its definition may have changed: the next ask loads it anew
 	}
+	e.delivered(fx.Pending)
 	e.lead.Lock()
 	defer e.lead.Unlock()
-	if !e.lead.leading {
+	if !e.lead.leading || e.lead.draining {
 		return
 	}
 	epoch := e.lead.epoch
@@ -238,7 +239,6 @@ func (e *Engine) Observe(fx projections.Effects) {
 		t, ok := e.reg.timers[timerKey{pr.AppID, pr.Partition}]
 		switch {
 		case c.Gone:
-			e.delivered(pr.RunID)
 			if ok {
 				e.system.Root.Send(t.pid, dueGone{pr.RunID})
 			}

@@ -53,6 +53,7 @@ type serveConfig struct {
 	peerRoutes                                 string
 	cronhubotLoc                               *time.Location
 	promoteTimeout, readHeaderTimeout          time.Duration
+	drainTimeout                               time.Duration
 	callbackDeny, callbackAllow                string
 	adminTokenFile, clusterSecretFile          string
 	tls                                        tlsconf.Files
@@ -85,6 +86,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.IntVar(&c.workers, "callback-workers", 256, "callbacks delivered concurrently")
 	fs.DurationVar(&c.misfire, "misfire-threshold", time.Minute, "a run overdue by more than this is recorded as MISS instead of fired")
 	fs.DurationVar(&c.window, "timer-window", 10*time.Second, "how far ahead timers hold due runs in memory")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, how long a leader lets the calls it is making finish before it hands leadership over (calls still going are then cut short and fired again by the next leader)")
 	fs.DurationVar(&c.cbTimeout, "callback-timeout", 10*time.Second, "timeout of one callback attempt")
 	fs.IntVar(&c.cbAttempts, "callback-attempts", 3, "attempts per run (1 = no retry)")
 	fs.DurationVar(&c.cbBackoff, "callback-backoff", time.Second, "first retry delay (doubles each retry, with jitter)")
@@ -224,6 +226,7 @@ type node struct {
 	cluster *cluster.Cluster
 	logger  *slog.Logger
 	cancel  context.CancelFunc // stops background loops (announce)
+	drain   time.Duration      // --drain-timeout
 }
 
 // replicator is what the actors propose through: this node's Raft replica
@@ -322,13 +325,15 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	own.setSelf(srv.Addr(), adv, c.raftAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	go cl.Members.RunAnnouncer(ctx, adv, c.raftAddr)
-	return &node{raft: rn, engine: engine, srv: srv, cluster: cl, logger: logger, cancel: cancel}, nil
+	return &node{raft: rn, engine: engine, srv: srv, cluster: cl, logger: logger, cancel: cancel, drain: c.drainTimeout}, nil
 }
 
 func (n *node) httpAddr() string { return n.srv.Addr() }
 
-// stop shuts down in dependency order: no new requests, no more firing,
-// then Raft and the stores.
+// stop shuts down in dependency order: no new requests; no more firing,
+// and the calls being made finish (up to --drain-timeout) with their
+// outcomes committed; then leadership goes to another member, and Raft
+// and the stores close.
 func (n *node) stop() error {
 	n.cancel()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -336,12 +341,29 @@ func (n *node) stop() error {
 	if err := n.srv.Shutdown(ctx); err != nil {
 		n.logger.Warn("http shutdown", "err", err)
 	}
+	n.drainCalls()
 	n.engine.Stop()
 	n.cluster.Close()
 	if err := n.raft.Shutdown(); err != nil {
 		return fmt.Errorf("raft shutdown: %w", err)
 	}
 	return nil
+}
+
+// drainCalls lets the calls this node is making finish, up to the drain
+// timeout, saying how it went.
+func (n *node) drainCalls() {
+	ctx, cancel := context.WithTimeout(context.Background(), n.drain)
+	defer cancel()
+	start := time.Now()
+	if left := n.engine.Drain(ctx); left > 0 {
+		n.logger.Warn("drain timeout: calls still going are cut short; the next leader fires them again under the same run ids",
+			"calls", left, "drainTimeout", n.drain)
+		return
+	}
+	if took := time.Since(start); took >= 100*time.Millisecond {
+		n.logger.Info("calls in flight finished", "took", took.Round(time.Millisecond))
+	}
 }
 
 // advertised turns a listen address into one peers can reach: an
