@@ -3,11 +3,13 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -257,9 +259,25 @@ func (r *rig) waitFor(what string, cond func() bool) {
 	r.t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out waiting for %s", what)
+			r.mu.Lock()
+			calls := len(r.calls)
+			r.mu.Unlock()
+			r.t.Fatalf("timed out waiting for %s, at %v on the fake clock; calls received: %d; the log: %s",
+				what, r.clock.Now().Sub(epoch0), calls, r.logSummary())
 		}
 	}
+}
+
+// logSummary lists the log's events (type and payload), for a test that
+// failed to say what happened.
+func (r *rig) logSummary() string {
+	var b strings.Builder
+	_ = eventlog.Scan(r.db, 0, 0, func(ev event.Event) error {
+		p, err := ev.Payload()
+		fmt.Fprintf(&b, "\n  %d %s %+v %v", ev.Seq, ev.Type, p, err)
+		return nil
+	})
+	return b.String()
 }
 
 func (r *rig) registerApp(id string, partitions int) {
