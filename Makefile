@@ -11,8 +11,11 @@ BENCH_SMOKE := ./bench/...
 
 .PHONY: build run cluster test vet bench bench-full bench-micro bench-failover bench-replay fuzz chaos soak clean
 
+# The binary names its commit (chronicle --version, GET /cluster) where git
+# can say it; VERSION=v1.2.3 stamps a release's version.
+VERSION ?=
 build:
-	$(GO) build -o $(BIN) ./cmd/chronicle
+	$(GO) build -buildvcs=auto $(if $(VERSION),-ldflags "-X github.com/chronicle-sched/chronicle/internal/buildinfo.Stamped=$(VERSION)") -o $(BIN) ./cmd/chronicle
 
 run: build
 	$(BIN) serve --data-dir ./data

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/buildinfo"
 	"github.com/chronicle-sched/chronicle/internal/errkind"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
@@ -34,13 +35,15 @@ type Member struct {
 
 // Status is this node's view of the cluster (GET /cluster).
 type Status struct {
-	NodeID        string   `json:"nodeId"`
-	LeaderID      string   `json:"leaderId"`
-	LeaderAddress string   `json:"leaderAddress"`
-	State         string   `json:"state"`
-	Term          uint64   `json:"term"`
-	AppliedIndex  uint64   `json:"appliedIndex"`
-	Members       []Member `json:"members"`
+	NodeID string `json:"nodeId"`
+	// Build is this node's build (buildinfo.Read).
+	Build         buildinfo.Info `json:"build"`
+	LeaderID      string         `json:"leaderId"`
+	LeaderAddress string         `json:"leaderAddress"`
+	State         string         `json:"state"`
+	Term          uint64         `json:"term"`
+	AppliedIndex  uint64         `json:"appliedIndex"`
+	Members       []Member       `json:"members"`
 }
 
 // Members shows the cluster and changes its membership. A change that
@@ -77,7 +80,7 @@ func (m *Members) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	out := Status{NodeID: st.NodeID, LeaderID: st.LeaderID, LeaderAddress: st.LeaderAddr,
+	out := Status{NodeID: st.NodeID, Build: buildinfo.Read(), LeaderID: st.LeaderID, LeaderAddress: st.LeaderAddr,
 		State: st.State, Term: st.Term, AppliedIndex: st.AppliedIndex, Members: make([]Member, len(st.Members))}
 	reach := m.probe(ctx, st.Members, nodes)
 	m.mu.Lock()

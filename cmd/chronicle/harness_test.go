@@ -392,7 +392,10 @@ func (tn *testNode) allEvents() []byte {
 
 // clusterView is GET /cluster.
 type clusterView struct {
-	NodeID       string `json:"nodeId"`
+	NodeID string `json:"nodeId"`
+	Build  struct {
+		Version, Commit, Go string
+	} `json:"build"`
 	LeaderID     string `json:"leaderId"`
 	AppliedIndex uint64 `json:"appliedIndex"`
 	Members      []struct {
@@ -433,7 +436,7 @@ func chronicleBinary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "chronicle")
-		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", binPath, ".").CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("build: %v\n%s", err, out)
 		}
 	})

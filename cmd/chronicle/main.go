@@ -5,6 +5,7 @@
 //	chronicle audit --data-dir DIR [--app] [--json] ID
 //	chronicle recover --data-dir DIR --node-id ID --peers id=host:port,...
 //	chronicle token create|list|revoke [--addr URL] [--admin-token-file F] [--tls-ca F]
+//	chronicle version (or --version)
 //
 // This is the only package that knows every layer: it opens the Raft node
 // and state store, builds the actors on top, and serves HTTP.
@@ -14,6 +15,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/internal/buildinfo"
 )
 
 func main() {
@@ -34,6 +37,9 @@ func main() {
 		err = recoverCluster(os.Args[2:], os.Stdout, os.Stderr)
 	case "token":
 		err = token(os.Args[2:], os.Stdout, os.Stderr)
+	case "version", "--version", "-version":
+		fmt.Println(buildinfo.Read())
+		return
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -61,5 +67,6 @@ Usage:
   chronicle token create|list|revoke
                              issue, list or revoke API tokens on a running node
                              (see chronicle token create -h)
+  chronicle version          print the build (also --version)
 `)
 }

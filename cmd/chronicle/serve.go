@@ -27,6 +27,7 @@ import (
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/chronicle-sched/chronicle/http/server"
+	"github.com/chronicle-sched/chronicle/internal/buildinfo"
 	"github.com/chronicle-sched/chronicle/internal/peerroute"
 	"github.com/chronicle-sched/chronicle/internal/tlsconf"
 	"github.com/chronicle-sched/chronicle/projections"
@@ -206,7 +207,7 @@ func serve(args []string) error {
 			return err
 		}
 	}
-	logger.Info("chronicle serving", "node", c.nodeID, "http", n.httpAddr(), "raft", c.raftAddr, "data", c.dataDir)
+	logger.Info("chronicle serving", "build", buildinfo.Read().String(), "node", c.nodeID, "http", n.httpAddr(), "raft", c.raftAddr, "data", c.dataDir)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	got := <-sig
