@@ -39,7 +39,7 @@ type serveConfig struct {
 	httpAdvertise                              string
 	snapshotInterval                           time.Duration
 	trailingLogs                               uint64
-	logLevel                                   string
+	logLevel, logFormat                        string
 	defaultPartitions, workers, stateCacheMB   int
 	minFreeDiskMB                              int
 	maxApps                                    int
@@ -82,6 +82,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.Uint64Var(&c.trailingLogs, "raft-trailing-logs", 10240, "log entries kept after a snapshot (for followers that lag)")
 	fs.StringVar(&c.peers, "peers", "", "voters as id=host:port,...; empty bootstraps a single-node cluster")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text (key=value lines) or json (one object per line), for every component's messages")
 	fs.IntVar(&c.defaultPartitions, "default-partitions", 4, "partitions of an app registered with partitions 0")
 	fs.IntVar(&c.maxApps, "max-apps", 1000, "apps the cluster may hold; registering one more answers 409 (0: no limit)")
 	fs.IntVar(&c.workers, "callback-workers", 256, "callbacks delivered concurrently")
@@ -177,12 +178,21 @@ func parsePeers(s string) ([]raftfsm.Peer, error) {
 	return peers, nil
 }
 
-func newLogger(level string) (*slog.Logger, error) {
+// newLogger is the one logger every component writes through (Raft,
+// Pebble and the actor system included), to stderr.
+func newLogger(level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: %w", level, err)
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: text or json", format)
 }
 
 func serve(args []string) error {
@@ -193,7 +203,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(c.logLevel)
+	logger, err := newLogger(c.logLevel, c.logFormat)
 	if err != nil {
 		return err
 	}
