@@ -181,6 +181,9 @@ type Engine struct {
 		sync.Mutex
 		runs map[string]projections.Schedule
 	}
+	// failedLog and missedLog bound the lines written for failed and
+	// missed runs.
+	failedLog, missedLog runLog
 	// delivering holds the runs this node fired and is delivering, with the
 	// context of the term it fired them in. A timer started later in that
 	// term (its partition's timer had retired meanwhile, or its app was

@@ -77,6 +77,12 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 		if rf, ok := p.(event.RunFired); ok && results[i].Err != nil {
 			rejected[rf.RunID] = true // deleted, deactivated or already fired meanwhile
 		}
+		if rc, ok := p.(event.RunCompleted); ok && rc.Status == event.StatusMiss && results[i].Err == nil {
+			if ok, omitted := e.missedLog.line(time.Now()); ok {
+				e.cfg.Logger.Warn("run missed", "app", rc.AppID, "schedule", rc.ScheduleID, "run", rc.RunID,
+					"error", rc.ErrorMessage, "missedRunsNotLogged", omitted)
+			}
+		}
 	}
 	for _, it := range fired {
 		if rejected[it.pr.RunID] {
@@ -279,13 +285,19 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 	if p := s.Callback.NumberParam; p != "" {
 		req.Query = p + "=" + strconv.FormatUint(s.CreatedSeq, 10)
 	}
-	job := delivery.Job{Req: req, Policy: e.policyFor(s), Done: func(o delivery.Outcome) {
+	policy := e.policyFor(s)
+	job := delivery.Job{Req: req, Policy: policy, Done: func(o delivery.Outcome) {
 		if o.Canceled {
 			return
 		}
 		status := event.StatusSuccess
 		if !o.Success {
 			status = event.StatusFailure
+			if ok, omitted := e.failedLog.line(time.Now()); ok {
+				e.cfg.Logger.Warn("run failed", "app", pr.AppID, "schedule", pr.ScheduleID, "run", pr.RunID,
+					"attempts", o.Attempts, "maxAttempts", policy.MaxAttempts, "httpStatus", o.HTTPStatus,
+					"error", o.ErrorMessage, "failedRunsNotLogged", omitted)
+			}
 		}
 		outcome := []event.Payload{event.RunCompleted{
 			ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID, Partition: pr.Partition,
