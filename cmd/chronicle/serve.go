@@ -58,7 +58,7 @@ type serveConfig struct {
 	callbackDeny, callbackAllow                string
 	adminTokenFile, clusterSecretFile          string
 	tls                                        tlsconf.Files
-	insecureNoAuth                             bool
+	insecureNoAuth, accessLog                  bool
 	rateLimit                                  float64
 	rateBurst                                  int
 	secretGrace                                time.Duration
@@ -82,6 +82,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.Uint64Var(&c.trailingLogs, "raft-trailing-logs", 10240, "log entries kept after a snapshot (for followers that lag)")
 	fs.StringVar(&c.peers, "peers", "", "voters as id=host:port,...; empty bootstraps a single-node cluster")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&c.accessLog, "access-log", false, "log every HTTP request (method, path, status, bytes, duration, client, token id), at info whatever --log-level says")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text (key=value lines) or json (one object per line), for every component's messages")
 	fs.IntVar(&c.defaultPartitions, "default-partitions", 4, "partitions of an app registered with partitions 0")
 	fs.IntVar(&c.maxApps, "max-apps", 1000, "apps the cluster may hold; registering one more answers 409 (0: no limit)")
@@ -291,6 +292,14 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		rn.Shutdown()
 		return nil, err
 	}
+	var access *slog.Logger
+	if c.accessLog {
+		// At info whatever --log-level says: asking for it is asking to see it.
+		if access, err = newLogger("info", c.logFormat); err != nil {
+			rn.Shutdown()
+			return nil, err
+		}
+	}
 	writeErr := func(w http.ResponseWriter, err error) { respond.Write(w, logger, err) }
 	authCfg.Tokens = state
 	cl := cluster.New(cluster.Config{Node: rn, State: state, WriteError: writeErr, Logger: logger,
@@ -322,7 +331,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cl.Members,
 		Forwarded: cl.Service, Relay: cl.Relay.Wrap, Events: rn, MaxBodyBytes: c.maxBodyBytes,
 		ReadHeaderTimeout: c.readHeaderTimeout, Auth: authCfg, Tokens: tokens{engine, state}, Ready: healthy, TLS: apiTLS,
-		APIs: []server.API{cronhubotAPI}})
+		APIs: []server.API{cronhubotAPI}, AccessLog: access})
 	if err != nil {
 		engine.Stop()
 		cl.Close()

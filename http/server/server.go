@@ -54,6 +54,8 @@ type Config struct {
 	TLS *tls.Config
 	// APIs are the other systems' APIs, mounted beside the native one.
 	APIs []API
+	// AccessLog, if set, gets a line for every request (--access-log).
+	AccessLog *slog.Logger
 }
 
 // API is another system's API on the same core (CronHubot's, ...): its
@@ -129,7 +131,11 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 	if cfg.Auth.WriteError == nil {
 		cfg.Auth.WriteError = func(w http.ResponseWriter, r *http.Request, err error) { cfg.writeError(w, r.URL.Path, err) }
 	}
-	return auth.Middleware(cfg.Auth, cfg.Relay(bounded, servedByFollower)), stream
+	routed := cfg.Relay(bounded, servedByFollower)
+	if cfg.AccessLog == nil {
+		return auth.Middleware(cfg.Auth, routed), stream
+	}
+	return accessLog(cfg.AccessLog, auth.Middleware(cfg.Auth, noteToken(routed))), stream
 }
 
 // servedByFollower: writes a follower handles itself and forwards only as
