@@ -184,18 +184,8 @@ type Engine struct {
 	// failedLog and missedLog bound the lines written for failed and
 	// missed runs.
 	failedLog, missedLog runLog
-	// delivering holds the runs this node fired and is delivering, with the
-	// context of the term it fired them in. A timer started later in that
-	// term (its partition's timer had retired meanwhile, or its app was
-	// deactivated and activated again) takes over the in-flight runs no
-	// one delivers: these it must leave alone, or their receivers would be
-	// called twice. A run leaves when it stops being pending (its outcome
-	// applied); those of an ended term (their context canceled) no longer
-	// count and go when the next term steps down.
-	delivering struct {
-		sync.Mutex
-		runs map[string]context.Context
-	}
+	// delivering: the runs this node is delivering (deliveries.go).
+	delivering deliveries
 	// registering counts app registrations accepted and not yet answered,
 	// which --max-apps counts with the stored apps.
 	registering struct {
@@ -226,7 +216,6 @@ func New(cfg Config, repl Replicator, state State) *Engine {
 	e.reg.apps, e.reg.crons = map[string]*actor.PID{}, map[string]*actor.PID{}
 	e.reg.timers, e.reg.active = map[timerKey]*timerEntry{}, map[string]bool{}
 	e.fired.runs = map[string]projections.Schedule{}
-	e.delivering.runs = map[string]context.Context{}
 	e.secrets.apps = map[string]projections.App{}
 	e.lead.ctx, e.lead.cancel = context.WithCancel(context.Background())
 	e.lead.cancel() // nothing may deliver before this node leads

@@ -78,7 +78,7 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 			rejected[rf.RunID] = true // deleted, deactivated or already fired meanwhile
 		}
 		if rc, ok := p.(event.RunCompleted); ok && rc.Status == event.StatusMiss && results[i].Err == nil {
-			if ok, omitted := e.missedLog.line(time.Now()); ok {
+			if ok, omitted := e.missedLog.line(e.clock.Now()); ok {
 				e.cfg.Logger.Warn("run missed", "app", rc.AppID, "schedule", rc.ScheduleID, "run", rc.RunID,
 					"error", rc.ErrorMessage, "missedRunsNotLogged", omitted)
 			}
@@ -97,49 +97,10 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 				continue
 			}
 		}
-		e.delivering.Lock()
-		e.delivering.runs[it.pr.RunID] = it.ctx
-		e.delivering.Unlock()
+		e.delivering.add(it.pr.RunID, it.ctx)
 		e.deliver(it.ctx, it.pr, s)
 	}
 	return retry, nil
-}
-
-// beingDelivered reports whether this node is delivering run id in the
-// term it leads now.
-func (e *Engine) beingDelivered(runID string) bool {
-	e.delivering.Lock()
-	defer e.delivering.Unlock()
-	ctx, ok := e.delivering.runs[runID]
-	return ok && ctx.Err() == nil
-}
-
-// delivered forgets the runs among changes that are no longer pending as
-// being delivered.
-func (e *Engine) delivered(changes []projections.PendingChange) {
-	e.delivering.Lock()
-	defer e.delivering.Unlock()
-	if len(e.delivering.runs) == 0 {
-		return
-	}
-	for _, c := range changes {
-		if c.Gone {
-			delete(e.delivering.runs, c.Run.RunID)
-		}
-	}
-}
-
-// callsGoing counts the runs this node is delivering in its current term.
-func (e *Engine) callsGoing() int {
-	e.delivering.Lock()
-	defer e.delivering.Unlock()
-	n := 0
-	for _, ctx := range e.delivering.runs {
-		if ctx.Err() == nil {
-			n++
-		}
-	}
-	return n
 }
 
 // firing returns the events that fire pr: its RunFired, carrying a cron's
@@ -293,7 +254,7 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 		status := event.StatusSuccess
 		if !o.Success {
 			status = event.StatusFailure
-			if ok, omitted := e.failedLog.line(time.Now()); ok {
+			if ok, omitted := e.failedLog.line(e.clock.Now()); ok {
 				e.cfg.Logger.Warn("run failed", "app", pr.AppID, "schedule", pr.ScheduleID, "run", pr.RunID,
 					"attempts", o.Attempts, "maxAttempts", policy.MaxAttempts, "httpStatus", o.HTTPStatus,
 					"error", o.ErrorMessage, "failedRunsNotLogged", omitted)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/asynkron/protoactor-go/actor"
 )
 
 // firedBy is this node and the term it leads in ("" while not leading).
@@ -92,12 +90,7 @@ func (e *Engine) Drain(ctx context.Context) int {
 	e.lead.Lock()
 	e.lead.draining = true
 	e.reg.Lock()
-	var timers []*actor.PID
-	for k, t := range e.reg.timers {
-		timers = append(timers, t.pid)
-		delete(e.reg.timers, k)
-	}
-	clear(e.reg.active)
+	timers := e.takeTimersLocked()
 	e.reg.Unlock()
 	e.lead.Unlock()
 	for _, pid := range timers {
@@ -107,7 +100,7 @@ func (e *Engine) Drain(ctx context.Context) int {
 	poll := time.NewTicker(10 * time.Millisecond)
 	defer poll.Stop()
 	for {
-		going := e.callsGoing()
+		going := e.delivering.count()
 		if going == 0 && e.fires.pending.Load() == 0 {
 			return 0
 		}
@@ -127,20 +120,16 @@ func (e *Engine) stepDownLocked() {
 	e.lead.leading = false
 	e.lead.cancel()
 	e.reg.Lock()
-	for k, t := range e.reg.timers {
-		e.system.Root.Stop(t.pid)
-		delete(e.reg.timers, k)
+	for _, pid := range e.takeTimersLocked() {
+		e.system.Root.Stop(pid)
 	}
 	for k, pid := range e.reg.apps {
 		e.system.Root.Stop(pid)
 		delete(e.reg.apps, k)
 	}
-	clear(e.reg.active)
 	e.reg.Unlock()
 	e.fired.Lock()
 	clear(e.fired.runs)
 	e.fired.Unlock()
-	e.delivering.Lock()
-	clear(e.delivering.runs)
-	e.delivering.Unlock()
+	e.delivering.reset()
 }

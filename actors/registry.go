@@ -144,6 +144,19 @@ func (e *Engine) stopTimersLocked(appID string) {
 	}
 }
 
+// takeTimersLocked takes every timer out of the registry, and every app
+// out of the active set (none starts a timer again until activated),
+// returning the timers for the caller to stop. The caller holds reg.
+func (e *Engine) takeTimersLocked() []*actor.PID {
+	pids := make([]*actor.PID, 0, len(e.reg.timers))
+	for k, t := range e.reg.timers {
+		pids = append(pids, t.pid)
+		delete(e.reg.timers, k)
+	}
+	clear(e.reg.active)
+	return pids
+}
+
 // retireTimer stops the timer of k if it is pid and has taken every
 // dueAdded sent to it (received): its partition has nothing pending. It
 // reports whether the timer is gone; if not, messages are on their way
@@ -213,7 +226,7 @@ func (e *Engine) Observe(fx projections.Effects) {
 	for _, s := range fx.Updated {
 		e.forgetCron(s.ScheduleID) // its definition may have changed: the next ask loads it anew
 	}
-	e.delivered(fx.Pending)
+	e.delivering.forget(fx.Pending)
 	e.lead.Lock()
 	defer e.lead.Unlock()
 	if !e.lead.leading || e.lead.draining {

@@ -134,7 +134,7 @@ func (t *timerActor) Receive(ctx actor.Context) {
 // runs that fell due while nobody was leading.
 func (t *timerActor) start() {
 	err := t.eng.state.InflightRuns(t.key.app, t.key.partition, func(pr projections.PendingRun) bool {
-		if !t.eng.beingDelivered(pr.RunID) {
+		if !t.eng.delivering.going(pr.RunID) {
 			t.push(pr, pr.DueMs)
 		}
 		return true

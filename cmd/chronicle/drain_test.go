@@ -5,6 +5,18 @@ import (
 	"time"
 )
 
+// callUnderway registers app "drain" on tn and returns once tn is calling
+// the receiver's /slow for a one-time schedule, a call that takes 2 s.
+func callUnderway(t *testing.T, tn *testNode) (*receiver, schedule) {
+	t.Helper()
+	tn.registerApp("drain", 1)
+	rc := newReceiver(t)
+	rc.answerAfter("/slow", 2*time.Second)
+	s := tn.createOnce("drain", time.Now().Unix()+1, rc.url("/slow"), "POST", "")
+	waitFor(t, 10*time.Second, "the call", func() bool { return len(rc.hitsFor("/slow")) == 1 })
+	return rc, s
+}
+
 // A node told to stop while it is calling a receiver lets the call finish
 // (within --drain-timeout) and records its outcome: after a restart the
 // run is SUCCESS, on its one call; nothing is cut short and fired again.
@@ -12,11 +24,7 @@ func TestStopLetsACallInFlightFinish(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.cbTimeout, cfg.drainTimeout = 10*time.Second, 10*time.Second
 	tn := startTestNode(t, cfg)
-	tn.registerApp("drain", 1)
-	rc := newReceiver(t)
-	rc.answerAfter("/slow", 2*time.Second)
-	s := tn.createOnce("drain", time.Now().Unix()+1, rc.url("/slow"), "POST", "")
-	waitFor(t, 10*time.Second, "the call", func() bool { return len(rc.hitsFor("/slow")) == 1 })
+	rc, s := callUnderway(t, tn)
 	tn.stop()
 	tn.start()
 	tn.waitHealthy()
@@ -51,11 +59,7 @@ func TestALeaderStoppingFinishesItsCallsThenHandsOver(t *testing.T) {
 	if leader == nil {
 		t.Fatal("no leader")
 	}
-	leader.registerApp("drain", 1)
-	rc := newReceiver(t)
-	rc.answerAfter("/slow", 2*time.Second)
-	s := leader.createOnce("drain", time.Now().Unix()+1, rc.url("/slow"), "POST", "")
-	waitFor(t, 10*time.Second, "the call", func() bool { return len(rc.hitsFor("/slow")) == 1 })
+	rc, s := callUnderway(t, leader)
 	leader.stop()
 	others[0].waitStatus(s.ScheduleID, "SUCCESS", 15*time.Second)
 	sentinel := others[0].createOnce("drain", time.Now().Unix()+1, rc.url("/sentinel"), "POST", "")
