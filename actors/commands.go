@@ -175,7 +175,8 @@ func (e *Engine) readApp(id string) (projections.App, error) {
 }
 
 // CreateSchedule creates a schedule and returns it as applied.
-func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (projections.Schedule, error) {
+func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (_ projections.Schedule, err error) {
+	defer func() { e.count(ctx, "create", err) }()
 	if c.Definition.Set() || c.Callback.NumberParam != "" || c.Paused {
 		if err := e.readable(event.LifecycleSince); err != nil {
 			return projections.Schedule{}, err
@@ -192,7 +193,8 @@ func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (projecti
 
 // DeleteSchedule deletes a schedule (a cron with its future runs); a
 // refusal is confirmed (confirmRefusal).
-func (e *Engine) DeleteSchedule(ctx context.Context, id string) (projections.Schedule, error) {
+func (e *Engine) DeleteSchedule(ctx context.Context, id string) (_ projections.Schedule, err error) {
+	defer func() { e.count(ctx, "delete", err) }()
 	return confirmRefusal(e, func() (projections.Schedule, error) { return e.deleteOnce(ctx, id) })
 }
 
@@ -216,7 +218,8 @@ func (e *Engine) deleteOnce(ctx context.Context, id string) (projections.Schedul
 
 // BulkActionRun deletes or reconciles matching schedules, returning how
 // many it touched.
-func (e *Engine) BulkActionRun(ctx context.Context, c BulkAction) (int, error) {
+func (e *Engine) BulkActionRun(ctx context.Context, c BulkAction) (_ int, err error) {
+	defer func() { e.count(ctx, "bulk", err) }()
 	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} { return bulkAction{c, actorOf(ctx), ch} })
 	return r.affected, err
 }

@@ -30,11 +30,13 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/chronicle-sched/chronicle/actors/delivery"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/metrics"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
 )
@@ -95,6 +97,8 @@ type Config struct {
 	// everything forever. RetentionInterval is how often the leader looks.
 	Retention         time.Duration
 	RetentionInterval time.Duration
+	// Metrics, if set, counts attempts, outcomes, lateness and commands.
+	Metrics *metrics.Metrics
 }
 
 func (c *Config) setDefaults() {
@@ -186,6 +190,9 @@ type Engine struct {
 	failedLog, missedLog runLog
 	// delivering: the runs this node is delivering (deliveries.go).
 	delivering deliveries
+	// queuedRuns counts the runs queued in this node's timers (due within
+	// the window), for the metrics.
+	queuedRuns atomic.Int64
 	// registering counts app registrations accepted and not yet answered,
 	// which --max-apps counts with the stored apps.
 	registering struct {
@@ -209,8 +216,12 @@ func New(cfg Config, repl Replicator, state State) *Engine {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With("lib", "actor")
 	}))
-	client := delivery.NewClient(delivery.ClientOptions{MaxIdleConnsPerHost: cfg.Workers, Logger: logger,
-		Guard: cfg.Guard, Resolver: cfg.Resolver})
+	copts := delivery.ClientOptions{MaxIdleConnsPerHost: cfg.Workers, Logger: logger,
+		Guard: cfg.Guard, Resolver: cfg.Resolver}
+	if m := cfg.Metrics; m != nil {
+		copts.OnAttempt = func(req delivery.Request, status int, took time.Duration) { m.Attempt(req.AppID, status, took) }
+	}
+	client := delivery.NewClient(copts)
 	e := &Engine{cfg: cfg, clock: cfg.Clock, system: system, repl: repl, state: state,
 		pool: delivery.NewPool(client, cfg.Workers, 64*cfg.Workers)}
 	e.reg.apps, e.reg.crons = map[string]*actor.PID{}, map[string]*actor.PID{}
@@ -335,10 +346,41 @@ func WithActor(ctx context.Context, actor string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor)
 }
 
+type apiKey struct{}
+
+// WithAPI returns ctx carrying the name of the API its requests came
+// through ("goscheduler", "cronhubot"), which the command metrics count
+// by.
+func WithAPI(ctx context.Context, api string) context.Context {
+	return context.WithValue(ctx, apiKey{}, api)
+}
+
+// count records a command on a schedule in the metrics, by the API it
+// came through ("internal" when none said).
+func (e *Engine) count(ctx context.Context, command string, err error) {
+	api, _ := ctx.Value(apiKey{}).(string)
+	if api == "" {
+		api = "internal"
+	}
+	e.cfg.Metrics.Command(api, command, err)
+}
+
 // actorOf is ctx's actor, anonymous if none was given.
 func actorOf(ctx context.Context) string {
 	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
 		return a
 	}
 	return event.ActorAnonymous
+}
+
+// RunCounts says where the runs this node handles stand, for the metrics.
+type RunCounts struct {
+	Queued     int // due within the window, waiting in a timer
+	Firing     int // due, being recorded as fired (or missed)
+	Delivering int // fired, their calls being made (retries included)
+}
+
+// RunCounts reports the runs this node handles now (none on a follower).
+func (e *Engine) RunCounts() RunCounts {
+	return RunCounts{Queued: int(e.queuedRuns.Load()), Firing: int(e.fires.pending.Load()), Delivering: e.delivering.count()}
 }

@@ -78,6 +78,7 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 			rejected[rf.RunID] = true // deleted, deactivated or already fired meanwhile
 		}
 		if rc, ok := p.(event.RunCompleted); ok && rc.Status == event.StatusMiss && results[i].Err == nil {
+			e.cfg.Metrics.RunCompleted(rc.AppID, event.StatusMiss)
 			if ok, omitted := e.missedLog.line(e.clock.Now()); ok {
 				e.cfg.Logger.Warn("run missed", "app", rc.AppID, "schedule", rc.ScheduleID, "run", rc.RunID,
 					"error", rc.ErrorMessage, "missedRunsNotLogged", omitted)
@@ -238,7 +239,7 @@ func (e *Engine) signingSecrets(appID string) []string {
 // next leader re-fires it under the same run id).
 func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s projections.Schedule) {
 	req := delivery.Request{
-		ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: scheduledInstant(pr),
+		AppID: pr.AppID, ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: scheduledInstant(pr),
 		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,
 		FollowRedirects: s.Callback.FollowRedirects, SigningSecrets: e.signingSecrets(pr.AppID),
 		StopContract: s.StopOnCallback, FiredBy: e.firedBy(),
@@ -248,6 +249,7 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 	}
 	policy := e.policyFor(s)
 	job := delivery.Job{Req: req, Policy: policy, Done: func(o delivery.Outcome) {
+		e.cfg.Metrics.Delivered(pr.AppID, o.StartedAt.Sub(time.UnixMilli(pr.DueMs)), o.FinishedAt.Sub(o.StartedAt), o.Attempts)
 		if o.Canceled {
 			return
 		}
@@ -270,6 +272,7 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 			outcome = append(outcome, event.ScheduleStoppedByCallback{ScheduleID: pr.ScheduleID, AppID: pr.AppID,
 				RunID: pr.RunID, HTTPStatus: o.HTTPStatus, Response: o.Response})
 		}
+		e.cfg.Metrics.RunCompleted(pr.AppID, status)
 		e.out.add(outcome...)
 	}}
 	if err := e.pool.Submit(ctx, job); err != nil {

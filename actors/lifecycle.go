@@ -58,12 +58,14 @@ func (c ScheduleChange) changed() []string {
 }
 
 // UpdateSchedule changes a schedule in place and returns it as applied.
-func (e *Engine) UpdateSchedule(ctx context.Context, id string, c ScheduleChange) (projections.Schedule, error) {
+func (e *Engine) UpdateSchedule(ctx context.Context, id string, c ScheduleChange) (_ projections.Schedule, err error) {
+	defer func() { e.count(ctx, "update", err) }()
 	return e.lifecycle(ctx, id, func() (event.Payload, error) { return e.buildUpdate(id, c) })
 }
 
 // PauseSchedule stops a schedule from firing until it is resumed.
-func (e *Engine) PauseSchedule(ctx context.Context, id string) (projections.Schedule, error) {
+func (e *Engine) PauseSchedule(ctx context.Context, id string) (_ projections.Schedule, err error) {
+	defer func() { e.count(ctx, "pause", err) }()
 	return e.lifecycle(ctx, id, func() (event.Payload, error) {
 		s, err := e.liveSchedule(id)
 		if err != nil {
@@ -78,7 +80,8 @@ func (e *Engine) PauseSchedule(ctx context.Context, id string) (projections.Sche
 
 // ResumeSchedule lets a paused schedule fire again: a cron from its next
 // occurrence after now, a one-time schedule at its own time.
-func (e *Engine) ResumeSchedule(ctx context.Context, id string) (projections.Schedule, error) {
+func (e *Engine) ResumeSchedule(ctx context.Context, id string) (_ projections.Schedule, err error) {
+	defer func() { e.count(ctx, "resume", err) }()
 	return e.lifecycle(ctx, id, func() (event.Payload, error) {
 		s, err := e.liveSchedule(id)
 		if err != nil {
@@ -101,9 +104,9 @@ func (e *Engine) ResumeSchedule(ctx context.Context, id string) (projections.Sch
 
 // TriggerRun fires one run of a cron now, outside its occurrences, and
 // returns the run's id.
-func (e *Engine) TriggerRun(ctx context.Context, id string) (string, error) {
-	var runID string
-	_, err := e.lifecycle(ctx, id, func() (event.Payload, error) {
+func (e *Engine) TriggerRun(ctx context.Context, id string) (runID string, err error) {
+	defer func() { e.count(ctx, "trigger", err) }()
+	_, err = e.lifecycle(ctx, id, func() (event.Payload, error) {
 		s, err := e.liveSchedule(id)
 		if err != nil {
 			return nil, err

@@ -98,6 +98,8 @@ func (t *timerActor) Receive(ctx actor.Context) {
 		if t.wake != nil {
 			t.wake.Stop()
 		}
+		t.eng.queuedRuns.Add(-int64(len(t.queued)))
+		clear(t.queued)
 	case tick:
 		t.process()
 	case dueAdded:
@@ -106,7 +108,7 @@ func (t *timerActor) Receive(ctx actor.Context) {
 	case windowLoaded:
 		t.loaded(m)
 	case dueGone:
-		delete(t.queued, m.runID)
+		t.unqueue(m.runID)
 		if t.loading {
 			t.goneWhileLoading[m.runID] = true
 		}
@@ -213,8 +215,20 @@ func (t *timerActor) loaded(m windowLoaded) {
 // push queues pr to fire at atMs (its due time, or a retry's), in place
 // of any time it was queued at before.
 func (t *timerActor) push(pr projections.PendingRun, atMs int64) {
+	if _, ok := t.queued[pr.RunID]; !ok {
+		t.eng.queuedRuns.Add(1)
+	}
 	t.queued[pr.RunID] = atMs
 	heap.Push(&t.due, dueRun{pr: pr, atMs: atMs})
+}
+
+// unqueue takes run id out of the queue (the heap entry stays, and no
+// longer counts).
+func (t *timerActor) unqueue(id string) {
+	if _, ok := t.queued[id]; ok {
+		t.eng.queuedRuns.Add(-1)
+		delete(t.queued, id)
+	}
 }
 
 // process extends the window if it is time, fires everything due now,
@@ -236,7 +250,7 @@ func (t *timerActor) process() {
 		if at, ok := t.queued[pr.RunID]; !ok || at != d.atMs {
 			continue // removed, or queued at another time
 		}
-		delete(t.queued, pr.RunID)
+		t.unqueue(pr.RunID)
 		if t.firing[pr.RunID] {
 			continue
 		}

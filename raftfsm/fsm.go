@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
@@ -60,6 +61,9 @@ type FSM struct {
 	// announcements counts the committed batches that held a
 	// NodeAnnounced event, so the schema gate knows when to look again.
 	announcements atomic.Uint64
+	// onApply, if set, is told of every batch committed: entries, events
+	// and how long applying them took (metrics).
+	onApply func(entries, events int, took time.Duration)
 
 	mu       sync.RWMutex
 	observer Observer
@@ -163,6 +167,7 @@ func (f *FSM) Apply(l *raft.Log) interface{} { return f.ApplyBatch([]*raft.Log{l
 // synced: the Raft log is the durable record, and entries after the
 // stored applied index are re-applied on start.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	began := time.Now()
 	out := make([]interface{}, len(logs))
 	b := f.db.NewIndexedBatch()
 	defer b.Close()
@@ -214,6 +219,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		panic(fmt.Sprintf("raftfsm: commit batch ending at %d: %v", last, err))
+	}
+	if f.onApply != nil {
+		f.onApply(len(logs), int(seq-f.lastSeq), time.Since(began))
 	}
 	f.applied, f.lastSeq = last, seq
 	if announced {

@@ -69,6 +69,9 @@ type Config struct {
 	// disk, the node refuses to propose the writes clients ask for (507)
 	// until space returns; 0 never refuses (diskguard).
 	MinFreeDiskBytes uint64
+	// OnApply, if set, is told of every batch applied to the state store:
+	// Raft entries, events, and how long it took.
+	OnApply func(entries, events int, took time.Duration)
 
 	Logger *slog.Logger
 }
@@ -134,6 +137,8 @@ type Node struct {
 	// readyTerm is the term in which this node, leading, committed a
 	// barrier: its commit index is the cluster's (ReadIndex).
 	readyTerm atomic.Uint64
+	// leaderChanges counts the leader changes this node saw (metrics).
+	leaderChanges atomic.Uint64
 
 	mu        sync.Mutex
 	listeners []func(isLeader bool)
@@ -181,6 +186,7 @@ func Open(cfg Config) (*Node, error) {
 	if n.fsm, err = NewFSM(n.stateDB, cfg.Logger); err != nil {
 		return nil, err
 	}
+	n.fsm.onApply = cfg.OnApply
 	if n.logStore, err = raftstore.Open(filepath.Join(cfg.DataDir, "raft"), cfg.Logger); err != nil {
 		return nil, fmt.Errorf("open raft log store: %w", err)
 	}
@@ -256,7 +262,47 @@ func Open(cfg Config) (*Node, error) {
 	n.notify = notify
 	ok = true
 	go n.watchDisk()
+	go n.countLeaderChanges()
 	return n, nil
+}
+
+// countLeaderChanges counts the leader changes raft reports, until the
+// node shuts down.
+func (n *Node) countLeaderChanges() {
+	ch := make(chan raft.Observation, 16)
+	obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	n.raft.RegisterObserver(obs)
+	defer n.raft.DeregisterObserver(obs)
+	for {
+		select {
+		case <-ch:
+			n.leaderChanges.Add(1)
+		case <-n.done:
+			return
+		}
+	}
+}
+
+// RaftStats is this node's Raft progress, for the metrics.
+type RaftStats struct {
+	State         raft.RaftState
+	HasLeader     bool
+	Term          uint64
+	LastIndex     uint64 // last entry in this node's log
+	CommitIndex   uint64 // last entry this node knows to be committed
+	AppliedIndex  uint64 // last entry visible in this node's state store
+	LastContact   time.Time
+	LeaderChanges uint64
+}
+
+// RaftStats reports this node's Raft progress.
+func (n *Node) RaftStats() RaftStats {
+	return RaftStats{State: n.raft.State(), HasLeader: n.Leader() != "", Term: n.raft.CurrentTerm(),
+		LastIndex: n.raft.LastIndex(), CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.fsm.AppliedIndex(),
+		LastContact: n.raft.LastContact(), LeaderChanges: n.leaderChanges.Load()}
 }
 
 // watchDisk samples the data dir's free space every second until the node

@@ -28,6 +28,7 @@ import (
 
 // Request is one run's call.
 type Request struct {
+	AppID         string // the schedule's app (for metrics; not sent)
 	ScheduleID    string
 	RunID         string    // deterministic; the same on every attempt and re-fire of a run
 	ScheduledTime time.Time // the run's scheduled time
@@ -131,6 +132,9 @@ type ClientOptions struct {
 	Guard *Guard
 	// Resolver resolves callback host names (nil: the system's).
 	Resolver *net.Resolver
+	// OnAttempt, if set, is told of every attempt: its status (0: no
+	// answer) and how long it took.
+	OnAttempt func(req Request, status int, took time.Duration)
 }
 
 // Client delivers requests over one keep-alive transport. It is safe for
@@ -139,6 +143,7 @@ type Client struct {
 	http      *http.Client
 	userAgent string
 	logger    *slog.Logger
+	onAttempt func(req Request, status int, took time.Duration)
 }
 
 // NewClient builds a client with one shared transport.
@@ -175,7 +180,7 @@ func NewClient(o ClientOptions) *Client {
 		}
 		return nil
 	}}
-	return &Client{http: hc, userAgent: o.UserAgent, logger: o.Logger}
+	return &Client{http: hc, userAgent: o.UserAgent, logger: o.Logger, onAttempt: o.OnAttempt}
 }
 
 // Deliver calls req until an attempt succeeds, a failure is final, the
@@ -192,7 +197,11 @@ func (c *Client) Deliver(ctx context.Context, req Request, p Policy) Outcome {
 		if ctx.Err() != nil {
 			return canceled()
 		}
+		began := time.Now()
 		res := c.attempt(ctx, req, p, attempt)
+		if c.onAttempt != nil && (res.status != 0 || ctx.Err() == nil) {
+			c.onAttempt(req, res.status, time.Since(began))
+		}
 		out.Attempts, out.HTTPStatus = attempt, res.status
 		if res.stop {
 			// The receiver answered: the schedule is to stop, this run

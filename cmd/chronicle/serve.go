@@ -28,6 +28,7 @@ import (
 	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/chronicle-sched/chronicle/http/server"
 	"github.com/chronicle-sched/chronicle/internal/buildinfo"
+	"github.com/chronicle-sched/chronicle/internal/metrics"
 	"github.com/chronicle-sched/chronicle/internal/peerroute"
 	"github.com/chronicle-sched/chronicle/internal/tlsconf"
 	"github.com/chronicle-sched/chronicle/projections"
@@ -275,12 +276,13 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		raftTLS = &raftfsm.TransportTLS{Server: certs.Raft(), Client: certs.Client()}
 		apiTLS, peerTLS = certs.API(), certs.Client()
 	}
+	m := metrics.New()
 	rn, err := raftfsm.Open(raftfsm.Config{
 		NodeID: c.nodeID, RaftAddr: c.raftAddr, DataDir: c.dataDir, Peers: peers,
 		HeartbeatTimeout: c.heartbeat, ElectionTimeout: c.election, LeaderLeaseTimeout: c.lease,
 		SnapshotThreshold: c.snapshotThreshold, SnapshotInterval: c.snapshotInterval, TrailingLogs: c.trailingLogs,
 		StateCacheBytes: int64(c.stateCacheMB) << 20, Logger: logger, TLS: raftTLS, Routes: routes,
-		MinFreeDiskBytes: uint64(c.minFreeDiskMB) << 20,
+		MinFreeDiskBytes: uint64(c.minFreeDiskMB) << 20, OnApply: m.Applied,
 	})
 	if err != nil {
 		return nil, err
@@ -309,7 +311,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		Workers: c.workers, Logger: logger, Retention: c.retention, RetentionInterval: c.retentionInterval,
 		Policy: delivery.Policy{Timeout: c.cbTimeout, MaxAttempts: c.cbAttempts, InitialBackoff: c.cbBackoff,
 			MaxBackoff: c.cbMaxBackoff, RetryOn4xx: c.cbRetry4xx},
-		Guard: guard, Resolver: c.resolver, SecretGrace: c.secretGrace,
+		Guard: guard, Resolver: c.resolver, SecretGrace: c.secretGrace, Metrics: m,
 	}, replicator{rn, cl.Forwarder}, state)
 	rn.SetObserver(engine.Observe)
 	rn.OnLeadership(engine.OnLeadership)
@@ -325,13 +327,14 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		}
 		return nil
 	}
+	watchNode(m, rn, engine, healthy)
 	api := goscheduler.New(engine, state, healthy, guard.CheckURL, logger)
 	cronhubotAPI := cronhubot.New(engine, state, cronhubot.Config{App: c.cronhubotApp, Zone: c.cronhubotLoc,
 		Healthy: healthy, CheckURL: guard.CheckURL, Logger: logger})
 	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cl.Members,
 		Forwarded: cl.Service, Relay: cl.Relay.Wrap, Events: rn, MaxBodyBytes: c.maxBodyBytes,
 		ReadHeaderTimeout: c.readHeaderTimeout, Auth: authCfg, Tokens: tokens{engine, state}, Ready: healthy, TLS: apiTLS,
-		APIs: []server.API{cronhubotAPI}, AccessLog: access})
+		APIs: []server.API{cronhubotAPI}, AccessLog: access, Metrics: m})
 	if err != nil {
 		engine.Stop()
 		cl.Close()

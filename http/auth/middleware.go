@@ -126,6 +126,8 @@ func (c Config) authorize(r *http.Request) (Principal, error) {
 	switch {
 	case adminOnly(r) && !p.Admin():
 		return Principal{}, fmt.Errorf("%w: %s needs an admin token, and token %s is a %s", ErrForbidden, r.URL.Path, p.ID, p.Role)
+	case r.URL.Path == "/metrics" && p.Scoped():
+		return Principal{}, fmt.Errorf("%w: /metrics counts every app's runs, and token %s is limited to some apps", ErrForbidden, p.ID)
 	case isWrite(r.Method) && p.Role == event.RoleReader:
 		return Principal{}, fmt.Errorf("%w: token %s is a reader: it cannot %s %s", ErrForbidden, p.ID, r.Method, r.URL.Path)
 	}

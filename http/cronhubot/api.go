@@ -122,7 +122,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, ps httprouter.Para
 
 func (a *API) handle(h handlerFunc) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		ctx, cancel := context.WithTimeout(r.Context(), a.timeout)
+		ctx, cancel := context.WithTimeout(actors.WithAPI(r.Context(), "cronhubot"), a.timeout)
 		defer cancel()
 		if err := h(w, r.WithContext(ctx), ps); err != nil {
 			a.WriteError(w, err)

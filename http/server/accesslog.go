@@ -4,16 +4,23 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/chronicle-sched/chronicle/http/auth"
+	"github.com/chronicle-sched/chronicle/internal/metrics"
+	"github.com/julienschmidt/httprouter"
 )
 
-// accessLog writes one line per request once it is answered: method,
-// path, status, bytes, duration, the client's address and the token that
-// made it ("-" if none got past authentication). Never the query, headers
-// or body: they may carry what a log must not.
-func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+// observe notes every request once it is answered: in the access log (if
+// logger is set), one line with method, path, status, bytes, duration, the
+// client's address and the token that made it ("-" if none got past
+// authentication), never the query, headers or body, which may carry what
+// a log must not; in the metrics (if m is set), by route pattern.
+func observe(logger *slog.Logger, m *metrics.Metrics, router *httprouter.Router, next http.Handler) http.Handler {
+	if logger == nil && m == nil {
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, token: "-"}
@@ -22,9 +29,57 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
-		logger.Info("access", "method", r.Method, "path", r.URL.Path, "status", status, "bytes", rec.bytes,
-			"duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr, "token", rec.token)
+		took := time.Since(start)
+		if m != nil {
+			m.Request(routePattern(router, r.Method, r.URL.Path), r.Method, status, took)
+		}
+		if logger != nil {
+			logger.Info("access", "method", r.Method, "path", r.URL.Path, "status", status, "bytes", rec.bytes,
+				"duration", took.Round(time.Microsecond), "remote", r.RemoteAddr, "token", rec.token)
+		}
 	})
+}
+
+// routePattern is the pattern of the route path matches
+// ("/goscheduler/schedules/:id"), or "unmatched": a label with a bounded
+// set of values, whatever ids the paths carry.
+func routePattern(router *httprouter.Router, method, path string) string {
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	h, params, _ := router.Lookup(method, path)
+	if h == nil {
+		return "unmatched"
+	}
+	if len(params) == 0 {
+		return path
+	}
+	if last := params[len(params)-1]; strings.HasPrefix(last.Value, "/") && strings.HasSuffix(path, last.Value) {
+		// A catch-all (/ui/*file) takes the rest of the path.
+		return strings.TrimSuffix(path, last.Value) + "/*" + last.Key
+	}
+	// Which segment is which parameter: the one that, replaced by a marker,
+	// still matches with the marker as that parameter's value (a value may
+	// equal a fixed segment: /goscheduler/apps/apps/schedules).
+	const marker = "\x00param"
+	segs := strings.Split(path, "/")
+	pattern := make([]string, len(segs))
+	copy(pattern, segs)
+	for i, s := range segs {
+		if s == "" {
+			continue
+		}
+		segs[i] = marker
+		if h, ps, _ := router.Lookup(method, strings.Join(segs, "/")); h != nil {
+			for _, p := range ps {
+				if p.Value == marker {
+					pattern[i] = ":" + p.Key
+				}
+			}
+		}
+		segs[i] = s
+	}
+	return strings.Join(pattern, "/")
 }
 
 // noteToken records, for the access log, the token authentication took

@@ -21,6 +21,7 @@ import (
 	"github.com/chronicle-sched/chronicle/http/eventstream"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/respond"
+	"github.com/chronicle-sched/chronicle/internal/metrics"
 	"github.com/julienschmidt/httprouter"
 )
 
@@ -56,6 +57,8 @@ type Config struct {
 	APIs []API
 	// AccessLog, if set, gets a line for every request (--access-log).
 	AccessLog *slog.Logger
+	// Metrics, if set, counts every request and is served at /metrics.
+	Metrics *metrics.Metrics
 }
 
 // API is another system's API on the same core (CronHubot's, ...): its
@@ -106,6 +109,9 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 		}
 		respond.JSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	if cfg.Metrics != nil {
+		r.Handler(http.MethodGet, "/metrics", cfg.Metrics.Handler())
+	}
 	r.Handler(http.MethodGet, cluster.ForwardPath, cfg.Forwarded)
 	r.Handler(http.MethodPost, cluster.ForwardPath, cfg.Forwarded)
 	stream := eventstream.Register(r, cfg.Events, cfg.Logger)
@@ -132,10 +138,10 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 		cfg.Auth.WriteError = func(w http.ResponseWriter, r *http.Request, err error) { cfg.writeError(w, r.URL.Path, err) }
 	}
 	routed := cfg.Relay(bounded, servedByFollower)
-	if cfg.AccessLog == nil {
-		return auth.Middleware(cfg.Auth, routed), stream
+	if cfg.AccessLog != nil {
+		routed = noteToken(routed)
 	}
-	return accessLog(cfg.AccessLog, auth.Middleware(cfg.Auth, noteToken(routed))), stream
+	return observe(cfg.AccessLog, cfg.Metrics, r, auth.Middleware(cfg.Auth, routed)), stream
 }
 
 // servedByFollower: writes a follower handles itself and forwards only as
