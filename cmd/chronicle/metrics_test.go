@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
 )
 
 // scrape reads a node's /metrics with token ("": none) as Prometheus
@@ -207,5 +211,103 @@ func TestRoutePatternsAreBounded(t *testing.T) {
 	if v := value(fams, "chronicle_http_requests_total", "route", "unmatched", "method", "POST",
 		"code", strconv.Itoa(codes["/goscheduler/no/such/path/x1"])); v != 2 {
 		t.Errorf("unknown paths counted %v times as unmatched", v)
+	}
+}
+
+// TestDeployFilesUseTheMetricsWeServe: the Grafana dashboard is JSON
+// Grafana can import and the alert rules are a Prometheus rule file, and
+// every metric either names is one a node serves (after a run of each
+// kind), so a renamed metric cannot leave a blank panel or a silent alert.
+func TestDeployFilesUseTheMetricsWeServe(t *testing.T) {
+	tn := startTestNode(t, testConfig(t, t.TempDir()))
+	rc := newReceiver(t)
+	rc.answer("/fail", 500)
+	tn.registerApp("billing", 1)
+	at := time.Now().Add(2 * time.Second).Unix()
+	okRun, failedRun := tn.createOnce("billing", at, rc.url("/ok"), "POST", ""), tn.createOnce("billing", at, rc.url("/fail"), "POST", "")
+	tn.waitStatus(okRun.ScheduleID, "SUCCESS", 15*time.Second)
+	tn.waitStatus(failedRun.ScheduleID, "FAILURE", 15*time.Second)
+	served := tn.scrape("")
+
+	var dashboard struct {
+		Title  string `json:"title"`
+		UID    string `json:"uid"`
+		Panels []struct {
+			Type    string `json:"type"`
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	raw, err := os.ReadFile("../../deploy/grafana/chronicle-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &dashboard); err != nil || dashboard.Title == "" || dashboard.UID == "" {
+		t.Fatalf("dashboard: %v (title %q, uid %q)", err, dashboard.Title, dashboard.UID)
+	}
+	var exprs []string
+	for _, p := range dashboard.Panels {
+		if p.Type != "row" && len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+	}
+
+	var rules struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	raw, err = os.ReadFile("../../deploy/prometheus/chronicle-alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &rules); err != nil || len(rules.Groups) == 0 {
+		t.Fatalf("alert rules: %v", err)
+	}
+	alerts := map[string]bool{}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" || r.Expr == "" || r.Labels["severity"] == "" || r.Annotations["summary"] == "" {
+				t.Errorf("rule %+v lacks an alert name, expr, severity or summary", r)
+			}
+			alerts[r.Alert] = true
+			exprs = append(exprs, r.Expr)
+		}
+	}
+	for _, want := range []string{"ChronicleFiringLate", "ChronicleCallbackFailureRatio", "ChronicleNoLeader"} {
+		if !alerts[want] {
+			t.Errorf("no %s alert", want)
+		}
+	}
+
+	names := regexp.MustCompile(`\b(chronicle|go|process)_[a-z0-9_]+`)
+	used := 0
+	for _, e := range exprs {
+		for _, name := range names.FindAllString(e, -1) {
+			used++
+			family := name
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if f, ok := strings.CutSuffix(name, suffix); ok && served[f] != nil && served[f].GetType() == dto.MetricType_HISTOGRAM {
+					family = f
+				}
+			}
+			if served[family] == nil {
+				t.Errorf("%q uses %s, which /metrics does not serve", e, name)
+			}
+		}
+	}
+	if used < 30 {
+		t.Fatalf("only %d metric names in the deploy files", used)
 	}
 }
