@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/chronicle-sched/chronicle/raftfsm"
@@ -51,7 +52,15 @@ func audit(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	last, err := eventlog.LastSeq(db)
+	if err != nil {
+		return err
+	}
+	// An app's history may be millions of events: the progress line (on
+	// stderr) shows how far through the log the reading is.
+	prog := newProgress(stderr, "reading history", last)
 	var evs []event.Event
+	pageEvents := 0
 	for after := uint64(0); ; {
 		page, err := read(after, 1000)
 		if err != nil {
@@ -63,10 +72,13 @@ func audit(args []string, stdout, stderr io.Writer) error {
 			}
 			after = ev.Seq
 		}
+		pageEvents += len(page.Events)
+		prog.update(after, pageEvents)
 		if !page.More {
 			break
 		}
 	}
+	prog.done()
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, ev := range evs {

@@ -101,7 +101,7 @@ func replay(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	prog := newProgress(stderr, total)
+	prog := newProgress(stderr, "replaying", total)
 	cpuStart := cputime.Process()
 	start := time.Now()
 	events, last := 0, uint64(0)
@@ -230,18 +230,20 @@ func copyNonProjections(src pebble.Reader, dst *pebble.DB) error {
 	return nil
 }
 
-// progress draws "replaying 41% 123456/300000 events, 250000 events/s" on
-// a terminal (redrawn in place) or a line every few seconds otherwise.
+// progress draws "replaying [###...] 41% seq 123456/300000 ... events/s"
+// on a terminal (redrawn in place) or a line every few seconds otherwise:
+// long CLI work (replay, audit of a large app) shows it is moving.
 type progress struct {
 	w     io.Writer
-	total uint64
+	verb  string // what is being done: "replaying"
+	total uint64 // the last seq of the log: where seq will end
 	tty   bool
 	start time.Time
 	last  time.Time
 	drawn bool
 }
 
-func newProgress(w io.Writer, total uint64) *progress {
+func newProgress(w io.Writer, verb string, total uint64) *progress {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
@@ -249,7 +251,7 @@ func newProgress(w io.Writer, total uint64) *progress {
 		}
 	}
 	now := time.Now()
-	return &progress{w: w, total: total, tty: tty, start: now, last: now}
+	return &progress{w: w, verb: verb, total: total, tty: tty, start: now, last: now}
 }
 
 func (p *progress) update(seq uint64, n int) {
@@ -272,7 +274,7 @@ func (p *progress) draw(seq uint64, n int) {
 	const width = 30
 	bar := strings.Repeat("#", int(pct/100*width)) + strings.Repeat(".", width-int(pct/100*width))
 	rate := float64(n) / time.Since(p.start).Seconds()
-	line := fmt.Sprintf("replaying [%s] %3.0f%%  seq %d/%d  %d events  %.0f events/s", bar, pct, seq, p.total, n, rate)
+	line := fmt.Sprintf("%s [%s] %3.0f%%  seq %d/%d  %d events  %.0f events/s", p.verb, bar, pct, seq, p.total, n, rate)
 	if p.tty {
 		fmt.Fprintf(p.w, "\r%s", line)
 	} else {

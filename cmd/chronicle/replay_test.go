@@ -225,3 +225,26 @@ func TestAuditPrintsAScheduleHistory(t *testing.T) {
 		t.Fatalf("audit of an empty dir: %v", err)
 	}
 }
+
+// TestProgressLineSaysHowFar: long CLI work (replay, audit) prints, at
+// most every two seconds off a terminal, how far through the log it is.
+func TestProgressLineSaysHowFar(t *testing.T) {
+	var out bytes.Buffer
+	p := newProgress(&out, "reading history", 1000)
+	p.update(100, 10) // too soon after the start: nothing yet
+	if out.Len() != 0 {
+		t.Fatalf("a line before two seconds passed: %q", out.String())
+	}
+	p.last = p.last.Add(-3 * time.Second)
+	p.update(250, 5000)
+	line := out.String()
+	for _, want := range []string{"reading history [#######", " 25%", "seq 250/1000", "5000 events"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("progress line %q lacks %q", line, want)
+		}
+	}
+	p.done()
+	if strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("off a terminal, one line per update and nothing more: %q", out.String())
+	}
+}
