@@ -184,13 +184,13 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	res, err := c.hc.Do(req)
 	if err != nil {
-		// url.Error repeats method and URL; say which node was not
-		// reached, and why, once.
+		// url.Error repeats method and URL, which the caller's wrapping
+		// names: say which node was not reached, and why, once.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("cannot reach %s (%s %s): %w", c.base.Redacted(), method, path, err)
+		return nil, fmt.Errorf("cannot reach %s: %w", c.base.Redacted(), err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {

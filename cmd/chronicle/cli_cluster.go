@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/chronicle-sched/chronicle/client"
+)
+
+// chronicle cluster status|add|remove|transfer: every change answers with
+// the cluster as it is after it, shown as status shows it.
+
+func clusterCommands() []apiCommand {
+	return []apiCommand{
+		{verb: "status", nargs: [2]int{0, 0},
+			summary: "the answering node's view of the cluster: leader, term, members and whether it reaches them",
+			setup: func(fs *flag.FlagSet) runFunc {
+				return func(ctx context.Context, r *cmdRun) error {
+					st, err := r.c.ClusterStatus(ctx)
+					if err != nil {
+						return err
+					}
+					return printCluster(r, st)
+				}
+			}},
+		{verb: "add", args: "ID HOST:PORT", nargs: [2]int{2, 2},
+			summary: "add a member by its node id and Raft address (admin); start it with the others in --peers, not itself",
+			example: "chronicle cluster add n4 10.0.0.4:7000",
+			setup: func(fs *flag.FlagSet) runFunc {
+				nonVoter := fs.Bool("non-voter", false, "add it as a non-voter (it replicates but does not vote)")
+				force := fs.Bool("force", false, "add a voter at once even if the quorum cannot count on it yet")
+				return func(ctx context.Context, r *cmdRun) error {
+					if _, _, err := net.SplitHostPort(r.args[1]); err != nil {
+						return usagef("the Raft address %q is not host:port", r.args[1])
+					}
+					voter := !*nonVoter
+					st, err := r.c.AddMember(ctx, client.AddMemberRequest{ID: r.args[0], RaftAddress: r.args[1], Voter: &voter, Force: *force})
+					if err != nil {
+						return err
+					}
+					return printCluster(r, st)
+				}
+			}},
+		{verb: "remove", args: "ID", nargs: [2]int{1, 1},
+			summary: "remove a member (admin); refused if it would lose the quorum, unless --force",
+			setup: func(fs *flag.FlagSet) runFunc {
+				force := fs.Bool("force", false, "remove it even if the quorum is at risk")
+				return func(ctx context.Context, r *cmdRun) error {
+					st, err := r.c.RemoveMember(ctx, r.args[0], *force)
+					if err != nil {
+						return err
+					}
+					return printCluster(r, st)
+				}
+			}},
+		{verb: "transfer", args: "[ID]", nargs: [2]int{0, 1},
+			summary: "hand leadership to the member ID, or to any up-to-date voter (admin)",
+			setup: func(fs *flag.FlagSet) runFunc {
+				return func(ctx context.Context, r *cmdRun) error {
+					id := ""
+					if len(r.args) == 1 {
+						id = r.args[0]
+					}
+					st, err := r.c.TransferLeadership(ctx, id)
+					if err != nil {
+						return err
+					}
+					return printCluster(r, st)
+				}
+			}},
+	}
+}
+
+func printCluster(r *cmdRun, st client.ClusterStatus) error {
+	return r.print(st, func(tw *tabwriter.Writer) {
+		fmt.Fprintf(tw, "NODE\t%s (%s, build %s)\n", st.NodeID, st.State, st.Build.Version)
+		fmt.Fprintf(tw, "LEADER\t%s\n", orDash(st.LeaderID))
+		fmt.Fprintf(tw, "TERM\t%d\n", st.Term)
+		fmt.Fprintf(tw, "APPLIED\t%d\n\n", st.AppliedIndex)
+		fmt.Fprintln(tw, "MEMBER\tRAFT\tHTTP\tVOTER\tLEADER\tREACHABLE\tSCHEMA")
+		for _, m := range st.Members {
+			reach := "-"
+			if m.Reachable != nil {
+				reach = fmt.Sprint(*m.Reachable)
+			}
+			schema := "-"
+			if m.EventSchema != 0 {
+				schema = fmt.Sprint(m.EventSchema)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%t\t%s\t%s\n", m.ID, m.RaftAddress, orDash(m.HTTPAddress), m.Voter, m.Leader, reach, schema)
+		}
+	})
+}
+
+// tokenCommands: chronicle token create|list|revoke, with the admin token.
+func tokenCommands() []apiCommand {
+	return []apiCommand{
+		{verb: "create", nargs: [2]int{0, 0},
+			summary: "issue a token; its secret is shown this once (only its hash is kept)",
+			example: "chronicle token create --token-file admin-token --name \"billing deploys\" --role writer --apps billing",
+			setup: func(fs *flag.FlagSet) runFunc {
+				name := fs.String("name", "", "what the token is for (shown in lists and the audit log; required)")
+				role := fs.String("role", "writer", "admin, writer or reader")
+				apps := fs.String("apps", "", "comma-separated apps the token is limited to (default: every app)")
+				return func(ctx context.Context, r *cmdRun) error {
+					if strings.TrimSpace(*name) == "" {
+						return usagef("--name is required: say what the token is for")
+					}
+					req := client.CreateTokenRequest{Name: *name, Role: *role}
+					for _, a := range strings.Split(*apps, ",") {
+						if a = strings.TrimSpace(a); a != "" {
+							req.Apps = append(req.Apps, a)
+						}
+					}
+					out, err := r.c.CreateToken(ctx, req)
+					if err != nil {
+						return err
+					}
+					if err := r.print(out, func(tw *tabwriter.Writer) {
+						fmt.Fprintf(tw, "id:\t%s\ntoken:\t%s\n", out.ID, out.Token)
+					}); err != nil {
+						return err
+					}
+					r.note("The token is shown this once: only its hash is kept.")
+					return nil
+				}
+			}},
+		{verb: "list", nargs: [2]int{0, 0},
+			summary: "list the issued tokens, revoked ones included (never their secrets)",
+			setup: func(fs *flag.FlagSet) runFunc {
+				return func(ctx context.Context, r *cmdRun) error {
+					list, err := r.c.Tokens(ctx)
+					if err != nil {
+						return err
+					}
+					if list == nil {
+						list = []client.Token{}
+					}
+					return r.print(client.TokenList{Tokens: list}, func(tw *tabwriter.Writer) {
+						fmt.Fprintln(tw, "ID\tNAME\tROLE\tAPPS\tISSUED\tBY\tREVOKED")
+						for _, t := range list {
+							scope := strings.Join(t.Apps, ",")
+							if scope == "" {
+								scope = "*"
+							}
+							fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, scope, t.IssuedAt, orDash(t.IssuedBy), orDash(t.RevokedAt))
+						}
+					})
+				}
+			}},
+		{verb: "revoke", args: "ID", nargs: [2]int{1, 1},
+			summary: "revoke a token, on every node (chronicle token list shows the ids)",
+			setup: func(fs *flag.FlagSet) runFunc {
+				return func(ctx context.Context, r *cmdRun) error {
+					if err := r.c.RevokeToken(ctx, r.args[0]); err != nil {
+						return err
+					}
+					return r.print(struct {
+						Revoked string `json:"revoked"`
+					}{r.args[0]}, func(tw *tabwriter.Writer) { fmt.Fprintf(tw, "revoked %s\n", r.args[0]) })
+				}
+			}},
+	}
+}
