@@ -260,11 +260,11 @@ func (c *commonFlags) resolve(fs *flag.FlagSet) (*client.Client, bool, error) {
 	if c.caFile != "" {
 		pem, err := os.ReadFile(c.caFile)
 		if err != nil {
-			return nil, false, fmt.Errorf("--tls-ca: %w", err)
+			return nil, false, usagef("--tls-ca: %v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, false, fmt.Errorf("--tls-ca %s holds no PEM certificate", c.caFile)
+			return nil, false, usagef("--tls-ca %s holds no PEM certificate", c.caFile)
 		}
 		hc.Transport = &http.Transport{Proxy: http.ProxyFromEnvironment,
 			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
@@ -278,15 +278,16 @@ func (c *commonFlags) resolve(fs *flag.FlagSet) (*client.Client, bool, error) {
 }
 
 // readTokenFile reads a token from a file, surrounding whitespace ignored
-// (an editor's newline).
+// (an editor's newline). A file that cannot be read is a mistake of the
+// command line (exit 2), like a bad flag.
 func readTokenFile(what, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
+		return "", usagef("%s: %v", what, err)
 	}
 	s := strings.TrimSpace(string(b))
 	if s == "" {
-		return "", fmt.Errorf("%s %s is empty", what, path)
+		return "", usagef("%s %s is empty", what, path)
 	}
 	return s, nil
 }

@@ -402,7 +402,7 @@ func readBody(r *cmdRun, file string, v any) error {
 	if file != "-" {
 		f, err := os.Open(file)
 		if err != nil {
-			return fmt.Errorf("-f: %w", err)
+			return usagef("-f: %v", err)
 		}
 		defer f.Close()
 		rd = f

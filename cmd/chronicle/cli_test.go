@@ -378,6 +378,8 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"cluster", "add", "n4", "nohost"}, `chronicle cluster add: the Raft address "nohost" is not host:port`},
 		{[]string{"token", "create", "--role", "reader"}, "chronicle token create: --name is required: say what the token is for"},
 		{[]string{"apps", "list", "--token", "t", "--token-file", "f"}, "chronicle apps list: give --token or --token-file, not both"},
+		{[]string{"apps", "list", "--token-file", "/nonexistent/token"}, "chronicle apps list: --token-file: open /nonexistent/token: no such file or directory"},
+		{[]string{"schedules", "create", "-f", "/nonexistent/s.json"}, "chronicle schedules create: -f: open /nonexistent/s.json: no such file or directory"},
 	} {
 		wantError(t, tn.cli(c.args...), 2, c.line)
 	}
