@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/client"
 	"github.com/chronicle-sched/chronicle/http/auth"
 	"github.com/chronicle-sched/chronicle/internal/testcerts"
 )
@@ -31,14 +33,16 @@ type issued struct {
 	Token string `json:"token"`
 }
 
+// issueToken issues a token through the Go client.
 func (tn *testNode) issueToken(name, role string, apps ...string) issued {
 	tn.t.Helper()
-	code, r := tn.call("POST", "/auth/tokens", map[string]any{"name": name, "role": role, "apps": apps})
-	var out issued
-	if code != 201 || json.Unmarshal(r.raw, &out) != nil || out.ID == "" || !strings.HasPrefix(out.Token, "chr_") {
-		tn.t.Fatalf("issue token %s: HTTP %d %s", name, code, r.raw)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := tn.api().CreateToken(ctx, client.CreateTokenRequest{Name: name, Role: role, Apps: apps})
+	if err != nil || !strings.HasPrefix(out.Token, "chr_") {
+		tn.t.Fatalf("issue token %s: %+v, %v", name, out, err)
 	}
-	return out
+	return issued{ID: out.ID, Token: out.Token}
 }
 
 // rawCall is a request whose answer's headers the test reads.

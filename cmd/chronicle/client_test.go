@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/client"
 )
 
 // What tests do with a node's API, and the receiver standing in for a
@@ -129,9 +132,27 @@ type schedule struct {
 	ErrorMessage   string `json:"errorMessage"`
 }
 
+// api is the Go client of the node, as a program using Chronicle would
+// build it: its admin token, and its CA when it serves HTTPS.
+func (tn *testNode) api(opts ...client.Option) *client.Client {
+	tn.t.Helper()
+	c, err := client.New(tn.base, append([]client.Option{client.WithToken(tn.token), client.WithHTTPClient(tn.httpClient())}, opts...)...)
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	return c
+}
+
+// registerApp registers an active app through the Go client.
 func (tn *testNode) registerApp(id string, partitions int) {
 	tn.t.Helper()
-	tn.must(200, "POST", "/goscheduler/apps", map[string]any{"appId": id, "partitions": partitions, "active": true})
+	active := true
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	app, err := tn.api().RegisterApp(ctx, client.RegisterAppRequest{AppID: id, Partitions: partitions, Active: &active})
+	if err != nil || app.AppID != id || !app.Active {
+		tn.t.Fatalf("register app %s: %+v, %v", id, app, err)
+	}
 }
 
 func (tn *testNode) createOnce(app string, at int64, url, method string, payload string) schedule {

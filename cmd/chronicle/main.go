@@ -4,7 +4,10 @@
 //	chronicle replay --data-dir DIR [--into DIR2] [--json]
 //	chronicle audit --data-dir DIR [--app] [--json] ID
 //	chronicle recover --data-dir DIR --node-id ID --peers id=host:port,...
-//	chronicle token create|list|revoke [--addr URL] [--admin-token-file F] [--tls-ca F]
+//	chronicle apps register|list|activate|deactivate|events [--server URL] [--token T] [-o table|json]
+//	chronicle schedules create|get|list|update|pause|resume|trigger|delete|runs|events [...]
+//	chronicle cluster status|add|remove|transfer [...]
+//	chronicle token create|list|revoke [--server URL] [--token-file F] [--tls-ca F]
 //	chronicle version (or --version)
 //
 // This is the only package that knows every layer: it opens the Raft node
@@ -35,8 +38,10 @@ func main() {
 		err = audit(os.Args[2:], os.Stdout, os.Stderr)
 	case "recover":
 		err = recoverCluster(os.Args[2:], os.Stdout, os.Stderr)
-	case "token":
-		err = token(os.Args[2:], os.Stdout, os.Stderr)
+	case "apps", "schedules", "cluster", "token":
+		// The API commands write their own one-line error and choose
+		// the exit status (2 for a wrong command line).
+		os.Exit(runAPICommand(os.Args[1], os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 	case "version", "--version", "-version":
 		fmt.Println(buildinfo.Read())
 		return
@@ -64,9 +69,17 @@ Usage:
   chronicle audit [flags] ID print a schedule's, run's or app's history (stopped node)
   chronicle recover [flags]  rewrite a stopped node's Raft configuration, for a
                              cluster that lost its quorum (see chronicle recover -h)
+
+API commands, against any node of a running cluster (--server URL, default
+http://127.0.0.1:8080 or CHRONICLE_SERVER; --token or --token-file, or
+CHRONICLE_TOKEN; --tls-ca; -o table|json):
+  chronicle apps register|list|activate|deactivate|events
+  chronicle schedules create|get|list|update|pause|resume|trigger|delete|runs|events
+  chronicle cluster status|add|remove|transfer
   chronicle token create|list|revoke
-                             issue, list or revoke API tokens on a running node
-                             (see chronicle token create -h)
+                             (chronicle schedules -h lists a group's commands,
+                             chronicle schedules create -h a command's flags)
+
   chronicle version          print the build (also --version)
 `)
 }
