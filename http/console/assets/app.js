@@ -64,7 +64,10 @@ function dl(pairs) {
 }
 
 const link = (hash, text) => h('a', { href: hash }, text);
-const schedLink = (id) => link(`#/schedules/${encodeURIComponent(id)}`, id);
+// errCell is a run's error, three lines at most in a table (all of it on
+// its page, and in the cell's title).
+const errCell = (msg) => h('td', { class: 'err', title: msg || null }, h('div', { class: 'clamp' }, msg || ''));
+const schedLink = (id) => h('a', { href: `#/schedules/${encodeURIComponent(id)}`, class: 'id' }, id);
 const appLink = (app) => link(`#/apps/${encodeURIComponent(app)}`, app);
 
 // ---------- messages ----------
@@ -337,6 +340,7 @@ async function route(keepMessages = false) {
   }
   const view = current;
   main.replaceChildren();
+  window.scrollTo(0, 0);
   main.focus({ preventScroll: true }); // keyboard users start at the new view, not on a link that is gone
   drawSession();
   if (!found) {
@@ -517,7 +521,7 @@ async function viewAppSchedules(view, query, app) {
     const rows = crons.filter((s) => textMatch(s, q)).map((s) => h('tr', {},
       h('td', {}, schedLink(s.scheduleId)), h('td', {}, s.name || ''),
       h('td', { class: 'mono' }, s.cronExpression), h('td', {}, s.timeZone || 'UTC'),
-      h('td', {}, utc(s.nextRunTime)), h('td', {}, badge(s.status)),
+      h('td', { class: 't' }, utc(s.nextRunTime)), h('td', {}, badge(s.status)),
       h('td', { class: 'url' }, callbackText(s))));
     cronBox.replaceChildren(table(['ID', 'Name', 'Expression', 'Zone', 'Next run', 'Status', 'Callback'], rows,
       q || status ? 'No cron matches.' : 'No crons.'));
@@ -537,9 +541,9 @@ async function viewAppSchedules(view, query, app) {
     const rows = items.filter((s) => textMatch(s, q)).map((s) => h('tr', {},
       h('td', {}, schedLink(s.scheduleId)),
       h('td', {}, s.parentScheduleId ? schedLink(s.parentScheduleId) : ''),
-      h('td', {}, utc(s.scheduleTime)), h('td', {}, badge(s.status)),
+      h('td', { class: 't' }, utc(s.scheduleTime)), h('td', {}, badge(s.status)),
       h('td', {}, s.httpStatus || ''), h('td', {}, s.attempts || ''),
-      h('td', { class: 'url' }, callbackText(s)), h('td', { class: 'err' }, s.errorMessage || '')));
+      h('td', { class: 'url' }, callbackText(s)), errCell(s.errorMessage)));
     listBox.replaceChildren(
       table(['ID', 'Cron', 'Scheduled', 'Status', 'HTTP', 'Attempts', 'Callback', 'Error'], rows,
         q && items.length ? 'Nothing on this page matches the text.' : 'No schedules in this range.'),
@@ -718,8 +722,8 @@ async function viewSchedule(view, _query, id) {
     tokens[page + 1] = next;
     const rows = items.map((r) => h('tr', { 'data-run': r.scheduleId, 'data-status': r.status },
       h('td', {}, r.scheduleId === id ? h('span', { class: 'mono' }, r.scheduleId) : schedLink(r.scheduleId)),
-      h('td', {}, utc(r.scheduleTime)), h('td', {}, badge(r.status)),
-      h('td', {}, r.httpStatus || ''), h('td', {}, r.attempts || ''), h('td', { class: 'err' }, r.errorMessage || '')));
+      h('td', { class: 't' }, utc(r.scheduleTime)), h('td', {}, badge(r.status)),
+      h('td', {}, r.httpStatus || ''), h('td', {}, r.attempts || ''), errCell(r.errorMessage)));
     runsBox.replaceChildren(h('h2', {}, 'Past runs'),
       table(['Run', 'Scheduled', 'Status', 'HTTP', 'Attempts', 'Error'], rows, 'No run yet.'),
       pager('runs-pager', page, next, (p) => { page = p; return runs.reload().catch(showError); }));
@@ -881,8 +885,8 @@ async function viewFailures(view, query) {
     const rows = found.map((s) => h('tr', {},
       h('td', {}, appLink(s.appId)), h('td', {}, schedLink(s.scheduleId)),
       h('td', {}, s.parentScheduleId ? schedLink(s.parentScheduleId) : ''),
-      h('td', {}, utc(s.scheduleTime)), h('td', {}, badge(s.status)),
-      h('td', {}, s.httpStatus || ''), h('td', {}, s.attempts || ''), h('td', { class: 'err' }, s.errorMessage || '')));
+      h('td', { class: 't' }, utc(s.scheduleTime)), h('td', {}, badge(s.status)),
+      h('td', {}, s.httpStatus || ''), h('td', {}, s.attempts || ''), errCell(s.errorMessage)));
     box.replaceChildren(
       table(['App', 'Run', 'Cron', 'Scheduled', 'Status', 'HTTP', 'Attempts', 'Error'], rows, 'No failed or missed run in this range.'),
       truncated.map(([app, st]) => h('p', { class: 'muted' }, `More ${st} runs of ${app} in this range: `,
@@ -962,9 +966,9 @@ async function viewEvents(view) {
     const d = ev.data || {};
     const sid = d.runId || d.scheduleId;
     body.prepend(h('tr', { 'data-type': ev.type },
-      h('td', {}, String(ev.seq)), h('td', {}, ev.time.replace('T', ' ').replace(/\.\d+Z$/, '').replace(/Z$/, '')),
+      h('td', {}, String(ev.seq)), h('td', { class: 't' }, ev.time.replace('T', ' ').replace(/\.\d+Z$/, '').replace(/Z$/, '')),
       h('td', {}, ev.type), h('td', {}, d.appId ? appLink(d.appId) : ''), h('td', {}, sid ? schedLink(sid) : ''),
-      h('td', {}, ev.actor || ''), h('td', {}, summary(ev))));
+      h('td', {}, ev.actor || ''), h('td', { title: summary(ev) }, h('div', { class: 'clamp' }, summary(ev)))));
     while (body.rows.length > 300) body.deleteRow(-1);
   };
   toggle.addEventListener('click', () => {
