@@ -155,6 +155,13 @@ func (b *browser) waitFor(what, expr string, within time.Duration) {
 	}
 }
 
+// waitView waits until the view whose fragment contains part is drawn.
+func (b *browser) waitView(part string) {
+	b.t.Helper()
+	js, _ := json.Marshal(part)
+	b.waitFor("the view "+part, fmt.Sprintf(`main.dataset.ready === location.hash && location.hash.includes(%s)`, js), 10*time.Second)
+}
+
 // go opens a view of the console by its fragment, as a link would.
 func (b *browser) goTo(hash string) {
 	b.t.Helper()
@@ -231,6 +238,19 @@ func TestConsoleDrivesSchedules(t *testing.T) {
 	b.waitText(`tr[data-app="shop"]`, "ACTIVE", 10*time.Second)
 	if apps := tn.must(200, "GET", "/goscheduler/apps?app_id=shop", nil); !strings.Contains(string(apps.raw), `"active":true`) {
 		t.Fatalf("the app on the server: %s", apps.raw)
+	}
+
+	// Deactivate and activate it again.
+	b.do("deactivate", chromedp.Click(chromedp.CSS(`tr[data-app="shop"] button`)))
+	b.waitText(`tr[data-app="shop"]`, "INACTIVE", 10*time.Second)
+	if apps := tn.must(200, "GET", "/goscheduler/apps?app_id=shop", nil); !strings.Contains(string(apps.raw), `"active":false`) {
+		t.Fatalf("after deactivate the server says %s", apps.raw)
+	}
+	b.do("activate", chromedp.Click(chromedp.CSS(`tr[data-app="shop"] button`)))
+	b.waitText(`tr[data-app="shop"]`, "ACTIVE", 10*time.Second)
+	b.waitText("#notice", "App shop activated", 10*time.Second)
+	if apps := tn.must(200, "GET", "/goscheduler/apps?app_id=shop", nil); !strings.Contains(string(apps.raw), `"active":true`) {
+		t.Fatalf("after activate the server says %s", apps.raw)
 	}
 
 	// A one-time schedule, due in a second: it fires and the page says so.
@@ -342,6 +362,28 @@ func TestConsoleDrivesSchedules(t *testing.T) {
 	}
 	b.waitText("#timeline", "ScheduleResumed", 10*time.Second)
 
+	// The runs' second page, by the API's continuation token: older runs.
+	b.waitFor("a second page of runs", `document.querySelector('#runs-pager [data-dir="next"]')?.disabled === false`, 15*time.Second)
+	first := eval[[]string](b, `[...document.querySelectorAll('#runs tbody tr')].map(r => r.dataset.run)`)
+	b.do("next page of runs", chromedp.Click(chromedp.CSS(`#runs-pager [data-dir="next"]`)))
+	b.waitText("#runs-pager", "page 2", 10*time.Second)
+	second := eval[[]string](b, `[...document.querySelectorAll('#runs tbody tr')].map(r => r.dataset.run)`)
+	if len(first) != 10 || len(second) == 0 {
+		t.Fatalf("pages of %d and %d runs", len(first), len(second))
+	}
+	for _, id := range second {
+		for _, on1 := range first {
+			if id == on1 {
+				t.Fatalf("run %s is on both pages", id)
+			}
+		}
+	}
+	if !eval[bool](b, `document.activeElement.closest('#runs-pager') !== null`) {
+		t.Errorf("after turning the page the focus left the pager for %s", eval[string](b, `document.activeElement.outerHTML`))
+	}
+	b.do("back to the first page", chromedp.Click(chromedp.CSS(`#runs-pager [data-dir="prev"]`)))
+	b.waitText("#runs-pager", "page 1", 10*time.Second)
+
 	// Delete: cancelled in the dialog, nothing happens; confirmed, it is
 	// deleted.
 	b.do("delete, then cancel",
@@ -361,6 +403,40 @@ func TestConsoleDrivesSchedules(t *testing.T) {
 	}
 	b.waitText("#timeline", "ScheduleDeleted", 10*time.Second)
 
+	// The app's schedules: a status filter, an id that opens its
+	// schedule, and pages of 20 by the continuation token.
+	later := time.Now().Unix() + 3600
+	for i := 0; i < 22; i++ {
+		tn.createOnce("shop", later+int64(i), rc.url("/later"), "POST", fmt.Sprint(i))
+	}
+	b.goTo("#/apps/shop")
+	b.waitText("main h1", "Schedules of shop", 10*time.Second)
+	b.do("filter by status", chromedp.SetValue(chromedp.CSS("#status"), "FAILURE"),
+		chromedp.Click(chromedp.CSS("#search-form button[type=submit]")))
+	b.waitView("status=FAILURE")
+	statuses := eval[[]string](b, `[...document.querySelectorAll('main table')].pop().querySelectorAll('tbody .badge').length > 0 ?
+		[...[...document.querySelectorAll('main table')].pop().querySelectorAll('tbody .badge')].map(e => e.textContent) : []`)
+	if len(statuses) == 0 {
+		t.Fatalf("no FAILURE run listed\npage:\n%s", b.page())
+	}
+	for _, st := range statuses {
+		if st != "FAILURE" {
+			t.Fatalf("filtered by FAILURE, the list shows %v", statuses)
+		}
+	}
+	b.do("only the scheduled ones", chromedp.SetValue(chromedp.CSS("#status"), "SCHEDULED"),
+		chromedp.Click(chromedp.CSS("#search-form button[type=submit]")))
+	b.waitView("status=SCHEDULED")
+	b.waitFor("a full first page", `document.querySelector('#schedules-pager [data-dir="next"]')?.disabled === false`, 10*time.Second)
+	b.do("next page", chromedp.Click(chromedp.CSS(`#schedules-pager [data-dir="next"]`)))
+	b.waitText("#schedules-pager", "page 2", 10*time.Second)
+	if n := eval[int](b, `document.querySelector('#schedules-pager').previousElementSibling.querySelectorAll('tbody tr').length`); n != 2 {
+		t.Fatalf("the second page of 22 scheduled holds %d", n)
+	}
+	b.do("search an id", chromedp.SendKeys(chromedp.CSS("#search"), onceID),
+		chromedp.Click(chromedp.CSS("#search-form button[type=submit]")))
+	b.waitText("main h1", onceID, 10*time.Second)
+
 	// The failure is listed with the app's failures.
 	b.goTo("#/failures")
 	b.waitText("main h1", "Failures", 10*time.Second)
@@ -368,7 +444,7 @@ func TestConsoleDrivesSchedules(t *testing.T) {
 
 	// Live events: the recent ones, then one that happens while watching.
 	b.goTo("#/events")
-	b.waitText("#events", "ScheduleDeleted", 10*time.Second)
+	b.waitText("#events", "one-time at", 10*time.Second) // the last creates
 	b.waitText("#stream-state", "live", 10*time.Second)
 	tn.registerApp("watched", 1)
 	b.waitText("#events", "app watched registered", 10*time.Second)

@@ -339,6 +339,7 @@ async function route(keepMessages = false) {
     else a.removeAttribute('aria-current');
   }
   const view = current;
+  delete main.dataset.ready;
   main.replaceChildren();
   window.scrollTo(0, 0);
   main.focus({ preventScroll: true }); // keyboard users start at the new view, not on a link that is gone
@@ -349,6 +350,8 @@ async function route(keepMessages = false) {
   }
   try {
     await found.fn(view, query, ...found.args);
+    // Says the view is drawn (for tests, and anyone scripting the page).
+    if (!view.stopped) main.dataset.ready = location.hash;
   } catch (e) {
     if (!view.stopped) showError(e);
   }
