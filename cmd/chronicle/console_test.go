@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/chronicle-sched/chronicle/internal/syncbuf"
 )
@@ -328,7 +329,7 @@ func TestConsoleDrivesSchedules(t *testing.T) {
 	b.waitFor("a later success", `document.querySelector('#runs tbody tr[data-status="SUCCESS"]') !== null`, 15*time.Second)
 
 	// Pause: the page and the server say PAUSED, and nothing fires.
-	b.do("pause", chromedp.Click(chromedp.CSS("#action-pause")))
+	b.do("pause, from the keyboard", chromedp.Focus(chromedp.CSS("#action-pause")), chromedp.KeyEvent(kb.Enter))
 	b.waitText("#status-badge", "PAUSED", 10*time.Second)
 	b.waitText("#notice", "paused", 10*time.Second)
 	if s := tn.run(cronID); s.Status != "PAUSED" {
@@ -384,8 +385,15 @@ func TestConsoleDrivesSchedules(t *testing.T) {
 	b.do("back to the first page", chromedp.Click(chromedp.CSS(`#runs-pager [data-dir="prev"]`)))
 	b.waitText("#runs-pager", "page 1", 10*time.Second)
 
-	// Delete: cancelled in the dialog, nothing happens; confirmed, it is
-	// deleted.
+	// Delete: cancelled in the dialog (by Escape, then by its button),
+	// nothing happens; confirmed, it is deleted.
+	b.do("delete, then Escape",
+		chromedp.Click(chromedp.CSS("#action-delete")),
+		chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	if focused := eval[string](b, `document.activeElement.id`); focused != "confirm-cancel" {
+		t.Errorf("the question opens with the focus on %q, want Cancel", focused)
+	}
+	b.do("Escape", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(chromedp.CSS("#confirm")))
 	b.do("delete, then cancel",
 		chromedp.Click(chromedp.CSS("#action-delete")),
 		chromedp.WaitVisible(chromedp.CSS("#confirm")))
