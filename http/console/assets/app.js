@@ -267,15 +267,17 @@ function stopView() {
   current = { stopped: false, refreshers: [], stops: [] };
 }
 
-// live loads data and draws it, then reloads it every few seconds and
-// redraws when it changed. While the keyboard focus is inside region (the
-// element draw fills), the redraw waits: a row or button someone is on
-// does not vanish under them.
-async function live(view, load, draw, region) {
+// live loads data and draws it, then reloads it every `ticks` refresh
+// ticks (2 s each) and redraws when it changed. While the keyboard focus
+// is inside region (the element draw fills), the redraw waits: a row or
+// button someone is on does not vanish under them.
+async function live(view, load, draw, region, ticks = 1) {
   const last = await load();
   draw(last);
   let seen = JSON.stringify(last);
+  let tick = 0;
   view.refreshers.push(async () => {
+    if (++tick % ticks !== 0) return;
     const next = await load();
     const s = JSON.stringify(next);
     const focused = region && region.contains(document.activeElement);
@@ -448,6 +450,7 @@ function activationButton(app, after) {
 // ---------- Schedules of an app ----------
 
 const PAGE = 20;
+const MAX_TIMELINE = 1000;
 
 function defaultRange() {
   const now = Date.now();
@@ -748,7 +751,12 @@ async function viewSchedule(view, _query, id) {
   };
   more.addEventListener('click', () => loadEvents().catch(showError));
   await loadEvents();
-  view.refreshers.push(async () => { if (!hasMore) await loadEvents(); });
+  // New events are appended as they come, up to a bound: past it (a busy
+  // cron left open) they wait for "Load more".
+  view.refreshers.push(async () => {
+    if (!hasMore && list.children.length < MAX_TIMELINE) await loadEvents();
+    else more.hidden = false;
+  });
 
   async function refreshAll() {
     await def.reload();
@@ -866,7 +874,7 @@ async function viewFailures(view, query) {
     h('p', {}, 'Runs that failed (FAILURE: the callback answered non-2xx or could not be reached, after its retries) ' +
       'or were missed (MISS: overdue beyond the misfire threshold), in every app this token may see, scheduled in the ' +
       'range below. They come from each app\'s schedule list filtered by status (the API\'s own query, at most 30 days ' +
-      'at a time); newest first, up to 100 per app and status.'),
+      'at a time); newest first, up to 100 per app and status; refreshed every 30 seconds.'),
     form, box);
   const start = enc(apiTime(from));
   const end = enc(apiTime(to));
@@ -894,7 +902,7 @@ async function viewFailures(view, query) {
       table(['App', 'Run', 'Cron', 'Scheduled', 'Status', 'HTTP', 'Attempts', 'Error'], rows, 'No failed or missed run in this range.'),
       truncated.map(([app, st]) => h('p', { class: 'muted' }, `More ${st} runs of ${app} in this range: `,
         link(`#/apps/${enc(app)}?status=${st}&from=${enc(fromIn.value)}&to=${enc(toIn.value)}`, 'see them all'), '.')));
-  }, box);
+  }, box, 15); // two calls per app: every 30 s, not every tick
 }
 
 // ---------- Live events ----------
