@@ -9,7 +9,7 @@ PLAIN_PKGS := ./eventlog/... ./internal/...
 # The bench suite's smoke profile (seconds) keeps the bench code from rotting.
 BENCH_SMOKE := ./bench/...
 
-.PHONY: build run cluster test vet bench bench-full bench-micro bench-failover bench-replay fuzz chaos soak clean
+.PHONY: build run cluster test vet chromium screenshot bench bench-full bench-micro bench-failover bench-replay fuzz chaos soak clean
 
 # The binary names its commit (chronicle --version, GET /cluster) where git
 # can say it; VERSION=v1.2.3 stamps a release's version.
@@ -42,7 +42,20 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-test: vet
+# The console's tests (cmd/chronicle/console_test.go) drive a headless
+# Chromium: installed from Debian's packages where it is missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing chromium for the console tests"; \
+	  $$sudo apt-get update -q && $$sudo apt-get install -y -q --no-install-recommends chromium; }
+
+# A screenshot of a cron's page in the console, for the README: the
+# console test with its screenshot on (docs/console.png, committed).
+screenshot: chromium
+	CHRONICLE_CONSOLE_SCREENSHOT=$(CURDIR)/docs/console.png $(GO) test -count=1 -run 'TestConsoleDrivesSchedules$$' ./cmd/chronicle/
+
+test: vet chromium
 	GORACE=halt_on_error=1 $(GO) test -race -count=1 -timeout 14m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 10m $(PLAIN_PKGS) $(BENCH_SMOKE)
 

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -45,5 +46,26 @@ func TestPrincipalScopes(t *testing.T) {
 	}
 	if !(Principal{Role: "admin"}).Admin() || (Principal{Role: "admin", Apps: map[string]bool{"web": true}}).Admin() {
 		t.Fatal("an admin limited to apps is not an admin of everything")
+	}
+}
+
+// The console's static files are open (they hold no data); nothing else
+// becomes open with them: not another method, not a path that only starts
+// like them, not the APIs the page calls.
+func TestOnlyTheConsoleFilesAreOpen(t *testing.T) {
+	c := Config{AdminToken: strings.Repeat("a", 20)}
+	for _, tc := range []struct {
+		method, path string
+		open         bool
+	}{
+		{"GET", "/ui", true}, {"GET", "/ui/", true}, {"HEAD", "/ui/app.js", true}, {"GET", "/ui/style.css", true},
+		{"POST", "/ui/", false}, {"DELETE", "/ui/app.js", false}, {"GET", "/uix", false}, {"GET", "/ui.js", false},
+		{"GET", "/UI/", false}, {"GET", "/goscheduler/apps", false}, {"GET", "/events", false}, {"GET", "/cluster", false},
+	} {
+		r := httptest.NewRequest(tc.method, tc.path, nil)
+		_, err := c.authorize(r)
+		if open := err == nil; open != tc.open {
+			t.Errorf("%s %s without a token: open %v, want %v (%v)", tc.method, tc.path, open, tc.open, err)
+		}
 	}
 }

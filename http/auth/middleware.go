@@ -89,7 +89,15 @@ func open(r *http.Request) bool {
 	case "/goscheduler/healthcheck", "/health", "/livez", "/readyz":
 		return true
 	}
-	return false
+	return consoleFile(r.URL.Path)
+}
+
+// consoleFile: the web console's static files (http/console), which hold
+// no data; everything the page asks for carries the user's token. The
+// router sends every path under /ui/ to the console, which serves only
+// its embedded files.
+func consoleFile(path string) bool {
+	return path == "/ui" || strings.HasPrefix(path, "/ui/")
 }
 
 func peerOnly(r *http.Request) bool {

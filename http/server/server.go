@@ -18,6 +18,7 @@ import (
 
 	"github.com/chronicle-sched/chronicle/cluster"
 	"github.com/chronicle-sched/chronicle/http/auth"
+	"github.com/chronicle-sched/chronicle/http/console"
 	"github.com/chronicle-sched/chronicle/http/eventstream"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/respond"
@@ -95,6 +96,7 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 	}
 	registerCluster(r, cfg)
 	registerTokens(r, cfg)
+	console.Register(r) // /ui/: static files; the page calls the APIs above with the user's token
 	r.GET("/livez", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 		respond.JSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})
