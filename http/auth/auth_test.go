@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -45,5 +46,19 @@ func TestPrincipalScopes(t *testing.T) {
 	}
 	if !(Principal{Role: "admin"}).Admin() || (Principal{Role: "admin", Apps: map[string]bool{"web": true}}).Admin() {
 		t.Fatal("an admin limited to apps is not an admin of everything")
+	}
+}
+
+func TestOnlyReadsOfTheOpenPathsAreOpen(t *testing.T) {
+	for _, c := range []struct {
+		method, path string
+		open         bool
+	}{
+		{"GET", "/openapi.json", true}, {"HEAD", "/livez", true}, {"GET", "/goscheduler/healthcheck", true},
+		{"POST", "/openapi.json", false}, {"GET", "/openapi.json/x", false}, {"GET", "/goscheduler/apps", false},
+	} {
+		if got := open(httptest.NewRequest(c.method, c.path, nil)); got != c.open {
+			t.Errorf("%s %s: open %v, want %v", c.method, c.path, got, c.open)
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/chronicle-sched/chronicle/http/auth"
 	"github.com/chronicle-sched/chronicle/http/eventstream"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
+	"github.com/chronicle-sched/chronicle/http/openapi"
 	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/julienschmidt/httprouter"
 )
@@ -106,6 +107,7 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 		}
 		respond.JSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	r.HandlerFunc(http.MethodGet, openapi.Path, openapi.Serve)
 	r.Handler(http.MethodGet, cluster.ForwardPath, cfg.Forwarded)
 	r.Handler(http.MethodPost, cluster.ForwardPath, cfg.Forwarded)
 	stream := eventstream.Register(r, cfg.Events, cfg.Logger)

@@ -1,0 +1,137 @@
+// Package openapitest checks answers against the OpenAPI document
+// (http/openapi) with kin-openapi, for tests: cmd/chronicle's integration
+// tests validate every answer a node gives them, http/openapi's test
+// loads and checks the document itself. Only tests import it, so the
+// validator stays out of the binary.
+package openapitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/chronicle-sched/chronicle/http/openapi"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+)
+
+func init() {
+	// The event stream's body is text: checked as a string (what a
+	// test read of it before closing).
+	openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.PlainBodyDecoder)
+}
+
+// Load parses the document as served and validates it as an OpenAPI 3.1
+// document (examples and defaults included).
+func Load() (*openapi3.T, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(openapi.Document())
+	if err != nil {
+		return nil, fmt.Errorf("load the OpenAPI document: %w", err)
+	}
+	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation(), openapi3.EnableSchemaDefaultsValidation()); err != nil {
+		return nil, fmt.Errorf("the OpenAPI document is invalid: %w", err)
+	}
+	return doc, nil
+}
+
+// ErrInternal marks an answer of an endpoint the document leaves out on
+// purpose: nodes' own /internal/* and /cluster/announce.
+var ErrInternal = errors.New("a node-to-node endpoint, not in the document")
+
+// Internal reports whether path is one of the endpoints nodes call on
+// each other, which the document leaves out.
+func Internal(path string) bool {
+	return strings.HasPrefix(path, "/internal/") || path == "/cluster/announce"
+}
+
+// Validator checks answers against the document.
+type Validator struct {
+	doc    *openapi3.T
+	router routers.Router
+}
+
+// New loads the document and routes requests by its paths.
+func New() (*Validator, error) {
+	doc, err := Load()
+	if err != nil {
+		return nil, err
+	}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("route by the OpenAPI document: %w", err)
+	}
+	return &Validator{doc: doc, router: router}, nil
+}
+
+// Doc is the document the validator checks by.
+func (v *Validator) Doc() *openapi3.T { return v.doc }
+
+// Response checks the answer (status, header, body) a node gave to req
+// against the document: its status must be one the operation lists, its
+// headers and body must match that response. Only the answer is
+// checked: tests send bad requests on purpose. A path the document does
+// not have must have been answered 404, a method the path does not take
+// 405, both in the error format of the API the path belongs to.
+func (v *Validator) Response(req *http.Request, status int, header http.Header, body []byte) error {
+	if Internal(req.URL.Path) {
+		return ErrInternal
+	}
+	route, params, err := v.router.FindRoute(req)
+	if err != nil {
+		var re *routers.RouteError
+		if !errors.As(err, &re) {
+			return fmt.Errorf("route: %w", err)
+		}
+		return v.unrouted(req, re, status, header, body)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 status,
+		Header:                 header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	return openapi3filter.ValidateResponse(context.Background(), in)
+}
+
+// unrouted checks the answer to a request the document has no operation
+// for: the router's JSON 404 or 405.
+func (v *Validator) unrouted(req *http.Request, re *routers.RouteError, status int, header http.Header, body []byte) error {
+	want := http.StatusNotFound
+	if re.Reason == routers.ErrMethodNotAllowed.Error() {
+		want = http.StatusMethodNotAllowed
+	}
+	if status != want {
+		return fmt.Errorf("no operation in the document (%s): the answer must be %d, not %d", re.Reason, want, status)
+	}
+	if req.Method == http.MethodHead {
+		return nil // no body
+	}
+	if ct := header.Get("Content-Type"); ct != "application/json" {
+		return fmt.Errorf("a %d must be application/json, not %q", status, ct)
+	}
+	name := "Error"
+	if cronhubotPath(req.URL.Path) {
+		name = "CronHubotError"
+	}
+	var value any
+	if err := json.Unmarshal(body, &value); err != nil {
+		return fmt.Errorf("a %d's body is not JSON: %w", status, err)
+	}
+	if err := v.doc.Components.Schemas[name].Value.VisitJSON(value, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse()); err != nil {
+		return fmt.Errorf("a %d's body does not match %s: %w", status, name, err)
+	}
+	return nil
+}
+
+// cronhubotPath: the paths whose errors are CronHubot's (cronhubot.API.Owns).
+func cronhubotPath(p string) bool {
+	return p == "/health" || p == "/cronjobs" || strings.HasPrefix(p, "/cronjobs/")
+}
