@@ -83,13 +83,21 @@ func (v *Validator) Response(req *http.Request, status int, header http.Header, 
 	if Internal(req.URL.Path) {
 		return ErrInternal
 	}
+	if p := req.URL.Path; p != "/" && strings.HasSuffix(p, "/") || strings.Contains(p, "//") {
+		// The document's router would match /events/ as /events; the
+		// server never cleans a path into a route.
+		return v.unrouted(req, http.StatusNotFound, "an empty path segment", status, header, body)
+	}
 	route, params, err := v.router.FindRoute(req)
 	if err != nil {
 		var re *routers.RouteError
 		if !errors.As(err, &re) {
 			return fmt.Errorf("route: %w", err)
 		}
-		return v.unrouted(req, re, status, header, body)
+		if v.otherMethods(req) {
+			return v.unrouted(req, http.StatusMethodNotAllowed, "the path takes other methods", status, header, body)
+		}
+		return v.unrouted(req, http.StatusNotFound, "no path of the document", status, header, body)
 	}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
@@ -102,14 +110,10 @@ func (v *Validator) Response(req *http.Request, status int, header http.Header, 
 }
 
 // unrouted checks the answer to a request the document has no operation
-// for: the router's JSON 404 or 405.
-func (v *Validator) unrouted(req *http.Request, re *routers.RouteError, status int, header http.Header, body []byte) error {
-	want := http.StatusNotFound
-	if re.Reason == routers.ErrMethodNotAllowed.Error() {
-		want = http.StatusMethodNotAllowed
-	}
+// for: the router's JSON 404 or 405 (want), in the format of the path's API.
+func (v *Validator) unrouted(req *http.Request, want int, why string, status int, header http.Header, body []byte) error {
 	if status != want {
-		return fmt.Errorf("no operation in the document (%s): the answer must be %d, not %d", re.Reason, want, status)
+		return fmt.Errorf("no operation in the document (%s): the answer must be %d, not %d", why, want, status)
 	}
 	if req.Method == http.MethodHead {
 		return nil // no body
@@ -129,6 +133,23 @@ func (v *Validator) unrouted(req *http.Request, re *routers.RouteError, status i
 		return fmt.Errorf("a %d's body does not match %s: %w", status, name, err)
 	}
 	return nil
+}
+
+// otherMethods reports whether the document has req's path with another
+// method. (The router says "method not allowed" only for paths without
+// parameters.)
+func (v *Validator) otherMethods(req *http.Request) bool {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == req.Method {
+			continue
+		}
+		other := req.Clone(req.Context())
+		other.Method = m
+		if _, _, err := v.router.FindRoute(other); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // cronhubotPath: the paths whose errors are CronHubot's (cronhubot.API.Owns).
