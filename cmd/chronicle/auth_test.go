@@ -219,6 +219,9 @@ func TestTokensDecideWhoSeesAndChangesWhat(t *testing.T) {
 		!strings.Contains(string(r.raw), "role") {
 		t.Fatalf("issuing a token with an unknown role: HTTP %d %s", code, r.raw)
 	}
+	if code, r := tn.call("POST", "/auth/tokens", nil); code != 400 {
+		t.Fatalf("issuing a token without a body: HTTP %d %s (once a 500)", code, r.raw)
+	}
 }
 
 type appView struct {
