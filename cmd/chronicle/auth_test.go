@@ -106,7 +106,7 @@ func TestTokensDecideWhoSeesAndChangesWhat(t *testing.T) {
 			t.Fatalf("token %q: HTTP %d, WWW-Authenticate %q, body %s", token, res.StatusCode, res.Header.Get("WWW-Authenticate"), body)
 		}
 	}
-	for _, path := range []string{"/goscheduler/healthcheck", "/livez", "/readyz"} {
+	for _, path := range []string{"/goscheduler/healthcheck", "/health", "/livez", "/readyz", "/openapi.json"} {
 		if res, body := rawCall(t, tn, "", "GET", path, nil); res.StatusCode != 200 {
 			t.Fatalf("GET %s without a token: HTTP %d %s", path, res.StatusCode, body)
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/chronicle-sched/chronicle/http/openapi/openapitest"
 )
@@ -115,6 +116,8 @@ type conformanceCheck struct {
 	validated  int
 	internal   int // answers of the node-to-node endpoints, left out of the document
 	mismatches []string
+	described  []string        // every response the document describes
+	seen       map[string]bool // those some answer was
 }
 
 // node notes the base URL of a node a test started: answers from it are
@@ -148,6 +151,9 @@ func (c *conformanceCheck) add(e exchange) {
 			c.loadErr = err
 			c.mu.Unlock()
 		}
+		if v != nil {
+			c.described, c.seen = v.Responses(), map[string]bool{}
+		}
 		c.wg.Add(1)
 		go c.validate(v)
 	})
@@ -161,7 +167,11 @@ func (c *conformanceCheck) validate(v *openapitest.Validator) {
 			continue
 		}
 		err := v.Response(e.req, e.status, e.header, e.body)
+		described := v.Described(e.req, e.status)
 		c.mu.Lock()
+		if err == nil && described != "" {
+			c.seen[described] = true
+		}
 		switch {
 		case errors.Is(err, openapitest.ErrInternal):
 			c.internal++
@@ -201,8 +211,15 @@ func (c *conformanceCheck) report() bool {
 		fmt.Fprintf(os.Stderr, "openapi: %d nodes started but no answer of theirs was validated: the recording transport is not in use\n", len(c.nodes))
 		return false
 	}
-	fmt.Fprintf(os.Stderr, "openapi: %d answers validated against http/openapi/openapi.json, %d mismatches (%d answers of node-to-node endpoints not checked)\n",
-		c.validated, len(c.mismatches), c.internal)
+	fmt.Fprintf(os.Stderr, "openapi: %d answers validated against http/openapi/openapi.json, %d mismatches (%d answers of node-to-node endpoints not checked); they were %d of the %d responses it describes\n",
+		c.validated, len(c.mismatches), c.internal, len(c.seen), len(c.described))
+	if testing.Verbose() {
+		for _, r := range c.described {
+			if !c.seen[r] {
+				fmt.Fprintf(os.Stderr, "  described, no answer seen: %s\n", r)
+			}
+		}
+	}
 	const shown = 20
 	for i, m := range c.mismatches {
 		if i == shown {

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/chronicle-sched/chronicle/http/openapi"
@@ -133,6 +135,31 @@ func (v *Validator) unrouted(req *http.Request, want int, why string, status int
 		return fmt.Errorf("a %d's body does not match %s: %w", status, name, err)
 	}
 	return nil
+}
+
+// Responses lists every response the document describes, as
+// "METHOD /path STATUS".
+func (v *Validator) Responses() []string {
+	var out []string
+	for path, item := range v.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for status := range op.Responses.Map() {
+				out = append(out, method+" "+path+" "+status)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Described names the response of the document an answer of status to
+// req is ("METHOD /path STATUS"), or "" if there is none.
+func (v *Validator) Described(req *http.Request, status int) string {
+	route, _, err := v.router.FindRoute(req)
+	if err != nil || route.Operation.Responses.Status(status) == nil {
+		return ""
+	}
+	return route.Method + " " + route.Path + " " + strconv.Itoa(status)
 }
 
 // otherMethods reports whether the document has req's path with another
