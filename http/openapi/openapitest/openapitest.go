@@ -112,7 +112,8 @@ func (v *Validator) Response(req *http.Request, status int, header http.Header, 
 }
 
 // unrouted checks the answer to a request the document has no operation
-// for: the router's JSON 404 or 405 (want), in the format of the path's API.
+// for: the router's JSON 404 or 405 (want), in the format of the path's API
+// (the document's responses NotFound and MethodNotAllowed, or CronHubot's).
 func (v *Validator) unrouted(req *http.Request, want int, why string, status int, header http.Header, body []byte) error {
 	if status != want {
 		return fmt.Errorf("no operation in the document (%s): the answer must be %d, not %d", why, want, status)
@@ -123,16 +124,24 @@ func (v *Validator) unrouted(req *http.Request, want int, why string, status int
 	if ct := header.Get("Content-Type"); ct != "application/json" {
 		return fmt.Errorf("a %d must be application/json, not %q", status, ct)
 	}
-	name := "Error"
+	name := "NotFound"
+	if want == http.StatusMethodNotAllowed {
+		name = "MethodNotAllowed"
+	}
 	if cronhubotPath(req.URL.Path) {
-		name = "CronHubotError"
+		name = "CronHubot" + name
+	}
+	response := v.doc.Components.Responses[name]
+	if response == nil || response.Value == nil || response.Value.Content.Get("application/json") == nil {
+		return fmt.Errorf("the document has no response %s", name)
 	}
 	var value any
 	if err := json.Unmarshal(body, &value); err != nil {
 		return fmt.Errorf("a %d's body is not JSON: %w", status, err)
 	}
-	if err := v.doc.Components.Schemas[name].Value.VisitJSON(value, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse()); err != nil {
-		return fmt.Errorf("a %d's body does not match %s: %w", status, name, err)
+	schema := response.Value.Content.Get("application/json").Schema.Value
+	if err := schema.VisitJSON(value, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse()); err != nil {
+		return fmt.Errorf("a %d's body does not match the response %s: %w", status, name, err)
 	}
 	return nil
 }
