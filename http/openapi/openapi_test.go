@@ -2,6 +2,7 @@ package openapi_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -191,6 +192,55 @@ func TestOperationsListTheirRefusals(t *testing.T) {
 			if op.Responses.Status(429) == nil {
 				t.Errorf("%s %s does not list 429", method, path)
 			}
+		}
+	}
+}
+
+// TestValidatorRefusesWhatTheDocumentDoesNotDescribe: the check the
+// integration tests run on every answer can fail.
+func TestValidatorRefusesWhatTheDocumentDoesNotDescribe(t *testing.T) {
+	v, err := openapitest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	native := func(code int, typ string) string {
+		return fmt.Sprintf(`{"status":{"statusCode":%d,"statusMessage":"m","statusType":%q}}`, code, typ)
+	}
+	bearer := http.Header{"Content-Type": {"application/json"}, "Www-Authenticate": {`Bearer realm="chronicle"`}}
+	for _, c := range []struct {
+		name, method, path string
+		status             int
+		header             http.Header
+		body               string
+		ok                 bool
+	}{
+		{"livez", "GET", "/livez", 200, nil, `{"status":"alive"}`, true},
+		{"livez, another body", "GET", "/livez", 200, nil, `{"status":"dead"}`, false},
+		{"an undocumented status", "GET", "/livez", 418, nil, `{"status":"alive"}`, false},
+		{"a field the schema lacks", "GET", "/readyz", 200, nil, `{"status":"ready","extra":1}`, false},
+		{"a 401", "GET", "/goscheduler/apps", 401, bearer, native(401, "Fail"), true},
+		{"a 401 without WWW-Authenticate", "GET", "/goscheduler/apps", 401, nil, native(401, "Fail"), false},
+		{"a 401 whose body says 403", "GET", "/goscheduler/apps", 401, bearer, native(403, "Fail"), false},
+		{"GoScheduler's 4003", "POST", "/goscheduler/apps/a/activate", 409, nil, native(4003, "Fail"), true},
+		{"CronHubot's format on a native path", "GET", "/goscheduler/apps", 403, nil, `{"status":"forbidden","message":"m"}`, false},
+		{"the native format on CronHubot's path", "GET", "/cronjobs/1", 404, nil, native(404, "Fail"), false},
+		{"CronHubot's 404", "GET", "/cronjobs/1", 404, nil, `{"status":"cronjob_not_found","message":"m"}`, true},
+		{"an unknown path", "GET", "/nope", 404, nil, native(404, "Fail"), true},
+		{"an unknown path answered 200", "GET", "/nope", 200, nil, native(200, "Success"), false},
+		{"an unknown path refused for its token", "GET", "/nope", 401, bearer, native(401, "Fail"), true},
+		{"a trailing slash", "GET", "/events/", 404, nil, native(404, "Fail"), true},
+		{"a trailing slash served", "GET", "/events/", 200, nil, `{"events":[],"next":0,"lastSeq":0}`, false},
+		{"a method the path does not take", "PUT", "/cronjobs/1", 405, nil, `{"status":"method_not_allowed","message":"m"}`, true},
+		{"a method the path does not take, as a 404", "PUT", "/cronjobs/1", 404, nil, `{"status":"not_found","message":"m"}`, false},
+	} {
+		h := c.header
+		if h == nil {
+			h = http.Header{"Content-Type": {"application/json"}}
+		}
+		req, _ := http.NewRequest(c.method, "http://node"+c.path, nil)
+		err := v.Response(req, c.status, h, []byte(c.body))
+		if (err == nil) != c.ok {
+			t.Errorf("%s (%s %s %d): error %v, want ok %v", c.name, c.method, c.path, c.status, err, c.ok)
 		}
 	}
 }

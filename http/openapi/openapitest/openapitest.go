@@ -80,7 +80,8 @@ func (v *Validator) Doc() *openapi3.T { return v.doc }
 // headers and body must match that response. Only the answer is
 // checked: tests send bad requests on purpose. A path the document does
 // not have must have been answered 404, a method the path does not take
-// 405, both in the error format of the API the path belongs to.
+// 405 (or refused before routing), in the error format of the API the
+// path belongs to.
 func (v *Validator) Response(req *http.Request, status int, header http.Header, body []byte) error {
 	if Internal(req.URL.Path) {
 		return ErrInternal
@@ -113,33 +114,43 @@ func (v *Validator) Response(req *http.Request, status int, header http.Header, 
 
 // unrouted checks the answer to a request the document has no operation
 // for: the router's JSON 404 or 405 (want), in the format of the path's API
-// (the document's responses NotFound and MethodNotAllowed, or CronHubot's).
+// (the document's responses NotFound and MethodNotAllowed, or CronHubot's),
+// unless what stands in front of the router refused it first: the auth
+// middleware (401, 403, 429), or a follower that could not relay a write
+// (503).
 func (v *Validator) unrouted(req *http.Request, want int, why string, status int, header http.Header, body []byte) error {
-	if status != want {
+	name := map[int]string{http.StatusNotFound: "NotFound", http.StatusMethodNotAllowed: "MethodNotAllowed",
+		http.StatusUnauthorized: "Unauthorized", http.StatusForbidden: "Forbidden", http.StatusTooManyRequests: "TooManyRequests"}[status]
+	if status == http.StatusServiceUnavailable && req.Method != http.MethodGet && req.Method != http.MethodHead {
+		name = "Unavailable"
+	}
+	if name == "" || (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) && status != want {
 		return fmt.Errorf("no operation in the document (%s): the answer must be %d, not %d", why, want, status)
 	}
 	if req.Method == http.MethodHead {
 		return nil // no body
 	}
-	if ct := header.Get("Content-Type"); ct != "application/json" {
-		return fmt.Errorf("a %d must be application/json, not %q", status, ct)
-	}
-	name := "NotFound"
-	if want == http.StatusMethodNotAllowed {
-		name = "MethodNotAllowed"
-	}
 	if cronhubotPath(req.URL.Path) {
 		name = "CronHubot" + name
 	}
-	response := v.doc.Components.Responses[name]
-	if response == nil || response.Value == nil || response.Value.Content.Get("application/json") == nil {
+	ref := v.doc.Components.Responses[name]
+	if ref == nil || ref.Value == nil || ref.Value.Content.Get("application/json") == nil {
 		return fmt.Errorf("the document has no response %s", name)
+	}
+	response := ref.Value
+	for h, hr := range response.Headers {
+		if hr.Value != nil && hr.Value.Required && header.Get(h) == "" {
+			return fmt.Errorf("a %d (response %s) must carry %s", status, name, h)
+		}
+	}
+	if ct := header.Get("Content-Type"); ct != "application/json" {
+		return fmt.Errorf("a %d must be application/json, not %q", status, ct)
 	}
 	var value any
 	if err := json.Unmarshal(body, &value); err != nil {
 		return fmt.Errorf("a %d's body is not JSON: %w", status, err)
 	}
-	schema := response.Value.Content.Get("application/json").Schema.Value
+	schema := response.Content.Get("application/json").Schema.Value
 	if err := schema.VisitJSON(value, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse()); err != nil {
 		return fmt.Errorf("a %d's body does not match the response %s: %w", status, name, err)
 	}
