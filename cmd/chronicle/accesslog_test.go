@@ -22,7 +22,7 @@ func TestAccessLogHasALinePerRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.DefaultClient.Do(req) // no token
+	res, err := apiClient.Do(req) // no token
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -384,7 +384,7 @@ func TestCreateAnswerIsTheStoredSchedule(t *testing.T) {
 // endpoint); now a JSON 404.
 func TestPathsAreNotRedirectedToOtherRoutes(t *testing.T) {
 	tn := startTestNode(t, testConfig(t, t.TempDir()))
-	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	noRedirects := &http.Client{Transport: recording(http.DefaultTransport), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, path := range []string{
 		"/goscheduler/schedules/..%2F..%2Fevents", "/goscheduler/schedules/..%2F..%2F",
 		"/goscheduler/schedules/%2e%2e%2f%2e%2e%2fevents", "/goscheduler/schedules/..",

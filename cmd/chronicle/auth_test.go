@@ -110,7 +110,7 @@ func TestTokensDecideWhoSeesAndChangesWhat(t *testing.T) {
 			t.Fatalf("token %q: HTTP %d, WWW-Authenticate %q, body %s", token, res.StatusCode, res.Header.Get("WWW-Authenticate"), body)
 		}
 	}
-	for _, path := range []string{"/goscheduler/healthcheck", "/livez", "/readyz"} {
+	for _, path := range []string{"/goscheduler/healthcheck", "/health", "/livez", "/readyz", "/openapi.json"} {
 		if res, body := rawCall(t, tn, "", "GET", path, nil); res.StatusCode != 200 {
 			t.Fatalf("GET %s without a token: HTTP %d %s", path, res.StatusCode, body)
 		}
@@ -222,6 +222,9 @@ func TestTokensDecideWhoSeesAndChangesWhat(t *testing.T) {
 	if code, r := tn.call("POST", "/auth/tokens", map[string]any{"name": "x", "role": "root"}); code != 400 ||
 		!strings.Contains(string(r.raw), "role") {
 		t.Fatalf("issuing a token with an unknown role: HTTP %d %s", code, r.raw)
+	}
+	if code, r := tn.call("POST", "/auth/tokens", nil); code != 400 {
+		t.Fatalf("issuing a token without a body: HTTP %d %s (once a 500)", code, r.raw)
 	}
 }
 

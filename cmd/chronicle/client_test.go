@@ -46,7 +46,7 @@ func (tn *testNode) callAs(token, method, path string, body any) (int, resp) {
 
 func callURL(t testing.TB, method, url string, body any) (int, resp) {
 	t.Helper()
-	return doCall(t, http.DefaultClient, "", method, url, body)
+	return doCall(t, apiClient, "", method, url, body)
 }
 
 func doCall(t testing.TB, client *http.Client, token, method, url string, body any) (int, resp) {

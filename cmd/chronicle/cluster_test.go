@@ -128,6 +128,7 @@ func TestMembershipChangesThroughTheAPI(t *testing.T) {
 	}{
 		{"POST", "/cluster/members", map[string]any{"id": "x"}, 400},
 		{"POST", "/cluster/members", `{"id":`, 400},
+		{"POST", "/cluster/members", nil, 400}, // no body: once a 500
 		{"POST", "/cluster/announce", map[string]any{"nodeId": ""}, 400},
 	} {
 		if code, r := nodes[1].call(c.method, c.path, c.body); code != c.code {

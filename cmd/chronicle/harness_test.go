@@ -104,6 +104,7 @@ func (tn *testNode) start() {
 			tn.t.Fatalf("start %s: %v", tn.cfg.nodeID, err)
 		}
 		tn.n, tn.base = n, tn.scheme()+n.httpAddr()
+		conformance.node(tn.base)
 		tn.t.Cleanup(tn.stop)
 		return
 	}
@@ -124,6 +125,7 @@ func (tn *testNode) start() {
 		tn.t.Fatal(err)
 	}
 	tn.proc, tn.base = cmd, tn.scheme()+tn.cfg.httpAddr
+	conformance.node(tn.base)
 	tn.t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 }
 
@@ -149,10 +151,11 @@ func (tn *testNode) scheme() string {
 
 // httpClient is how the test reaches the node: as a user would, trusting
 // the cluster's CA when it serves HTTPS, with no certificate of its own.
+// Its answers are checked against the OpenAPI document (openapi_test.go).
 func (tn *testNode) httpClient() *http.Client {
 	tn.t.Helper()
 	if !tn.cfg.tls.Enabled() {
-		return http.DefaultClient
+		return apiClient
 	}
 	clientsMu.Lock()
 	defer clientsMu.Unlock()
@@ -165,7 +168,7 @@ func (tn *testNode) httpClient() *http.Client {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	c := &http.Client{Transport: recording(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}})}
 	clients[tn.cfg.tls.CA] = c
 	return c
 }
@@ -275,6 +278,7 @@ func makeCluster(t *testing.T, n int, o clusterOpts) []*testNode {
 				return
 			}
 			tn.n, tn.base = nd, tn.scheme()+nd.httpAddr()
+			conformance.node(tn.base)
 		}(tn)
 	}
 	wg.Wait()
@@ -448,6 +452,9 @@ func chronicleBinary(t testing.TB) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if !conformance.report() && code == 0 {
+		code = 1
+	}
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}

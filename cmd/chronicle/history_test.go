@@ -157,7 +157,7 @@ type eventsPage struct {
 
 func getEvents(t *testing.T, tn *testNode, query string) eventsPage {
 	t.Helper()
-	res, err := http.Get(tn.base + "/events" + query)
+	res, err := apiClient.Get(tn.base + "/events" + query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestEventsCursorLongPollAndStream(t *testing.T) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", tn.base+"/events", nil)
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Last-Event-ID", strconv.FormatUint(last-1, 10))
-	res, err := http.DefaultClient.Do(req)
+	res, err := apiClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,3 +69,17 @@ func TestOnlyTheConsoleFilesAreOpen(t *testing.T) {
 		}
 	}
 }
+
+func TestOnlyReadsOfTheOpenPathsAreOpen(t *testing.T) {
+	for _, c := range []struct {
+		method, path string
+		open         bool
+	}{
+		{"GET", "/openapi.json", true}, {"HEAD", "/livez", true}, {"GET", "/goscheduler/healthcheck", true},
+		{"POST", "/openapi.json", false}, {"GET", "/openapi.json/x", false}, {"GET", "/goscheduler/apps", false},
+	} {
+		if got := open(httptest.NewRequest(c.method, c.path, nil)); got != c.open {
+			t.Errorf("%s %s: open %v, want %v", c.method, c.path, got, c.open)
+		}
+	}
+}

@@ -86,7 +86,8 @@ func open(r *http.Request) bool {
 		return false
 	}
 	switch r.URL.Path {
-	case "/goscheduler/healthcheck", "/health", "/livez", "/readyz":
+	case "/goscheduler/healthcheck", "/health", "/livez", "/readyz",
+		"/openapi.json": // the API's description: no data of anyone's
 		return true
 	}
 	return consoleFile(r.URL.Path)

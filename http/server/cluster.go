@@ -123,7 +123,9 @@ func boolParam(req *http.Request, name string) (bool, error) {
 	return v, nil
 }
 
-var errEmptyBody = errors.New("empty body")
+// errEmptyBody is a request without a body: a 400 (POST
+// /cluster/leadership-transfer takes it as "any member").
+var errEmptyBody = respond.BadRequest("request body is empty: a JSON object is required")
 
 func decode(req *http.Request, v any) error {
 	err := json.NewDecoder(http.MaxBytesReader(nil, req.Body, 64<<10)).Decode(v)

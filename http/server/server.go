@@ -21,6 +21,7 @@ import (
 	"github.com/chronicle-sched/chronicle/http/console"
 	"github.com/chronicle-sched/chronicle/http/eventstream"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
+	"github.com/chronicle-sched/chronicle/http/openapi"
 	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/chronicle-sched/chronicle/internal/metrics"
 	"github.com/julienschmidt/httprouter"
@@ -114,6 +115,7 @@ func handler(cfg Config) (http.Handler, *eventstream.Stream) {
 	if cfg.Metrics != nil {
 		r.Handler(http.MethodGet, "/metrics", cfg.Metrics.Handler())
 	}
+	r.HandlerFunc(http.MethodGet, openapi.Path, openapi.Serve)
 	r.Handler(http.MethodGet, cluster.ForwardPath, cfg.Forwarded)
 	r.Handler(http.MethodPost, cluster.ForwardPath, cfg.Forwarded)
 	stream := eventstream.Register(r, cfg.Events, cfg.Logger)
