@@ -43,14 +43,17 @@ func Load() (*openapi3.T, error) {
 	return doc, nil
 }
 
-// ErrInternal marks an answer of an endpoint the document leaves out on
-// purpose: nodes' own /internal/* and /cluster/announce.
-var ErrInternal = errors.New("a node-to-node endpoint, not in the document")
+// ErrLeftOut marks an answer of a path the document leaves out on
+// purpose (LeftOut).
+var ErrLeftOut = errors.New("a node-to-node endpoint or the console's files, not in the document")
 
-// Internal reports whether path is one of the endpoints nodes call on
-// each other, which the document leaves out.
-func Internal(path string) bool {
-	return strings.HasPrefix(path, "/internal/") || path == "/cluster/announce"
+// LeftOut reports whether path is one the document leaves out: the
+// endpoints nodes call on each other (/internal/*, /cluster/announce),
+// and the console's static files (/ui, /ui/...), a web page rather than
+// an API.
+func LeftOut(path string) bool {
+	return strings.HasPrefix(path, "/internal/") || path == "/cluster/announce" ||
+		path == "/ui" || strings.HasPrefix(path, "/ui/")
 }
 
 // Validator checks answers against the document.
@@ -83,8 +86,8 @@ func (v *Validator) Doc() *openapi3.T { return v.doc }
 // 405 (or refused before routing), in the error format of the API the
 // path belongs to.
 func (v *Validator) Response(req *http.Request, status int, header http.Header, body []byte) error {
-	if Internal(req.URL.Path) {
-		return ErrInternal
+	if LeftOut(req.URL.Path) {
+		return ErrLeftOut
 	}
 	if p := req.URL.Path; p != "/" && strings.HasSuffix(p, "/") || strings.Contains(p, "//") {
 		// The document's router would match /events/ as /events; the
