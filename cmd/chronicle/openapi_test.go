@@ -211,7 +211,7 @@ func (c *conformanceCheck) report() bool {
 		fmt.Fprintf(os.Stderr, "openapi: %d nodes started but no answer of theirs was validated: the recording transport is not in use\n", len(c.nodes))
 		return false
 	}
-	fmt.Fprintf(os.Stderr, "openapi: %d answers validated against http/openapi/openapi.json, %d mismatches (%d answers of node-to-node endpoints not checked); they were %d of the %d responses it describes\n",
+	fmt.Fprintf(os.Stderr, "openapi: %d answers validated against http/openapi/openapi.json, %d mismatches (%d answers of paths it leaves out, node-to-node or console files, not checked); they were %d of the %d responses it describes\n",
 		c.validated, len(c.mismatches), c.internal, len(c.seen), len(c.described))
 	if testing.Verbose() {
 		for _, r := range c.described {
