@@ -34,6 +34,18 @@
 // day-of-month and day-of-week are restricted (neither is `*` or `?`), a
 // day matches if either matches, as in standard cron.
 //
+// # Several expressions as one schedule
+//
+// ParseUnion (and Load) also take several expressions separated by `;`,
+// e.g. `0 15 8 * * *; 0 45 17 * * *` (08:15 and 17:45): the schedule's
+// occurrences are those of every part, an instant that several parts share
+// counted once, like a Temporal schedule's list of calendars. This is what
+// a calendar such as karajo's `daily@08:15,17:45` needs, which no single
+// cron expression can say. A `CRON_TZ=` prefix before the first part
+// applies to every part; a part may not name another zone. At most
+// MaxParts parts; an empty part is refused. Parse refuses `;`: the APIs
+// accept a union only once every member of a cluster can evaluate one.
+//
 // An expression may start with `CRON_TZ=Area/City ` or `TZ=Area/City ` to
 // name the IANA time zone it is evaluated in (e.g.
 // `CRON_TZ=Europe/Berlin 0 9 * * *`). Without a prefix the zone is the one
@@ -92,6 +104,7 @@ import (
 // safe for concurrent use.
 type Spec struct {
 	expr       string
+	parts      []*Spec // the parts of a union (ParseUnion); nil otherwise
 	loc        *time.Location
 	every      int64                // seconds; 0 unless @every
 	cron       *cronexpr.Expression // nil for @every; never called directly (see next)
@@ -119,13 +132,72 @@ var macros = map[string]string{
 // Parse validates expr and binds it to the IANA zone tz ("" is UTC; a
 // CRON_TZ= or TZ= prefix in expr may name it instead). It refuses an
 // expression that has no occurrence after now. It never panics.
-func Parse(expr, tz string) (*Spec, error) { return parse(expr, tz, time.Now()) }
+// It refuses several expressions separated by `;` (see ParseUnion).
+func Parse(expr, tz string) (*Spec, error) {
+	if strings.Contains(expr, ";") {
+		return nil, fmt.Errorf("cron expression %q: several expressions separated by ';' are not accepted here", strings.TrimSpace(expr))
+	}
+	return parse(expr, tz, time.Now())
+}
+
+// ParseUnion is Parse that also takes several expressions separated by
+// `;`, each validated as Parse would (each must fire after now).
+func ParseUnion(expr, tz string) (*Spec, error) { return parseUnion(expr, tz, time.Now()) }
 
 // Load is Parse for an expression that was accepted before (a stored
 // schedule's): it refuses only what this build cannot evaluate, not an
 // expression whose occurrences have all passed, so that the caller can
 // tell "cannot be evaluated" from "ends here" (Next returns the zero Time).
-func Load(expr, tz string) (*Spec, error) { return parse(expr, tz, time.Unix(0, 0)) }
+// It reads unions too.
+func Load(expr, tz string) (*Spec, error) { return parseUnion(expr, tz, time.Unix(0, 0)) }
+
+// MaxParts bounds the expressions of a union: Next evaluates each.
+const MaxParts = 32
+
+// parseUnion parses expr, which may be several expressions separated by
+// `;`, bound to tz or to a zone prefix before the first part.
+func parseUnion(expr, tz string, from time.Time) (*Spec, error) {
+	original := strings.TrimSpace(expr)
+	if !strings.Contains(original, ";") {
+		return parse(original, tz, from)
+	}
+	fail := func(format string, a ...any) error {
+		return fmt.Errorf("cron expressions %q: "+format, append([]any{original}, a...)...)
+	}
+	texts := strings.Split(original, ";")
+	if len(texts) > MaxParts {
+		return nil, fail("%d expressions: at most %d", len(texts), MaxParts)
+	}
+	// A zone prefix before the first part is the whole union's.
+	tokens := strings.Fields(texts[0])
+	for len(tokens) > 0 {
+		name, ok := zonePrefix(tokens[0])
+		if !ok {
+			break
+		}
+		if name == "" {
+			return nil, fail("%s names no time zone", tokens[0])
+		}
+		if tz != "" && tz != name {
+			return nil, fail("names time zone %s but the schedule names %s", name, tz)
+		}
+		tz, tokens = name, tokens[1:]
+	}
+	texts[0] = strings.Join(tokens, " ")
+	u := &Spec{expr: original}
+	for i, text := range texts {
+		if strings.TrimSpace(text) == "" {
+			return nil, fail("expression %d of %d is empty", i+1, len(texts))
+		}
+		part, err := parse(text, tz, from)
+		if err != nil {
+			return nil, fmt.Errorf("expression %d of %q: %w", i+1, original, err)
+		}
+		u.parts = append(u.parts, part)
+		u.loc, u.hasSeconds = part.loc, u.hasSeconds || part.hasSeconds
+	}
+	return u, nil
+}
 
 func parse(expr, tz string, from time.Time) (spec *Spec, err error) {
 	defer func() {
@@ -297,6 +369,9 @@ func (s *Spec) Next(t time.Time) time.Time {
 var minNaive = time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)
 
 func (s *Spec) next(t time.Time) (next time.Time, err error) {
+	if s.parts != nil {
+		return s.nextOfParts(t)
+	}
 	if s.every > 0 {
 		return s.nextEvery(t), nil
 	}
@@ -342,6 +417,22 @@ func (s *Spec) next(t time.Time) (next time.Time, err error) {
 		}
 	}
 	return time.Time{}, nil
+}
+
+// nextOfParts is the earliest next occurrence of a union's parts; the
+// zero Time once none has one.
+func (s *Spec) nextOfParts(t time.Time) (time.Time, error) {
+	var first time.Time
+	for _, p := range s.parts {
+		next, err := p.next(t)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%q: %w", p.expr, err)
+		}
+		if !next.IsZero() && (first.IsZero() || next.Before(first)) {
+			first = next
+		}
+	}
+	return first, nil
 }
 
 // nextEvery is the first multiple of the interval (in Unix seconds)

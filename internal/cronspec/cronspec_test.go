@@ -690,3 +690,63 @@ func TestLoadTellsEndedFromBroken(t *testing.T) {
 		}
 	}
 }
+
+// TestUnionFiresAtEveryPartsOccurrences: several expressions as one
+// schedule fire at each part's occurrences in time order, an instant two
+// parts share once; a zone prefix before the first part applies to all.
+func TestUnionFiresAtEveryPartsOccurrences(t *testing.T) {
+	mustUnion := func(expr, tz string) *Spec {
+		t.Helper()
+		s, err := ParseUnion(expr, tz)
+		if err != nil {
+			t.Fatalf("ParseUnion(%q): %v", expr, err)
+		}
+		return s
+	}
+	// karajo's daily@08:15,17:45: no single cron expression says it.
+	checkSeq(t, mustUnion("0 15 8 * * *; 0 45 17 * * *", ""), "2026-12-07T09:00:00Z",
+		"2026-12-07T17:45:00Z", "2026-12-08T08:15:00Z", "2026-12-08T17:45:00Z")
+	// A shared instant (noon is in both) fires once.
+	checkSeq(t, mustUnion("0 0 12 * * *;0 0 */6 * * *", ""), "2026-12-07T05:00:00Z",
+		"2026-12-07T06:00:00Z", "2026-12-07T12:00:00Z", "2026-12-07T18:00:00Z", "2026-12-08T00:00:00Z")
+	// An interval and a calendar together; the union has seconds if a part does.
+	u := mustUnion("@every 40s; 30 0 0 * * *", "")
+	if !u.HasSeconds() {
+		t.Error("a union with a seconds part has seconds")
+	}
+	checkSeq(t, u, "2026-12-06T23:59:50Z", "2026-12-07T00:00:00Z", "2026-12-07T00:00:30Z", "2026-12-07T00:00:40Z")
+	// The zone prefix is the whole union's: 08:00 and 20:00 in Berlin (UTC+1 in December).
+	z := mustUnion("CRON_TZ=Europe/Berlin 0 0 8 * * *; 0 0 20 * * *", "")
+	if z.Location().String() != "Europe/Berlin" {
+		t.Fatalf("zone %s", z.Location())
+	}
+	checkSeq(t, z, "2026-12-07T00:00:00Z", "2026-12-07T07:00:00Z", "2026-12-07T19:00:00Z")
+	// Load reads a stored union, even one whose parts have all passed.
+	if s, err := Load("0 0 0 1 1 * 1999; 0 0 0 1 1 * 2000", ""); err != nil || !s.Next(utc("2001-01-01T00:00:00Z")).IsZero() {
+		t.Fatalf("Load of an ended union: %v", err)
+	}
+}
+
+// TestUnionRefusals: Parse refuses a union (an API takes one only when
+// every member can evaluate it); ParseUnion refuses an empty part, a bad
+// part (naming which), too many parts, and a part naming another zone.
+func TestUnionRefusals(t *testing.T) {
+	if _, err := Parse("0 * * * *; 30 * * * *", ""); err == nil || !strings.Contains(err.Error(), "not accepted here") {
+		t.Fatalf("Parse of a union: %v", err)
+	}
+	for expr, want := range map[string]string{
+		"0 * * * *;":            "expression 2 of 2 is empty",
+		"; 0 * * * *":           "expression 1 of 2 is empty",
+		"0 * * * *; 61 * * * *": "expression 2 of",
+		"0 * * * *; 0 0 30 2 *": "never fires",
+		"TZ=Europe/Berlin 0 * * * *; TZ=UTC 0 * * * *":       "names time zone UTC but the schedule names Europe/Berlin",
+		strings.Repeat("0 * * * *;", MaxParts) + "0 * * * *": "at most 32",
+	} {
+		if _, err := ParseUnion(expr, ""); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseUnion(%q) = %v, want an error with %q", expr, err, want)
+		}
+	}
+	if _, err := ParseUnion("CRON_TZ=Asia/Tokyo 0 * * * *; 0 30 * * * *", "Europe/Berlin"); err == nil {
+		t.Error("a union naming a zone other than the schedule's was accepted")
+	}
+}
