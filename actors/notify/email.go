@@ -45,6 +45,10 @@ type Email struct {
 // Kind is "email".
 func (Email) Kind() string { return "email" }
 
+// maxSubject bounds a subject, so that even a subject without spaces
+// fits a header line (998 bytes).
+const maxSubject = 500
+
 func (e Email) validate(*delivery.Guard) error {
 	if _, _, _, err := e.server(); err != nil {
 		return err
@@ -217,7 +221,7 @@ func message(nt Notification, from *mail.Address, to []*mail.Address, now time.T
 	header("To", strings.Join(tos, ", "))
 	// Encoded when not printable ASCII; CR and LF are never printable, so
 	// a subject cannot add a header.
-	header("Subject", mime.QEncoding.Encode("utf-8", nt.Subject))
+	header("Subject", fold("Subject", mime.QEncoding.Encode("utf-8", nt.Subject)))
 	header("Message-ID", messageID(nt.ID, from.Address))
 	header("MIME-Version", "1.0")
 	header("Content-Type", "text/plain; charset=utf-8")
@@ -231,6 +235,39 @@ func message(nt Notification, from *mail.Address, to []*mail.Address, now time.T
 		b.WriteString("\r\n")
 	}
 	return b.Bytes()
+}
+
+// fold breaks a header's value into lines of at most 78 characters where
+// its spaces allow (RFC 5322 §2.2.3): a long subject, or the encoded words
+// of one, would otherwise make a line some servers refuse. Unfolding
+// removes only the CRLF, so the value reads back as it was; and as some
+// readers (Go's among them) also squeeze the whitespace after it to one
+// space, a line is broken only at a lone space.
+func fold(name, value string) string {
+	var chunks []string // value split at its lone spaces
+	start := 0
+	for i := 1; i < len(value)-1; i++ {
+		if value[i] == ' ' && value[i-1] != ' ' && value[i+1] != ' ' {
+			chunks = append(chunks, value[start:i])
+			start = i + 1
+		}
+	}
+	chunks = append(chunks, value[start:])
+	var b strings.Builder
+	line := len(name) + len(": ")
+	for i, c := range chunks {
+		if i > 0 {
+			if line+1+len(c) > 78 {
+				b.WriteString("\r\n")
+				line = 0
+			}
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(c)
+		line += len(c)
+	}
+	return b.String()
 }
 
 // messageID is derived from the notification's id, so every attempt and

@@ -360,6 +360,9 @@ func (nt Notification) validate(g *delivery.Guard) error {
 	}
 	switch c := nt.Channel.(type) {
 	case Email, *Email:
+		if len(nt.Subject) > maxSubject {
+			return fmt.Errorf("%w: the subject is longer than %d bytes", ErrInvalid, maxSubject)
+		}
 	case Webhook, *Webhook:
 		if len(nt.Document) == 0 || !json.Valid(nt.Document) {
 			return fmt.Errorf("%w: a webhook's document must be JSON", ErrInvalid)

@@ -373,6 +373,49 @@ func TestMailArrivesExactlyOverTLS(t *testing.T) {
 	}
 }
 
+// Long subjects are folded into lines of at most 78 characters and read
+// back exactly.
+func TestLongSubjectsAreFoldedAndReadBackExactly(t *testing.T) {
+	p := newPKI(t)
+	srv := startMail(t, p, startTLS)
+	n, ch := newNotifier(t, Options{RootCAs: p.pool})
+	subjects := []string{
+		strings.TrimSpace(strings.Repeat("run nightly-export failed  ", 18)), // ASCII, two spaces in a row
+		strings.TrimSpace(strings.Repeat("échec de l’export ☕ ", 12)),
+		strings.Repeat("x", maxSubject),
+	}
+	for i, s := range subjects {
+		mustSend(t, n, Notification{ID: "long-" + strconv.Itoa(i), Subject: s, Body: "b\n", Channel: srv.email()})
+		if out := next(t, ch); !out.Success {
+			t.Fatalf("subject %d: %+v", i, out)
+		}
+	}
+	got := srv.Accepted()
+	if len(got) != len(subjects) {
+		t.Fatalf("%d messages", len(got))
+	}
+	for i, m := range got {
+		head, _, _ := bytes.Cut(m.Data, []byte("\r\n\r\n"))
+		for _, line := range strings.Split(string(head), "\r\n") {
+			if limit := 78; len(line) > limit && i < 2 {
+				t.Errorf("subject %d: a header line of %d characters: %q", i, len(line), line)
+			}
+		}
+		msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); err != nil || s != subjects[i] {
+			t.Errorf("subject %d reads back as %q (%v)", i, s, err)
+		}
+	}
+	err := n.Send(context.Background(), Notification{ID: "x", Subject: strings.Repeat("x", maxSubject+1),
+		Channel: srv.email()})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "subject is longer") {
+		t.Fatalf("a subject too long: %v", err)
+	}
+}
+
 // A server that offers only AUTH LOGIN is spoken to in LOGIN.
 func TestAuthLoginWhenThatIsWhatTheServerOffers(t *testing.T) {
 	p := newPKI(t)
@@ -877,7 +920,9 @@ func TestSendRefusesInvalidNotifications(t *testing.T) {
 // An https webhook is verified with RootCAs; without the receiver's CA
 // the certificate error is final.
 func TestWebhookOverHTTPSVerifiesTheCertificate(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
 	defer srv.Close()
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
@@ -890,5 +935,22 @@ func TestWebhookOverHTTPSVerifiesTheCertificate(t *testing.T) {
 	mustSend(t, system, hook("tls", srv.URL))
 	if out := next(t, ch2); out.Success || out.Attempts != 1 || !strings.Contains(out.Error, "certificate") {
 		t.Fatalf("without the CA: %+v, want a final certificate error", out)
+	}
+}
+
+// AllowPlain holds only for a loopback peer: what sendMail asks of the
+// address it dialled.
+func TestPlainIsAllowedOnlyOnLoopback(t *testing.T) {
+	for addr, want := range map[net.Addr]bool{
+		&net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 25}: true,
+		&net.TCPAddr{IP: net.ParseIP("127.9.9.9"), Port: 25}: true,
+		&net.TCPAddr{IP: net.ParseIP("::1"), Port: 25}:       true,
+		&net.TCPAddr{IP: net.ParseIP("10.0.0.1"), Port: 25}:  false,
+		&net.TCPAddr{IP: net.ParseIP("192.0.2.2"), Port: 25}: false,
+		&net.UnixAddr{Name: "/tmp/smtp", Net: "unix"}:        false,
+	} {
+		if got := isLoopback(addr); got != want {
+			t.Errorf("isLoopback(%s) = %v", addr, got)
+		}
 	}
 }
