@@ -71,7 +71,8 @@ func DefaultPolicy() Policy {
 	return Policy{Timeout: 10 * time.Second, MaxAttempts: 3, InitialBackoff: time.Second, MaxBackoff: 30 * time.Second}
 }
 
-func (p Policy) normalised() Policy {
+// Normalised is p with out-of-range values replaced as Deliver does.
+func (p Policy) Normalised() Policy {
 	d := DefaultPolicy()
 	if p.Timeout <= 0 {
 		p.Timeout = d.Timeout
@@ -160,7 +161,7 @@ func NewClient(o ClientOptions) *Client {
 	if o.Guard == nil {
 		o.Guard = NewGuard(DefaultDeny, nil, nil)
 	}
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: o.Guard.control,
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second, Control: o.Guard.Control,
 		Resolver: o.Resolver}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -187,7 +188,7 @@ func NewClient(o ClientOptions) *Client {
 // attempts run out, or ctx ends (then the Outcome is Canceled and must not
 // be recorded). A response received before ctx ended is still reported.
 func (c *Client) Deliver(ctx context.Context, req Request, p Policy) Outcome {
-	p = p.normalised()
+	p = p.Normalised()
 	out := Outcome{StartedAt: time.Now()}
 	canceled := func() Outcome {
 		out.Canceled, out.ErrorMessage, out.FinishedAt = true, "delivery canceled before a final outcome", time.Now()
@@ -238,6 +239,11 @@ func (c *Client) Deliver(ctx context.Context, req Request, p Policy) Outcome {
 		}
 	}
 }
+
+// Backoff is how long to wait after the given failed attempt (1-based)
+// before the next one, by Deliver's rule below: other senders (such as
+// notifications) retry on the same schedule.
+func (p Policy) Backoff(attempt int) time.Duration { return backoff(p.Normalised(), attempt) }
 
 // backoff is exponential with full jitter: uniform in [0, d], where d is
 // InitialBackoff doubled once per failed attempt before this one, capped at

@@ -133,9 +133,10 @@ func (g *Guard) CheckURL(raw string) error {
 	return g.check(ap, ap.String())
 }
 
-// control is the dialer's hook: it runs on the resolved address of every
-// connection.
-func (g *Guard) control(_, address string, _ syscall.RawConn) error { return g.Check(address) }
+// Control is a net.Dialer's Control hook: it runs on the resolved address
+// of every connection, so any dialer given it (the callback client's, the
+// notifier's SMTP dials) is held to the guard.
+func (g *Guard) Control(_, address string, _ syscall.RawConn) error { return g.Check(address) }
 
 // ownNamesTTL bounds how long a resolved own host name is trusted.
 const ownNamesTTL = time.Minute

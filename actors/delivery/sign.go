@@ -51,3 +51,19 @@ func Sign(secrets []string, id string, timestamp int64, body []byte) (string, er
 	}
 	return strings.Join(sigs, " "), nil
 }
+
+// Verify reports whether header (a webhook-signature value) holds a v1
+// signature of id, timestamp and body by secret: what a receiver checks,
+// in constant time per signature. It does not judge the timestamp's age.
+func Verify(secret, id string, timestamp int64, body []byte, header string) bool {
+	want, err := Sign([]string{secret}, id, timestamp, body)
+	if err != nil {
+		return false
+	}
+	for _, sig := range strings.Fields(header) {
+		if hmac.Equal([]byte(sig), []byte(want)) {
+			return true
+		}
+	}
+	return false
+}
