@@ -7,14 +7,17 @@ import "time"
 // is tested without waiting.
 type Clock interface {
 	Now() time.Time
-	// AfterFunc calls f in its own goroutine once d has passed.
-	AfterFunc(d time.Duration, f func()) Stopper
+	// At calls f in its own goroutine once the clock reads t (at once if
+	// it already does). A time, not a duration: a duration computed from
+	// Now and then handed over would count from a later Now, which a test
+	// clock that jumps meanwhile turns into a wake-up that never comes.
+	At(t time.Time, f func()) Stopper
 }
 
-// Stopper cancels what AfterFunc scheduled (false if it already ran).
+// Stopper cancels what At scheduled (false if it already ran).
 type Stopper interface{ Stop() bool }
 
 type systemClock struct{}
 
-func (systemClock) Now() time.Time                              { return time.Now() }
-func (systemClock) AfterFunc(d time.Duration, f func()) Stopper { return time.AfterFunc(d, f) }
+func (systemClock) Now() time.Time                   { return time.Now() }
+func (systemClock) At(t time.Time, f func()) Stopper { return time.AfterFunc(time.Until(t), f) }

@@ -59,11 +59,11 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) Stopper {
+func (c *fakeClock) At(at time.Time, f func()) Stopper {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
-	if d <= 0 {
+	t := &fakeTimer{c: c, at: at, f: f}
+	if !at.After(c.now) {
 		t.stopped = true
 		go f()
 		return t

@@ -59,9 +59,14 @@ type timerActor struct {
 	// The heap may hold older entries of a run (removed, or moved to
 	// another time): an entry counts only while queued has the run at its
 	// time.
-	queued   map[string]int64
-	firing   map[string]bool // popped and being proposed
-	received uint64          // dueAdded messages taken (see Engine.retireTimer)
+	queued map[string]int64
+	firing map[string]bool // popped and being proposed
+	// movedWhileFiring: runs announced at a new time while being fired at
+	// their old one (a one-time schedule moved meanwhile). Apply refuses
+	// the fire at the old time, so each is queued again at its new time
+	// once its fire is done (if the fire did apply, the second is refused).
+	movedWhileFiring map[string]projections.PendingRun
+	received         uint64 // dueAdded messages taken (see Engine.retireTimer)
 
 	loadedUntil int64 // unix ms: every due run before it is queued or firing
 	// nextBeyond is the due time of the first run at or after loadedUntil,
@@ -86,7 +91,8 @@ type timerActor struct {
 }
 
 func newTimer(e *Engine, k timerKey, ctx context.Context) *timerActor {
-	return &timerActor{eng: e, key: k, ctx: ctx, queued: map[string]int64{}, firing: map[string]bool{}}
+	return &timerActor{eng: e, key: k, ctx: ctx, queued: map[string]int64{}, firing: map[string]bool{},
+		movedWhileFiring: map[string]projections.PendingRun{}}
 }
 
 func (t *timerActor) Receive(ctx actor.Context) {
@@ -109,6 +115,7 @@ func (t *timerActor) Receive(ctx actor.Context) {
 		t.loaded(m)
 	case dueGone:
 		t.unqueue(m.runID)
+		delete(t.movedWhileFiring, m.runID)
 		if t.loading {
 			t.goneWhileLoading[m.runID] = true
 		}
@@ -122,6 +129,13 @@ func (t *timerActor) Receive(ctx actor.Context) {
 	case firedDone:
 		for _, id := range m.runIDs {
 			delete(t.firing, id)
+			if pr, ok := t.movedWhileFiring[id]; ok {
+				delete(t.movedWhileFiring, id)
+				if _, queued := t.queued[id]; !queued {
+					t.push(pr, pr.DueMs)
+					t.arm()
+				}
+			}
 		}
 		if len(t.queued) == 0 && len(t.firing) == 0 {
 			t.process() // perhaps idle now: retire
@@ -154,8 +168,10 @@ func (t *timerActor) announced(pr projections.PendingRun) {
 		bound = t.loadingUntil
 	}
 	switch {
+	case t.firing[pr.RunID]:
+		t.movedWhileFiring[pr.RunID] = pr
 	case pr.DueMs < bound:
-		if at, ok := t.queued[pr.RunID]; (!ok || at != pr.DueMs) && !t.firing[pr.RunID] {
+		if at, ok := t.queued[pr.RunID]; !ok || at != pr.DueMs {
 			t.push(pr, pr.DueMs)
 			if t.due[0].pr.RunID == pr.RunID {
 				t.arm() // the next wake-up is earlier now
@@ -291,9 +307,8 @@ func (t *timerActor) arm() {
 	if next == noneBeyond {
 		return
 	}
-	d := max(time.UnixMilli(next).Sub(t.eng.clock.Now()), 0)
 	self, root := t.self, t.eng.system.Root
-	t.wake = t.eng.clock.AfterFunc(d, func() { root.Send(self, tick{}) })
+	t.wake = t.eng.clock.At(time.UnixMilli(next), func() { root.Send(self, tick{}) })
 }
 
 // dueRun is a queued run and when to fire it.
