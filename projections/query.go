@@ -263,14 +263,23 @@ func (q Reader) DueRuns(app string, partition int, fromMs, untilMs int64, fn fun
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
-		if due := int64(binary.BigEndian.Uint64(k[len(prefix):])); due >= untilMs {
+		due := int64(binary.BigEndian.Uint64(k[len(prefix):]))
+		if due >= untilMs {
 			return due, it.Error()
 		}
 		pr, found, err := getRecord[PendingRun](q.R, pendKey(string(k[len(prefix)+8:])))
 		if err != nil {
 			return -1, err
 		}
-		if found && !fn(pr) {
+		// The iterator sees the index as it was when it opened, the record
+		// is read as it is now: a run fired or moved since has a record
+		// that no longer matches its entry. It is not due here any more
+		// (whoever fired it delivers it; a moved run is announced at its
+		// new time), and returning it made a timer fire it a second time.
+		if !found || pr.Fired || pr.DueMs != due {
+			continue
+		}
+		if !fn(pr) {
 			return -1, it.Error()
 		}
 	}
