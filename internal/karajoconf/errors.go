@@ -24,8 +24,8 @@ func errorf(file string, line int, format string, args ...any) *Error {
 	return &Error{File: file, Line: line, Reason: fmt.Sprintf(format, args...)}
 }
 
-// Errors is every problem Load found, in the order of the files and lines
-// (checks across files come last). errors.As finds each *Error in it.
+// Errors is every problem Load found, in the order the files were read
+// (the main file first), then of the lines. errors.As finds each *Error in it.
 type Errors []*Error
 
 func (es Errors) Error() string {
