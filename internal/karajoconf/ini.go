@@ -2,6 +2,7 @@ package karajoconf
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"unicode"
 )
@@ -173,7 +174,10 @@ func splitKey(s string) (key, rest, reason string) {
 	case tail[0] == '=':
 		return key, tail, ""
 	}
-	return "", "", "bad line: invalid character in key " + key + string(rs[i:i+1])
+	if rs[i] == ' ' || rs[i] == '\t' {
+		return "", "", fmt.Sprintf("bad line: text after key %q where '=' should be", key)
+	}
+	return "", "", fmt.Sprintf("bad line: invalid character %q in key %q", rs[i], key+string(rs[i]))
 }
 
 // rawValue gathers the value text after '=' up to an unquoted comment or the

@@ -1,6 +1,7 @@
 package karajoconf
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -81,7 +82,8 @@ func TestParseINIRefusesWithFileAndLine(t *testing.T) {
 		{"unterminated section", "[job \"a\"\n", "k.conf:1: bad section header"},
 		{"unterminated sub", "[job \"a]\n", "k.conf:1: bad section header (want [name] or [name \"sub\"]): unterminated subsection"},
 		{"text after header", "[karajo] x\n", "k.conf:1: unexpected text after section header: x"},
-		{"bad key char", "[karajo]\nna/me = x\n", "k.conf:2: bad line: invalid character in key na/"},
+		{"bad key char", "[karajo]\nna/me = x\n", `k.conf:2: bad line: invalid character '/' in key "na/"`},
+		{"blank in key", "[karajo]\nmax job running = 2\n", `k.conf:2: bad line: text after key "max" where '=' should be`},
 		{"key starts with digit", "[karajo]\n1name = x\n", "k.conf:2: bad line: a key must start with a letter"},
 	}
 	for _, c := range cases {
@@ -103,4 +105,36 @@ func TestParseINIContinuationKeepsTheKeysLine(t *testing.T) {
 	if got := flat(secs); !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
+}
+
+// Whatever the input, the reader answers sections or an error naming a
+// line, and never panics.
+func FuzzParseINI(f *testing.F) {
+	for _, seed := range []string{
+		"[karajo]\nname = x\n",
+		"[job \"a\\\"b\"]\ncommand = \"a;b\" # c\ncommand = x \\\n y\n",
+		"[job.http \"p\"]\nhttp_header = A: \"B \\t\"\n",
+		"[a]\nk = \\",
+		"\xef\xbb\xbf[a]\r\nk=v\r\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		secs, err := parseINI("f.conf", []byte(src))
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Line < 1 {
+				t.Fatalf("error without a line: %v", err)
+			}
+			return
+		}
+		lines := strings.Count(src, "\n") + 1
+		for _, s := range secs {
+			for _, k := range s.keys {
+				if k.line < s.line || k.line > lines {
+					t.Fatalf("key %q at line %d, section at %d, %d lines", k.name, k.line, s.line, lines)
+				}
+			}
+		}
+	})
 }

@@ -140,3 +140,25 @@ func TestNormalizeIDAsKarajo(t *testing.T) {
 		}
 	}
 }
+
+// Whatever ParseSchedule accepts gives expressions the scheduler's cron
+// parser takes.
+func FuzzParseSchedule(f *testing.F) {
+	for _, seed := range []string{"minutely", "hourly@5,35", "daily@8:15,17:45", "weekly@sun,Fri@00:00", "monthly@31@23:59", "weekly@@", "daily@24:00"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		exprs, err := ParseSchedule(s)
+		if err != nil {
+			return
+		}
+		if len(exprs) == 0 {
+			t.Fatalf("%q: no expression and no error", s)
+		}
+		for _, expr := range exprs {
+			if _, err := cronspec.Parse(expr, "UTC"); err != nil {
+				t.Fatalf("%q gives %q, refused by cronspec: %v", s, expr, err)
+			}
+		}
+	})
+}
