@@ -409,6 +409,9 @@ func otherKindHint(own string) func(string) string {
 		if key == "commands" && own == secJob {
 			return "; karajo's key is command, one line per command"
 		}
+		if key == "max_running" {
+			return "; karajo dropped it in v0.7: a job never runs twice at once (max_job_running in [karajo] limits all jobs)"
+		}
 		if _, ok := jobKeys[key]; ok && own == secJobHTTP {
 			return "; it is a key of [job] (command jobs)"
 		}

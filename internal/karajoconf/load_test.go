@@ -305,6 +305,8 @@ func TestLoadRefusesWithFileLineAndReason(t *testing.T) {
 		{"unknown key", map[string]string{mainConf: head + "[job \"deploy\"]\npath = /d\ncommands = make\n"},
 			[]string{mainConf + `:7: job "deploy": no command (one ` + "`command = ...`" + ` line per command)`,
 				mainConf + `:9: job "deploy": unknown key "commands"; karajo's key is command, one line per command`}},
+		{"max_running", map[string]string{mainConf: head + "[job \"deploy\"]\npath = /d\ncommand = make\nmax_running = 2\n"},
+			[]string{mainConf + `:10: job "deploy": unknown key "max_running"; karajo dropped it in v0.7: a job never runs twice at once`}},
 		{"http key in a command job", map[string]string{mainConf: head + "[job \"deploy\"]\npath = /d\ncommand = make\nhttp_url = /x\n"},
 			[]string{mainConf + `:10: job "deploy": unknown key "http_url"; it is a key of [job.http] (HTTP jobs)`}},
 		{"karajo repeated", map[string]string{mainConf: head + "[karajo]\n"},
@@ -514,12 +516,13 @@ func TestDigestStableAcrossLoadsAndChangedByAnEdit(t *testing.T) {
 		t.Error("another job's digest changed")
 	}
 
-	// The global secret is part of the jobs that inherit it.
+	// A secret read from the environment is part of the definition.
 	t.Setenv("CHAT_SECRET", "rotated")
 	e := load()
 	if e.Notif("chat").Digest() == a.Notif("chat").Digest() {
 		t.Error("a new webhook secret kept the notif's digest")
 	}
+	// So is the global secret, for the jobs that inherit it.
 	main, _ := os.ReadFile(file)
 	if err := os.WriteFile(file, []byte(strings.Replace(string(main), "secret = s3cret", "secret = n3w", 1)), 0o644); err != nil {
 		t.Fatal(err)
