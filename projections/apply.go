@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/chronicle-sched/chronicle/eventlog"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
@@ -421,13 +420,6 @@ func (a *applier) runFired(p *event.RunFired) error {
 	}
 	if pr.Fired && !p.Refire {
 		return fmt.Errorf("%w: %s", ErrRunAlreadyFired, p.RunID)
-	}
-	if !pr.Fired && p.ScheduledTime != 0 && p.ScheduledTime != pr.ScheduledTime {
-		// A leader's stale view of a run moved since (a one-time schedule
-		// updated to another time keeps its run id): firing it now would
-		// call at the old time a schedule whose move was acknowledged.
-		return fmt.Errorf("%w: %s is due at %s now, not %s (its schedule moved)", ErrRunNotPending, p.RunID,
-			time.Unix(pr.ScheduledTime, 0).UTC().Format(time.RFC3339), time.Unix(p.ScheduledTime, 0).UTC().Format(time.RFC3339))
 	}
 	s, err := a.schedule(pr.ScheduleID)
 	if err != nil {
