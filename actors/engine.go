@@ -66,6 +66,8 @@ type State interface {
 	App(id string) (projections.App, bool, error)
 	Apps() ([]projections.App, error)
 	Schedule(id string) (projections.Schedule, bool, error)
+	// Pending is a pending run's record as applied now.
+	Pending(runID string) (projections.PendingRun, bool, error)
 	InflightRuns(app string, partition int, fn func(projections.PendingRun) bool) error
 	DueRuns(app string, partition int, fromMs, untilMs int64, fn func(projections.PendingRun) bool) (int64, error)
 	PartitionsWithRuns(app string) ([]int, error)

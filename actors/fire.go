@@ -41,6 +41,9 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 		if it.ctx.Err() != nil {
 			continue // popped in a term this node no longer leads
 		}
+		if !e.stillAsPopped(pr) {
+			continue
+		}
 		// A run of a schedule deleted meanwhile is no longer pending:
 		// apply rejects its RunFired, and nothing is called.
 		var ps []event.Payload
@@ -102,6 +105,30 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 		e.deliver(it.ctx, it.pr, s)
 	}
 	return retry, nil
+}
+
+// stillAsPopped reports whether pr's record is as its timer popped it:
+// due at the same time, fired or not as it was. A timer can hold an older
+// view (a load that read the run before an update moved it, processed
+// after its old time came): firing it then would call, or record as
+// missed, a run whose move was acknowledged. A run that moved or fired
+// since is left to the announcement of that change, which brings it to its
+// timer as it is now. (Apply does not check this yet: RunFired carries no
+// due time to compare, and a rule added to apply must be one every member
+// of a cluster applies.)
+func (e *Engine) stillAsPopped(pr projections.PendingRun) bool {
+	if pr.Kind == projections.KindExpiry {
+		return true
+	}
+	now, ok, err := e.state.Pending(pr.RunID)
+	switch {
+	case err != nil:
+		e.cfg.Logger.Error("read a due run before firing it", "run", pr.RunID, "err", err)
+		return true // apply decides, as before this check
+	case !ok:
+		return false // gone: deleted, or fired and completed
+	}
+	return now.DueMs == pr.DueMs && now.Fired == pr.Fired
 }
 
 // firing returns the events that fire pr: its RunFired, carrying a cron's
@@ -249,7 +276,11 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 	}
 	policy := e.policyFor(s)
 	job := delivery.Job{Req: req, Policy: policy, Done: func(o delivery.Outcome) {
-		e.cfg.Metrics.Delivered(pr.AppID, o.StartedAt.Sub(time.UnixMilli(pr.DueMs)), o.FinishedAt.Sub(o.StartedAt), o.Attempts)
+		lateness := o.StartedAt.Sub(time.UnixMilli(pr.DueMs))
+		if pr.Fired {
+			lateness = -1 // a re-fire after a leader change: its lateness was the first leader's
+		}
+		e.cfg.Metrics.Delivered(pr.AppID, lateness, o.FinishedAt.Sub(o.StartedAt), o.Attempts)
 		if o.Canceled {
 			return
 		}
@@ -272,7 +303,6 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 			outcome = append(outcome, event.ScheduleStoppedByCallback{ScheduleID: pr.ScheduleID, AppID: pr.AppID,
 				RunID: pr.RunID, HTTPStatus: o.HTTPStatus, Response: o.Response})
 		}
-		e.cfg.Metrics.RunCompleted(pr.AppID, status)
 		e.out.add(outcome...)
 	}}
 	if err := e.pool.Submit(ctx, job); err != nil {

@@ -275,3 +275,36 @@ func TestAOneTimeScheduleMovedWithinTheWindowFiresAtItsNewTime(t *testing.T) {
 		}
 	}
 }
+
+// A due run as a timer held it before its schedule moved (a load that read
+// it before the update, processed after its old time came) is neither
+// called nor missed at its old time: the fire path finds the run's record
+// moved and leaves it to its new time.
+func TestAStaleViewOfAMovedRunIsNotFiredAtItsOldTime(t *testing.T) {
+	r := newRig(t, nil, nil)
+	r.registerApp("mail", 1)
+	s := r.once("mail", 5*time.Second, "/moved")
+	stale, ok, err := r.state.Pending(s.ScheduleID)
+	if err != nil || !ok {
+		t.Fatalf("pending run: %v %v", ok, err)
+	}
+	to := r.clock.Now().Add(8 * time.Second).Unix()
+	if _, err := r.eng.UpdateSchedule(context.Background(), s.ScheduleID, ScheduleChange{ScheduleTime: &to}); err != nil {
+		t.Fatal(err)
+	}
+	// As its timer would pop it: at its old time (it would be called), and
+	// so overdue that it would be recorded as missed.
+	overdue := stale
+	overdue.DueMs = r.clock.Now().Add(-2 * time.Minute).UnixMilli()
+	_, _, ctx := r.eng.term()
+	for _, pr := range []projections.PendingRun{stale, overdue} {
+		if _, err := r.eng.fireChunk([]fireItem{{ctx: ctx, pr: pr}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(r.firedRuns()); n != 0 || r.schedule(s.ScheduleID).Status != event.StatusScheduled {
+		t.Fatalf("the stale run was fired (%d) or missed (%s)", n, r.schedule(s.ScheduleID).Status)
+	}
+	r.clock.advance(8 * time.Second)
+	r.waitFor("the run at its new time", func() bool { return len(r.callsTo("/moved")) == 1 })
+}

@@ -100,7 +100,9 @@ func (t *timerActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		t.self = ctx.Self()
 		t.start()
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
+		// Stopped, or restarted by its supervisor after a panic (the new
+		// incarnation starts afresh): its queue no longer counts.
 		if t.wake != nil {
 			t.wake.Stop()
 		}
@@ -121,6 +123,9 @@ func (t *timerActor) Receive(ctx actor.Context) {
 		}
 	case retryRuns:
 		for _, pr := range m.runs {
+			if _, moved := t.movedWhileFiring[pr.RunID]; moved {
+				continue // firedDone queues it at its new time
+			}
 			if _, ok := t.queued[pr.RunID]; !ok {
 				t.push(pr, m.atMs)
 			}
