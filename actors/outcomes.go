@@ -104,6 +104,8 @@ func (b *outcomeBatcher) record(batch []event.Payload) {
 	for i, r := range results {
 		if r.Err != nil {
 			b.eng.cfg.Logger.Debug("run outcome not recorded", "event", batch[i].EventType(), "err", r.Err)
+		} else if rc, ok := batch[i].(event.RunCompleted); ok {
+			b.eng.cfg.Metrics.RunCompleted(rc.AppID, rc.Status) // counted once committed, like a MISS
 		}
 	}
 }

@@ -197,6 +197,11 @@ func TestRoutePatternsAreBounded(t *testing.T) {
 	tn := startTestNode(t, testConfig(t, t.TempDir()))
 	tn.registerApp("apps", 1)
 	codes := map[string]int{}
+	// A method net/http takes but no route has: counted as "other", so a
+	// caller without a token cannot add series by inventing methods.
+	if res, body := rawCall(t, tn, "", "AAAA", "/goscheduler/apps", nil); res.StatusCode != 405 {
+		t.Fatalf("AAAA: HTTP %d %s", res.StatusCode, body)
+	}
 	for _, p := range []string{"/goscheduler/apps/apps/deactivate", "/goscheduler/no/such/path/x1", "/goscheduler/no/such/path/x2"} {
 		res, body := rawCall(t, tn, "", "POST", p, nil)
 		codes[p] = res.StatusCode
@@ -211,6 +216,16 @@ func TestRoutePatternsAreBounded(t *testing.T) {
 	if v := value(fams, "chronicle_http_requests_total", "route", "unmatched", "method", "POST",
 		"code", strconv.Itoa(codes["/goscheduler/no/such/path/x1"])); v != 2 {
 		t.Errorf("unknown paths counted %v times as unmatched", v)
+	}
+	for _, f := range fams["chronicle_http_requests_total"].Metric {
+		for _, l := range f.Label {
+			if l.GetName() == "method" && l.GetValue() == "AAAA" {
+				t.Error("an invented method is a label value")
+			}
+		}
+	}
+	if v := value(fams, "chronicle_http_requests_total", "method", "other", "code", "405"); v != 1 {
+		t.Errorf("the invented method counted %v times as other", v)
 	}
 }
 

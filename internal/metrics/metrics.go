@@ -74,7 +74,7 @@ func New() *Metrics {
 	m.retries = f.counterVec(prometheus.CounterOpts{Name: "chronicle_callback_retries_total",
 		Help: "Callback attempts after a run's first (its retries), by app."}, "app")
 	m.runs = f.counterVec(prometheus.CounterOpts{Name: "chronicle_runs_completed_total",
-		Help: "Run outcomes this node reached as leader, by app and status (SUCCESS, FAILURE, MISS)."}, "app", "status")
+		Help: "Run outcomes this node recorded as leader (counted once committed), by app and status (SUCCESS, FAILURE, MISS)."}, "app", "status")
 	m.commands = f.counterVec(prometheus.CounterOpts{Name: "chronicle_schedule_commands_total",
 		Help: `Commands on schedules by the API they came through, command (create, update, delete, pause, resume, trigger, bulk) and result ("ok", or "error": refused or failed).`},
 		"api", "command", "result")
@@ -195,12 +195,15 @@ func (m *Metrics) Attempt(appID string, status int, took time.Duration) {
 }
 
 // Delivered records a run's delivery that made attempts, started
-// lateness after its due time and took took in all.
+// lateness after its due time (negative: not a first fire, leave it out
+// of the lateness) and took took in all.
 func (m *Metrics) Delivered(appID string, lateness, took time.Duration, attempts int) {
 	if m == nil || attempts == 0 {
 		return
 	}
-	m.lateness.Observe(max(lateness, 0).Seconds())
+	if lateness >= 0 {
+		m.lateness.Observe(lateness.Seconds())
+	}
 	m.deliveries.Observe(took.Seconds())
 	if attempts > 1 {
 		m.retries.WithLabelValues(m.app(appID)).Add(float64(attempts - 1))
@@ -232,8 +235,22 @@ func (m *Metrics) Request(route, method string, code int, took time.Duration) {
 	if m == nil {
 		return
 	}
+	method = MethodLabel(method)
 	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
 	m.httpDuration.WithLabelValues(route, method).Observe(took.Seconds())
+}
+
+// MethodLabel is method as a label: one of the standard methods, or
+// "other". net/http takes any token as a method, and requests are counted
+// before authentication: a label taken as sent would let anyone add
+// series.
+func MethodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodOptions:
+		return method
+	}
+	return "other"
 }
 
 // Applied records one batch applied to the state store.
