@@ -62,13 +62,13 @@ func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil {
-		return nil, fmt.Errorf("server URL %q: %w", baseURL, err)
+		return nil, fmt.Errorf("server URL %q: not a URL", redact(baseURL))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("server URL %q: want http://host:port or https://host:port", baseURL)
+		return nil, fmt.Errorf("server URL %q: want http://host:port or https://host:port", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("server URL %q: give no query, fragment or credentials (use WithToken)", baseURL)
+		return nil, fmt.Errorf("server URL %q: give no query, fragment or credentials (use WithToken)", u.Redacted())
 	}
 	c := &Client{base: u, hc: http.DefaultClient, ua: DefaultUserAgent}
 	for _, o := range opts {
@@ -78,6 +78,23 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		c.hc = http.DefaultClient
 	}
 	return c, nil
+}
+
+// redact cuts what may be credentials out of a URL that did not parse:
+// everything before the last '@' of its authority.
+func redact(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	authority, path, _ := strings.Cut(rest, "/")
+	if i := strings.LastIndex(authority, "@"); i >= 0 {
+		authority = "xxxxx" + authority[i:]
+	}
+	if path != "" {
+		return scheme + "://" + authority + "/" + path
+	}
+	return scheme + "://" + authority
 }
 
 // BaseURL is the node's address the client calls.

@@ -75,3 +75,15 @@ func TestClientNewRefusesWhatIsNotAServer(t *testing.T) {
 		t.Fatalf("%v %v", c, err)
 	}
 }
+
+// TestNewNeverRepeatsCredentials: a server URL with a user and password
+// is refused without writing the password into the error (it ends up on a
+// terminal or in a CI log).
+func TestNewNeverRepeatsCredentials(t *testing.T) {
+	for _, raw := range []string{"http://user:SECRETPW@node1:8080", "http://user:SECRETPW@node1:8080/%zz", "ftp://user:SECRETPW@node1"} {
+		_, err := New(raw)
+		if err == nil || strings.Contains(err.Error(), "SECRETPW") {
+			t.Errorf("New(%q): %v", raw, err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -269,6 +270,9 @@ func (c *commonFlags) resolve(fs *flag.FlagSet) (*client.Client, bool, error) {
 		hc.Transport = &http.Transport{Proxy: http.ProxyFromEnvironment,
 			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
+	if wrapCLITransport != nil {
+		hc.Transport = wrapCLITransport(cmp.Or(hc.Transport, http.DefaultTransport))
+	}
 	cl, err := client.New(c.server, client.WithToken(strings.TrimSpace(secret)), client.WithHTTPClient(hc),
 		client.WithUserAgent("chronicle-cli/"+buildinfo.Read().Version))
 	if err != nil {
@@ -276,6 +280,10 @@ func (c *commonFlags) resolve(fs *flag.FlagSet) (*client.Client, bool, error) {
 	}
 	return cl, c.output == "json", nil
 }
+
+// wrapCLITransport, if set, wraps the transport the API commands call
+// nodes with (tests check every answer against the OpenAPI document).
+var wrapCLITransport func(http.RoundTripper) http.RoundTripper
 
 // readTokenFile reads a token from a file, surrounding whitespace ignored
 // (an editor's newline). A file that cannot be read is a mistake of the

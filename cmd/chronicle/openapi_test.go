@@ -24,6 +24,10 @@ import (
 // apiClient is how tests reach a node over plain HTTP.
 var apiClient = &http.Client{Transport: recording(http.DefaultTransport)}
 
+// The CLI's answers are checked too (its commands run in process in the
+// CLI tests).
+func init() { wrapCLITransport = recording }
+
 // recording wraps base so that answers from the nodes are validated.
 func recording(base http.RoundTripper) http.RoundTripper { return validating{base} }
 

@@ -332,7 +332,11 @@ async function route(keepMessages = false) {
   for (const [re, fn, nav] of routes) {
     const m = path.match(re);
     if (m) {
-      found = { fn, nav, args: m.slice(1).map(decodeURIComponent) };
+      try {
+        found = { fn, nav, args: m.slice(1).map(decodeURIComponent) };
+      } catch {
+        found = null; // a malformed escape (#/schedules/%): the not-found view, not a blank page
+      }
       break;
     }
   }
