@@ -262,19 +262,24 @@ func Open(cfg Config) (*Node, error) {
 	n.notify = notify
 	ok = true
 	go n.watchDisk()
-	go n.countLeaderChanges()
+	n.watchLeaderChanges()
 	return n, nil
 }
 
-// countLeaderChanges counts the leader changes raft reports, until the
-// node shuts down.
-func (n *Node) countLeaderChanges() {
+// watchLeaderChanges counts the leader changes raft reports, until the
+// node shuts down. The observer is registered before Open returns: the
+// first election, a heartbeat timeout later, is counted too.
+func (n *Node) watchLeaderChanges() {
 	ch := make(chan raft.Observation, 16)
 	obs := raft.NewObserver(ch, false, func(o *raft.Observation) bool {
 		_, ok := o.Data.(raft.LeaderObservation)
 		return ok
 	})
 	n.raft.RegisterObserver(obs)
+	go n.countLeaderChanges(ch, obs)
+}
+
+func (n *Node) countLeaderChanges(ch <-chan raft.Observation, obs *raft.Observer) {
 	defer n.raft.DeregisterObserver(obs)
 	for {
 		select {
