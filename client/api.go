@@ -53,6 +53,65 @@ func (c *Client) setActive(ctx context.Context, appID, verb string) (AppActivati
 	return out, nil
 }
 
+// SigningSecret is an app's callback signing secret (Standard Webhooks,
+// "whsec_..."): a credential, shown to writers and admins of the app only.
+type SigningSecret struct {
+	Secret string `json:"secret"`
+	// PreviousValidUntil: after a rotation, callbacks are also signed with
+	// the previous secret until then (RFC 3339).
+	PreviousValidUntil string `json:"previousValidUntil,omitempty"`
+}
+
+// AppSigningSecret is the secret receivers of appID's callbacks verify
+// their signatures with.
+func (c *Client) AppSigningSecret(ctx context.Context, appID string) (SigningSecret, error) {
+	var out SigningSecret
+	if err := c.native(ctx, http.MethodGet, "/goscheduler/apps/"+seg(appID)+"/signing-secret", nil, nil, &out); err != nil {
+		return SigningSecret{}, fmt.Errorf("signing secret of app %s: %w", appID, err)
+	}
+	return out, nil
+}
+
+// RotateSigningSecret gives appID a new signing secret; the previous one
+// still signs its callbacks for the server's grace period.
+func (c *Client) RotateSigningSecret(ctx context.Context, appID string) (SigningSecret, error) {
+	var out SigningSecret
+	if err := c.native(ctx, http.MethodPost, "/goscheduler/apps/"+seg(appID)+"/signing-secret/rotate", nil, nil, &out); err != nil {
+		return SigningSecret{}, fmt.Errorf("rotate the signing secret of app %s: %w", appID, err)
+	}
+	return out, nil
+}
+
+// BulkActionQuery selects the schedules a bulk action applies to: those
+// due in [Start, End] (at most 30 days apart), in Status if not empty.
+type BulkActionQuery struct {
+	Start, End time.Time
+	Status     string
+}
+
+// BulkActionResult says what a bulk action did.
+type BulkActionResult struct {
+	Action   string `json:"action"`
+	Affected int    `json:"affected"`
+}
+
+// BulkAction deletes ("delete") or fires again ("reconcile") the matching
+// schedules of appID, in one event.
+func (c *Client) BulkAction(ctx context.Context, appID, action string, q BulkActionQuery) (BulkActionResult, error) {
+	v := url.Values{
+		"start_time": {q.Start.UTC().Format(time.RFC3339)},
+		"end_time":   {q.End.UTC().Format(time.RFC3339)},
+	}
+	if q.Status != "" {
+		v.Set("status", q.Status)
+	}
+	var out BulkActionResult
+	if err := c.native(ctx, http.MethodPost, "/goscheduler/apps/"+seg(appID)+"/bulk-action/"+seg(action), v, nil, &out); err != nil {
+		return BulkActionResult{}, fmt.Errorf("%s the schedules of app %s: %w", action, appID, err)
+	}
+	return out, nil
+}
+
 // AppSchedulesQuery selects an app's schedules (one-time schedules and
 // cron runs) by due time. Start and End are required by the server, at
 // most 30 days apart.

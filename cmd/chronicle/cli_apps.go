@@ -4,12 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/chronicle-sched/chronicle/client"
 )
 
-// chronicle apps register|list|activate|deactivate|events
+// chronicle apps register|list|activate|deactivate|events|secret|bulk-action
 
 func appsCommands() []apiCommand {
 	return []apiCommand{
@@ -47,6 +48,58 @@ func appsCommands() []apiCommand {
 			}},
 		appActivation("activate", "let the app's schedules be created and fire again", (*client.Client).ActivateApp),
 		appActivation("deactivate", "stop the app: no creates and no firing until it is activated", (*client.Client).DeactivateApp),
+		{verb: "secret", args: "APP", nargs: [2]int{1, 1},
+			summary: "the secret the app's receivers verify callback signatures with (--rotate: a new one)",
+			setup: func(fs *flag.FlagSet) runFunc {
+				rotate := fs.Bool("rotate", false, "give the app a new secret; the previous one still signs for the server's grace period")
+				return func(ctx context.Context, r *cmdRun) error {
+					get := (*client.Client).AppSigningSecret
+					if *rotate {
+						get = (*client.Client).RotateSigningSecret
+					}
+					s, err := get(r.c, ctx, r.args[0])
+					if err != nil {
+						return err
+					}
+					return r.print(s, func(tw *tabwriter.Writer) {
+						fmt.Fprintf(tw, "SECRET\t%s\n", s.Secret)
+						if s.PreviousValidUntil != "" {
+							fmt.Fprintf(tw, "PREVIOUS VALID UNTIL\t%s\n", s.PreviousValidUntil)
+						}
+					})
+				}
+			}},
+		{verb: "bulk-action", args: "APP delete|reconcile", nargs: [2]int{2, 2},
+			summary: "delete, or fire again (reconcile), the app's schedules due in a range, in one event",
+			example: "chronicle apps bulk-action billing reconcile --status FAILURE --from 2026-12-01T00:00:00Z --to 2026-12-07T00:00:00Z\n" +
+				"  chronicle apps bulk-action billing delete --status SCHEDULED --from ... --to ... --yes",
+			setup: func(fs *flag.FlagSet) runFunc {
+				window := rangeFlags(fs)
+				status := fs.String("status", "", "only schedules in this status (SCHEDULED, SUCCESS, FAILURE, MISS, ...)")
+				yes := fs.Bool("yes", false, "delete without asking: required for delete, which cannot be undone")
+				return func(ctx context.Context, r *cmdRun) error {
+					action := strings.ToLower(r.args[1])
+					switch {
+					case action != "delete" && action != "reconcile":
+						return usagef("the action is delete or reconcile, not %q", r.args[1])
+					case action == "delete" && !*yes:
+						return usagef("delete removes every matching schedule for good: add --yes")
+					}
+					q := client.BulkActionQuery{Status: strings.ToUpper(*status)}
+					var err error
+					if q.Start, q.End, err = window.read(r.now()); err != nil {
+						return err
+					}
+					out, err := r.c.BulkAction(ctx, r.args[0], action, q)
+					if err != nil {
+						return err
+					}
+					return r.print(out, func(tw *tabwriter.Writer) {
+						fmt.Fprintln(tw, "ACTION\tAFFECTED")
+						fmt.Fprintf(tw, "%s\t%d\n", out.Action, out.Affected)
+					})
+				}
+			}},
 		{verb: "events", args: "APP", nargs: [2]int{1, 1},
 			summary: "the app's history, oldest first: its registration, activations and its schedules' events",
 			setup: func(fs *flag.FlagSet) runFunc {

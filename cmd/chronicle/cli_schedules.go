@@ -260,14 +260,13 @@ func setupList(fs *flag.FlagSet) runFunc {
 	app := fs.String("app", "", "the app (required, but with --crons)")
 	crons := fs.Bool("crons", false, "list cron definitions (of --app, or of every app) instead")
 	status := fs.String("status", "", "only this status: SCHEDULED, SUCCESS, FAILURE, MISS, DELETED, EXPIRED (PAUSED, STOPPED with --crons)")
-	from := fs.String("from", "", "start of the range: RFC 3339, unix seconds or 'YYYY-MM-DD HH:MM:SS' UTC (default: 24h ago)")
-	to := fs.String("to", "", "end of the range, same forms, at most 30 days after --from (default: --from + 30 days)")
+	window := rangeFlags(fs)
 	size := fs.Int("size", 0, "schedules per page, 1 to 1000 (default: the server's, 100)")
 	token := fs.String("page-token", "", "the previous page's continuation token")
 	return func(ctx context.Context, r *cmdRun) error {
 		st := strings.ToUpper(*status)
 		if *crons {
-			if *from != "" || *to != "" || *size != 0 || *token != "" {
+			if window.given() || *size != 0 || *token != "" {
 				return usagef("--crons lists every cron at once: --from, --to, --size and --page-token do not apply")
 			}
 			list, err := r.c.Crons(ctx, *app, st)
@@ -283,27 +282,9 @@ func setupList(fs *flag.FlagSet) runFunc {
 			return usagef("--size must be from 1 to 1000")
 		}
 		q := client.AppSchedulesQuery{Status: st, Size: *size, ContinuationToken: *token}
-		q.Start = r.now().Add(-24 * time.Hour).Truncate(time.Second)
-		if *from != "" {
-			t, err := parseWhen("--from", *from)
-			if err != nil {
-				return err
-			}
-			q.Start = t
-		}
-		q.End = q.Start.Add(30 * 24 * time.Hour)
-		if *to != "" {
-			t, err := parseWhen("--to", *to)
-			if err != nil {
-				return err
-			}
-			q.End = t
-		}
-		switch {
-		case q.End.Before(q.Start):
-			return usagef("--to is before --from")
-		case q.End.Sub(q.Start) > 30*24*time.Hour:
-			return usagef("--from and --to are more than 30 days apart (the API's limit)")
+		var err error
+		if q.Start, q.End, err = window.read(r.now()); err != nil {
+			return err
 		}
 		page, err := r.c.AppSchedules(ctx, *app, q)
 		if err != nil {
@@ -311,6 +292,42 @@ func setupList(fs *flag.FlagSet) runFunc {
 		}
 		return printPage(r, page, schedulesTable)
 	}
+}
+
+// timeRange is the --from and --to of a command that selects schedules by
+// due time (the API takes at most 30 days).
+type timeRange struct{ from, to *string }
+
+func rangeFlags(fs *flag.FlagSet) timeRange {
+	return timeRange{
+		from: fs.String("from", "", "start of the range: RFC 3339, unix seconds or 'YYYY-MM-DD HH:MM:SS' UTC (default: 24h ago)"),
+		to:   fs.String("to", "", "end of the range, same forms, at most 30 days after --from (default: --from + 30 days)"),
+	}
+}
+
+func (w timeRange) given() bool { return *w.from != "" || *w.to != "" }
+
+// read is the range the flags give: by default 30 days from 24 hours ago.
+func (w timeRange) read(now time.Time) (start, end time.Time, err error) {
+	start = now.Add(-24 * time.Hour).Truncate(time.Second)
+	if *w.from != "" {
+		if start, err = parseWhen("--from", *w.from); err != nil {
+			return
+		}
+	}
+	end = start.Add(30 * 24 * time.Hour)
+	if *w.to != "" {
+		if end, err = parseWhen("--to", *w.to); err != nil {
+			return
+		}
+	}
+	switch {
+	case end.Before(start):
+		err = usagef("--to is before --from")
+	case end.Sub(start) > 30*24*time.Hour:
+		err = usagef("--from and --to are more than 30 days apart (the API's limit)")
+	}
+	return
 }
 
 // parseWhen reads a time: unix seconds, RFC 3339 (with a fraction:

@@ -509,3 +509,52 @@ func TestCLIJSONFieldOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIAppSecretAndBulkAction: an app's signing secret is read and
+// rotated from the CLI; a bulk action deletes an app's matching schedules
+// only with --yes, and reconciles with the API's count.
+func TestCLIAppSecretAndBulkAction(t *testing.T) {
+	noAmbientCredentials(t)
+	tn := startTestNode(t, testConfig(t, t.TempDir()))
+	rc := newReceiver(t)
+	mustCLI(t, tn.cli("apps", "register", "shop"))
+
+	first := cliJSON[client.SigningSecret](t, tn.cli("apps", "secret", "shop", "-o", "json"))
+	if !strings.HasPrefix(first.Secret, "whsec_") || first.PreviousValidUntil != "" {
+		t.Fatalf("secret: %+v", first)
+	}
+	rotated := cliJSON[client.SigningSecret](t, tn.cli("apps", "secret", "shop", "--rotate", "-o", "json"))
+	if !strings.HasPrefix(rotated.Secret, "whsec_") || rotated.Secret == first.Secret || rotated.PreviousValidUntil == "" {
+		t.Fatalf("rotated: %+v (before %+v)", rotated, first)
+	}
+	if got := field(t, mustCLI(t, tn.cli("apps", "secret", "shop")), "SECRET"); got != rotated.Secret {
+		t.Fatalf("secret after the rotation: %q, want %q", got, rotated.Secret)
+	}
+
+	var ids []string
+	for i := range 3 {
+		s := cliJSON[scheduleJSON](t, tn.cli("schedules", "create", "--app", "shop", "--in", "2h", "--url", rc.url(fmt.Sprintf("/b%d", i)),
+			"-o", "json")).Schedule
+		ids = append(ids, s.ScheduleID)
+	}
+	wantError(t, tn.cli("apps", "bulk-action", "shop", "delete", "--status", "SCHEDULED"), 2,
+		"chronicle apps bulk-action: delete removes every matching schedule for good: add --yes")
+	wantError(t, tn.cli("apps", "bulk-action", "shop", "archive"), 2,
+		`chronicle apps bulk-action: the action is delete or reconcile, not "archive"`)
+	if got := field(t, mustCLI(t, tn.cli("schedules", "get", ids[0])), "STATUS"); got != "SCHEDULED" {
+		t.Fatalf("refused bulk actions changed a schedule: %s", got)
+	}
+	out := cliJSON[client.BulkActionResult](t, tn.cli("apps", "bulk-action", "shop", "reconcile", "--status", "FAILURE", "-o", "json"))
+	if out != (client.BulkActionResult{Action: "reconcile", Affected: 0}) {
+		t.Fatalf("reconcile of no failures: %+v", out)
+	}
+	res := mustCLI(t, tn.cli("apps", "bulk-action", "shop", "delete", "--status", "SCHEDULED", "--yes"))
+	if row := tableRow(t, res, "delete"); !slices.Equal(row, []string{"delete", "3"}) {
+		t.Fatalf("bulk delete printed %v", row)
+	}
+	for _, id := range ids {
+		waitFor(t, 5*time.Second, "schedule "+id+" deleted", func() bool {
+			return field(t, mustCLI(t, tn.cli("schedules", "get", id)), "STATUS") == "DELETED"
+		})
+	}
+}
