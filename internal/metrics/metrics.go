@@ -79,7 +79,7 @@ func New() *Metrics {
 		Help: `Commands on schedules by the API they came through, command (create, update, delete, pause, resume, trigger, bulk) and result ("ok", or "error": refused or failed).`},
 		"api", "command", "result")
 	m.httpRequests = f.counterVec(prometheus.CounterOpts{Name: "chronicle_http_requests_total",
-		Help: `HTTP requests this node answered, by route pattern ("unmatched" for unknown paths), method and status code.`},
+		Help: `HTTP requests this node answered, by route pattern ("unmatched" for unknown paths), method (a standard one, else "other") and status code.`},
 		"route", "method", "code")
 	m.httpDuration = f.histogramVec(prometheus.HistogramOpts{Name: "chronicle_http_request_duration_seconds",
 		Help:    "Time to answer an HTTP request (for the event stream, how long it stayed open), by route pattern and method.",
