@@ -62,9 +62,11 @@ type timerActor struct {
 	queued map[string]int64
 	firing map[string]bool // popped and being proposed
 	// movedWhileFiring: runs announced at a new time while being fired at
-	// their old one (a one-time schedule moved meanwhile). Apply refuses
-	// the fire at the old time, so each is queued again at its new time
-	// once its fire is done (if the fire did apply, the second is refused).
+	// their old one (a one-time schedule moved meanwhile). The fire path
+	// leaves a run whose record moved (Engine.stillAsPopped), so each is
+	// queued again at its new time once its fire is done (if the fire went
+	// ahead before the move, the second finds the run fired and is
+	// refused).
 	movedWhileFiring map[string]projections.PendingRun
 	received         uint64 // dueAdded messages taken (see Engine.retireTimer)
 
