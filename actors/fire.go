@@ -276,11 +276,7 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 	}
 	policy := e.policyFor(s)
 	job := delivery.Job{Req: req, Policy: policy, Done: func(o delivery.Outcome) {
-		lateness := o.StartedAt.Sub(time.UnixMilli(pr.DueMs))
-		if pr.Fired {
-			lateness = -1 // a re-fire after a leader change: its lateness was the first leader's
-		}
-		e.cfg.Metrics.Delivered(pr.AppID, lateness, o.FinishedAt.Sub(o.StartedAt), o.Attempts)
+		e.cfg.Metrics.Delivered(pr.AppID, o.StartedAt.Sub(time.UnixMilli(pr.DueMs)), o.FinishedAt.Sub(o.StartedAt), o.Attempts, pr.Fired)
 		if o.Canceled {
 			return
 		}

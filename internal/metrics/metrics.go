@@ -195,14 +195,15 @@ func (m *Metrics) Attempt(appID string, status int, took time.Duration) {
 }
 
 // Delivered records a run's delivery that made attempts, started
-// lateness after its due time (negative: not a first fire, leave it out
-// of the lateness) and took took in all.
-func (m *Metrics) Delivered(appID string, lateness, took time.Duration, attempts int) {
+// lateness after its due time and took took in all. A re-fire (a new
+// leader calling a run its predecessor fired) is no lateness sample: the
+// run's first fire was one.
+func (m *Metrics) Delivered(appID string, lateness, took time.Duration, attempts int, refire bool) {
 	if m == nil || attempts == 0 {
 		return
 	}
-	if lateness >= 0 {
-		m.lateness.Observe(lateness.Seconds())
+	if !refire {
+		m.lateness.Observe(max(lateness, 0).Seconds())
 	}
 	m.deliveries.Observe(took.Seconds())
 	if attempts > 1 {

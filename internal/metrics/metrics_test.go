@@ -42,7 +42,7 @@ func TestAppLabelsAreBounded(t *testing.T) {
 func TestNilMetricsDoNothing(t *testing.T) {
 	var m *Metrics
 	m.Attempt("a", 200, time.Second)
-	m.Delivered("a", time.Second, time.Second, 2)
+	m.Delivered("a", time.Second, time.Second, 2, false)
 	m.RunCompleted("a", "SUCCESS")
 	m.Command("goscheduler", "create", errors.New("refused"))
 	m.Request("/x", "GET", 200, time.Second)
