@@ -141,13 +141,50 @@ func (m *Metrics) Gauge(name, help string, value func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, value))
 }
 
-// Counter registers a counter read from value at every scrape (a count
-// kept elsewhere, which only grows).
-func (m *Metrics) Counter(name, help string, value func() float64) {
+// Reading is one metric of a Group: its name and help, whether it is a
+// counter (a count kept elsewhere, which only grows) rather than a gauge,
+// and its value in the group's snapshot.
+type Reading[T any] struct {
+	Name, Help string
+	Counter    bool
+	Value      func(T) float64
+}
+
+// Group registers metrics read from one snapshot, taken once per scrape
+// rather than once per metric: a snapshot may take locks (Raft's state)
+// or walk a store's levels (Pebble's metrics).
+func Group[T any](m *Metrics, read func() T, readings ...Reading[T]) {
 	if m == nil {
 		return
 	}
-	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, value))
+	g := &group[T]{read: read, readings: readings}
+	for _, r := range readings {
+		g.descs = append(g.descs, prometheus.NewDesc(r.Name, r.Help, nil, nil))
+	}
+	m.reg.MustRegister(g)
+}
+
+type group[T any] struct {
+	read     func() T
+	readings []Reading[T]
+	descs    []*prometheus.Desc
+}
+
+func (g *group[T]) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range g.descs {
+		ch <- d
+	}
+}
+
+func (g *group[T]) Collect(ch chan<- prometheus.Metric) {
+	s := g.read()
+	for i, r := range g.readings {
+		kind := prometheus.GaugeValue
+		if r.Counter {
+			kind = prometheus.CounterValue
+		}
+		ch <- prometheus.MustNewConstMetric(g.descs[i], kind, r.Value(s))
+	}
 }
 
 // Collect registers a collector of its own (a family whose labels are

@@ -57,3 +57,30 @@ func TestStatusClass(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupReadsOnceAScrape: a group's metrics come from one snapshot per
+// scrape, each with its type.
+func TestGroupReadsOnceAScrape(t *testing.T) {
+	m := New()
+	reads := 0
+	Group(m, func() [2]float64 { reads++; return [2]float64{3, 7} },
+		Reading[[2]float64]{Name: "test_a", Help: "a", Value: func(s [2]float64) float64 { return s[0] }},
+		Reading[[2]float64]{Name: "test_b_total", Help: "b", Counter: true, Value: func(s [2]float64) float64 { return s[1] }},
+	)
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range fams {
+		switch f.GetName() {
+		case "test_a":
+			got["a"] = fmt.Sprint(f.GetType(), f.Metric[0].GetGauge().GetValue())
+		case "test_b_total":
+			got["b"] = fmt.Sprint(f.GetType(), f.Metric[0].GetCounter().GetValue())
+		}
+	}
+	if reads != 1 || got["a"] != "GAUGE 3" || got["b"] != "COUNTER 7" {
+		t.Fatalf("%d reads, %v", reads, got)
+	}
+}
