@@ -627,12 +627,12 @@ func Callback(cb event.Callback) []string {
 		problems = append(problems, fmt.Sprintf("at most %d secret headers may be named", MaxHeaders))
 	}
 	for _, k := range cb.SecretHeaders {
-		if !headerName(k) {
+		if !HeaderName(k) {
 			problems = append(problems, fmt.Sprintf("invalid secret header name %q", clip(k, 40)))
 		}
 	}
 	for k, v := range cb.Headers {
-		if !headerName(k) {
+		if !HeaderName(k) {
 			problems = append(problems, fmt.Sprintf("invalid callback header name %q", clip(k, 40)))
 		}
 		if strings.ContainsAny(v, "\r\n\x00") || !utf8.ValidString(v) {
@@ -642,8 +642,10 @@ func Callback(cb event.Callback) []string {
 	return problems
 }
 
-// headerName reports whether k is an HTTP token (RFC 9110 section 5.6.2).
-func headerName(k string) bool {
+// HeaderName reports whether k is an HTTP header name: an RFC 9110 token
+// (section 5.6.2). Other inputs than callbacks (karajo's config) check
+// their header names with it too.
+func HeaderName(k string) bool {
 	if k == "" {
 		return false
 	}

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/eventlog/admit"
 )
 
 // Load reads the karajo configuration at file, then the `*.conf` files of
@@ -526,7 +528,7 @@ func (l *loader) headerSign(k *keys) string {
 	if v == "" {
 		return DefaultHeaderSign
 	}
-	if !isToken(v) {
+	if !admit.HeaderName(v) {
 		k.fail(kv, "header_sign %q: not a header name", v)
 	}
 	return v
@@ -586,7 +588,7 @@ func (l *loader) readHTTPJob(cfg *Config, file string, sec *iniSection, notifs m
 	for _, kv := range k.m["http_header"] {
 		name, value, found := strings.Cut(kv.value, ":")
 		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-		if !found || !isToken(name) {
+		if !found || !admit.HeaderName(name) {
 			k.fail(kv, "http_header %q: want \"Name: value\"", kv.value)
 			continue
 		}
@@ -758,21 +760,6 @@ func isEnvName(s string) bool {
 		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
 			return false
 		}
-	}
-	return true
-}
-
-// isToken says whether s is an HTTP header name (RFC 9110 token).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
-			continue
-		}
-		return false
 	}
 	return true
 }
