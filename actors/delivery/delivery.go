@@ -217,11 +217,7 @@ func (c *Client) Deliver(ctx context.Context, req Request, p Policy) Outcome {
 			return canceled() // the attempt failed because ctx ended
 		}
 		if !res.retryable || attempt >= p.MaxAttempts {
-			out.ErrorMessage = res.err
-			if attempt > 1 {
-				out.ErrorMessage = fmt.Sprintf("after %d attempts: %s", attempt, res.err)
-			}
-			out.FinishedAt = time.Now()
+			out.ErrorMessage, out.FinishedAt = FailureMessage(attempt, res.err), time.Now()
 			return out
 		}
 		wait := backoff(p, attempt)
@@ -230,13 +226,31 @@ func (c *Client) Deliver(ctx context.Context, req Request, p Policy) Outcome {
 		}
 		c.logger.Debug("callback attempt failed; retrying", "schedule", req.ScheduleID, "run", req.RunID,
 			"attempt", attempt, "err", res.err, "wait", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !Sleep(ctx, wait) {
 			return canceled()
-		case <-t.C:
 		}
+	}
+}
+
+// FailureMessage is the error of an outcome that failed after attempts
+// attempts, the last failing with err.
+func FailureMessage(attempts int, err string) string {
+	if attempts > 1 {
+		return fmt.Sprintf("after %d attempts: %s", attempts, err)
+	}
+	return err
+}
+
+// Sleep waits d between two attempts, and reports false if ctx ended
+// first.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

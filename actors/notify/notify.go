@@ -315,11 +315,7 @@ func (n *Notifier) deliver(ctx context.Context, nt Notification) Outcome {
 		}
 		var fe *finalError
 		if errors.As(err, &fe) || attempt >= p.MaxAttempts {
-			out.Error = err.Error()
-			if attempt > 1 {
-				out.Error = fmt.Sprintf("after %d attempts: %s", attempt, err)
-			}
-			out.FinishedAt = time.Now()
+			out.Error, out.FinishedAt = delivery.FailureMessage(attempt, err.Error()), time.Now()
 			n.o.Logger.Warn("notification failed", "id", nt.ID, "channel", out.Channel, "attempts", attempt,
 				"err", err)
 			return out
@@ -327,12 +323,8 @@ func (n *Notifier) deliver(ctx context.Context, nt Notification) Outcome {
 		wait := p.Backoff(attempt)
 		n.o.Logger.Debug("notification attempt failed; retrying", "id", nt.ID, "attempt", attempt, "err", err,
 			"wait", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !delivery.Sleep(ctx, wait) {
 			return canceled()
-		case <-t.C:
 		}
 	}
 }
