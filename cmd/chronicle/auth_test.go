@@ -13,7 +13,6 @@ import (
 
 	"github.com/chronicle-sched/chronicle/client"
 	"github.com/chronicle-sched/chronicle/http/auth"
-	"github.com/chronicle-sched/chronicle/internal/testcerts"
 )
 
 // writeSecret writes a secret file for --admin-token-file or
@@ -413,19 +412,12 @@ func TestAuthHoldsAcrossTheCluster(t *testing.T) {
 // chronicle token create|list|revoke manages tokens on a running node
 // with the admin token, over HTTPS when the node serves it.
 func TestTokenCommand(t *testing.T) {
-	dir := t.TempDir()
-	ca, err := testcerts.NewCA(dir, "cluster")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t, t.TempDir())
-	cfg.adminTokenFile = writeSecret(t, "admin-token", strings.Repeat("z", 24))
-	cfg.tls = issue(t, ca, dir, "node1")
-	tn := startTestNode(t, cfg)
+	tn := startHTTPSNode(t, strings.Repeat("z", 24))
+	cfg, caFile := tn.cfg, tn.cfg.tls.CA
 	run := func(args ...string) (string, error) {
 		var out, errs strings.Builder
 		err := token(append(args[:1:1], append([]string{"--addr", tn.base, "--admin-token-file", cfg.adminTokenFile,
-			"--tls-ca", ca.File}, args[1:]...)...), &out, &errs)
+			"--tls-ca", caFile}, args[1:]...)...), &out, &errs)
 		return out.String(), err
 	}
 	out, err := run("create", "--name", "ci deploys", "--role", "writer", "--apps", "web,batch")
@@ -461,7 +453,7 @@ func TestTokenCommand(t *testing.T) {
 		t.Fatalf("a bad role: %v", err)
 	}
 	wrong := writeSecret(t, "wrong", strings.Repeat("w", 24))
-	err = token([]string{"list", "--addr", tn.base, "--admin-token-file", wrong, "--tls-ca", ca.File}, io.Discard, io.Discard)
+	err = token([]string{"list", "--addr", tn.base, "--admin-token-file", wrong, "--tls-ca", caFile}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("a wrong admin token: %v", err)
 	}

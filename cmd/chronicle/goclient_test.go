@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/chronicle-sched/chronicle/client"
-	"github.com/chronicle-sched/chronicle/internal/testcerts"
 )
 
 // The Go client against a real node (HTTPS, auth on): every method, the
@@ -49,15 +48,7 @@ func apiErr(t *testing.T, err error, status int) *client.APIError {
 }
 
 func TestClientLifecycle(t *testing.T) {
-	dir := t.TempDir()
-	ca, err := testcerts.NewCA(dir, "cluster")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t, t.TempDir())
-	cfg.adminTokenFile = writeSecret(t, "admin-token", strings.Repeat("g", 24))
-	cfg.tls = issue(t, ca, dir, "node1")
-	tn := startTestNode(t, cfg)
+	tn := startHTTPSNode(t, strings.Repeat("g", 24))
 	rec := &recorder{next: tn.httpClient().Transport}
 	c := tn.api(client.WithHTTPClient(&http.Client{Transport: rec}), client.WithUserAgent("lifecycle-test/1"))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -24,6 +24,21 @@ func issue(t *testing.T, ca *testcerts.CA, dir, name string) tlsconf.Files {
 	return tlsconf.Files{Cert: c.Cert, Key: c.Key, CA: ca.File}
 }
 
+// startHTTPSNode starts one node serving HTTPS with a certificate its own
+// test CA signed (tn.cfg.tls.CA), auth on with adminToken.
+func startHTTPSNode(t *testing.T, adminToken string) *testNode {
+	t.Helper()
+	dir := t.TempDir()
+	ca, err := testcerts.NewCA(dir, "cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, t.TempDir())
+	cfg.adminTokenFile = writeSecret(t, "admin-token", adminToken)
+	cfg.tls = issue(t, ca, dir, "node1")
+	return startTestNode(t, cfg)
+}
+
 // A three-node cluster with --tls-cert/--tls-key/--tls-ca serves HTTPS,
 // forwards and relays between members over TLS, and is closed: a process
 // whose certificate the cluster's CA did not sign cannot join it nor
