@@ -182,6 +182,11 @@ func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (_ projec
 			return projections.Schedule{}, err
 		}
 	}
+	if c.Callback.Shaped() || c.Cron != nil && c.Cron.Parts() > 1 {
+		if err := e.readable(event.JobsSince); err != nil {
+			return projections.Schedule{}, err
+		}
+	}
 	r, err := e.ask(ctx, c.AppID, func(ch chan<- reply) interface{} {
 		return createSchedule{CreateSchedule: c, actor: actorOf(ctx), reply: ch}
 	})

@@ -270,6 +270,11 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,
 		FollowRedirects: s.Callback.FollowRedirects, SigningSecrets: e.signingSecrets(pr.AppID),
 		StopContract: s.StopOnCallback, FiredBy: e.firedBy(),
+		TimeParam: s.Callback.TimeParam, Params: s.Callback.Params, SuccessStatus: s.Callback.SuccessStatus,
+		InsecureTLS: s.Callback.InsecureTLS,
+	}
+	if sig := s.Callback.Signature; sig != nil {
+		req.HMAC = &delivery.HMAC{Header: sig.Header, Secret: sig.Secret}
 	}
 	if p := s.Callback.NumberParam; p != "" {
 		req.Query = p + "=" + strconv.FormatUint(s.CreatedSeq, 10)

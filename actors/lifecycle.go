@@ -60,6 +60,11 @@ func (c ScheduleChange) changed() []string {
 // UpdateSchedule changes a schedule in place and returns it as applied.
 func (e *Engine) UpdateSchedule(ctx context.Context, id string, c ScheduleChange) (_ projections.Schedule, err error) {
 	defer func() { e.count(ctx, "update", err) }()
+	if c.Callback != nil && c.Callback.Shaped() || c.Cron != nil && c.Cron.Parts() > 1 {
+		if err := e.readable(event.JobsSince); err != nil {
+			return projections.Schedule{}, err
+		}
+	}
 	return e.lifecycle(ctx, id, func() (event.Payload, error) { return e.buildUpdate(id, c) })
 }
 

@@ -173,6 +173,8 @@ func (a *applier) apply(p event.Payload) (int, error) {
 	case *event.ScheduleStoppedByCallback:
 		a.touch(p.ScheduleID, true)
 		return 0, a.scheduleStopped(p)
+	case *event.SignatureSpent:
+		return 0, a.signatureSpent(p)
 	}
 	return 0, fmt.Errorf("%w: no apply rule for %s", ErrInvalidEvent, a.ev.Type)
 }

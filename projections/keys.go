@@ -24,6 +24,8 @@ import "encoding/binary"
 //	p/tok/<tokenId>                      Token (API tokens, revoked ones included)
 //	p/tokh/<hash>                        <tokenId> (live tokens by the hash of their secret)
 //	p/name/<app>\0<name>                 <schedule> (named schedules not deleted, by name)
+//	p/sig/<digest>                       <until:8> (spent signatures: signatures.go)
+//	p/sigx/<until:8><digest>             "" (spent signatures by expiry)
 //
 // A triggered run's record is at p/run/<cron>\0<T:8><runId>: after the
 // occurrence of the same second, if any, and apart from it.
@@ -47,11 +49,13 @@ const (
 	pTok  = "p/tok/"
 	pTokh = "p/tokh/"
 	pName = "p/name/"
+	pSig  = "p/sig/"
+	pSigx = "p/sigx/"
 )
 
 // projectionPrefixes lists every read model, in checksum order.
 var projectionPrefixes = []string{pApp, pSch, pRun, pRid, pAt, pCron, pPend, pDue, pInfl, pPsch, pNode, pSev, pAev, pClos,
-	pTok, pTokh, pName}
+	pTok, pTokh, pName, pSig, pSigx}
 
 func join(parts ...[]byte) []byte {
 	n := 0

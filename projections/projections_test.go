@@ -318,6 +318,14 @@ func TestRebuildEqualsLive(t *testing.T) {
 		app.SigningSecrets(5)[0] != "whsec_"+strings.Repeat("B", 44) {
 		t.Fatalf("app during and after the grace period: %+v", app)
 	}
+	// Spent signatures: one replayed (refused), one that expired and was
+	// pruned by a later one.
+	w.must(event.SignatureSpent{Digest: strings.Repeat("a", 64), Until: w.now/1e6 + 1000})
+	if _, err := w.apply(event.SignatureSpent{Digest: strings.Repeat("a", 64), Until: w.now/1e6 + 1000}); err == nil {
+		t.Fatal("a replayed signature was recorded")
+	}
+	w.now += 2e9
+	w.must(event.SignatureSpent{Digest: strings.Repeat("b", 64), Until: w.now/1e6 + 1000})
 
 	live, err := Checksums(w.db)
 	if err != nil {

@@ -460,9 +460,11 @@ func AdmitEvents(evs []event.Event) (admitted []event.Event, refused []Result) {
 // which some member cannot read yet.
 func admitEvents(evs []event.Event, types event.Type) (admitted []event.Event, refused []Result) {
 	for i, ev := range evs {
-		_, err := admit.Event(ev)
+		p, err := admit.Event(ev)
 		if err == nil && ev.Type > types {
 			err = fmt.Errorf("%s events are not read by every member yet (a rolling upgrade is not finished)", ev.Type)
+		} else if err == nil && event.TypeNeeded(p) > types {
+			err = fmt.Errorf("this %s is not read in full by every member yet (a rolling upgrade is not finished)", ev.Type)
 		}
 		if err == nil {
 			if refused != nil {

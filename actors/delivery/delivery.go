@@ -5,6 +5,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -51,6 +52,31 @@ type Request struct {
 	// FiredBy is the calling leader and its term, "node/term": a receiver
 	// (or a test) can tell a call of a deposed leader from its successor's.
 	FiredBy string
+
+	// The request's shape, for receivers written for another scheduler
+	// (karajo's HTTP jobs): see event.Callback.
+	//
+	// TimeParam, if set, names a parameter carrying the attempt's time in
+	// unix seconds, placed as Params says: "query" (or ""), "form" or
+	// "json" (the body, which then replaces Payload).
+	TimeParam string
+	Params    string
+	// HMAC, if set, signs each attempt with a hex HMAC-SHA256 of its
+	// parameters' exact bytes (the body, or the query TimeParam adds).
+	HMAC *HMAC
+	// SuccessStatus, if set, is the one status that counts as success;
+	// another 2xx is a failure, final as a 4xx is.
+	SuccessStatus int
+	// InsecureTLS: the certificate of an https URL is not verified (the
+	// guard still checks every address).
+	InsecureTLS bool
+}
+
+// HMAC is a callback signature of karajo's kind: Header carries the hex
+// HMAC-SHA256 of what the call sends, keyed by Secret.
+type HMAC struct {
+	Header string
+	Secret string
 }
 
 // Policy bounds the attempts of one run. Out-of-range values are
@@ -142,6 +168,7 @@ type ClientOptions struct {
 // concurrent use.
 type Client struct {
 	http      *http.Client
+	insecure  *http.Client // for calls with InsecureTLS: the same guard, no certificate check
 	userAgent string
 	logger    *slog.Logger
 	onAttempt func(req Request, status int, took time.Duration)
@@ -173,15 +200,21 @@ func NewClient(o ClientOptions) *Client {
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	hc := &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	checkRedirect := func(req *http.Request, via []*http.Request) error {
 		// Hand back the redirect itself: a final 3xx is a failure with a
 		// status the user can read.
 		if follow, _ := req.Context().Value(followKey{}).(bool); !follow || len(via) > maxRedirects {
 			return http.ErrUseLastResponse
 		}
 		return nil
-	}}
-	return &Client{http: hc, userAgent: o.UserAgent, logger: o.Logger, onAttempt: o.OnAttempt}
+	}
+	insecure := tr.Clone()
+	insecure.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // asked for by the schedule (InsecureTLS)
+	return &Client{
+		http:      &http.Client{Transport: tr, CheckRedirect: checkRedirect},
+		insecure:  &http.Client{Transport: insecure, CheckRedirect: checkRedirect},
+		userAgent: o.UserAgent, logger: o.Logger, onAttempt: o.OnAttempt,
+	}
 }
 
 // Deliver calls req until an attempt succeeds, a failure is final, the
@@ -321,7 +354,11 @@ func (c *Client) attempt(ctx context.Context, req Request, p Policy, n int) atte
 	if err != nil {
 		return attemptResult{err: err.Error()} // no retry can fix it
 	}
-	res, err := c.http.Do(hr)
+	hc := c.http
+	if req.InsecureTLS {
+		hc = c.insecure
+	}
+	res, err := hc.Do(hr)
 	if err != nil {
 		var denied *DeniedError
 		if errors.As(err, &denied) {
@@ -345,11 +382,13 @@ func (c *Client) attempt(ctx context.Context, req Request, p Policy, n int) atte
 	if len(head) > maxSnippet+1 {
 		head = head[:maxSnippet+1]
 	}
-	if code >= 200 && code < 300 {
+	if code >= 200 && code < 300 && (req.SuccessStatus == 0 || code == req.SuccessStatus) {
 		return attemptResult{ok: true, status: code, stop: stop, response: response}
 	}
 	r := attemptResult{status: code, err: statusMessage(res, head), stop: stop, response: response}
 	switch {
+	case code >= 200 && code < 300: // not the one status that counts: an answer, final
+		r.err = fmt.Sprintf("%s: only %d counts as success", r.err, req.SuccessStatus)
 	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
 		r.retryable = true
 	case code >= 400 && code < 500:
@@ -374,16 +413,20 @@ func (c *Client) newRequest(ctx context.Context, req Request, n int) (*http.Requ
 	if u.Host == "" {
 		return nil, fmt.Errorf("invalid callback URL %q: no host", req.URL)
 	}
+	sent, err := shape(req, time.Now())
+	if err != nil {
+		return nil, err
+	}
 	var body io.Reader
-	if b := bodyOf(req); b != nil {
-		body = strings.NewReader(string(b))
+	if sent.body != nil {
+		body = bytes.NewReader(sent.body)
 	}
 	target := req.URL
-	if req.Query != "" {
+	if query := joinQuery(req.Query, sent.query); query != "" {
 		if u.RawQuery != "" {
 			u.RawQuery += "&"
 		}
-		u.RawQuery += req.Query
+		u.RawQuery += query
 		target = u.String()
 	}
 	hr, err := http.NewRequestWithContext(ctx, req.Method, target, body)
@@ -406,13 +449,19 @@ func (c *Client) newRequest(ctx context.Context, req Request, n int) (*http.Requ
 	if hr.Header.Get("User-Agent") == "" {
 		hr.Header.Set("User-Agent", c.userAgent)
 	}
+	if sent.contentType != "" {
+		hr.Header.Set("Content-Type", sent.contentType)
+	}
+	if req.HMAC != nil {
+		hr.Header.Set(req.HMAC.Header, SignHMAC(req.HMAC.Secret, sent.signed))
+	}
 	hr.Header.Set(HeaderScheduleID, req.ScheduleID)
 	hr.Header.Set(HeaderRunID, req.RunID)
 	signAt := time.Now().Unix()
 	hr.Header.Set(HeaderWebhookID, req.RunID)
 	hr.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(signAt, 10))
 	if len(req.SigningSecrets) > 0 {
-		sig, err := Sign(req.SigningSecrets, req.RunID, signAt, bodyOf(req))
+		sig, err := Sign(req.SigningSecrets, req.RunID, signAt, sent.body)
 		if err != nil {
 			return nil, err
 		}
@@ -427,14 +476,54 @@ func (c *Client) newRequest(ctx context.Context, req Request, n int) (*http.Requ
 	return hr, nil
 }
 
-// bodyOf is what a call sends as its body: the payload for POST, PUT,
-// PATCH and DELETE; nothing (nil) for the others.
-func bodyOf(req Request) []byte {
+// sentParts is what one attempt sends beside its headers.
+type sentParts struct {
+	body        []byte // nil: no body
+	query       string // parameters added to the URL's query
+	contentType string // set for a body of parameters
+	signed      []byte // what an HMAC signs: the parameters' bytes
+}
+
+// shape builds an attempt's body and parameters at time now. A call sends
+// the payload as its body for POST, PUT, PATCH and DELETE and nothing for
+// the others; with TimeParam its parameters go in the query, or are the
+// body (form or json). The HMAC signs the parameters as sent (the body, or
+// the query they add), as karajo does; without parameters, the body.
+func shape(req Request, now time.Time) (sentParts, error) {
+	var s sentParts
 	switch req.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		return []byte(req.Payload)
+		s.body = []byte(req.Payload)
 	}
-	return nil
+	s.signed = s.body
+	if req.TimeParam == "" {
+		return s, nil
+	}
+	epoch := now.Unix()
+	switch req.Params {
+	case "", "query":
+		s.query = url.Values{req.TimeParam: {strconv.FormatInt(epoch, 10)}}.Encode()
+		s.signed = []byte(s.query)
+	case "form":
+		s.body = []byte(url.Values{req.TimeParam: {strconv.FormatInt(epoch, 10)}}.Encode())
+		s.signed, s.contentType = s.body, "application/x-www-form-urlencoded"
+	case "json":
+		b, err := json.Marshal(map[string]int64{req.TimeParam: epoch})
+		if err != nil {
+			return s, fmt.Errorf("callback parameters: %v", err)
+		}
+		s.body, s.signed, s.contentType = b, b, "application/json"
+	default:
+		return s, fmt.Errorf("callback params %q: want query, form or json", req.Params)
+	}
+	return s, nil
+}
+
+func joinQuery(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + "&" + b
 }
 
 // statusMessage is "<code> <reason>", then the start of the body if any,

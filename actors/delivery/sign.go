@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -66,4 +67,19 @@ func Verify(secret, id string, timestamp int64, body []byte, header string) bool
 		}
 	}
 	return false
+}
+
+// SignHMAC is karajo's signature of data: the lower-case hex HMAC-SHA256
+// keyed by the secret as written. Its receivers (and karajo's API, for
+// requests it receives) compare it with their own.
+func SignHMAC(secret string, data []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(data)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// VerifyHMAC reports whether sig is SignHMAC(secret, data), in constant
+// time; upper-case hex is accepted.
+func VerifyHMAC(secret string, data []byte, sig string) bool {
+	return hmac.Equal([]byte(strings.ToLower(sig)), []byte(SignHMAC(secret, data)))
 }

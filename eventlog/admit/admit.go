@@ -34,6 +34,7 @@ const (
 	MaxPayloadBytes = 512 << 10  // a schedule's payload
 	MaxHeaders      = 64         // callback headers
 	MaxAttempts     = 20         // a schedule's retry.maxAttempts
+	MaxTimeoutMs    = 3_600_000  // a schedule's retry.timeoutMs (an hour: karajo's jobs may run long)
 	MaxScheduleTime = 7258118400 // 2200-01-01: a due time beyond is a mistake
 	LooksLikeMillis = 100000000000
 	MaxBulkRange    = 30 * 24 * time.Hour // a bulk action's time range
@@ -132,6 +133,8 @@ func check(p event.Payload, at int64) error {
 		return runRef(p.ScheduleID, p.RunID, p.AppID, p.Partition, 0)
 	case *event.ScheduleStoppedByCallback:
 		return scheduleStopped(p)
+	case *event.SignatureSpent:
+		return signatureSpent(p, at)
 	}
 	return fmt.Errorf("no admission rule for %T", p)
 }
@@ -143,7 +146,7 @@ func scheduleCreated(p *event.ScheduleCreated, at int64) error {
 	if p.Partition < 0 || p.Partition >= MaxPartitions {
 		return fmt.Errorf("partition %d: want 0 to %d", p.Partition, MaxPartitions-1)
 	}
-	if problems := append(append(Callback(p.Callback), Retry(p.Retry)...), Definition(p.Definition, p.IsCron())...); len(problems) > 0 {
+	if problems := append(append(Request(p.Callback, p.Payload), Retry(p.Retry)...), Definition(p.Definition, p.IsCron())...); len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, ","))
 	}
 	earliest := at/1e9 - int64(ClockSkew/time.Second)
@@ -233,7 +236,7 @@ func scheduleUpdated(p *event.ScheduleUpdated, at int64) error {
 	if err := firstErr(ScheduleID(p.ScheduleID), AppID(p.AppID), PayloadText(p.Payload)); err != nil {
 		return err
 	}
-	if problems := append(append(Callback(p.Callback), Retry(p.Retry)...), Definition(p.Definition, p.IsCron())...); len(problems) > 0 {
+	if problems := append(append(Request(p.Callback, p.Payload), Retry(p.Retry)...), Definition(p.Definition, p.IsCron())...); len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, ","))
 	}
 	if len(p.Changed) > len(updatableFields) {
@@ -313,6 +316,19 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// MaxSignatureLife bounds how long a spent signature is kept.
+const MaxSignatureLife = 24 * time.Hour
+
+func signatureSpent(p *event.SignatureSpent, at int64) error {
+	if len(p.Digest) != 64 || strings.Trim(p.Digest, "0123456789abcdef") != "" {
+		return fmt.Errorf("digest %q is not a hex SHA-256", clip(p.Digest, 80))
+	}
+	if now := at / 1e6; p.Until <= now || p.Until > now+MaxSignatureLife.Milliseconds() {
+		return fmt.Errorf("until %d is not within %s after the event", p.Until, MaxSignatureLife)
+	}
+	return nil
 }
 
 func scheduleStopped(p *event.ScheduleStoppedByCallback) error {
@@ -620,7 +636,7 @@ func Callback(cb event.Callback) []string {
 	if len(cb.Headers) > MaxHeaders {
 		problems = append(problems, fmt.Sprintf("at most %d callback headers are allowed", MaxHeaders))
 	}
-	if p := cb.NumberParam; p != "" && (len(p) > 64 || strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-") != "") {
+	if p := cb.NumberParam; p != "" && !paramName(p) {
 		problems = append(problems, fmt.Sprintf("numberParam %q must be 1 to 64 letters, digits, '.', '_', '~' or '-'", clip(p, 40)))
 	}
 	if len(cb.SecretHeaders) > MaxHeaders {
@@ -631,6 +647,7 @@ func Callback(cb event.Callback) []string {
 			problems = append(problems, fmt.Sprintf("invalid secret header name %q", clip(k, 40)))
 		}
 	}
+	problems = append(problems, shape(cb)...)
 	for k, v := range cb.Headers {
 		if !HeaderName(k) {
 			problems = append(problems, fmt.Sprintf("invalid callback header name %q", clip(k, 40)))
@@ -640,6 +657,86 @@ func Callback(cb event.Callback) []string {
 		}
 	}
 	return problems
+}
+
+// Request returns what is wrong with a callback (Callback) and with the
+// request it makes with payload: a callback whose parameters are its body
+// (form or json) sends them, so it has no payload and a method that
+// sends a body.
+func Request(cb event.Callback, payload string) []string {
+	return append(Callback(cb), BodyParams(cb, payload)...)
+}
+
+// BodyParams returns what is wrong with sending payload on a callback
+// whose parameters may be its body (see Request).
+func BodyParams(cb event.Callback, payload string) []string {
+	var problems []string
+	if cb.Params == event.ParamsForm || cb.Params == event.ParamsJSON {
+		if payload != "" {
+			problems = append(problems, fmt.Sprintf("a callback with %s params sends them as its body: the payload must be empty", cb.Params))
+		}
+		if !BodyMethods[cb.Method] {
+			problems = append(problems, fmt.Sprintf("a callback with %s params sends a body: its method must be POST, PUT, PATCH or DELETE", cb.Params))
+		}
+	}
+	return problems
+}
+
+// BodyMethods are the methods whose calls send a body (the payload, or
+// form or json params).
+var BodyMethods = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELETE": true}
+
+// MaxSecretLen bounds a callback signature's secret.
+const MaxSecretLen = 1024
+
+// shape returns what is wrong with a callback's request shape (see
+// event.Callback.Shaped).
+func shape(cb event.Callback) []string {
+	var problems []string
+	if p := cb.TimeParam; p != "" && !paramName(p) {
+		problems = append(problems, fmt.Sprintf("timeParam %q must be 1 to 64 letters, digits, '.', '_', '~' or '-'", clip(p, 40)))
+	}
+	switch cb.Params {
+	case "":
+	case event.ParamsQuery, event.ParamsForm, event.ParamsJSON:
+		if cb.TimeParam == "" {
+			problems = append(problems, "params says where the call's parameters go: it needs timeParam")
+		}
+	default:
+		problems = append(problems, fmt.Sprintf("params %q must be query, form or json", clip(cb.Params, 40)))
+	}
+	if s := cb.Signature; s != nil {
+		switch {
+		case !HeaderName(s.Header):
+			problems = append(problems, fmt.Sprintf("invalid signature header name %q", clip(s.Header, 40)))
+		case chronicleHeader(s.Header):
+			problems = append(problems, fmt.Sprintf("signature header %q is one Chronicle sets on every call", clip(s.Header, 40)))
+		}
+		for k := range cb.Headers {
+			if strings.EqualFold(k, s.Header) {
+				problems = append(problems, fmt.Sprintf("signature header %q is also a callback header", clip(s.Header, 40)))
+			}
+		}
+		if s.Secret == "" || len(s.Secret) > MaxSecretLen || !utf8.ValidString(s.Secret) || strings.ContainsAny(s.Secret, "\r\n\x00") {
+			problems = append(problems, fmt.Sprintf("signature secret must be 1 to %d bytes of text on one line", MaxSecretLen))
+		}
+	}
+	if s := cb.SuccessStatus; s != 0 && (s < 200 || s > 299) {
+		problems = append(problems, fmt.Sprintf("successStatus %d must be a 2xx status", s))
+	}
+	return problems
+}
+
+// paramName: a URL query parameter's name that needs no escaping.
+func paramName(p string) bool {
+	return p != "" && len(p) <= 64 && strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~-") == ""
+}
+
+// chronicleHeader: a header Chronicle sets on every call (its own, and
+// Standard Webhooks').
+func chronicleHeader(k string) bool {
+	k = strings.ToLower(k)
+	return strings.HasPrefix(k, "x-chronicle-") || strings.HasPrefix(k, "webhook-")
 }
 
 // HeaderName reports whether k is an HTTP header name: an RFC 9110 token
@@ -671,7 +768,7 @@ func Retry(r *event.RetryPolicy) []string {
 		}
 	}
 	check("maxAttempts", int64(r.MaxAttempts), 1, MaxAttempts)
-	check("timeoutMs", r.TimeoutMs, 1, 300000)
+	check("timeoutMs", r.TimeoutMs, 1, MaxTimeoutMs)
 	check("initialBackoffMs", r.InitialBackoffMs, 1, 3600000)
 	check("maxBackoffMs", r.MaxBackoffMs, 1, 3600000)
 	return problems

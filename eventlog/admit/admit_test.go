@@ -48,6 +48,8 @@ func TestEveryKindOfEventTheCoreProposesIsAdmitted(t *testing.T) {
 		event.EventsCompacted{Cutoff: 1, Retention: "720h0m0s", ScheduleIDs: []string{"s1", "s2"}},
 		event.SecretRotated{AppID: "mail", Secret: "whsec_" + strings.Repeat("QUJD", 11), PreviousUntil: at.UnixMilli()},
 		event.ScheduleClosed{ScheduleID: "c1", AppID: "mail", Reason: event.ReasonExhausted},
+		event.SignatureSpent{Digest: strings.Repeat("0f", 32), Until: at.UnixMilli() + 300_000},
+		karajoCall(),
 	} {
 		if _, err := Event(stamp(t, p)); err != nil {
 			t.Errorf("%T refused: %v", p, err)
@@ -128,6 +130,59 @@ func TestWhatMustNotEnterTheLog(t *testing.T) {
 		_, err := Event(c.ev)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, errkind.Invalid) {
 			t.Errorf("%s: %v, want an Invalid error containing %q", name, err, c.want)
+		}
+	}
+}
+
+// karajoCall is a schedule whose callback is shaped as karajo's HTTP jobs
+// call: a JSON body of parameters, signed, success only on 200, over a
+// union of crons.
+func karajoCall() event.ScheduleCreated {
+	c := create()
+	c.Payload, c.ScheduleTime = "", 0
+	c.CronExpression, c.NextRunTime = "0 15 8 * * *; 0 45 17 * * *", at.Truncate(24*time.Hour).Add(17*time.Hour+45*time.Minute).Unix()
+	c.Callback.TimeParam, c.Callback.Params, c.Callback.SuccessStatus, c.Callback.InsecureTLS = "_karajo_epoch", event.ParamsJSON, 200, true
+	c.Callback.Signature = &event.HMACSignature{Header: "X-Karajo-Sign", Secret: "s3cret"}
+	return c
+}
+
+func TestACallbacksShapeIsChecked(t *testing.T) {
+	cases := map[string]struct {
+		f    func(*event.ScheduleCreated)
+		want string
+	}{
+		"json params with a payload": {func(c *event.ScheduleCreated) { c.Payload = "{}" }, "payload must be empty"},
+		"form params on GET":         {func(c *event.ScheduleCreated) { c.Callback.Method, c.Callback.Params = "GET", "form" }, "method must be POST"},
+		"params without a parameter": {func(c *event.ScheduleCreated) { c.Callback.TimeParam = "" }, "needs timeParam"},
+		"unknown params":             {func(c *event.ScheduleCreated) { c.Callback.Params = "xml" }, "query, form or json"},
+		"time param name":            {func(c *event.ScheduleCreated) { c.Callback.TimeParam = "a b" }, "timeParam"},
+		"signature header":           {func(c *event.ScheduleCreated) { c.Callback.Signature.Header = "X Sign" }, "signature header name"},
+		"signature over ours": {func(c *event.ScheduleCreated) { c.Callback.Signature.Header = "webhook-signature" },
+			"Chronicle sets"},
+		"signature twice": {func(c *event.ScheduleCreated) { c.Callback.Headers = map[string]string{"x-karajo-sign": "x"} },
+			"also a callback header"},
+		"empty secret":     {func(c *event.ScheduleCreated) { c.Callback.Signature.Secret = "" }, "signature secret"},
+		"secret with a CR": {func(c *event.ScheduleCreated) { c.Callback.Signature.Secret = "a\rb" }, "signature secret"},
+		"success 500":      {func(c *event.ScheduleCreated) { c.Callback.SuccessStatus = 500 }, "2xx"},
+	}
+	for name, c := range cases {
+		p := karajoCall()
+		sig := *p.Callback.Signature
+		p.Callback.Signature = &sig
+		c.f(&p)
+		_, err := Event(stamp(t, p))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", name, err, c.want)
+		}
+	}
+	for name, p := range map[string]event.SignatureSpent{
+		"digest not hex": {Digest: strings.Repeat("g", 64), Until: at.UnixMilli() + 1},
+		"digest short":   {Digest: "ab", Until: at.UnixMilli() + 1},
+		"already over":   {Digest: strings.Repeat("a", 64), Until: at.UnixMilli()},
+		"kept for ever":  {Digest: strings.Repeat("a", 64), Until: at.UnixMilli() + 25*3600_000},
+	} {
+		if _, err := Event(stamp(t, p)); err == nil {
+			t.Errorf("SignatureSpent %s admitted", name)
 		}
 	}
 }

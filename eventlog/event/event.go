@@ -59,19 +59,29 @@ const (
 	TypeRunTriggered    Type = 18
 	// TypeScheduleStoppedByCallback: see ScheduleStoppedByCallback.
 	TypeScheduleStoppedByCallback Type = 19
+	// TypeSignatureSpent: see SignatureSpent.
+	TypeSignatureSpent Type = 20
 	// Add new types here with the next unused number, and move NewestType.
 )
 
 // NewestType is the newest event type this build reads. Nodes announce
 // it, and a leader proposes a type only once every member reads it (a
 // node that meets an event it cannot read stops).
-const NewestType = TypeScheduleStoppedByCallback
+const NewestType = TypeSignatureSpent
 
 // LifecycleSince is the oldest "newest type" of builds that know a
 // schedule's lifecycle (ScheduleUpdated to ScheduleStoppedByCallback, the
 // Definition fields, ScheduleClosed's reason expired): a leader proposes
 // anything of it once every member reads this type.
 const LifecycleSince = TypeScheduleStoppedByCallback
+
+// JobsSince is the oldest "newest type" of builds that read what a job
+// imported from another scheduler needs (karajo's): a callback's request
+// shape (Callback.Shaped: its own signature, parameters, success status,
+// unverified TLS) and cron expressions made of several parts (`;`). An
+// older build would drop the fields, or could not evaluate the expression,
+// so a leader proposes them once every member reads this type.
+const JobsSince = TypeSignatureSpent
 
 // ActorsSince is the oldest "newest type" of builds that read Raft
 // commands carrying each event's actor (format 3): a leader writes them
@@ -102,6 +112,7 @@ var typeNames = map[Type]string{
 	TypeScheduleResumed:           "ScheduleResumed",
 	TypeRunTriggered:              "RunTriggered",
 	TypeScheduleStoppedByCallback: "ScheduleStoppedByCallback",
+	TypeSignatureSpent:            "SignatureSpent",
 }
 
 func (t Type) String() string {

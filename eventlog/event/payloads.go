@@ -122,6 +122,52 @@ type Callback struct {
 	// seq of its ScheduleCreated): how a receiver of several schedules on
 	// one URL tells them apart (CronHubot's __cronId).
 	NumberParam string `json:"numberParam,omitempty"`
+
+	// The request's shape, for receivers written for another scheduler
+	// (karajo's HTTP jobs); a leader proposes any of these once every
+	// member reads JobsSince (see Shaped).
+
+	// TimeParam, if set, names a parameter carrying the call's time (unix
+	// seconds, when the attempt is sent), placed as Params says: karajo's
+	// _karajo_epoch, which its receivers check for freshness.
+	TimeParam string `json:"timeParam,omitempty"`
+	// Params is where the call's parameters (TimeParam) go: "query"
+	// (default: added to the URL's query), "form" (the body, form-encoded)
+	// or "json" (the body, a JSON object). A form or json call has no
+	// payload: its parameters are its body.
+	Params string `json:"params,omitempty"`
+	// Signature, if set, signs each call with a hex HMAC-SHA256 of the
+	// exact bytes of its parameters (the body, or the query it adds),
+	// keyed by the schedule's own secret: karajo's X-Karajo-Sign. It is
+	// beside the app's Standard Webhooks signature, not instead of it.
+	Signature *HMACSignature `json:"signature,omitempty"`
+	// SuccessStatus, if set, is the one status that counts as success
+	// (karajo's 200); otherwise any 2xx does.
+	SuccessStatus int `json:"successStatus,omitempty"`
+	// InsecureTLS: an https callback's certificate is not verified
+	// (karajo's http_insecure). Every address it connects to is still
+	// checked by the guard.
+	InsecureTLS bool `json:"insecureTls,omitempty"`
+}
+
+// Places of a callback's parameters (Callback.Params).
+const (
+	ParamsQuery = "query"
+	ParamsForm  = "form"
+	ParamsJSON  = "json"
+)
+
+// HMACSignature signs a callback: Header carries the hex HMAC-SHA256 of
+// what the call sends, keyed by Secret (masked wherever it is shown).
+type HMACSignature struct {
+	Header string `json:"header"`
+	Secret string `json:"secret"`
+}
+
+// Shaped reports whether the callback uses a request-shape field (see
+// JobsSince).
+func (c Callback) Shaped() bool {
+	return c.TimeParam != "" || c.Params != "" || c.Signature != nil || c.SuccessStatus != 0 || c.InsecureTLS
 }
 
 // SensitiveHeaders are masked wherever a callback is shown (read APIs,
@@ -136,6 +182,9 @@ const Masked = "***"
 // headers and of those it names secret masked (names compared without
 // regard to case).
 func (c Callback) Shown() Callback {
+	if c.Signature != nil {
+		c.Signature = &HMACSignature{Header: c.Signature.Header, Secret: maskSecret(c.Signature.Secret)}
+	}
 	if len(c.Headers) == 0 {
 		return c
 	}
@@ -384,6 +433,15 @@ type ScheduleClosed struct {
 	Message    string `json:"message,omitempty"`
 }
 
+// SignatureSpent: a signed request was accepted (a karajo API call); the
+// same signature is refused until Until (unix ms), by every node, so a
+// captured request cannot be sent again. Digest is the hex SHA-256 of the
+// signature with what it signed, never the signature itself.
+type SignatureSpent struct {
+	Digest string `json:"digest"`
+	Until  int64  `json:"until"`
+}
+
 func (AppRegistered) EventType() Type   { return TypeAppRegistered }
 func (AppActivated) EventType() Type    { return TypeAppActivated }
 func (AppDeactivated) EventType() Type  { return TypeAppDeactivated }
@@ -404,6 +462,28 @@ func (ScheduleResumed) EventType() Type { return TypeScheduleResumed }
 func (RunTriggered) EventType() Type    { return TypeRunTriggered }
 func (ScheduleStoppedByCallback) EventType() Type {
 	return TypeScheduleStoppedByCallback
+}
+func (SignatureSpent) EventType() Type { return TypeSignatureSpent }
+
+// TypeNeeded is the newest type a member must read to read p in full:
+// p's own type, or a later one whose builds know a field p uses (an older
+// build would skip the field, or misread it, and build other read models).
+// A leader proposes p only once every member reads it.
+func TypeNeeded(p Payload) Type {
+	t := p.EventType()
+	need := func(since Type, uses bool) {
+		if uses && since > t {
+			t = since
+		}
+	}
+	switch p := p.(type) {
+	case *ScheduleCreated:
+		need(LifecycleSince, p.Definition.Set() || p.Callback.NumberParam != "" || p.Paused)
+		need(JobsSince, p.Callback.Shaped() || strings.Contains(p.CronExpression, ";"))
+	case *ScheduleUpdated:
+		need(JobsSince, p.Callback.Shaped() || strings.Contains(p.CronExpression, ";"))
+	}
+	return t
 }
 
 // CronRunID derives the run id of a cron occurrence from the cron's id and

@@ -30,6 +30,21 @@ var CallbackCodec = NewCodec(
 	BoolField(5, func(c *Callback) *bool { return &c.FollowRedirects }),
 	StringsField(6, func(c *Callback) *[]string { return &c.SecretHeaders }),
 	StringField(7, func(c *Callback) *string { return &c.NumberParam }),
+	StringField(8, func(c *Callback) *string { return &c.TimeParam }),
+	StringField(9, func(c *Callback) *string { return &c.Params }),
+	OptionalMessageField(10, func(c *Callback) **HMACSignature { return &c.Signature }, hmacSignatureCodec),
+	IntField(11, func(c *Callback) *int { return &c.SuccessStatus }),
+	BoolField(12, func(c *Callback) *bool { return &c.InsecureTLS }),
+)
+
+var hmacSignatureCodec = NewCodec(
+	StringField(1, func(s *HMACSignature) *string { return &s.Header }),
+	StringField(2, func(s *HMACSignature) *string { return &s.Secret }),
+)
+
+var signatureSpentCodec = NewCodec(
+	StringField(1, func(p *SignatureSpent) *string { return &p.Digest }),
+	Int64Field(2, func(p *SignatureSpent) *int64 { return &p.Until }),
 )
 
 // RetryCodec is the wire form of a retry policy (records embed it too).
@@ -229,4 +244,5 @@ var payloadKinds = map[Type]payloadKind{
 	TypeScheduleResumed:           kind[ScheduleResumed, *ScheduleResumed]{scheduleResumedCodec},
 	TypeRunTriggered:              kind[RunTriggered, *RunTriggered]{runTriggeredCodec},
 	TypeScheduleStoppedByCallback: kind[ScheduleStoppedByCallback, *ScheduleStoppedByCallback]{scheduleStoppedCodec},
+	TypeSignatureSpent:            kind[SignatureSpent, *SignatureSpent]{signatureSpentCodec},
 }

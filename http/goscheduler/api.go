@@ -268,6 +268,29 @@ type detailsJSON struct {
 	// NumberParam names a query parameter that carries the schedule's
 	// number on every call.
 	NumberParam string `json:"numberParam,omitempty"`
+	// The request's shape, for receivers written for another scheduler
+	// (karajo's HTTP jobs): see event.Callback.
+	TimeParam     string               `json:"timeParam,omitempty"`
+	Params        string               `json:"params,omitempty"`
+	Signature     *event.HMACSignature `json:"signature,omitempty"`
+	SuccessStatus int                  `json:"successStatus,omitempty"`
+	InsecureTLS   bool                 `json:"insecureTls,omitempty"`
+}
+
+// callback is the details as the log holds them (method and params not
+// yet normalised).
+func (d detailsJSON) callback() event.Callback {
+	return event.Callback{Type: "http", URL: d.URL, Method: d.Method, Headers: d.Headers,
+		FollowRedirects: d.FollowRedirects, SecretHeaders: d.SecretHeaders, NumberParam: d.NumberParam,
+		TimeParam: d.TimeParam, Params: d.Params, Signature: d.Signature, SuccessStatus: d.SuccessStatus,
+		InsecureTLS: d.InsecureTLS}
+}
+
+// detailsOf is a callback's details as the API shows them.
+func detailsOf(c event.Callback) detailsJSON {
+	return detailsJSON{URL: c.URL, Method: c.Method, Headers: c.Headers, FollowRedirects: c.FollowRedirects,
+		SecretHeaders: c.SecretHeaders, NumberParam: c.NumberParam, TimeParam: c.TimeParam, Params: c.Params,
+		Signature: c.Signature, SuccessStatus: c.SuccessStatus, InsecureTLS: c.InsecureTLS}
 }
 
 type callbackJSON struct {
@@ -326,6 +349,8 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 	retry := validateRetry(req.Retry, &errs)
 	if err := admit.PayloadText(req.Payload); err != nil {
 		errs = append(errs, err.Error())
+	} else if callback != nil {
+		errs = append(errs, admit.BodyParams(*callback, req.Payload)...)
 	}
 	c := actors.CreateSchedule{AppID: req.AppID, Payload: req.Payload, Retry: retry, Paused: req.Paused}
 	cron := strings.TrimSpace(req.CronExpression)
@@ -338,7 +363,7 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 	case req.ScheduleTimeMs != nil:
 		c.ScheduleTimeMs = a.validateScheduleTimeMs(*req.ScheduleTimeMs, req.ScheduleTime, req.AppID, &errs)
 	case cron != "":
-		spec, err := cronspec.Parse(cron, req.TimeZone)
+		spec, err := cronspec.ParseUnion(cron, req.TimeZone)
 		if err != nil {
 			errs = append(errs, err.Error())
 		}
@@ -645,9 +670,8 @@ func renderSchedule(s projections.Schedule) scheduleJSON {
 	out := scheduleJSON{
 		ScheduleID: s.ScheduleID, ParentScheduleID: s.ParentID, Payload: s.Payload, AppID: s.AppID,
 		ScheduleTime: s.ScheduleTime, ScheduleTimeMs: s.ScheduleTimeMs, PartitionID: s.Partition,
-		Callback: callbackJSON{Type: cb.Type, Details: detailsJSON{URL: cb.URL, Method: cb.Method, Headers: cb.Headers,
-			FollowRedirects: cb.FollowRedirects, SecretHeaders: cb.SecretHeaders, NumberParam: cb.NumberParam}},
-		Status: s.Status, ErrorMessage: s.ErrorMessage, HTTPStatus: s.HTTPStatus, Attempts: s.Attempts,
+		Callback: callbackJSON{Type: cb.Type, Details: detailsOf(cb)},
+		Status:   s.Status, ErrorMessage: s.ErrorMessage, HTTPStatus: s.HTTPStatus, Attempts: s.Attempts,
 		Name: s.Name, EndTime: s.EndTime, StopOnCallback: s.StopOnCallback, Labels: s.Labels, UpdatedAt: s.UpdatedAt,
 	}
 	if s.ParentID == "" {

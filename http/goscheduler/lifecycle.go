@@ -114,7 +114,7 @@ func (a *API) scheduleChange(req patchRequest, app string, cron bool, expr, tz s
 		if req.TimeZone != nil {
 			tz = *req.TimeZone
 		}
-		spec, err := cronspec.Parse(expr, tz)
+		spec, err := cronspec.ParseUnion(expr, tz)
 		if err != nil {
 			errs = append(errs, err.Error())
 		}

@@ -55,8 +55,9 @@ func validateCallback(cb *callbackJSON, errs *[]string) *event.Callback {
 		*errs = append(*errs, fmt.Sprintf("unsupported callback type %q: only http is supported", truncate(cb.Type, 40)))
 	}
 	d := cb.Details
-	c := event.Callback{Type: "http", URL: d.URL, Method: strings.ToUpper(strings.TrimSpace(d.Method)), Headers: d.Headers,
-		FollowRedirects: d.FollowRedirects, SecretHeaders: d.SecretHeaders, NumberParam: d.NumberParam}
+	c := d.callback()
+	c.Method = strings.ToUpper(strings.TrimSpace(d.Method))
+	c.Params = strings.ToLower(strings.TrimSpace(d.Params))
 	for _, p := range admit.Callback(c) {
 		if strings.HasPrefix(p, "Invalid http callback method ") {
 			p = "Invalid http callback method " + truncate(d.Method, 40) // as sent, not normalised

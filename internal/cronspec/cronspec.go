@@ -336,6 +336,10 @@ func loadZone(name string) (*time.Location, error) {
 // prefix.
 func (s *Spec) Expression() string { return s.expr }
 
+// Parts is the number of expressions s is the union of: 1 for one
+// expression (see ParseUnion).
+func (s *Spec) Parts() int { return max(1, len(s.parts)) }
+
 // Location is the zone the expression is evaluated in; never nil.
 func (s *Spec) Location() *time.Location { return s.loc }
 
