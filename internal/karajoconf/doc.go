@@ -52,8 +52,8 @@
 //     "deploy_"). An empty name is refused. Two jobs of the same kind with
 //     the same id are refused, across all files; a command job and an HTTP
 //     job may share an id, as in karajo (its own tests do).
-//   - interval: honoured as written from 1s; below 1s (0 and negatives
-//     included) is refused. karajo raises any interval below 1 minute to 1
+//   - interval: honoured as written from 1s, in whole seconds; below 1s (0
+//     and negatives included) and fractions of a second are refused. karajo raises any interval below 1 minute to 1
 //     minute and ignores 0 and negatives.
 //   - schedule and interval together are refused (karajo uses the schedule
 //     and drops the interval). A job with neither (and, for a command job,

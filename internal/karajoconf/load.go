@@ -451,6 +451,8 @@ func (l *loader) readBase(file string, sec *iniSection, kind string, k *keys, no
 		switch {
 		case iv < time.Second:
 			k.fail(ivKey, "interval %q: below 1s (karajo raises any interval below 1m to 1m; we keep intervals from 1s as written)", ivKey.value)
+		case iv%time.Second != 0:
+			k.fail(ivKey, "interval %q: not whole seconds (karajo rounds its times to the second)", ivKey.value)
 		case b.Schedule != "":
 			k.fail(ivKey, "both schedule (line %d) and interval: keep one (karajo would ignore the interval)", schedKey.line)
 		default:

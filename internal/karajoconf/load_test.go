@@ -345,6 +345,8 @@ func TestLoadRefusesWithFileLineAndReason(t *testing.T) {
 			[]string{mainConf + `:8: job.http "fast": interval "500ms": below 1s (karajo raises any interval below 1m to 1m; we keep intervals from 1s as written)`}},
 		{"interval 0", map[string]string{mainConf: head + "[job.http \"zero\"]\ninterval = 0s\nhttp_url = /x\n"},
 			[]string{mainConf + `:8: job.http "zero": interval "0s": below 1s`}},
+		{"interval in fractions of a second", map[string]string{mainConf: head + "[job.http \"odd\"]\ninterval = 1500ms\nhttp_url = /x\n"},
+			[]string{mainConf + `:8: job.http "odd": interval "1500ms": not whole seconds`}},
 		{"bad schedule", map[string]string{mainConf: head + "[job \"b\"]\nschedule = weekly@Sundya@10:00\ncommand = backup\n"},
 			[]string{mainConf + `:8: job "b": schedule "weekly@Sundya@10:00": day "sundya": want Sunday ... Saturday or Sun ... Sat`}},
 		{"unknown schedule kind", map[string]string{mainConf: head + "[job \"b\"]\nschedule = yearly\ncommand = backup\n"},
