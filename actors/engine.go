@@ -91,6 +91,9 @@ type Config struct {
 	// system's).
 	Guard    *delivery.Guard
 	Resolver *net.Resolver
+	// Self returns the base URL of this node's API, where callbacks whose
+	// URL is a path go (event.Callback.Local); nil: none is served.
+	Self func() string
 	// SecretGrace is how long an app's previous signing secret still signs
 	// its callbacks after a rotation.
 	SecretGrace time.Duration
@@ -142,6 +145,9 @@ func (c *Config) setDefaults() {
 // while waiting for an actor, and lead is taken before reg when both are
 // needed.
 type Engine struct {
+	// leaderTasks run each time this node takes over (WhileLeading).
+	leaderTasks []func(ctx context.Context)
+
 	cfg    Config
 	clock  Clock
 	system *actor.ActorSystem
@@ -219,7 +225,7 @@ func New(cfg Config, repl Replicator, state State) *Engine {
 		return logger.With("lib", "actor")
 	}))
 	copts := delivery.ClientOptions{MaxIdleConnsPerHost: cfg.Workers, Logger: logger,
-		Guard: cfg.Guard, Resolver: cfg.Resolver}
+		Guard: cfg.Guard, Resolver: cfg.Resolver, Self: cfg.Self}
 	if m := cfg.Metrics; m != nil {
 		copts.OnAttempt = func(req delivery.Request, status int, took time.Duration) { m.Attempt(req.AppID, status, took) }
 	}

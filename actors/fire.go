@@ -271,7 +271,7 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 		FollowRedirects: s.Callback.FollowRedirects, SigningSecrets: e.signingSecrets(pr.AppID),
 		StopContract: s.StopOnCallback, FiredBy: e.firedBy(),
 		TimeParam: s.Callback.TimeParam, Params: s.Callback.Params, SuccessStatus: s.Callback.SuccessStatus,
-		InsecureTLS: s.Callback.InsecureTLS,
+		InsecureTLS: s.Callback.InsecureTLS, Self: s.Callback.Local(),
 	}
 	if sig := s.Callback.Signature; sig != nil {
 		req.HMAC = &delivery.HMAC{Header: sig.Header, Secret: sig.Secret}

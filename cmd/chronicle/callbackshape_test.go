@@ -81,6 +81,19 @@ func TestCallbacksShapedForAnotherSchedulersReceivers(t *testing.T) {
 		t.Fatalf("a 201 where only 200 counts: %+v", failed)
 	}
 
+	// A path calls this node's own API (karajo's http_url "/..."), which
+	// the guard otherwise keeps callbacks off.
+	self := tn.lifeCall(200, "POST", "/goscheduler/schedules", map[string]any{"appId": "shaped",
+		"scheduleTime": time.Now().Unix() + 1,
+		"callback":     map[string]any{"type": "http", "details": map[string]any{"url": "/goscheduler/healthcheck", "method": "GET"}}})
+	tn.waitStatus(self.ScheduleID, "SUCCESS", 10*time.Second)
+	code, r := tn.call("POST", "/goscheduler/schedules", map[string]any{"appId": "shaped",
+		"scheduleTime": time.Now().Unix() + 1,
+		"callback":     map[string]any{"type": "http", "details": map[string]any{"url": tn.base + "/goscheduler/healthcheck", "method": "GET"}}})
+	if code != 400 || !strings.Contains(string(r.raw), "address of this Chronicle cluster") {
+		t.Fatalf("a callback naming the node's address: HTTP %d %s, want 400 from the guard", code, r.raw)
+	}
+
 	for _, bad := range []struct {
 		what    string
 		payload string
@@ -93,6 +106,7 @@ func TestCallbacksShapedForAnotherSchedulersReceivers(t *testing.T) {
 		{"a 3xx success", "", details("/x", "POST", "json", 302), "2xx"},
 		{"a signature without a secret", "", map[string]any{"url": rc.url("/x"), "method": "POST",
 			"signature": map[string]any{"header": "X-Karajo-Sign"}}, "signature secret"},
+		{"a path with a host", "", map[string]any{"url": "//example.com/x", "method": "GET"}, "starting with one '/'"},
 	} {
 		code, r := tn.call("POST", "/goscheduler/schedules", map[string]any{"appId": "shaped", "payload": bad.payload,
 			"scheduleTime": time.Now().Unix() + 60, "callback": map[string]any{"type": "http", "details": bad.details}})

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -306,12 +307,14 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	authCfg.Tokens = state
 	cl := cluster.New(cluster.Config{Node: rn, State: state, WriteError: writeErr, Logger: logger,
 		PromoteTimeout: c.promoteTimeout, Credentials: authCfg.CredentialsFor, TLS: peerTLS, Routes: routes})
+	var self atomic.Value // this node's API base URL, once it listens (see selfBase)
 	engine := actors.New(actors.Config{
 		NodeID: c.nodeID, DefaultPartitions: c.defaultPartitions, MaxApps: c.maxApps, MisfireThreshold: c.misfire, Window: c.window,
 		Workers: c.workers, Logger: logger, Retention: c.retention, RetentionInterval: c.retentionInterval,
 		Policy: delivery.Policy{Timeout: c.cbTimeout, MaxAttempts: c.cbAttempts, InitialBackoff: c.cbBackoff,
 			MaxBackoff: c.cbMaxBackoff, RetryOn4xx: c.cbRetry4xx},
 		Guard: guard, Resolver: c.resolver, SecretGrace: c.secretGrace, Metrics: m,
+		Self: func() string { s, _ := self.Load().(string); return s },
 	}, replicator{rn, cl.Forwarder}, state)
 	rn.SetObserver(engine.Observe)
 	rn.OnLeadership(engine.OnLeadership)
@@ -346,6 +349,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		adv = advertised(srv.Addr(), c.raftAddr)
 	}
 	own.setSelf(srv.Addr(), adv, c.raftAddr)
+	self.Store(selfBase(srv.Addr(), apiTLS != nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	go cl.Members.RunAnnouncer(ctx, adv, c.raftAddr)
 	return &node{raft: rn, engine: engine, srv: srv, cluster: cl, logger: logger, cancel: cancel, drain: c.drainTimeout}, nil
@@ -387,6 +391,26 @@ func (n *node) drainCalls() {
 	if took := time.Since(start); took >= 100*time.Millisecond {
 		n.logger.Info("calls in flight finished", "took", took.Round(time.Millisecond))
 	}
+}
+
+// selfBase is the base URL this node calls its own API on (callbacks
+// whose URL is a path): its listen address, loopback for an unspecified
+// host.
+func selfBase(listen string, https bool) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err == nil {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "127.0.0.1"
+			if ip != nil && ip.To4() == nil {
+				host = "::1"
+			}
+		}
+		listen = net.JoinHostPort(host, port)
+	}
+	if https {
+		return "https://" + listen
+	}
+	return "http://" + listen
 }
 
 // advertised turns a listen address into one peers can reach: an

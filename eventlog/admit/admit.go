@@ -621,6 +621,10 @@ func Callback(cb event.Callback) []string {
 	}
 	if u, err := url.ParseRequestURI(cb.URL); err != nil {
 		problems = append(problems, err.Error())
+	} else if cb.Local() {
+		if u.Host != "" || strings.HasPrefix(cb.URL, "//") || !utf8.ValidString(cb.URL) || len(cb.URL) > maxURLLen {
+			problems = append(problems, fmt.Sprintf("callback url %q: a call to this cluster's own API is a path starting with one '/'", clip(cb.URL, 200)))
+		}
 	} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !utf8.ValidString(cb.URL) {
 		problems = append(problems, fmt.Sprintf("callback url %q must be an absolute http or https URL", clip(cb.URL, 200)))
 	} else if u.User != nil {

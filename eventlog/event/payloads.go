@@ -150,6 +150,12 @@ type Callback struct {
 	InsecureTLS bool `json:"insecureTls,omitempty"`
 }
 
+// Local reports whether the callback calls this cluster's own API: its URL
+// is a path ("/karajo/api/..."), called on the firing node's listener (a
+// karajo http_url starting with "/"). A leader proposes one once every
+// member reads JobsSince.
+func (c Callback) Local() bool { return strings.HasPrefix(c.URL, "/") }
+
 // Places of a callback's parameters (Callback.Params).
 const (
 	ParamsQuery = "query"
@@ -167,7 +173,7 @@ type HMACSignature struct {
 // Shaped reports whether the callback uses a request-shape field (see
 // JobsSince).
 func (c Callback) Shaped() bool {
-	return c.TimeParam != "" || c.Params != "" || c.Signature != nil || c.SuccessStatus != 0 || c.InsecureTLS
+	return c.Local() || c.TimeParam != "" || c.Params != "" || c.Signature != nil || c.SuccessStatus != 0 || c.InsecureTLS
 }
 
 // SensitiveHeaders are masked wherever a callback is shown (read APIs,
