@@ -27,6 +27,15 @@ func (e *Engine) term() (leading bool, epoch uint64, ctx context.Context) {
 	return e.lead.leading, e.lead.epoch, e.lead.ctx
 }
 
+// WhileLeading registers task to run in the background each time this
+// node takes over as leader (after its barrier), with the term's context,
+// which ends when it steps down: work only the leader does, such as
+// reconciling a configuration file into the state. Register tasks before
+// the node can lead.
+func (e *Engine) WhileLeading(task func(ctx context.Context)) {
+	e.leaderTasks = append(e.leaderTasks, task)
+}
+
 // OnLeadership reacts to raft leadership changes (called in order).
 func (e *Engine) OnLeadership(isLeader bool) {
 	e.lead.Lock()
@@ -56,6 +65,9 @@ func (e *Engine) takeOver(epoch uint64) {
 			e.lead.ctx, e.lead.cancel = context.WithCancel(context.Background())
 			ctx := e.lead.ctx
 			e.inBackground(func() { e.retain(ctx) })
+			for _, task := range e.leaderTasks {
+				e.inBackground(func() { task(ctx) })
+			}
 			e.lead.Unlock()
 			break
 		}

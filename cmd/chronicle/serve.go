@@ -21,6 +21,7 @@ import (
 
 	"github.com/chronicle-sched/chronicle/actors"
 	"github.com/chronicle-sched/chronicle/actors/delivery"
+	"github.com/chronicle-sched/chronicle/actors/reconcile"
 	"github.com/chronicle-sched/chronicle/cluster"
 	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/http/auth"
@@ -29,6 +30,7 @@ import (
 	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/chronicle-sched/chronicle/http/server"
 	"github.com/chronicle-sched/chronicle/internal/buildinfo"
+	"github.com/chronicle-sched/chronicle/internal/karajoconf"
 	"github.com/chronicle-sched/chronicle/internal/metrics"
 	"github.com/chronicle-sched/chronicle/internal/peerroute"
 	"github.com/chronicle-sched/chronicle/internal/tlsconf"
@@ -68,6 +70,9 @@ type serveConfig struct {
 	resolver                     *net.Resolver
 	maxBodyBytes                 int64
 	retention, retentionInterval time.Duration
+	// karajoConfig is karajo's configuration file to run the jobs of
+	// (--karajo-config; "": none).
+	karajoConfig string
 }
 
 // parseServe reads flags; each flag can also come from CHRONICLE_<NAME>
@@ -120,6 +125,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.callbackAllow, "callback-allow-cidrs", "", "ranges callbacks may connect to although denied (allow wins; the cluster's own addresses stay denied)")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body; larger ones are answered 413")
 	fs.DurationVar(&c.readHeaderTimeout, "http-read-header-timeout", 10*time.Second, "how long a client may take to send its request headers")
+	fs.StringVar(&c.karajoConfig, "karajo-config", "", "karajo's configuration file (karajo.conf, with the job.d and job_http.d directories under its dir_base): its jobs become schedules of the app "+reconcile.KarajoApp+", reconciled by the leader at each take-over")
 	fs.StringVar(&c.cronhubotApp, "cronhubot-app", cronhubot.DefaultApp, "app that holds the jobs of CronHubot's API (/cronjobs); registered on its first create")
 	fs.StringVar(&c.cronhubotZone, "cronhubot-time-zone", "UTC", "IANA time zone in which CronHubot's API reads and writes times (stop_at, created_at) and evaluates expressions")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
@@ -278,6 +284,10 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		apiTLS, peerTLS = certs.API(), certs.Client()
 	}
 	m := metrics.New()
+	karajoJobs, err := loadKarajo(c.karajoConfig)
+	if err != nil {
+		return nil, err
+	}
 	rn, err := raftfsm.Open(raftfsm.Config{
 		NodeID: c.nodeID, RaftAddr: c.raftAddr, DataDir: c.dataDir, Peers: peers,
 		HeartbeatTimeout: c.heartbeat, ElectionTimeout: c.election, LeaderLeaseTimeout: c.lease,
@@ -316,6 +326,11 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		Guard: guard, Resolver: c.resolver, SecretGrace: c.secretGrace, Metrics: m,
 		Self: func() string { s, _ := self.Load().(string); return s },
 	}, replicator{rn, cl.Forwarder}, state)
+	if karajoJobs != nil {
+		r := &reconcile.Reconciler{App: reconcile.KarajoApp, OwnerLabel: reconcile.LabelKarajoKind, Jobs: karajoJobs,
+			Engine: engine, State: state, Logger: logger.With("config", c.karajoConfig)}
+		engine.WhileLeading(r.Run)
+	}
 	rn.SetObserver(engine.Observe)
 	rn.OnLeadership(engine.OnLeadership)
 
@@ -391,6 +406,23 @@ func (n *node) drainCalls() {
 	if took := time.Since(start); took >= 100*time.Millisecond {
 		n.logger.Info("calls in flight finished", "took", took.Round(time.Millisecond))
 	}
+}
+
+// loadKarajo reads karajo's configuration into the schedules it defines
+// (nil for no file); a problem stops the start, with its file and line.
+func loadKarajo(path string) ([]reconcile.Job, error) {
+	if path == "" {
+		return nil, nil
+	}
+	cfg, err := karajoconf.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("--karajo-config: %w", err)
+	}
+	jobs, err := reconcile.KarajoJobs(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--karajo-config: %w", err)
+	}
+	return append(make([]reconcile.Job, 0, len(jobs)), jobs...), nil
 }
 
 // selfBase is the base URL this node calls its own API on (callbacks

@@ -1,0 +1,93 @@
+package reconcile
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/chronicle-sched/chronicle/eventlog/admit"
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/cronspec"
+	"github.com/chronicle-sched/chronicle/internal/karajoconf"
+)
+
+// karajo's jobs are schedules of one app (KarajoApp), named
+// "job_http/<id>" and "job/<id>" (karajo lets a command job and an HTTP
+// job share an id), labelled with their kind and id.
+const (
+	KarajoApp       = "karajo"
+	LabelKarajoKind = "karajo/kind" // job_http or job; the owner label
+	LabelKarajoID   = "karajo/id"
+	KindHTTP        = "job_http"
+	KindCommand     = "job"
+)
+
+// KarajoEpochParam is the parameter every karajo HTTP job sends.
+const KarajoEpochParam = "_karajo_epoch"
+
+// KarajoJobs maps a karajo configuration onto schedules. An HTTP job
+// calls its http_url as karajo does: _karajo_epoch in the query, or as the
+// body (form or json) of a method that sends one; signed with its secret
+// in header_sign; success on 200 only; one attempt (karajo does not
+// retry), timed out after http_timeout (none: the longest we allow).
+func KarajoJobs(cfg *karajoconf.Config) ([]Job, error) {
+	if len(cfg.Jobs) > 0 {
+		return nil, fmt.Errorf("%s: command jobs ([job \"%s\"]) are not run by this build yet", cfg.Jobs[0].Source, cfg.Jobs[0].Name)
+	}
+	var jobs []Job
+	for _, j := range cfg.HTTPJobs {
+		job, err := karajoHTTPJob(j)
+		if err != nil {
+			return nil, fmt.Errorf("%s: job.http %q: %w", j.Source, j.Name, err)
+		}
+		jobs = append(jobs, job)
+	}
+	return jobs, nil
+}
+
+func karajoHTTPJob(j *karajoconf.HTTPJob) (Job, error) {
+	spec, err := karajoSpec(j.JobBase)
+	if err != nil {
+		return Job{}, err
+	}
+	cb := event.Callback{Type: "http", URL: j.URL, Method: j.Method, TimeParam: KarajoEpochParam,
+		Params: event.ParamsQuery, SuccessStatus: 200, InsecureTLS: j.Insecure}
+	if (j.RequestType == "form" || j.RequestType == "json") && admit.BodyMethods[j.Method] {
+		cb.Params = j.RequestType
+	}
+	for _, h := range j.Headers {
+		if cb.Headers == nil {
+			cb.Headers = map[string]string{}
+		}
+		cb.Headers[h[0]] = h[1]
+	}
+	if j.Secret != "" {
+		cb.Signature = &event.HMACSignature{Header: j.HeaderSign, Secret: j.Secret}
+	}
+	timeout := j.Timeout
+	if timeout == 0 {
+		timeout = admit.MaxTimeoutMs * time.Millisecond // karajo: no timeout
+	}
+	if timeout > admit.MaxTimeoutMs*time.Millisecond {
+		return Job{}, fmt.Errorf("http_timeout %s: at most %s", timeout, admit.MaxTimeoutMs*time.Millisecond)
+	}
+	job := Job{Name: KindHTTP + "/" + j.ID, Cron: spec, Callback: cb,
+		Retry:  &event.RetryPolicy{MaxAttempts: 1, TimeoutMs: max(1, timeout.Milliseconds())},
+		Labels: map[string]string{LabelKarajoKind: KindHTTP, LabelKarajoID: j.ID}}
+	if problems := admit.Request(job.Callback, job.Payload); len(problems) > 0 {
+		return Job{}, fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return job, nil
+}
+
+// karajoSpec is a job's interval (@every, aligned to the Unix epoch) or
+// calendar (its crons as one union).
+func karajoSpec(b karajoconf.JobBase) (*cronspec.Spec, error) {
+	switch {
+	case b.Interval > 0:
+		return cronspec.ParseUnion(fmt.Sprintf("@every %ds", b.Interval/time.Second), "")
+	case len(b.Cron) > 0:
+		return cronspec.ParseUnion(strings.Join(b.Cron, "; "), "")
+	}
+	return nil, fmt.Errorf("neither an interval nor a schedule")
+}
