@@ -2,40 +2,70 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/chronicle-sched/chronicle/projections"
 )
 
-// deliveries holds the runs this node fired and is delivering, with the
-// context of the term it fired them in. A timer started later in that
-// term (its partition's timer had retired meanwhile, or its app was
-// deactivated and activated again) takes over the in-flight runs no one
-// delivers: these it must leave alone, or their receivers would be called
-// twice. A run leaves when it stops being pending (its outcome applied);
-// those of an ended term (their context canceled) no longer count and go
-// when the next term steps down.
+// deliveries holds the runs this node fired and is delivering (calling,
+// or running the commands of), each with the context of its delivery: a
+// child of the term's, canceled with the term or, for that run alone, by
+// CancelRun. A timer started later in that term (its partition's timer
+// had retired meanwhile, or its app was deactivated and activated again)
+// takes over the in-flight runs no one delivers: these it must leave
+// alone, or their receivers would be called twice. A run leaves when it
+// stops being pending (its outcome applied); those of an ended term (their
+// context canceled) no longer count and go when the next term steps down.
 type deliveries struct {
 	mu   sync.Mutex
-	runs map[string]context.Context
+	runs map[string]delivering
 }
 
-// add records run id as being delivered in the term of ctx.
-func (d *deliveries) add(runID string, ctx context.Context) {
+type delivering struct {
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	schedule string
+}
+
+// errCanceledByUser is the cause of a delivery canceled through CancelRun:
+// its outcome is recorded CANCELED (a term that ends records nothing).
+var errCanceledByUser = errors.New("canceled by request")
+
+// add records run id of schedule as being delivered in the term of ctx,
+// and returns the context its delivery runs under.
+func (d *deliveries) add(runID, schedule string, ctx context.Context) context.Context {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.runs == nil {
-		d.runs = map[string]context.Context{}
+		d.runs = map[string]delivering{}
 	}
-	d.runs[runID] = ctx
+	runCtx, cancel := context.WithCancelCause(ctx)
+	d.runs[runID] = delivering{ctx: runCtx, cancel: cancel, schedule: schedule}
+	return runCtx
 }
 
 // going reports whether run id is being delivered in a term not ended.
 func (d *deliveries) going(runID string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ctx, ok := d.runs[runID]
-	return ok && ctx.Err() == nil
+	r, ok := d.runs[runID]
+	return ok && r.ctx.Err() == nil
+}
+
+// cancelSchedule cancels the deliveries of schedule's runs going on, and
+// returns their run ids.
+func (d *deliveries) cancelSchedule(schedule string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var ids []string
+	for id, r := range d.runs {
+		if r.schedule == schedule && r.ctx.Err() == nil {
+			r.cancel(errCanceledByUser)
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // forget drops the runs among changes that are no longer pending.
@@ -46,7 +76,8 @@ func (d *deliveries) forget(changes []projections.PendingChange) {
 		return
 	}
 	for _, c := range changes {
-		if c.Gone {
+		if r, ok := d.runs[c.Run.RunID]; ok && c.Gone {
+			r.cancel(nil) // its context's resources
 			delete(d.runs, c.Run.RunID)
 		}
 	}
@@ -57,8 +88,8 @@ func (d *deliveries) count() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := 0
-	for _, ctx := range d.runs {
-		if ctx.Err() == nil {
+	for _, r := range d.runs {
+		if r.ctx.Err() == nil {
 			n++
 		}
 	}
@@ -69,5 +100,8 @@ func (d *deliveries) count() int {
 func (d *deliveries) reset() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for _, r := range d.runs {
+		r.cancel(nil)
+	}
 	clear(d.runs)
 }

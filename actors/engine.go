@@ -68,6 +68,8 @@ type State interface {
 	Schedule(id string) (projections.Schedule, bool, error)
 	// Pending is a pending run's record as applied now.
 	Pending(runID string) (projections.PendingRun, bool, error)
+	// PendingOf is a schedule's pending runs, due or in flight.
+	PendingOf(scheduleID string) ([]projections.PendingRun, error)
 	InflightRuns(app string, partition int, fn func(projections.PendingRun) bool) error
 	DueRuns(app string, partition int, fromMs, untilMs int64, fn func(projections.PendingRun) bool) (int64, error)
 	PartitionsWithRuns(app string) ([]int, error)
@@ -94,6 +96,11 @@ type Config struct {
 	// Self returns the base URL of this node's API, where callbacks whose
 	// URL is a path go (event.Callback.Local); nil: none is served.
 	Self func() string
+	// DataDir is where command callbacks run (each in its Dir under it);
+	// MaxCommandRuns bounds the commands running at once on the leader
+	// (karajo's max_job_running; default 1).
+	DataDir        string
+	MaxCommandRuns int
 	// SecretGrace is how long an app's previous signing secret still signs
 	// its callbacks after a rotation.
 	SecretGrace time.Duration
@@ -136,6 +143,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SecretGrace <= 0 {
 		c.SecretGrace = 24 * time.Hour
+	}
+	if c.MaxCommandRuns <= 0 {
+		c.MaxCommandRuns = 1
 	}
 }
 
@@ -191,8 +201,12 @@ type Engine struct {
 	// proposed them takes them to deliver the calls.
 	fired struct {
 		sync.Mutex
-		runs map[string]projections.Schedule
+		runs map[string]projections.FiredRun
 	}
+	// commandSlots bounds the commands running at once (MaxCommandRuns).
+	commandSlots chan struct{}
+	// overlap keeps exclusive schedules to one run at a time (overlap.go).
+	overlap overlaps
 	// failedLog and missedLog bound the lines written for failed and
 	// missed runs.
 	failedLog, missedLog runLog
@@ -234,7 +248,8 @@ func New(cfg Config, repl Replicator, state State) *Engine {
 		pool: delivery.NewPool(client, cfg.Workers, 64*cfg.Workers)}
 	e.reg.apps, e.reg.crons = map[string]*actor.PID{}, map[string]*actor.PID{}
 	e.reg.timers, e.reg.active = map[timerKey]*timerEntry{}, map[string]bool{}
-	e.fired.runs = map[string]projections.Schedule{}
+	e.fired.runs = map[string]projections.FiredRun{}
+	e.commandSlots = make(chan struct{}, cfg.MaxCommandRuns)
 	e.secrets.apps = map[string]projections.App{}
 	e.lead.ctx, e.lead.cancel = context.WithCancel(context.Background())
 	e.lead.cancel() // nothing may deliver before this node leads

@@ -10,6 +10,7 @@ import (
 	"github.com/chronicle-sched/chronicle/actors/delivery"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/projections"
+	"github.com/chronicle-sched/chronicle/raftfsm"
 )
 
 // The fire path: a chunk of due runs becomes one Raft entry of RunFired
@@ -33,9 +34,12 @@ const retryDelay = time.Second
 // try again later: a cron run whose next occurrence could not be computed
 // is not fired (a RunFired without its next run would end the cron).
 func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) {
+	var results []raftfsm.Result
 	now := e.clock.Now()
 	var payloads []event.Payload
 	var fired []fireItem
+	var took []projections.PendingRun // exclusive runs this chunk made their schedule's running one
+	defer func() { e.untake(took, fired, rejectedOf(payloads, results)) }()
 	for _, it := range chunk {
 		pr := it.pr
 		if it.ctx.Err() != nil {
@@ -44,13 +48,37 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 		if !e.stillAsPopped(pr) {
 			continue
 		}
+		if pr.Fired && pr.NoRefire {
+			payloads = append(payloads, e.interrupted(pr))
+			continue
+		}
+		released := false
+		if pr.Exclusive && pr.Kind != projections.KindExpiry {
+			switch e.overlap.take(pr, func() bool { return e.otherInFlight(pr) }) {
+			case turnPark:
+				continue // it fires when the run in flight ends
+			case turnSkip:
+				ps, ok := e.skipped(pr)
+				if !ok {
+					if retry == nil {
+						retry = map[string]bool{}
+					}
+					retry[pr.RunID] = true
+				}
+				payloads = append(payloads, ps...)
+				continue
+			case turnReleased:
+				released = true
+			}
+			took = append(took, pr)
+		}
 		// A run of a schedule deleted meanwhile is no longer pending:
 		// apply rejects its RunFired, and nothing is called.
 		var ps []event.Payload
 		var ok, fires bool
 		if pr.Kind == projections.KindExpiry {
 			ps, ok = e.expiring(pr)
-		} else if overdue := now.Sub(time.UnixMilli(pr.DueMs)); overdue > e.cfg.MisfireThreshold {
+		} else if overdue := now.Sub(time.UnixMilli(pr.DueMs)); overdue > e.cfg.MisfireThreshold && !released {
 			ps, ok = e.missed(pr, now, overdue)
 		} else {
 			ps, ok = e.firing(pr)
@@ -71,15 +99,13 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 	if len(payloads) == 0 {
 		return retry, nil
 	}
-	results, err := e.propose(payloads...)
+	results, err = e.propose(payloads...)
 	if err != nil {
+		fired = nil // nothing fired
 		return retry, err
 	}
-	rejected := map[string]bool{}
+	rejected := rejectedOf(payloads, results)
 	for i, p := range payloads {
-		if rf, ok := p.(event.RunFired); ok && results[i].Err != nil {
-			rejected[rf.RunID] = true // deleted, deactivated or already fired meanwhile
-		}
 		if rc, ok := p.(event.RunCompleted); ok && rc.Status == event.StatusMiss && results[i].Err == nil {
 			e.cfg.Metrics.RunCompleted(rc.AppID, event.StatusMiss)
 			if ok, omitted := e.missedLog.line(e.clock.Now()); ok {
@@ -94,17 +120,64 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 		}
 		// Apply handed over the schedule it read (Observe ran before the
 		// proposal returned); reading it again is only a fallback.
-		s, ok := e.takeFired(it.pr.RunID)
+		f, ok := e.takeFired(it.pr.RunID)
 		if !ok {
-			if s, ok, err = e.state.Schedule(it.pr.ScheduleID); err != nil || !ok {
-				e.cfg.Logger.Error("schedule of a fired run", "run", it.pr.RunID, "found", ok, "err", err)
+			if f, ok = e.readFired(it.pr); !ok {
 				continue
 			}
 		}
-		e.delivering.add(it.pr.RunID, it.ctx)
-		e.deliver(it.ctx, it.pr, s)
+		e.deliver(e.delivering.add(it.pr.RunID, it.pr.ScheduleID, it.ctx), it.pr, f)
 	}
 	return retry, nil
+}
+
+// readFired reads what apply would have handed over for a fired run: its
+// schedule, and its counter (from its run's record).
+func (e *Engine) readFired(pr projections.PendingRun) (projections.FiredRun, bool) {
+	s, ok, err := e.state.Schedule(pr.ScheduleID)
+	if err != nil || !ok {
+		e.cfg.Logger.Error("schedule of a fired run", "run", pr.RunID, "found", ok, "err", err)
+		return projections.FiredRun{}, false
+	}
+	f := projections.FiredRun{Run: pr, Schedule: s}
+	if s.Counted {
+		if r, ok, err := e.state.Schedule(pr.RunID); err == nil && ok {
+			f.Counter = r.Counter
+		}
+	}
+	return f, true
+}
+
+// rejectedOf returns the runs whose RunFired, among payloads, results
+// rejected (deleted, deactivated or already fired meanwhile).
+func rejectedOf(payloads []event.Payload, results []raftfsm.Result) map[string]bool {
+	rejected := map[string]bool{}
+	for i, p := range payloads {
+		if rf, ok := p.(event.RunFired); ok && i < len(results) && results[i].Err != nil {
+			rejected[rf.RunID] = true
+		}
+	}
+	return rejected
+}
+
+// untake gives back the turn of the exclusive runs a chunk took that did
+// not fire after all (missed, waiting for their cron, rejected, or the
+// entry not committed), releasing what was parked behind them.
+func (e *Engine) untake(took []projections.PendingRun, fired []fireItem, rejected map[string]bool) {
+	if len(took) == 0 {
+		return
+	}
+	going := map[string]bool{}
+	for _, it := range fired {
+		going[it.pr.RunID] = !rejected[it.pr.RunID]
+	}
+	for _, pr := range took {
+		if !going[pr.RunID] {
+			if next, ok := e.overlap.drop(pr.ScheduleID, pr.RunID); ok {
+				e.requeue(next)
+			}
+		}
+	}
 }
 
 // stillAsPopped reports whether pr's record is as its timer popped it:
@@ -261,10 +334,17 @@ func (e *Engine) signingSecrets(appID string) []string {
 	return app.SigningSecrets(e.clock.Now().UnixMilli())
 }
 
-// deliver queues the HTTP call of a fired run; its outcome is recorded by
-// the outcome batcher unless this node stopped leading meanwhile (then the
-// next leader re-fires it under the same run id).
-func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s projections.Schedule) {
+// deliver queues the HTTP call of a fired run, or runs its commands; its
+// outcome is recorded by the outcome batcher unless this node stopped
+// leading meanwhile (then the next leader re-fires it under the same run
+// id, or records a command's run as interrupted). ctx is the run's
+// delivery: canceled with the term, or alone by CancelRun (CANCELED).
+func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, f projections.FiredRun) {
+	s := f.Schedule
+	if s.IsCommand() {
+		e.runCommand(ctx, pr, f)
+		return
+	}
 	req := delivery.Request{
 		AppID: pr.AppID, ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: scheduledInstant(pr),
 		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,
@@ -282,11 +362,13 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, s proje
 	policy := e.policyFor(s)
 	job := delivery.Job{Req: req, Policy: policy, Done: func(o delivery.Outcome) {
 		e.cfg.Metrics.Delivered(pr.AppID, o.StartedAt.Sub(time.UnixMilli(pr.DueMs)), o.FinishedAt.Sub(o.StartedAt), o.Attempts, pr.Fired)
-		if o.Canceled {
-			return
-		}
 		status := event.StatusSuccess
-		if !o.Success {
+		switch {
+		case o.Canceled && !errors.Is(context.Cause(ctx), errCanceledByUser):
+			return // the term ended: the next leader re-fires it
+		case o.Canceled:
+			status, o.ErrorMessage = event.StatusCanceled, "canceled by request while it was called"
+		case !o.Success:
 			status = event.StatusFailure
 			if ok, omitted := e.failedLog.line(e.clock.Now()); ok {
 				e.cfg.Logger.Warn("run failed", "app", pr.AppID, "schedule", pr.ScheduleID, "run", pr.RunID,

@@ -144,4 +144,5 @@ func (e *Engine) stepDownLocked() {
 	clear(e.fired.runs)
 	e.fired.Unlock()
 	e.delivering.reset()
+	e.overlap.reset()
 }

@@ -120,6 +120,9 @@ func (e *Engine) TriggerRun(ctx context.Context, id string) (runID string, err e
 			return nil, fmt.Errorf("%w: %s is a one-time schedule: only a cron's run is triggered (update its "+
 				"scheduleTime to run it now)", projections.ErrInvalidEvent, id)
 		}
+		if err := e.busy(s, e.clock.Now().UnixMilli()); err != nil {
+			return nil, err
+		}
 		runID = event.TriggerRunID(id, s.Triggers+1)
 		return event.RunTriggered{ScheduleID: id, AppID: s.AppID, RunID: runID, Partition: s.Partition}, nil
 	})

@@ -20,8 +20,12 @@ type outcomeBatcher struct {
 }
 
 const (
-	outcomeFlushEvery = 5 * time.Millisecond
-	outcomeQueue      = 1 << 16
+	// maxOutputBytesPerEntry bounds the commands' outputs one entry
+	// carries (each is up to admit.MaxOutputBytes): Raft entries stay a
+	// few MiB.
+	maxOutputBytesPerEntry = 4 << 20
+	outcomeFlushEvery      = 5 * time.Millisecond
+	outcomeQueue           = 1 << 16
 	// A batch that could not be proposed while this node leads is tried
 	// again after outcomeRetryFirst, doubling up to outcomeRetryMax.
 	outcomeRetryFirst = 50 * time.Millisecond
@@ -54,13 +58,19 @@ func (b *outcomeBatcher) close() {
 func (b *outcomeBatcher) run() {
 	defer b.wg.Done()
 	var pending []event.Payload
+	bytes := 0 // of the commands' outputs in pending
 	flush := time.NewTicker(outcomeFlushEvery)
 	defer flush.Stop()
 	for {
 		select {
 		case outcome := <-b.in:
 			pending = append(pending, outcome...)
-			if len(pending) < maxEventsPerEntry {
+			for _, p := range outcome {
+				if o, ok := p.(event.RunOutput); ok {
+					bytes += len(o.Output)
+				}
+			}
+			if len(pending) < maxEventsPerEntry && bytes < maxOutputBytesPerEntry {
 				continue
 			}
 		case <-flush.C:
@@ -71,7 +81,7 @@ func (b *outcomeBatcher) run() {
 			return
 		}
 		b.record(pending)
-		pending = pending[:0]
+		pending, bytes = pending[:0], 0
 	}
 }
 

@@ -179,14 +179,14 @@ func (e *Engine) retireTimer(k timerKey, pid *actor.PID, received uint64) bool {
 // maxFiredKept bounds the fired runs' schedules waiting to be delivered.
 const maxFiredKept = 1 << 16
 
-// takeFired returns (and forgets) the schedule of a run this leader has
-// just recorded as fired.
-func (e *Engine) takeFired(runID string) (projections.Schedule, bool) {
+// takeFired returns (and forgets) a run this leader has just recorded as
+// fired, with its schedule as apply read it.
+func (e *Engine) takeFired(runID string) (projections.FiredRun, bool) {
 	e.fired.Lock()
 	defer e.fired.Unlock()
-	s, ok := e.fired.runs[runID]
+	f, ok := e.fired.runs[runID]
 	delete(e.fired.runs, runID)
-	return s, ok
+	return f, ok
 }
 
 func (e *Engine) keepFired(runs []projections.FiredRun) {
@@ -201,7 +201,7 @@ func (e *Engine) keepFired(runs []projections.FiredRun) {
 		clear(e.fired.runs)
 	}
 	for _, f := range runs {
-		e.fired.runs[f.Run.RunID] = f.Schedule
+		e.fired.runs[f.Run.RunID] = f
 	}
 }
 
@@ -249,19 +249,43 @@ func (e *Engine) Observe(fx projections.Effects) {
 	// reach its timer as gone, then due.
 	for _, c := range fx.Pending {
 		pr := c.Run
-		t, ok := e.reg.timers[timerKey{pr.AppID, pr.Partition}]
+		if !c.Gone {
+			e.announceLocked(pr)
+			continue
+		}
+		if t, ok := e.reg.timers[timerKey{pr.AppID, pr.Partition}]; ok {
+			e.system.Root.Send(t.pid, dueGone{pr.RunID})
+		}
 		switch {
-		case c.Gone:
-			if ok {
-				e.system.Root.Send(t.pid, dueGone{pr.RunID})
+		case pr.Exclusive && pr.Fired:
+			// Its outcome is applied: the run parked behind it goes.
+			if next, ok := e.overlap.drop(pr.ScheduleID, pr.RunID); ok {
+				e.announceLocked(next)
 			}
-		case !e.reg.active[pr.AppID]:
-			// activating: its timers will read the run from the index
-		case ok:
-			t.sent++
-			e.system.Root.Send(t.pid, dueAdded{pr})
-		default:
-			e.ensureTimerLocked(timerKey{pr.AppID, pr.Partition}) // its first load reads the run
+		case pr.Exclusive:
+			e.overlap.gone(pr)
 		}
 	}
+}
+
+// announceLocked hands a run that is due to its partition's timer,
+// starting one if none runs. The caller holds reg.
+func (e *Engine) announceLocked(pr projections.PendingRun) {
+	t, ok := e.reg.timers[timerKey{pr.AppID, pr.Partition}]
+	switch {
+	case !e.reg.active[pr.AppID]:
+		// activating: its timers will read the run from the index
+	case ok:
+		t.sent++
+		e.system.Root.Send(t.pid, dueAdded{pr})
+	default:
+		e.ensureTimerLocked(timerKey{pr.AppID, pr.Partition}) // its first load reads the run
+	}
+}
+
+// requeue hands a released run back to its timer, to fire now.
+func (e *Engine) requeue(pr projections.PendingRun) {
+	e.reg.Lock()
+	defer e.reg.Unlock()
+	e.announceLocked(pr)
 }

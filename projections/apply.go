@@ -75,6 +75,7 @@ type PendingChange struct {
 type FiredRun struct {
 	Run      PendingRun
 	Schedule Schedule
+	Counter  int // the run's number, if its schedule is Counted (0 for a re-fire: it keeps its own)
 }
 
 // Apply applies one event to the projections in b. It returns the number
@@ -175,6 +176,8 @@ func (a *applier) apply(p event.Payload) (int, error) {
 		return 0, a.scheduleStopped(p)
 	case *event.SignatureSpent:
 		return 0, a.signatureSpent(p)
+	case *event.RunOutput:
+		return 0, a.runOutput(p)
 	}
 	return 0, fmt.Errorf("%w: no apply rule for %s", ErrInvalidEvent, a.ev.Type)
 }
@@ -440,20 +443,35 @@ func (a *applier) runFired(p *event.RunFired) error {
 	if err := putRecord(a, pendKey(pr.RunID), pr); err != nil {
 		return err
 	}
-	a.fx.Fired = append(a.fx.Fired, FiredRun{Run: pr, Schedule: s})
+	counter := 0
+	if s.Counted && !wasFired {
+		// Numbered as it fires: a re-fire keeps its number, a miss takes
+		// none (karajo counts the runs it starts).
+		s.Runs++
+		counter = s.Runs
+		if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
+			return err
+		}
+	}
+	a.fx.Fired = append(a.fx.Fired, FiredRun{Run: pr, Schedule: s, Counter: counter})
 	switch {
 	case pr.Kind == KindCron && !wasFired:
 		run := Run{RunID: pr.RunID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
-			ScheduledTime: pr.ScheduledTime, Status: event.StatusScheduled, FiredAt: pr.FiredAt}
+			ScheduledTime: pr.ScheduledTime, Status: event.StatusScheduled, FiredAt: pr.FiredAt, Counter: counter}
 		if err := a.putNewRun(run); err != nil {
 			return err
 		}
 		return a.advanceCron(s, p.NextRunTime)
 	case pr.Kind == KindTrigger && !wasFired:
 		return a.putNewRun(Run{RunID: pr.RunID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
-			ScheduledTime: pr.ScheduledTime, Status: event.StatusScheduled, FiredAt: pr.FiredAt, Triggered: true})
+			ScheduledTime: pr.ScheduledTime, Status: event.StatusScheduled, FiredAt: pr.FiredAt, Triggered: true, Counter: counter})
 	case s.IsCron():
-		return a.updateRunOf(pr, func(r *Run) { r.FiredAt = pr.FiredAt })
+		return a.updateRunOf(pr, func(r *Run) {
+			r.FiredAt = pr.FiredAt
+			if counter != 0 {
+				r.Counter = counter
+			}
+		})
 	default:
 		s.FiredAt = pr.FiredAt
 		return putRecord(a, scheduleKey(s.ScheduleID), s)
@@ -784,7 +802,7 @@ func (a *applier) advanceCron(s Schedule, next int64) error {
 
 func (a *applier) runCompleted(p *event.RunCompleted) error {
 	switch p.Status {
-	case event.StatusSuccess, event.StatusFailure, event.StatusMiss:
+	case event.StatusSuccess, event.StatusFailure, event.StatusMiss, event.StatusCanceled:
 	default:
 		return fmt.Errorf("%w: run %s completed with status %q", ErrInvalidEvent, p.RunID, p.Status)
 	}
@@ -1023,6 +1041,16 @@ func (a *applier) pendingOf(scheduleID string) ([]PendingRun, error) {
 }
 
 func (a *applier) addPending(pr PendingRun) error {
+	if pr.Kind != KindExpiry {
+		// The schedule is written before its runs become pending.
+		s, ok, err := getRecord[Schedule](a.b, scheduleKey(pr.ScheduleID))
+		if err != nil {
+			return err
+		}
+		if ok {
+			pr.Exclusive, pr.NoRefire = s.Overlap == event.OverlapBufferOne, s.IsCommand()
+		}
+	}
 	if err := putRecord(a, pendKey(pr.RunID), pr); err != nil {
 		return err
 	}

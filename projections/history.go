@@ -196,6 +196,14 @@ func (a *applier) dropSchedule(s Schedule) error {
 	if err != nil {
 		return err
 	}
+	err = scanPrefix(a.b, outsPrefix(s.ScheduleID), nil, func(k, v []byte) (bool, error) {
+		keys = append(keys, append([]byte(nil), k...), outKey(string(v)))
+		events = append(events, binary.BigEndian.Uint64(k[len(k)-8:]))
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
 	keys = append(keys, scheduleKey(s.ScheduleID), closedKey(s.ClosedAt, s.ScheduleID))
 	if s.Name != "" && s.Status != event.StatusDeleted { // a deleted one's name was freed, and may be another's now
 		keys = append(keys, nameKey(s.AppID, s.Name))

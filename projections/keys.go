@@ -26,6 +26,8 @@ import "encoding/binary"
 //	p/name/<app>\0<name>                 <schedule> (named schedules not deleted, by name)
 //	p/sig/<digest>                       <until:8> (spent signatures: signatures.go)
 //	p/sigx/<until:8><digest>             "" (spent signatures by expiry)
+//	p/out/<runId>                        <cut:1><output> (runs' outputs: outputs.go)
+//	p/outs/<schedule>\0<seq:8>           <runId> (a schedule's outputs, oldest first)
 //
 // A triggered run's record is at p/run/<cron>\0<T:8><runId>: after the
 // occurrence of the same second, if any, and apart from it.
@@ -51,11 +53,13 @@ const (
 	pName = "p/name/"
 	pSig  = "p/sig/"
 	pSigx = "p/sigx/"
+	pOut  = "p/out/"
+	pOuts = "p/outs/"
 )
 
 // projectionPrefixes lists every read model, in checksum order.
 var projectionPrefixes = []string{pApp, pSch, pRun, pRid, pAt, pCron, pPend, pDue, pInfl, pPsch, pNode, pSev, pAev, pClos,
-	pTok, pTokh, pName, pSig, pSigx}
+	pTok, pTokh, pName, pSig, pSigx, pOut, pOuts}
 
 func join(parts ...[]byte) []byte {
 	n := 0

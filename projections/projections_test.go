@@ -326,6 +326,16 @@ func TestRebuildEqualsLive(t *testing.T) {
 	}
 	w.now += 2e9
 	w.must(event.SignatureSpent{Digest: strings.Repeat("b", 64), Until: w.now/1e6 + 1000})
+	// A counted command job keeping one output: the first output (and its
+	// event) is dropped when the second comes, on the rebuild too.
+	w.must(event.ScheduleCreated{ScheduleID: "cmd", AppID: "a", CronExpression: "@every 1s", NextRunTime: 1,
+		Callback: commandCallback, Definition: event.Definition{Counted: true, KeepOutputs: 1}})
+	for i := int64(1); i <= 2; i++ {
+		run := event.CronRunID("cmd", i)
+		w.must(event.RunFired{ScheduleID: "cmd", RunID: run, AppID: "a", ScheduledTime: i, NextRunTime: i + 1})
+		w.must(event.RunOutput{ScheduleID: "cmd", RunID: run, AppID: "a", Output: []byte{0xff, 'o', 'k', byte(i)}})
+		w.must(event.RunCompleted{ScheduleID: "cmd", RunID: run, AppID: "a", ScheduledTime: i, Status: event.StatusFailure})
+	}
 
 	live, err := Checksums(w.db)
 	if err != nil {

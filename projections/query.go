@@ -130,7 +130,7 @@ func RunAsSchedule(parent Schedule, r Run) Schedule {
 		Payload: parent.Payload, ScheduleTime: r.ScheduledTime, CronExpression: parent.CronExpression,
 		TimeZone: parent.TimeZone, Callback: parent.Callback, Retry: parent.Retry, Status: r.Status,
 		ErrorMessage: r.ErrorMessage, HTTPStatus: r.HTTPStatus, Attempts: r.Attempts, FiredAt: r.FiredAt,
-		CompletedAt: r.CompletedAt, Reconciles: r.Reconciles,
+		CompletedAt: r.CompletedAt, Reconciles: r.Reconciles, Counter: r.Counter,
 	}
 }
 
@@ -248,6 +248,20 @@ func (q Reader) Nodes() (map[string]Node, error) {
 // Pending returns a pending run by id.
 func (q Reader) Pending(runID string) (PendingRun, bool, error) {
 	return getRecord[PendingRun](q.R, pendKey(runID))
+}
+
+// PendingOf returns schedule id's pending runs (due, or in flight), in
+// run id order.
+func (q Reader) PendingOf(id string) ([]PendingRun, error) {
+	var out []PendingRun
+	err := scanPrefix(q.R, pschPrefix(id), nil, func(k, _ []byte) (bool, error) {
+		pr, ok, err := getRecord[PendingRun](q.R, pendKey(string(k[len(pschPrefix(id)):])))
+		if err == nil && ok {
+			out = append(out, pr)
+		}
+		return err == nil, err
+	})
+	return out, err
 }
 
 // DueRuns calls fn, in due order, for the not-yet-fired runs of one app

@@ -84,7 +84,15 @@ type Schedule struct {
 	event.Definition
 	UpdatedAt int64 `json:"updatedAt,omitempty"` // unix ms of the last update, pause or resume
 	Triggers  int   `json:"triggers,omitempty"`  // runs triggered so far (the next is TriggerRunID(id, Triggers+1))
+	// Runs counts the runs fired so far, when the schedule is Counted: the
+	// latest run's counter.
+	Runs int `json:"runs,omitempty"`
+	// Counter is a run's number (RunAsSchedule; 0 in a schedule's record).
+	Counter int `json:"counter,omitempty"`
 }
+
+// IsCommand reports whether s runs commands rather than calling a URL.
+func (s Schedule) IsCommand() bool { return s.Callback.Type == event.CallbackCommand }
 
 // Active reports whether s may still fire: scheduled or paused, not
 // finished, closed or deleted.
@@ -121,6 +129,9 @@ type Run struct {
 	// occurrences (its record's key carries its run id too, since an
 	// occurrence may share its second).
 	Triggered bool `json:"triggered,omitempty"`
+	// Counter numbers the run among its schedule's fired runs (1, 2, ...),
+	// when the schedule is Counted; 0 for a run that never fired.
+	Counter int `json:"counter,omitempty"`
 }
 
 // Run kinds of a PendingRun.
@@ -146,6 +157,13 @@ type PendingRun struct {
 	Kind          string `json:"kind"`
 	Fired         bool   `json:"fired,omitempty"`
 	FiredAt       int64  `json:"firedAt,omitempty"` // unix ms of the latest RunFired
+	// Taken from its schedule when it became pending, for the fire path:
+	// Exclusive, it waits while another run of its schedule is in flight
+	// (overlap buffer_one); NoRefire, if its leader stops while it runs it
+	// is recorded FAILURE, never run again (a command: it may have done
+	// half its work).
+	Exclusive bool `json:"exclusive,omitempty"`
+	NoRefire  bool `json:"noRefire,omitempty"`
 }
 
 // Node is a cluster member as it announced itself.

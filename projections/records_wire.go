@@ -62,6 +62,11 @@ var (
 		event.StringMapField(26, func(s *Schedule) *map[string]string { return &s.Labels }),
 		event.Int64Field(27, func(s *Schedule) *int64 { return &s.UpdatedAt }),
 		event.IntField(28, func(s *Schedule) *int { return &s.Triggers }),
+		event.BoolField(29, func(s *Schedule) *bool { return &s.Counted }),
+		event.StringField(30, func(s *Schedule) *string { return &s.Overlap }),
+		event.IntField(31, func(s *Schedule) *int { return &s.KeepOutputs }),
+		event.IntField(32, func(s *Schedule) *int { return &s.Runs }),
+		event.IntField(33, func(s *Schedule) *int { return &s.Counter }),
 	)
 	runCodec = event.NewCodec(
 		event.StringField(1, func(r *Run) *string { return &r.RunID }),
@@ -77,6 +82,7 @@ var (
 		event.Int64Field(11, func(r *Run) *int64 { return &r.CompletedAt }),
 		event.IntField(12, func(r *Run) *int { return &r.Reconciles }),
 		event.BoolField(13, func(r *Run) *bool { return &r.Triggered }),
+		event.IntField(14, func(r *Run) *int { return &r.Counter }),
 	)
 	pendingRunCodec = event.NewCodec(
 		event.StringField(1, func(p *PendingRun) *string { return &p.RunID }),
@@ -88,6 +94,8 @@ var (
 		event.StringField(7, func(p *PendingRun) *string { return &p.Kind }),
 		event.BoolField(8, func(p *PendingRun) *bool { return &p.Fired }),
 		event.Int64Field(9, func(p *PendingRun) *int64 { return &p.FiredAt }),
+		event.BoolField(10, func(p *PendingRun) *bool { return &p.Exclusive }),
+		event.BoolField(11, func(p *PendingRun) *bool { return &p.NoRefire }),
 	)
 	nodeCodec = event.NewCodec(
 		event.StringField(1, func(n *Node) *string { return &n.NodeID }),

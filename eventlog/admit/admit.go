@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -135,6 +136,11 @@ func check(p event.Payload, at int64) error {
 		return scheduleStopped(p)
 	case *event.SignatureSpent:
 		return signatureSpent(p, at)
+	case *event.RunOutput:
+		if len(p.Output) > MaxOutputBytes {
+			return fmt.Errorf("run %s: output longer than %d bytes", p.RunID, MaxOutputBytes)
+		}
+		return runRef(p.ScheduleID, p.RunID, p.AppID, 0, 0)
 	}
 	return fmt.Errorf("no admission rule for %T", p)
 }
@@ -281,6 +287,12 @@ func Definition(d event.Definition, cron bool) []string {
 	if d.StopOnCallback && !cron {
 		problems = append(problems, "stopOnCallback is for cron schedules: a one-time schedule runs once")
 	}
+	if d.Overlap != event.OverlapAllow && d.Overlap != event.OverlapBufferOne {
+		problems = append(problems, fmt.Sprintf("overlap %q must be %q or absent", clip(d.Overlap, 40), event.OverlapBufferOne))
+	}
+	if d.KeepOutputs < 0 || d.KeepOutputs > MaxKeptOutputs {
+		problems = append(problems, fmt.Sprintf("keepOutputs must be between 0 and %d", MaxKeptOutputs))
+	}
 	if len(d.Labels) > MaxLabels {
 		problems = append(problems, fmt.Sprintf("at most %d labels are allowed", MaxLabels))
 	}
@@ -350,7 +362,8 @@ func runCompleted(p *event.RunCompleted) error {
 		return err
 	}
 	switch {
-	case p.Status != event.StatusSuccess && p.Status != event.StatusFailure && p.Status != event.StatusMiss:
+	case p.Status != event.StatusSuccess && p.Status != event.StatusFailure && p.Status != event.StatusMiss &&
+		p.Status != event.StatusCanceled:
 		return fmt.Errorf("run %s completed with status %q", p.RunID, p.Status)
 	case len(p.ErrorMessage) > maxMessageBytes || !utf8.ValidString(p.ErrorMessage):
 		return fmt.Errorf("run %s: error message longer than %d bytes or not UTF-8", p.RunID, maxMessageBytes)
@@ -615,9 +628,15 @@ var Methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": t
 // words GoScheduler answers with (nil if nothing). The method must be
 // upper case and the type "http", as the APIs normalise them.
 func Callback(cb event.Callback) []string {
+	if cb.Type == event.CallbackCommand {
+		return commandCallback(cb)
+	}
 	var problems []string
 	if cb.Type != "http" {
 		problems = append(problems, fmt.Sprintf("unsupported callback type %q: only http is supported", clip(cb.Type, 40)))
+	}
+	if cb.Command != nil {
+		problems = append(problems, "an http callback runs no command")
 	}
 	if u, err := url.ParseRequestURI(cb.URL); err != nil {
 		problems = append(problems, err.Error())
@@ -741,6 +760,51 @@ func paramName(p string) bool {
 func chronicleHeader(k string) bool {
 	k = strings.ToLower(k)
 	return strings.HasPrefix(k, "x-chronicle-") || strings.HasPrefix(k, "webhook-")
+}
+
+// Limits of a command callback.
+const (
+	MaxCommandLines    = 64
+	MaxCommandLineLen  = 8 << 10
+	MaxOutputBytes     = 1 << 20 // of a run's output (RunOutput); the runner keeps the start
+	MaxKeptOutputs     = 1000    // Definition.KeepOutputs
+	maxCommandDirLen   = 255
+	maxCounterEnvLen   = 64
+	commandDirChars    = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/"
+	environmentVarHead = "ABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+)
+
+// commandCallback returns what is wrong with a command callback: lines to
+// run, a directory inside the data directory, an environment variable
+// name, and nothing of an HTTP call.
+func commandCallback(cb event.Callback) []string {
+	c := cb.Command
+	if c == nil {
+		return []string{"a command callback needs its commands"}
+	}
+	var problems []string
+	if cb.URL != "" || cb.Method != "" || len(cb.Headers) > 0 || cb.FollowRedirects || len(cb.SecretHeaders) > 0 ||
+		cb.NumberParam != "" || cb.TimeParam != "" || cb.Params != "" || cb.Signature != nil || cb.SuccessStatus != 0 || cb.InsecureTLS {
+		problems = append(problems, "a command callback makes no HTTP call: no url, method, headers or request shape")
+	}
+	if len(c.Lines) == 0 || len(c.Lines) > MaxCommandLines {
+		problems = append(problems, fmt.Sprintf("a command callback runs 1 to %d commands", MaxCommandLines))
+	}
+	for i, l := range c.Lines {
+		if strings.TrimSpace(l) == "" || len(l) > MaxCommandLineLen || !utf8.ValidString(l) || strings.ContainsRune(l, 0) {
+			problems = append(problems, fmt.Sprintf("command %d must be 1 to %d bytes of text", i+1, MaxCommandLineLen))
+		}
+	}
+	clean := path.Clean(c.Dir)
+	if c.Dir == "" || len(c.Dir) > maxCommandDirLen || clean != c.Dir || path.IsAbs(c.Dir) || clean == "." ||
+		clean == ".." || strings.HasPrefix(clean, "../") || strings.Trim(c.Dir, commandDirChars) != "" {
+		problems = append(problems, fmt.Sprintf("command dir %q must be a clean relative path inside the data directory", clip(c.Dir, 40)))
+	}
+	if e := c.CounterEnv; e != "" && (len(e) > maxCounterEnvLen || !strings.ContainsRune(environmentVarHead, rune(e[0])) ||
+		strings.Trim(e, environmentVarHead+"0123456789") != "") {
+		problems = append(problems, fmt.Sprintf("counterEnv %q must be an environment variable name (A-Z, 0-9, _)", clip(e, 40)))
+	}
+	return problems
 }
 
 // HeaderName reports whether k is an HTTP header name: an RFC 9110 token

@@ -50,6 +50,9 @@ func TestEveryKindOfEventTheCoreProposesIsAdmitted(t *testing.T) {
 		event.ScheduleClosed{ScheduleID: "c1", AppID: "mail", Reason: event.ReasonExhausted},
 		event.SignatureSpent{Digest: strings.Repeat("0f", 32), Until: at.UnixMilli() + 300_000},
 		karajoCall(),
+		commandJob(),
+		event.RunOutput{ScheduleID: "s1", RunID: "s1", AppID: "mail", Output: []byte("\xffbinary is fine")},
+		event.RunCompleted{ScheduleID: "s1", RunID: "s1", AppID: "mail", Status: event.StatusCanceled},
 	} {
 		if _, err := Event(stamp(t, p)); err != nil {
 			t.Errorf("%T refused: %v", p, err)
@@ -144,6 +147,49 @@ func karajoCall() event.ScheduleCreated {
 	c.Callback.TimeParam, c.Callback.Params, c.Callback.SuccessStatus, c.Callback.InsecureTLS = "_karajo_epoch", event.ParamsJSON, 200, true
 	c.Callback.Signature = &event.HMACSignature{Header: "X-Karajo-Sign", Secret: "s3cret"}
 	return c
+}
+
+// commandJob is a karajo command job: a counted, exclusive cron running
+// commands, keeping 5 outputs.
+func commandJob() event.ScheduleCreated {
+	c := create()
+	c.Payload, c.ScheduleTime, c.CronExpression, c.NextRunTime = "", 0, "@every 10s", at.Unix()+10
+	c.Callback = event.Callback{Type: event.CallbackCommand, Command: &event.Command{Lines: []string{"make deploy", "echo done"},
+		Dir: "karajo/job/deploy", CounterEnv: "KARAJO_JOB_COUNTER"}}
+	c.Definition = event.Definition{Name: "job/deploy", Counted: true, Overlap: event.OverlapBufferOne, KeepOutputs: 5}
+	return c
+}
+
+func TestACommandJobIsChecked(t *testing.T) {
+	cases := map[string]struct {
+		f    func(*event.ScheduleCreated)
+		want string
+	}{
+		"no commands":       {func(c *event.ScheduleCreated) { c.Callback.Command = nil }, "needs its commands"},
+		"empty line":        {func(c *event.ScheduleCreated) { c.Callback.Command.Lines = []string{" "} }, "command 1 must be"},
+		"escaping dir":      {func(c *event.ScheduleCreated) { c.Callback.Command.Dir = "../etc" }, "inside the data directory"},
+		"absolute dir":      {func(c *event.ScheduleCreated) { c.Callback.Command.Dir = "/etc" }, "inside the data directory"},
+		"unclean dir":       {func(c *event.ScheduleCreated) { c.Callback.Command.Dir = "a//b" }, "inside the data directory"},
+		"counter env":       {func(c *event.ScheduleCreated) { c.Callback.Command.CounterEnv = "1X" }, "environment variable"},
+		"and a URL":         {func(c *event.ScheduleCreated) { c.Callback.URL = "https://x.example/" }, "makes no HTTP call"},
+		"command over http": {func(c *event.ScheduleCreated) { c.Callback.Type = "http" }, "runs no command"},
+		"overlap":           {func(c *event.ScheduleCreated) { c.Overlap = "skip" }, "overlap"},
+		"keep outputs":      {func(c *event.ScheduleCreated) { c.KeepOutputs = 5000 }, "keepOutputs"},
+	}
+	for name, c := range cases {
+		p := commandJob()
+		cmd := *p.Callback.Command
+		p.Callback.Command = &cmd
+		c.f(&p)
+		_, err := Event(stamp(t, p))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", name, err, c.want)
+		}
+	}
+	big := event.RunOutput{ScheduleID: "s1", RunID: "s1", AppID: "mail", Output: make([]byte, MaxOutputBytes+1)}
+	if _, err := Event(stamp(t, big)); err == nil {
+		t.Error("an output over MaxOutputBytes was admitted")
+	}
 }
 
 func TestACallbacksShapeIsChecked(t *testing.T) {

@@ -63,6 +63,11 @@ func StringField[T any](n protowire.Number, at func(*T) *string) CodecField[T] {
 	return scalarField(n, at, (*Wire).String, (*Fields).String)
 }
 
+// BytesField is a byte slice (absent when empty).
+func BytesField[T any](n protowire.Number, at func(*T) *[]byte) CodecField[T] {
+	return scalarField(n, at, func(w *Wire, n protowire.Number, v []byte) { w.String(n, string(v)) }, (*Fields).Bytes)
+}
+
 // IntField is an int that must fit 32 bits (zigzag varint, absent when 0).
 func IntField[T any](n protowire.Number, at func(*T) *int) CodecField[T] {
 	return scalarField(n, at, func(w *Wire, n protowire.Number, v int) { w.Int(n, int64(v)) }, (*Fields).Int)

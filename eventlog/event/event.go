@@ -61,13 +61,15 @@ const (
 	TypeScheduleStoppedByCallback Type = 19
 	// TypeSignatureSpent: see SignatureSpent.
 	TypeSignatureSpent Type = 20
+	// TypeRunOutput: see RunOutput.
+	TypeRunOutput Type = 21
 	// Add new types here with the next unused number, and move NewestType.
 )
 
 // NewestType is the newest event type this build reads. Nodes announce
 // it, and a leader proposes a type only once every member reads it (a
 // node that meets an event it cannot read stops).
-const NewestType = TypeSignatureSpent
+const NewestType = TypeRunOutput
 
 // LifecycleSince is the oldest "newest type" of builds that know a
 // schedule's lifecycle (ScheduleUpdated to ScheduleStoppedByCallback, the
@@ -78,10 +80,13 @@ const LifecycleSince = TypeScheduleStoppedByCallback
 // JobsSince is the oldest "newest type" of builds that read what a job
 // imported from another scheduler needs (karajo's): a callback's request
 // shape (Callback.Shaped: its own signature, parameters, success status,
-// unverified TLS) and cron expressions made of several parts (`;`). An
-// older build would drop the fields, or could not evaluate the expression,
-// so a leader proposes them once every member reads this type.
-const JobsSince = TypeSignatureSpent
+// unverified TLS, a path on this cluster), command callbacks and their
+// outputs (RunOutput), the run counter, overlap and output retention of a
+// Definition, CANCELED outcomes, spent signatures, and cron expressions
+// made of several parts (`;`). An older build would drop the fields,
+// refuse the status or could not evaluate the expression, so a leader
+// proposes them once every member reads this type.
+const JobsSince = TypeRunOutput
 
 // ActorsSince is the oldest "newest type" of builds that read Raft
 // commands carrying each event's actor (format 3): a leader writes them
@@ -113,6 +118,7 @@ var typeNames = map[Type]string{
 	TypeRunTriggered:              "RunTriggered",
 	TypeScheduleStoppedByCallback: "ScheduleStoppedByCallback",
 	TypeSignatureSpent:            "SignatureSpent",
+	TypeRunOutput:                 "RunOutput",
 }
 
 func (t Type) String() string {

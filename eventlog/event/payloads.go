@@ -24,6 +24,27 @@ const (
 	// StatusStopped: a cron schedule its receiver stopped through the
 	// response contract (ScheduleStoppedByCallback).
 	StatusStopped = "STOPPED"
+	// StatusCanceled: a run canceled while it ran (its command killed,
+	// its call cut short): an outcome, like SUCCESS and FAILURE.
+	StatusCanceled = "CANCELED"
+)
+
+// Callback types.
+const (
+	CallbackHTTP    = "http"
+	CallbackCommand = "command"
+)
+
+// Overlap policies of a schedule (Definition.Overlap).
+const (
+	// OverlapAllow (the default, ""): each run fires when due, whatever
+	// the previous one is doing.
+	OverlapAllow = ""
+	// OverlapBufferOne: one run of the schedule at a time. A run that
+	// comes due while another is in flight waits until it ends; one more
+	// coming due meanwhile is skipped (MISS), and a trigger is refused:
+	// karajo's jobs (one running, one queued).
+	OverlapBufferOne = "buffer_one"
 )
 
 // Reasons a schedule is closed (ScheduleClosed.Reason).
@@ -105,7 +126,9 @@ type AppDeactivated struct {
 	AppID string `json:"appId"`
 }
 
-// Callback is what to call when a run is due.
+// Callback is what to call when a run is due: an HTTP request (Type
+// "http"), or commands run on the leader (Type "command", only from the
+// server's own configuration: the APIs refuse to define one).
 type Callback struct {
 	Type    string            `json:"type"`
 	URL     string            `json:"url"`
@@ -148,6 +171,19 @@ type Callback struct {
 	// (karajo's http_insecure). Every address it connects to is still
 	// checked by the guard.
 	InsecureTLS bool `json:"insecureTls,omitempty"`
+
+	// Command is what a "command" callback runs.
+	Command *Command `json:"command,omitempty"`
+}
+
+// Command is a run's commands (karajo's command jobs): each line is run in
+// turn with /bin/sh -c, in Dir under the leader's data directory, with
+// only a fixed PATH and CounterEnv (the run's counter) in the
+// environment; the first that exits non-zero fails the run.
+type Command struct {
+	Lines      []string `json:"lines"`
+	Dir        string   `json:"dir"`                  // relative to the data directory
+	CounterEnv string   `json:"counterEnv,omitempty"` // e.g. KARAJO_JOB_COUNTER
 }
 
 // Local reports whether the callback calls this cluster's own API: its URL
@@ -173,7 +209,7 @@ type HMACSignature struct {
 // Shaped reports whether the callback uses a request-shape field (see
 // JobsSince).
 func (c Callback) Shaped() bool {
-	return c.Local() || c.TimeParam != "" || c.Params != "" || c.Signature != nil || c.SuccessStatus != 0 || c.InsecureTLS
+	return c.Command != nil || c.Type == CallbackCommand || c.Local() || c.TimeParam != "" || c.Params != "" || c.Signature != nil || c.SuccessStatus != 0 || c.InsecureTLS
 }
 
 // SensitiveHeaders are masked wherever a callback is shown (read APIs,
@@ -265,12 +301,23 @@ type Definition struct {
 	StopOnCallback bool `json:"stopOnCallback,omitempty"`
 	// Labels are the user's key-value notes on the schedule.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Counted: the schedule's runs are numbered 1, 2, ... as they fire
+	// (karajo's job counter). Overlap is its overlap policy (Overlap*).
+	// KeepOutputs is how many of its newest runs keep their output
+	// (RunOutput; karajo's log_retention). A leader proposes these once
+	// every member reads JobsSince.
+	Counted     bool   `json:"counted,omitempty"`
+	Overlap     string `json:"overlap,omitempty"`
+	KeepOutputs int    `json:"keepOutputs,omitempty"`
 }
 
 // Set reports whether any field of d is set.
 func (d Definition) Set() bool {
-	return d.Name != "" || d.EndTime != 0 || d.StopOnCallback || len(d.Labels) > 0
+	return d.Name != "" || d.EndTime != 0 || d.StopOnCallback || len(d.Labels) > 0 || d.Jobs()
 }
+
+// Jobs reports whether d uses a field of JobsSince.
+func (d Definition) Jobs() bool { return d.Counted || d.Overlap != "" || d.KeepOutputs != 0 }
 
 // IsCron reports whether the created schedule is a cron schedule.
 func (s ScheduleCreated) IsCron() bool { return s.CronExpression != "" }
@@ -470,6 +517,22 @@ func (ScheduleStoppedByCallback) EventType() Type {
 	return TypeScheduleStoppedByCallback
 }
 func (SignatureSpent) EventType() Type { return TypeSignatureSpent }
+func (RunOutput) EventType() Type      { return TypeRunOutput }
+
+// RunOutput: what a run's commands wrote (stdout and stderr, as they
+// came), proposed with its RunCompleted, before it. Cut: the output was
+// longer than the leader keeps (admit.MaxOutputBytes) and this is its
+// start. Only the schedule's KeepOutputs newest outputs are kept: apply
+// drops an older one, RunOutput event included, when a newer one comes,
+// so a job's logs take bounded room however long it runs. Its outcome
+// (RunCompleted) stays.
+type RunOutput struct {
+	ScheduleID string `json:"scheduleId"`
+	RunID      string `json:"runId"`
+	AppID      string `json:"appId"`
+	Output     []byte `json:"output"`
+	Cut        bool   `json:"cut,omitempty"`
+}
 
 // TypeNeeded is the newest type a member must read to read p in full:
 // p's own type, or a later one whose builds know a field p uses (an older
@@ -485,9 +548,11 @@ func TypeNeeded(p Payload) Type {
 	switch p := p.(type) {
 	case *ScheduleCreated:
 		need(LifecycleSince, p.Definition.Set() || p.Callback.NumberParam != "" || p.Paused)
-		need(JobsSince, p.Callback.Shaped() || strings.Contains(p.CronExpression, ";"))
+		need(JobsSince, p.Callback.Shaped() || p.Definition.Jobs() || strings.Contains(p.CronExpression, ";"))
 	case *ScheduleUpdated:
-		need(JobsSince, p.Callback.Shaped() || strings.Contains(p.CronExpression, ";"))
+		need(JobsSince, p.Callback.Shaped() || p.Definition.Jobs() || strings.Contains(p.CronExpression, ";"))
+	case *RunCompleted:
+		need(JobsSince, p.Status == StatusCanceled)
 	}
 	return t
 }

@@ -35,6 +35,21 @@ var CallbackCodec = NewCodec(
 	OptionalMessageField(10, func(c *Callback) **HMACSignature { return &c.Signature }, hmacSignatureCodec),
 	IntField(11, func(c *Callback) *int { return &c.SuccessStatus }),
 	BoolField(12, func(c *Callback) *bool { return &c.InsecureTLS }),
+	OptionalMessageField(13, func(c *Callback) **Command { return &c.Command }, commandCodec),
+)
+
+var commandCodec = NewCodec(
+	StringsField(1, func(c *Command) *[]string { return &c.Lines }),
+	StringField(2, func(c *Command) *string { return &c.Dir }),
+	StringField(3, func(c *Command) *string { return &c.CounterEnv }),
+)
+
+var runOutputCodec = NewCodec(
+	StringField(1, func(p *RunOutput) *string { return &p.ScheduleID }),
+	StringField(2, func(p *RunOutput) *string { return &p.RunID }),
+	StringField(3, func(p *RunOutput) *string { return &p.AppID }),
+	BytesField(4, func(p *RunOutput) *[]byte { return &p.Output }),
+	BoolField(5, func(p *RunOutput) *bool { return &p.Cut }),
 )
 
 var hmacSignatureCodec = NewCodec(
@@ -73,6 +88,9 @@ var scheduleCreatedCodec = NewCodec(
 	BoolField(14, func(p *ScheduleCreated) *bool { return &p.StopOnCallback }),
 	StringMapField(15, func(p *ScheduleCreated) *map[string]string { return &p.Labels }),
 	BoolField(16, func(p *ScheduleCreated) *bool { return &p.Paused }),
+	BoolField(17, func(p *ScheduleCreated) *bool { return &p.Counted }),
+	StringField(18, func(p *ScheduleCreated) *string { return &p.Overlap }),
+	IntField(19, func(p *ScheduleCreated) *int { return &p.KeepOutputs }),
 )
 
 var scheduleUpdatedCodec = NewCodec(
@@ -91,6 +109,9 @@ var scheduleUpdatedCodec = NewCodec(
 	BoolField(13, func(p *ScheduleUpdated) *bool { return &p.StopOnCallback }),
 	StringMapField(14, func(p *ScheduleUpdated) *map[string]string { return &p.Labels }),
 	StringsField(15, func(p *ScheduleUpdated) *[]string { return &p.Changed }),
+	BoolField(16, func(p *ScheduleUpdated) *bool { return &p.Counted }),
+	StringField(17, func(p *ScheduleUpdated) *string { return &p.Overlap }),
+	IntField(18, func(p *ScheduleUpdated) *int { return &p.KeepOutputs }),
 )
 
 var schedulePausedCodec = NewCodec(
@@ -245,4 +266,5 @@ var payloadKinds = map[Type]payloadKind{
 	TypeRunTriggered:              kind[RunTriggered, *RunTriggered]{runTriggeredCodec},
 	TypeScheduleStoppedByCallback: kind[ScheduleStoppedByCallback, *ScheduleStoppedByCallback]{scheduleStoppedCodec},
 	TypeSignatureSpent:            kind[SignatureSpent, *SignatureSpent]{signatureSpentCodec},
+	TypeRunOutput:                 kind[RunOutput, *RunOutput]{runOutputCodec},
 }
