@@ -219,6 +219,9 @@ func (a *appActor) create(m createSchedule) {
 // firstOccurrence asks the cron actor of a cron being created for its first
 // occurrence after now.
 func (e *Engine) firstOccurrence(id string, m createSchedule, now time.Time) (int64, error) {
+	if m.Cron.Manual() {
+		return 0, nil // it runs when triggered
+	}
 	e.cronPID(id, m.Cron)
 	first := e.askCron(id, firstRun{Now: now, End: m.EndTime})
 	switch {

@@ -81,7 +81,11 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 		} else if overdue := now.Sub(time.UnixMilli(pr.DueMs)); overdue > e.cfg.MisfireThreshold && !released {
 			ps, ok = e.missed(pr, now, overdue)
 		} else {
-			ps, ok = e.firing(pr)
+			if released {
+				ps, ok = e.firingLate(pr, now)
+			} else {
+				ps, ok = e.firing(pr)
+			}
 			fires = ok && len(ps) > 0 && ps[0].EventType() == event.TypeRunFired
 		}
 		if !ok {
@@ -235,6 +239,32 @@ func (e *Engine) firing(pr projections.PendingRun) (ps []event.Payload, ok bool)
 			time.Unix(pr.ScheduledTime, 0).UTC().Format(time.RFC3339)), rf)
 	}
 	rf.NextRunTime = next.next
+	return []event.Payload{rf}, true
+}
+
+// firingLate is firing for a run that waited for its turn (overlap
+// buffer_one): a cron's next run is its first occurrence after now, and
+// the RunFired counts those that came due while it waited, passed over as
+// karajo drops the ticks of a busy job.
+func (e *Engine) firingLate(pr projections.PendingRun, now time.Time) ([]event.Payload, bool) {
+	if pr.Kind != projections.KindCron || now.Unix() <= pr.ScheduledTime {
+		return e.firing(pr)
+	}
+	p := e.askCron(pr.ScheduleID, missPlan{T: pr.ScheduledTime, Cutoff: now.Unix() + 1})
+	switch {
+	case errors.Is(p.err, errNoCron):
+		return nil, true
+	case p.unevaluable:
+		return e.closing(pr, event.ReasonUnevaluable, p.err.Error(), nil)
+	case p.err != nil:
+		e.cfg.Logger.Warn("cron next occurrence not computed; the run waits", "schedule", pr.ScheduleID, "run", pr.RunID, "err", p.err)
+		return nil, false
+	}
+	rf := event.RunFired{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID, Partition: pr.Partition,
+		ScheduledTime: pr.ScheduledTime, NextRunTime: p.next, Skipped: p.skipped}
+	if p.next == 0 && !p.ended {
+		return e.closing(pr, event.ReasonExhausted, fmt.Sprintf("no occurrence after %s", now.UTC().Format(time.RFC3339)), rf)
+	}
 	return []event.Payload{rf}, true
 }
 

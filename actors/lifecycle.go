@@ -33,6 +33,15 @@ type ScheduleChange struct {
 	EndTime        *int64 // 0 removes it
 	StopOnCallback *bool
 	Labels         *map[string]string
+	Counted        *bool
+	Overlap        *string
+	KeepOutputs    *int
+}
+
+// jobs reports whether c changes a field of event.JobsSince.
+func (c ScheduleChange) jobs() bool {
+	return c.Callback != nil && c.Callback.Shaped() || c.Counted != nil || c.Overlap != nil || c.KeepOutputs != nil ||
+		c.Cron != nil && (c.Cron.Parts() > 1 || c.Cron.Manual())
 }
 
 // changed lists the fields c sets, by their API names.
@@ -54,13 +63,16 @@ func (c ScheduleChange) changed() []string {
 	add(c.EndTime != nil, "endTime")
 	add(c.StopOnCallback != nil, "stopOnCallback")
 	add(c.Labels != nil, "labels")
+	add(c.Counted != nil, "counted")
+	add(c.Overlap != nil, "overlap")
+	add(c.KeepOutputs != nil, "keepOutputs")
 	return out
 }
 
 // UpdateSchedule changes a schedule in place and returns it as applied.
 func (e *Engine) UpdateSchedule(ctx context.Context, id string, c ScheduleChange) (_ projections.Schedule, err error) {
 	defer func() { e.count(ctx, "update", err) }()
-	if c.Callback != nil && c.Callback.Shaped() || c.Cron != nil && c.Cron.Parts() > 1 {
+	if c.jobs() {
 		if err := e.readable(event.JobsSince); err != nil {
 			return projections.Schedule{}, err
 		}
@@ -262,6 +274,13 @@ func (e *Engine) buildUpdate(id string, c ScheduleChange) (event.Payload, error)
 	if c.Labels != nil {
 		u.Labels = *c.Labels
 	}
+	if c.Counted != nil {
+		u.Counted = *c.Counted
+	}
+	set(&u.Overlap, c.Overlap)
+	if c.KeepOutputs != nil {
+		u.KeepOutputs = *c.KeepOutputs
+	}
 	switch {
 	case c.ScheduleTimeMs != nil:
 		u.ScheduleTimeMs, u.ScheduleTime = *c.ScheduleTimeMs, *c.ScheduleTimeMs/1000
@@ -301,7 +320,7 @@ func (e *Engine) buildUpdate(id string, c ScheduleChange) (event.Payload, error)
 	switch {
 	case next.err != nil:
 		return nil, invalid("%v", next.err)
-	case next.next == 0 && !next.ended:
+	case next.next == 0 && !next.ended && !spec.Manual():
 		return nil, invalid("cron expression %q never fires after %s", u.CronExpression, now.UTC().Format(time.RFC3339))
 	}
 	u.NextRunTime = next.next

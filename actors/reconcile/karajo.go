@@ -25,16 +25,25 @@ const (
 // KarajoEpochParam is the parameter every karajo HTTP job sends.
 const KarajoEpochParam = "_karajo_epoch"
 
-// KarajoJobs maps a karajo configuration onto schedules. An HTTP job
+// KarajoJobs maps a karajo configuration onto schedules. Every job is
+// counted (karajo's counter) and exclusive (overlap buffer_one: karajo
+// never runs a job twice at once, and queues one start). An HTTP job
 // calls its http_url as karajo does: _karajo_epoch in the query, or as the
 // body (form or json) of a method that sends one; signed with its secret
 // in header_sign; success on 200 only; one attempt (karajo does not
-// retry), timed out after http_timeout (none: the longest we allow).
+// retry), timed out after http_timeout (none: the longest we allow). A
+// command job runs its commands in karajo/job/<id> under the data
+// directory, with KARAJO_JOB_COUNTER, keeping log_retention outputs; one
+// with only a path is @manual (it runs when its webhook is called).
 func KarajoJobs(cfg *karajoconf.Config) ([]Job, error) {
-	if len(cfg.Jobs) > 0 {
-		return nil, fmt.Errorf("%s: command jobs ([job \"%s\"]) are not run by this build yet", cfg.Jobs[0].Source, cfg.Jobs[0].Name)
-	}
 	var jobs []Job
+	for _, j := range cfg.Jobs {
+		job, err := karajoCommandJob(j)
+		if err != nil {
+			return nil, fmt.Errorf("%s: job %q: %w", j.Source, j.Name, err)
+		}
+		jobs = append(jobs, job)
+	}
 	for _, j := range cfg.HTTPJobs {
 		job, err := karajoHTTPJob(j)
 		if err != nil {
@@ -72,12 +81,39 @@ func karajoHTTPJob(j *karajoconf.HTTPJob) (Job, error) {
 		return Job{}, fmt.Errorf("http_timeout %s: at most %s", timeout, admit.MaxTimeoutMs*time.Millisecond)
 	}
 	job := Job{Name: KindHTTP + "/" + j.ID, Cron: spec, Callback: cb,
-		Retry:  &event.RetryPolicy{MaxAttempts: 1, TimeoutMs: max(1, timeout.Milliseconds())},
-		Labels: map[string]string{LabelKarajoKind: KindHTTP, LabelKarajoID: j.ID}}
+		Retry:   &event.RetryPolicy{MaxAttempts: 1, TimeoutMs: max(1, timeout.Milliseconds())},
+		Labels:  map[string]string{LabelKarajoKind: KindHTTP, LabelKarajoID: j.ID},
+		Counted: true, Overlap: event.OverlapBufferOne}
 	if problems := admit.Request(job.Callback, job.Payload); len(problems) > 0 {
 		return Job{}, fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return job, nil
+}
+
+// KarajoCounterEnv carries a command run's counter, as in karajo.
+const KarajoCounterEnv = "KARAJO_JOB_COUNTER"
+
+// KarajoJobDir is where a command job runs, under the data directory.
+func KarajoJobDir(id string) string { return "karajo/job/" + id }
+
+func karajoCommandJob(j *karajoconf.Job) (Job, error) {
+	spec, err := karajoSpec(j.JobBase)
+	if err != nil && j.Path == "" {
+		return Job{}, err
+	}
+	if err != nil { // only a path: it runs when its webhook is called
+		if spec, err = cronspec.ParseUnion("@manual", ""); err != nil {
+			return Job{}, err
+		}
+	}
+	cb := event.Callback{Type: event.CallbackCommand,
+		Command: &event.Command{Lines: j.Commands, Dir: KarajoJobDir(j.ID), CounterEnv: KarajoCounterEnv}}
+	if problems := admit.Callback(cb); len(problems) > 0 {
+		return Job{}, fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return Job{Name: KindCommand + "/" + j.ID, Cron: spec, Callback: cb,
+		Labels:  map[string]string{LabelKarajoKind: KindCommand, LabelKarajoID: j.ID},
+		Counted: true, Overlap: event.OverlapBufferOne, KeepOutputs: j.LogRetention}, nil
 }
 
 // karajoSpec is a job's interval (@every, aligned to the Unix epoch) or

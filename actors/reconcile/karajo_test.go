@@ -75,10 +75,42 @@ http_insecure = true
 	}
 }
 
+// A command job runs its commands in its own directory with its counter;
+// one with only a path is @manual; both counted, exclusive, keeping
+// log_retention outputs.
+func TestKarajoCommandJobsAsSchedules(t *testing.T) {
+	jobs, err := KarajoJobs(loadConf(t, `
+[job "Deploy web"]
+path = /deploy
+secret = s
+command = git pull
+command = make deploy
+log_retention = 3
+
+[job "nightly"]
+schedule = daily@02:00
+command = ./backup.sh
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deploy, nightly := jobs[0], jobs[1]
+	if deploy.Name != "job/deploy_web" || !deploy.Cron.Manual() || deploy.KeepOutputs != 3 || !deploy.Counted ||
+		deploy.Overlap != event.OverlapBufferOne || deploy.Labels[LabelKarajoKind] != KindCommand {
+		t.Errorf("deploy: %+v", deploy)
+	}
+	if c := deploy.Callback; c.Type != event.CallbackCommand || c.Command.Dir != "karajo/job/deploy_web" ||
+		c.Command.CounterEnv != "KARAJO_JOB_COUNTER" || len(c.Command.Lines) != 2 || c.Command.Lines[1] != "make deploy" {
+		t.Errorf("deploy's callback: %+v %+v", c, c.Command)
+	}
+	if nightly.Cron.Expression() != "0 0 2 * * *" || nightly.KeepOutputs != 5 {
+		t.Errorf("nightly: %q keeps %d", nightly.Cron.Expression(), nightly.KeepOutputs)
+	}
+}
+
 func TestKarajoJobsThatCannotRunAreRefused(t *testing.T) {
 	for name, c := range map[string]struct{ conf, want string }{
 		"timeout over an hour": {"[job.http \"slow\"]\ninterval = 1m\nhttp_url = /x\nhttp_timeout = 2h\n", "http_timeout 2h0m0s: at most 1h0m0s"},
-		"command job":          {"[job \"c\"]\ninterval = 1m\ncommand = true\n", "command jobs"},
 	} {
 		_, err := KarajoJobs(loadConf(t, c.conf))
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "karajo.conf:") {

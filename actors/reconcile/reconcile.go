@@ -31,6 +31,10 @@ type Job struct {
 	Callback event.Callback
 	Retry    *event.RetryPolicy
 	Labels   map[string]string
+	// Counted, Overlap and KeepOutputs go into its Definition.
+	Counted     bool
+	Overlap     string
+	KeepOutputs int
 }
 
 // Engine is what reconciling needs of actors.Engine.
@@ -123,13 +127,14 @@ func (r *Reconciler) Once(ctx context.Context) (Summary, error) {
 			fallthrough
 		case !exists:
 			if _, err := r.Engine.CreateSchedule(ctx, actors.CreateSchedule{AppID: r.App, Payload: j.Payload, Cron: j.Cron,
-				Callback: j.Callback, Retry: j.Retry, Definition: event.Definition{Name: j.Name, Labels: j.Labels}}); err != nil {
+				Callback: j.Callback, Retry: j.Retry, Definition: event.Definition{Name: j.Name, Labels: j.Labels,
+					Counted: j.Counted, Overlap: j.Overlap, KeepOutputs: j.KeepOutputs}}); err != nil {
 				return s, fmt.Errorf("create %s: %w", j.Name, err)
 			}
 			s.Created++
 		case !same(cur, j):
 			change := actors.ScheduleChange{Payload: &j.Payload, Cron: j.Cron, Callback: &j.Callback, Retry: j.Retry,
-				Labels: &j.Labels}
+				Labels: &j.Labels, Counted: &j.Counted, Overlap: &j.Overlap, KeepOutputs: &j.KeepOutputs}
 			if j.Retry == nil {
 				change.Retry = &event.RetryPolicy{}
 			}
@@ -159,7 +164,7 @@ func same(s projections.Schedule, j Job) bool {
 	}
 	return s.CronExpression == j.Cron.Expression() && s.TimeZone == zone && s.Payload == j.Payload &&
 		reflect.DeepEqual(normal(s.Callback), normal(j.Callback)) && reflect.DeepEqual(retryOf(s.Retry), retryOf(j.Retry)) &&
-		maps.Equal(s.Labels, j.Labels)
+		maps.Equal(s.Labels, j.Labels) && s.Counted == j.Counted && s.Overlap == j.Overlap && s.KeepOutputs == j.KeepOutputs
 }
 
 func normal(c event.Callback) event.Callback {

@@ -133,3 +133,101 @@ func TestKarajoConfigErrorStopsTheStart(t *testing.T) {
 		t.Fatalf("start with a bad karajo.conf: %v, want its file:line and reason", err)
 	}
 }
+
+// A karajo command job runs on the leader in <data>/karajo/job/<id> with
+// its counter, its output kept for its log_retention newest runs; a
+// failing command fails the run; cancel kills a long run (CANCELED).
+func TestKarajoCommandJobsRunOnTheLeader(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, filepath.Join(dir, "data"))
+	cfg.karajoConfig = writeKarajo(t, dir, `
+[job "Echo counter"]
+interval = 1s
+log_retention = 2
+command = echo counter=$KARAJO_JOB_COUNTER
+command = pwd
+
+[job "fails"]
+interval = 1s
+command = echo before
+command = exit 7
+command = echo never
+
+[job "long"]
+path = /long
+secret = s
+command = sleep 30
+`)
+	tn := startTestNode(t, cfg)
+	ids := map[string]string{}
+	waitFor(t, 10*time.Second, "the jobs defined", func() bool { ids = tn.karajoSchedules(); return len(ids) == 3 })
+
+	echo := ids["job/echo_counter"]
+	waitFor(t, 15*time.Second, "four runs of the echo job", func() bool {
+		return tn.lifeCall(200, "GET", "/goscheduler/schedules/"+echo, nil).Runs >= 4
+	})
+	runs := decodeData[struct{ Schedules []lifeSchedule }](t, tn.must(200, "GET", "/goscheduler/schedules/"+echo+"/runs?size=100", nil)).Schedules
+	var kept, gone int
+	for _, run := range runs {
+		if run.Status != "SUCCESS" {
+			continue
+		}
+		code, r := tn.call("GET", "/goscheduler/schedules/"+run.ScheduleID+"/output", nil)
+		switch code {
+		case 200:
+			kept++
+			out := decodeData[struct{ Output string }](t, r).Output
+			want := fmt.Sprintf("$ echo counter=$KARAJO_JOB_COUNTER\ncounter=%d\n$ pwd\n%s\n", run.Counter,
+				filepath.Join(dir, "data", "karajo", "job", "echo_counter"))
+			if out != want {
+				t.Fatalf("run %d's output %q, want %q", run.Counter, out, want)
+			}
+		case 404:
+			gone++
+		default:
+			t.Fatalf("output of %s: HTTP %d %s", run.ScheduleID, code, r.raw)
+		}
+	}
+	if kept != 2 || gone == 0 {
+		t.Fatalf("%d outputs kept and %d dropped of %d runs, want the 2 newest kept (log_retention)", kept, gone, len(runs))
+	}
+
+	waitFor(t, 10*time.Second, "a failed run", func() bool {
+		for _, run := range decodeData[struct{ Schedules []lifeSchedule }](t,
+			tn.must(200, "GET", "/goscheduler/schedules/"+ids["job/fails"]+"/runs?size=10", nil)).Schedules {
+			if run.Status == "FAILURE" {
+				if !strings.Contains(run.ErrorMessage, "command 2 of 3 failed (exit status 7): exit 7") {
+					t.Fatalf("failure %q", run.ErrorMessage)
+				}
+				out := decodeData[struct{ Output string }](t, tn.must(200, "GET", "/goscheduler/schedules/"+run.ScheduleID+"/output", nil)).Output
+				if !strings.Contains(out, "before") || strings.Contains(out, "never") {
+					t.Fatalf("failed run's output %q", out)
+				}
+				return true
+			}
+		}
+		return false
+	})
+
+	long := ids["job/long"]
+	if s := tn.lifeCall(200, "GET", "/goscheduler/schedules/"+long, nil); s.NextRunTime != 0 {
+		t.Fatalf("a job with only a path has a next run %d", s.NextRunTime)
+	}
+	tn.must(200, "POST", "/goscheduler/schedules/"+long+"/trigger", nil)
+	waitFor(t, 10*time.Second, "the long job running", func() bool {
+		return tn.lifeCall(200, "GET", "/goscheduler/schedules/"+long, nil).Runs == 1
+	})
+	time.Sleep(300 * time.Millisecond) // its sleep has begun
+	start := time.Now()
+	r := tn.must(200, "POST", "/goscheduler/schedules/"+long+"/cancel", nil)
+	runID := decodeData[struct{ RunIDs []string }](t, r).RunIDs[0]
+	if run := tn.lifeCall(200, "GET", "/goscheduler/schedules/"+runID, nil); run.Status != "CANCELED" || time.Since(start) > 5*time.Second {
+		t.Fatalf("canceled run %s after %s: %+v", run.Status, time.Since(start), run)
+	}
+	// The API never defines commands.
+	code, body := tn.call("PATCH", "/goscheduler/schedules/"+long, map[string]any{"callback": map[string]any{"type": "http",
+		"details": map[string]any{"url": "https://example.com/", "method": "GET"}}})
+	if code != 400 || !strings.Contains(string(body.raw), "configuration") {
+		t.Fatalf("changing a command job's callback: HTTP %d %s", code, body.raw)
+	}
+}

@@ -25,6 +25,8 @@ type lifeSchedule struct {
 	StopOnCallback bool              `json:"stopOnCallback"`
 	Labels         map[string]string `json:"labels"`
 	UpdatedAt      int64             `json:"updatedAt"`
+	Runs           int               `json:"runs"`
+	Counter        int               `json:"counter"`
 }
 
 func (tn *testNode) lifeCall(want int, method, path string, body any) lifeSchedule {

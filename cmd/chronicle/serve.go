@@ -284,9 +284,13 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		apiTLS, peerTLS = certs.API(), certs.Client()
 	}
 	m := metrics.New()
-	karajoJobs, err := loadKarajo(c.karajoConfig)
+	karajoCfg, karajoJobs, err := loadKarajo(c.karajoConfig)
 	if err != nil {
 		return nil, err
+	}
+	maxCommandRuns := 0
+	if karajoCfg != nil {
+		maxCommandRuns = karajoCfg.MaxJobRunning
 	}
 	rn, err := raftfsm.Open(raftfsm.Config{
 		NodeID: c.nodeID, RaftAddr: c.raftAddr, DataDir: c.dataDir, Peers: peers,
@@ -324,7 +328,8 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		Policy: delivery.Policy{Timeout: c.cbTimeout, MaxAttempts: c.cbAttempts, InitialBackoff: c.cbBackoff,
 			MaxBackoff: c.cbMaxBackoff, RetryOn4xx: c.cbRetry4xx},
 		Guard: guard, Resolver: c.resolver, SecretGrace: c.secretGrace, Metrics: m,
-		Self: func() string { s, _ := self.Load().(string); return s },
+		Self:    func() string { s, _ := self.Load().(string); return s },
+		DataDir: c.dataDir, MaxCommandRuns: maxCommandRuns,
 	}, replicator{rn, cl.Forwarder}, state)
 	if karajoJobs != nil {
 		r := &reconcile.Reconciler{App: reconcile.KarajoApp, OwnerLabel: reconcile.LabelKarajoKind, Jobs: karajoJobs,
@@ -410,19 +415,19 @@ func (n *node) drainCalls() {
 
 // loadKarajo reads karajo's configuration into the schedules it defines
 // (nil for no file); a problem stops the start, with its file and line.
-func loadKarajo(path string) ([]reconcile.Job, error) {
+func loadKarajo(path string) (*karajoconf.Config, []reconcile.Job, error) {
 	if path == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	cfg, err := karajoconf.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("--karajo-config: %w", err)
+		return nil, nil, fmt.Errorf("--karajo-config: %w", err)
 	}
 	jobs, err := reconcile.KarajoJobs(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("--karajo-config: %w", err)
+		return nil, nil, fmt.Errorf("--karajo-config: %w", err)
 	}
-	return append(make([]reconcile.Job, 0, len(jobs)), jobs...), nil
+	return cfg, append(make([]reconcile.Job, 0, len(jobs)), jobs...), nil
 }
 
 // selfBase is the base URL this node calls its own API on (callbacks

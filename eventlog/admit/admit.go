@@ -113,6 +113,9 @@ func check(p event.Payload, at int64) error {
 	case *event.ScheduleDeleted:
 		return firstErr(ScheduleID(p.ScheduleID), AppID(p.AppID))
 	case *event.RunFired:
+		if p.Skipped < 0 {
+			return fmt.Errorf("run %s skipped %d occurrences", p.RunID, p.Skipped)
+		}
 		return firstErr(runRef(p.ScheduleID, p.RunID, p.AppID, p.Partition, p.ScheduledTime), dueTimeOrNone(p.NextRunTime))
 	case *event.RunCompleted:
 		return runCompleted(p)
@@ -209,8 +212,8 @@ func cronRun(expr, tz string, run, earliest int64, what string) error {
 	if err != nil {
 		return err
 	}
-	if run == 0 && what == "next run" {
-		return nil
+	if run == 0 && (what == "next run" || spec.Manual()) {
+		return nil // none: paused, past its end, or @manual
 	}
 	if err := dueTimeErr("nextRunTime", run); err != nil {
 		return err
@@ -236,7 +239,7 @@ func endAfter(end, run int64) error {
 // updatableFields are the names ScheduleUpdated.Changed may hold.
 var updatableFields = map[string]bool{"payload": true, "scheduleTime": true, "scheduleTimeMs": true,
 	"cronExpression": true, "timeZone": true, "callback": true, "retry": true, "name": true, "endTime": true,
-	"stopOnCallback": true, "labels": true}
+	"stopOnCallback": true, "labels": true, "counted": true, "overlap": true, "keepOutputs": true}
 
 func scheduleUpdated(p *event.ScheduleUpdated, at int64) error {
 	if err := firstErr(ScheduleID(p.ScheduleID), AppID(p.AppID), PayloadText(p.Payload)); err != nil {
@@ -515,7 +518,7 @@ func optionalSecret(s string) error {
 // Statuses are the statuses of schedules and runs.
 var Statuses = map[string]bool{event.StatusScheduled: true, event.StatusSuccess: true, event.StatusFailure: true,
 	event.StatusMiss: true, event.StatusDeleted: true, event.StatusExpired: true, event.StatusPaused: true,
-	event.StatusStopped: true}
+	event.StatusStopped: true, event.StatusCanceled: true}
 
 // AppID checks an app id: 1 to MaxIDLen letters, digits, '.', '_' or '-',
 // and neither "." nor ".." (they would name a path, not an app).

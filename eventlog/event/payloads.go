@@ -341,6 +341,10 @@ type RunFired struct {
 	ScheduledTime int64  `json:"scheduledTime"`
 	NextRunTime   int64  `json:"nextRunTime,omitempty"`
 	Refire        bool   `json:"refire,omitempty"`
+	// Skipped counts the cron's occurrences that came due while this run
+	// waited for its turn (overlap buffer_one) and were passed over:
+	// NextRunTime is the first after it fired.
+	Skipped int `json:"skipped,omitempty"`
 }
 
 // RunCompleted: a run's final outcome: SUCCESS, FAILURE, or MISS (the run
@@ -548,13 +552,21 @@ func TypeNeeded(p Payload) Type {
 	switch p := p.(type) {
 	case *ScheduleCreated:
 		need(LifecycleSince, p.Definition.Set() || p.Callback.NumberParam != "" || p.Paused)
-		need(JobsSince, p.Callback.Shaped() || p.Definition.Jobs() || strings.Contains(p.CronExpression, ";"))
+		need(JobsSince, p.Callback.Shaped() || p.Definition.Jobs() || newCron(p.CronExpression))
 	case *ScheduleUpdated:
-		need(JobsSince, p.Callback.Shaped() || p.Definition.Jobs() || strings.Contains(p.CronExpression, ";"))
+		need(JobsSince, p.Callback.Shaped() || p.Definition.Jobs() || newCron(p.CronExpression))
 	case *RunCompleted:
 		need(JobsSince, p.Status == StatusCanceled)
+	case *RunFired:
+		need(JobsSince, p.Skipped != 0)
 	}
 	return t
+}
+
+// newCron reports whether a cron expression uses syntax of JobsSince: a
+// union (`;`) or `@manual`.
+func newCron(expr string) bool {
+	return strings.Contains(expr, ";") || strings.Contains(strings.ToLower(expr), "@manual")
 }
 
 // CronRunID derives the run id of a cron occurrence from the cron's id and

@@ -153,6 +153,7 @@ var runFiredCodec = NewCodec(
 	Int64Field(5, func(p *RunFired) *int64 { return &p.ScheduledTime }),
 	Int64Field(6, func(p *RunFired) *int64 { return &p.NextRunTime }),
 	BoolField(7, func(p *RunFired) *bool { return &p.Refire }),
+	IntField(8, func(p *RunFired) *int { return &p.Skipped }),
 )
 
 var runCompletedCodec = NewCodec(

@@ -35,6 +35,8 @@ type Commands interface {
 	ResumeSchedule(ctx context.Context, id string) (projections.Schedule, error)
 	// TriggerRun fires a cron's run now and returns its run id.
 	TriggerRun(ctx context.Context, id string) (string, error)
+	// CancelRun cancels the runs of a schedule going on (on the leader).
+	CancelRun(ctx context.Context, id string) ([]string, error)
 	// Linearize returns once this node has applied every write the
 	// cluster acknowledged before it was called.
 	Linearize() error
@@ -53,6 +55,7 @@ type Queries interface {
 	AppSchedules(app string, start, end int64, status string, size int, token string) (projections.Page, error)
 	ScheduleEvents(id string, after uint64, limit int) (projections.EventPage, error)
 	AppEvents(app string, after uint64, limit int) (projections.EventPage, error)
+	RunOutput(runID string) (output []byte, cut, found bool, err error)
 }
 
 // API serves the GoScheduler endpoints.
@@ -100,6 +103,8 @@ func (a *API) Register(r *httprouter.Router) {
 	r.POST("/goscheduler/schedules/:id/pause", a.handle(a.pauseSchedule))
 	r.POST("/goscheduler/schedules/:id/resume", a.handle(a.resumeSchedule))
 	r.POST("/goscheduler/schedules/:id/trigger", a.handle(a.triggerRun))
+	r.POST("/goscheduler/schedules/:id/cancel", a.handle(a.cancelRun))
+	r.GET("/goscheduler/schedules/:id/output", a.handle(a.runOutput))
 	r.GET("/goscheduler/schedules/:id/runs", a.handle(a.runs))
 	r.GET("/goscheduler/schedules/:id/events", a.handle(a.scheduleEvents))
 	r.GET("/goscheduler/apps/:appId/events", a.handle(a.appEvents))
@@ -275,6 +280,9 @@ type detailsJSON struct {
 	Signature     *event.HMACSignature `json:"signature,omitempty"`
 	SuccessStatus int                  `json:"successStatus,omitempty"`
 	InsecureTLS   bool                 `json:"insecureTls,omitempty"`
+	// Command is shown for a command callback (a karajo job); the API
+	// never takes one: see validateCallback.
+	Command *event.Command `json:"command,omitempty"`
 }
 
 // callback is the details as the log holds them (method and params not
@@ -290,7 +298,7 @@ func (d detailsJSON) callback() event.Callback {
 func detailsOf(c event.Callback) detailsJSON {
 	return detailsJSON{URL: c.URL, Method: c.Method, Headers: c.Headers, FollowRedirects: c.FollowRedirects,
 		SecretHeaders: c.SecretHeaders, NumberParam: c.NumberParam, TimeParam: c.TimeParam, Params: c.Params,
-		Signature: c.Signature, SuccessStatus: c.SuccessStatus, InsecureTLS: c.InsecureTLS}
+		Signature: c.Signature, SuccessStatus: c.SuccessStatus, InsecureTLS: c.InsecureTLS, Command: c.Command}
 }
 
 type callbackJSON struct {
@@ -322,6 +330,9 @@ type createRequest struct {
 	StopOnCallback bool              `json:"stopOnCallback"`
 	Labels         map[string]string `json:"labels"`
 	Paused         bool              `json:"paused"`
+	Counted        bool              `json:"counted"`
+	Overlap        string            `json:"overlap"`
+	KeepOutputs    int               `json:"keepOutputs"`
 }
 
 func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
@@ -378,7 +389,8 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 		}
 		c.ScheduleTime = t
 	}
-	c.Definition = event.Definition{Name: req.Name, StopOnCallback: req.StopOnCallback, Labels: req.Labels}
+	c.Definition = event.Definition{Name: req.Name, StopOnCallback: req.StopOnCallback, Labels: req.Labels,
+		Counted: req.Counted, Overlap: req.Overlap, KeepOutputs: req.KeepOutputs}
 	if req.EndTime != nil {
 		c.EndTime = *req.EndTime
 		a.futureEndTime(c.EndTime, &errs)
@@ -663,6 +675,13 @@ type scheduleJSON struct {
 	StopOnCallback bool              `json:"stopOnCallback,omitempty"`
 	Labels         map[string]string `json:"labels,omitempty"`
 	UpdatedAt      int64             `json:"updatedAt,omitempty"` // epoch ms
+	Counted        bool              `json:"counted,omitempty"`
+	Overlap        string            `json:"overlap,omitempty"`
+	KeepOutputs    int               `json:"keepOutputs,omitempty"`
+	// Runs is how many runs a counted schedule has fired; Counter, a
+	// run's number among them.
+	Runs    int `json:"runs,omitempty"`
+	Counter int `json:"counter,omitempty"`
 }
 
 func renderSchedule(s projections.Schedule) scheduleJSON {
@@ -673,6 +692,7 @@ func renderSchedule(s projections.Schedule) scheduleJSON {
 		Callback: callbackJSON{Type: cb.Type, Details: detailsOf(cb)},
 		Status:   s.Status, ErrorMessage: s.ErrorMessage, HTTPStatus: s.HTTPStatus, Attempts: s.Attempts,
 		Name: s.Name, EndTime: s.EndTime, StopOnCallback: s.StopOnCallback, Labels: s.Labels, UpdatedAt: s.UpdatedAt,
+		Counted: s.Counted, Overlap: s.Overlap, KeepOutputs: s.KeepOutputs, Runs: s.Runs, Counter: s.Counter,
 	}
 	if s.ParentID == "" {
 		out.Number = s.CreatedSeq

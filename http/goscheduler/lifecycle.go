@@ -34,6 +34,9 @@ type patchRequest struct {
 	EndTime        *int64             `json:"endTime"` // 0 removes it
 	StopOnCallback *bool              `json:"stopOnCallback"`
 	Labels         *map[string]string `json:"labels"`
+	Counted        *bool              `json:"counted"`
+	Overlap        *string            `json:"overlap"`
+	KeepOutputs    *int               `json:"keepOutputs"`
 }
 
 func (a *API) updateSchedule(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -47,6 +50,9 @@ func (a *API) updateSchedule(w http.ResponseWriter, r *http.Request, ps httprout
 	}
 	if s.ParentID != "" {
 		return badRequest("%s is a run of cron %s: update the cron", s.ScheduleID, s.ParentID)
+	}
+	if s.IsCommand() && (req.Callback != nil || req.HTTPCallback != nil) {
+		return badRequest("%s runs commands: its callback is defined only in the server's configuration", s.ScheduleID)
 	}
 	c, errs := a.scheduleChange(req, s.AppID, s.IsCron(), s.CronExpression, s.TimeZone)
 	if len(errs) > 0 {
@@ -134,9 +140,19 @@ func (a *API) scheduleChange(req patchRequest, app string, cron bool, expr, tz s
 	if req.Labels != nil {
 		c.Labels, def.Labels = req.Labels, *req.Labels
 	}
+	if req.Counted != nil {
+		c.Counted = req.Counted
+	}
+	if req.Overlap != nil {
+		c.Overlap, def.Overlap = req.Overlap, *req.Overlap
+	}
+	if req.KeepOutputs != nil {
+		c.KeepOutputs, def.KeepOutputs = req.KeepOutputs, *req.KeepOutputs
+	}
 	errs = append(errs, admit.Definition(def, cron)...)
 	if c.Payload == nil && c.Callback == nil && c.Retry == nil && c.ScheduleTime == nil && c.ScheduleTimeMs == nil &&
-		c.Cron == nil && req.Name == nil && req.EndTime == nil && req.StopOnCallback == nil && req.Labels == nil && len(errs) == 0 {
+		c.Cron == nil && req.Name == nil && req.EndTime == nil && req.StopOnCallback == nil && req.Labels == nil &&
+		req.Counted == nil && req.Overlap == nil && req.KeepOutputs == nil && len(errs) == 0 {
 		errs = append(errs, "nothing to change: give at least one of payload, scheduleTime, scheduleTimeMs, cronExpression, "+
 			"timeZone, callback, retry, name, endTime, stopOnCallback, labels")
 	}
@@ -170,6 +186,42 @@ func (a *API) lifecycleStep(w http.ResponseWriter, r *http.Request, ps httproute
 
 // triggerRun fires a run of a cron now: body statusCode 201, as for a
 // creation, with the run's id.
+// cancelRun cancels what a schedule is running: a command's processes
+// are killed, a call cut short, and the run's outcome is CANCELED.
+func (a *API) cancelRun(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	s, err := a.findSchedule(r, ps.ByName("id"), true)
+	if err != nil {
+		return err
+	}
+	if s.ParentID != "" {
+		return badRequest("%s is a run of cron %s: cancel the cron's run through the cron", s.ScheduleID, s.ParentID)
+	}
+	runIDs, err := a.cmd.CancelRun(r.Context(), s.ScheduleID)
+	if err != nil {
+		return err
+	}
+	ok(w, http.StatusOK, len(runIDs), map[string]any{"scheduleId": s.ScheduleID, "runIds": runIDs})
+	return nil
+}
+
+// runOutput answers what a run's commands wrote (kept for a command
+// schedule's keepOutputs newest runs).
+func (a *API) runOutput(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
+	s, err := a.findSchedule(r, ps.ByName("id"), false)
+	if err != nil {
+		return err
+	}
+	out, cut, found, err := a.q.RunOutput(s.ScheduleID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return notFound("run %s has no output kept: only a command's runs have one, once finished, and only its schedule's keepOutputs newest keep it", s.ScheduleID)
+	}
+	ok(w, http.StatusOK, 1, map[string]any{"runId": s.ScheduleID, "output": strings.ToValidUTF8(string(out), "\uFFFD"), "cut": cut})
+	return nil
+}
+
 func (a *API) triggerRun(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	s, err := a.findSchedule(r, ps.ByName("id"), true)
 	if err != nil {

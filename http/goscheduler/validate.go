@@ -55,6 +55,9 @@ func validateCallback(cb *callbackJSON, errs *[]string) *event.Callback {
 		*errs = append(*errs, fmt.Sprintf("unsupported callback type %q: only http is supported", truncate(cb.Type, 40)))
 	}
 	d := cb.Details
+	if d.Command != nil {
+		*errs = append(*errs, "a command callback is defined only in the server's configuration (karajo's jobs, --karajo-config), never through the API")
+	}
 	c := d.callback()
 	c.Method = strings.ToUpper(strings.TrimSpace(d.Method))
 	c.Params = strings.ToLower(strings.TrimSpace(d.Params))
@@ -80,7 +83,7 @@ func validateRetry(r *retryJSON, errs *[]string) *event.RetryPolicy {
 func parseStatus(q url.Values) (string, error) {
 	s := strings.ToUpper(strings.TrimSpace(q.Get("status")))
 	if s != "" && !admit.Statuses[s] {
-		return "", badRequest("invalid status %q: use SCHEDULED, SUCCESS, FAILURE, MISS, DELETED or EXPIRED", truncate(q.Get("status"), 40))
+		return "", badRequest("invalid status %q: use SCHEDULED, SUCCESS, FAILURE, MISS, DELETED, EXPIRED, PAUSED, STOPPED or CANCELED", truncate(q.Get("status"), 40))
 	}
 	return s, nil
 }

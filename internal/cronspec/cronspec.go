@@ -16,6 +16,9 @@
 //   - A macro: `@yearly` (or `@annually`, 00:00 on 1 January), `@monthly`
 //     (00:00 on the 1st), `@weekly` (00:00 on Sunday), `@daily` (or
 //     `@midnight`, 00:00), `@hourly` (minute 0 of every hour).
+//   - `@manual`: no occurrences at all; a schedule of it never closes for
+//     lack of one and runs only when triggered (a job started by a
+//     webhook). It cannot be part of a union.
 //   - `@every <duration>`, a Go duration such as `@every 90s`, `@every 5m`
 //     or `@every 1h30m`: whole seconds, at least 1s. Occurrences are the
 //     instants whose Unix time is a multiple of the interval (they are
@@ -107,6 +110,7 @@ type Spec struct {
 	parts      []*Spec // the parts of a union (ParseUnion); nil otherwise
 	loc        *time.Location
 	every      int64                // seconds; 0 unless @every
+	manual     bool                 // @manual: no occurrences; it runs when triggered
 	cron       *cronexpr.Expression // nil for @every; never called directly (see next)
 	canonical  string               // what cronexpr parsed
 	hasSeconds bool
@@ -193,6 +197,9 @@ func parseUnion(expr, tz string, from time.Time) (*Spec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("expression %d of %q: %w", i+1, original, err)
 		}
+		if part.manual {
+			return nil, fail("@manual has no occurrences to join with others")
+		}
 		u.parts = append(u.parts, part)
 		u.loc, u.hasSeconds = part.loc, u.hasSeconds || part.hasSeconds
 	}
@@ -240,10 +247,17 @@ func parse(expr, tz string, from time.Time) (spec *Spec, err error) {
 		if first == "@every" {
 			return s.parseEvery(tokens[1:], fail)
 		}
+		if first == "@manual" {
+			if len(tokens) > 1 {
+				return nil, fail("%s takes no fields", tokens[0])
+			}
+			s.manual = true
+			return s, nil
+		}
 		m, ok := macros[first]
 		switch {
 		case !ok:
-			return nil, fail("unknown macro %s (use @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly or @every <duration>)", tokens[0])
+			return nil, fail("unknown macro %s (use @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly, @every <duration> or @manual)", tokens[0])
 		case len(tokens) > 1:
 			return nil, fail("%s takes no fields", tokens[0])
 		}
@@ -336,6 +350,11 @@ func loadZone(name string) (*time.Location, error) {
 // prefix.
 func (s *Spec) Expression() string { return s.expr }
 
+// Manual reports whether s is `@manual`: it has no occurrences, and a
+// schedule of it runs only when triggered (karajo's jobs with only a
+// webhook path).
+func (s *Spec) Manual() bool { return s.manual }
+
 // Parts is the number of expressions s is the union of: 1 for one
 // expression (see ParseUnion).
 func (s *Spec) Parts() int { return max(1, len(s.parts)) }
@@ -373,6 +392,9 @@ func (s *Spec) Next(t time.Time) time.Time {
 var minNaive = time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)
 
 func (s *Spec) next(t time.Time) (next time.Time, err error) {
+	if s.manual {
+		return time.Time{}, nil
+	}
 	if s.parts != nil {
 		return s.nextOfParts(t)
 	}
