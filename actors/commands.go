@@ -253,6 +253,17 @@ func (e *Engine) readable(t event.Type) error {
 		"(it has not announced its build, or a rolling upgrade is not finished); retry", t)
 }
 
+// SpendSignature records that a signed request was accepted: the same
+// signature (digest) is refused, on every node, until until. It answers
+// projections.ErrSignatureSpent for a replay.
+func (e *Engine) SpendSignature(ctx context.Context, digest string, until time.Time) error {
+	if err := e.readable(event.JobsSince); err != nil {
+		return err
+	}
+	_, err := e.proposeOne(actorOf(ctx), event.SignatureSpent{Digest: digest, Until: until.UnixMilli()})
+	return err
+}
+
 // IssueToken records a new API token under hash (the secret itself never
 // leaves the caller) and returns its id.
 func (e *Engine) IssueToken(ctx context.Context, id, name, role string, apps []string, hash string) error {

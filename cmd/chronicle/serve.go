@@ -27,6 +27,7 @@ import (
 	"github.com/chronicle-sched/chronicle/http/auth"
 	"github.com/chronicle-sched/chronicle/http/cronhubot"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
+	"github.com/chronicle-sched/chronicle/http/karajo"
 	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/chronicle-sched/chronicle/http/server"
 	"github.com/chronicle-sched/chronicle/internal/buildinfo"
@@ -354,10 +355,17 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	api := goscheduler.New(engine, state, healthy, guard.CheckURL, logger)
 	cronhubotAPI := cronhubot.New(engine, state, cronhubot.Config{App: c.cronhubotApp, Zone: c.cronhubotLoc,
 		Healthy: healthy, CheckURL: guard.CheckURL, Logger: logger})
+	apis := []server.API{cronhubotAPI}
+	if karajoCfg != nil {
+		apis = append(apis, karajo.New(engine, state, karajo.Config{Karajo: karajoCfg, Version: buildinfo.Read().Version,
+			Logger: logger}))
+		// karajo's writes carry karajo's signatures, which its handlers check.
+		authCfg.SignedWrites, authCfg.SignedApps = []string{karajo.Prefix}, []string{reconcile.KarajoApp}
+	}
 	srv, err := server.Start(server.Config{Addr: c.httpAddr, API: api, Logger: logger, Cluster: cl.Members,
 		Forwarded: cl.Service, Relay: cl.Relay.Wrap, Events: rn, MaxBodyBytes: c.maxBodyBytes,
 		ReadHeaderTimeout: c.readHeaderTimeout, Auth: authCfg, Tokens: tokens{engine, state}, Ready: healthy, TLS: apiTLS,
-		APIs: []server.API{cronhubotAPI}, AccessLog: access, Metrics: m})
+		APIs: apis, AccessLog: access, Metrics: m})
 	if err != nil {
 		engine.Stop()
 		cl.Close()

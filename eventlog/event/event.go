@@ -170,6 +170,9 @@ const (
 	ActorAdmin     = "admin"
 	ActorAnonymous = "anonymous"
 	ActorSystem    = "system"
+	// ActorSigned: a request authorized by its own signature rather than a
+	// token (karajo's API, signed with karajo's secrets).
+	ActorSigned = "signed"
 )
 
 // jsonEnvelope is the stored form of schema version 1.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/eventlog/event"
 )
 
 func TestClusterProofIsBoundToSecretRequestAndTime(t *testing.T) {
@@ -80,6 +82,25 @@ func TestOnlyReadsOfTheOpenPathsAreOpen(t *testing.T) {
 	} {
 		if got := open(httptest.NewRequest(c.method, c.path, nil)); got != c.open {
 			t.Errorf("%s %s: open %v, want %v", c.method, c.path, got, c.open)
+		}
+	}
+}
+
+// Writes under SignedWrites need no token (their handler checks their
+// signature) and act as ActorSigned, a writer of SignedApps only; reads
+// there, and writes elsewhere, still need a token.
+func TestSignedWritesNeedNoToken(t *testing.T) {
+	c := Config{AdminToken: "admin-token-for-the-test", Now: time.Now, SignedWrites: []string{"/karajo/api/"},
+		SignedApps: []string{"karajo"}}
+	p, err := c.authorize(httptest.NewRequest("POST", "/karajo/api/job_exec/pause", nil))
+	if err != nil || p.ID != event.ActorSigned || p.Role != event.RoleWriter || !p.Apps["karajo"] || len(p.Apps) != 1 {
+		t.Fatalf("a signed write: %+v, %v", p, err)
+	}
+	for _, c2 := range []struct{ method, path string }{
+		{"GET", "/karajo/api/environment"}, {"POST", "/karajo/apix"}, {"POST", "/goscheduler/schedules"},
+	} {
+		if _, err := c.authorize(httptest.NewRequest(c2.method, c2.path, nil)); err == nil {
+			t.Errorf("%s %s without a token was let through", c2.method, c2.path)
 		}
 	}
 }

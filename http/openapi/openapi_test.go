@@ -16,6 +16,7 @@ import (
 	"github.com/chronicle-sched/chronicle/http/auth"
 	"github.com/chronicle-sched/chronicle/http/cronhubot"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
+	"github.com/chronicle-sched/chronicle/http/karajo"
 	"github.com/chronicle-sched/chronicle/http/openapi"
 	"github.com/chronicle-sched/chronicle/http/openapi/openapitest"
 	"github.com/chronicle-sched/chronicle/http/server"
@@ -89,9 +90,10 @@ func startServer(t *testing.T, ac auth.Config) (string, *httprouter.Router) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	spy := &routerSpy{}
 	srv, err := server.Start(server.Config{
-		Addr:      "127.0.0.1:0",
-		API:       goscheduler.New(nil, nil, func() error { return nil }, nil, logger),
-		APIs:      []server.API{cronhubot.New(nil, nil, cronhubot.Config{Logger: logger}), spy},
+		Addr: "127.0.0.1:0",
+		API:  goscheduler.New(nil, nil, func() error { return nil }, nil, logger),
+		APIs: []server.API{cronhubot.New(nil, nil, cronhubot.Config{Logger: logger}),
+			karajo.New(nil, nil, karajo.Config{Logger: logger}), spy},
 		Forwarded: http.NotFoundHandler(),
 		Relay:     func(next http.Handler, _ func(*http.Request) bool) http.Handler { return next },
 		Logger:    logger,
