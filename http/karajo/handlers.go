@@ -25,7 +25,9 @@ type requestCtx struct {
 	now time.Time
 }
 
-func (a *API) req(r *http.Request) *requestCtx { return &requestCtx{ctx: r.Context(), now: a.cfg.Now()} }
+func (a *API) req(r *http.Request) *requestCtx {
+	return &requestCtx{ctx: r.Context(), now: a.cfg.Now()}
+}
 
 // maxBody bounds what a signed request's body may be (a GitHub push event
 // is well under it).
