@@ -32,19 +32,19 @@ func (e *Engine) runCommand(ctx context.Context, pr projections.PendingRun, f pr
 		select {
 		case e.commandSlots <- struct{}{}:
 		case <-ctx.Done():
-			e.commandEnded(ctx, pr, command.Result{Canceled: true, Err: "canceled while it waited for a free command slot",
+			e.commandEnded(ctx, pr, f, command.Result{Canceled: true, Err: "canceled while it waited for a free command slot",
 				StartedAt: queued, FinishedAt: e.clock.Now()})
 			return
 		}
 		res := command.Run(ctx, spec)
 		<-e.commandSlots
-		e.commandEnded(ctx, pr, res)
+		e.commandEnded(ctx, pr, f, res)
 	})
 }
 
 // commandEnded records a command run's output and outcome, unless its
 // term ended (see runCommand).
-func (e *Engine) commandEnded(ctx context.Context, pr projections.PendingRun, res command.Result) {
+func (e *Engine) commandEnded(ctx context.Context, pr projections.PendingRun, f projections.FiredRun, res command.Result) {
 	e.cfg.Metrics.Delivered(pr.AppID, res.StartedAt.Sub(time.UnixMilli(pr.DueMs)), res.FinishedAt.Sub(res.StartedAt), 1, pr.Fired)
 	status := event.StatusSuccess
 	switch {
@@ -61,7 +61,7 @@ func (e *Engine) commandEnded(ctx context.Context, pr projections.PendingRun, re
 				"error", res.Err, "failedRunsNotLogged", omitted)
 		}
 	}
-	e.out.add(
+	e.out.add(e.notifyAfter(f.Schedule, f.Counter, res.Output),
 		event.RunOutput{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID, Output: res.Output, Cut: res.Cut},
 		event.RunCompleted{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID, Partition: pr.Partition,
 			ScheduledTime: pr.ScheduledTime, Status: status, ErrorMessage: res.Err, Attempts: 1,

@@ -35,6 +35,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/chronicle-sched/chronicle/actors/delivery"
+	"github.com/chronicle-sched/chronicle/actors/notify"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/metrics"
 	"github.com/chronicle-sched/chronicle/projections"
@@ -101,6 +102,10 @@ type Config struct {
 	// (karajo's max_job_running; default 1).
 	DataDir        string
 	MaxCommandRuns int
+	// Targets are the notification targets schedules may name (karajo's
+	// [notif]); Notify tunes their delivery (its Done is the engine's).
+	Targets map[string]notify.Channel
+	Notify  notify.Options
 	// SecretGrace is how long an app's previous signing secret still signs
 	// its callbacks after a rotation.
 	SecretGrace time.Duration
@@ -207,6 +212,10 @@ type Engine struct {
 	commandSlots chan struct{}
 	// overlap keeps exclusive schedules to one run at a time (overlap.go).
 	overlap overlaps
+	// notifier tells targets of outcomes (notifications.go); nil with no
+	// targets. notices are the notifications on their way.
+	notifier *notify.Notifier
+	notices  notices
 	// failedLog and missedLog bound the lines written for failed and
 	// missed runs.
 	failedLog, missedLog runLog
@@ -250,6 +259,17 @@ func New(cfg Config, repl Replicator, state State) *Engine {
 	e.reg.timers, e.reg.active = map[timerKey]*timerEntry{}, map[string]bool{}
 	e.fired.runs = map[string]projections.FiredRun{}
 	e.commandSlots = make(chan struct{}, cfg.MaxCommandRuns)
+	if len(cfg.Targets) > 0 {
+		o := cfg.Notify
+		o.Done, o.Logger = e.notificationDone, logger
+		if o.Guard == nil {
+			o.Guard = cfg.Guard
+		}
+		if o.Resolver == nil {
+			o.Resolver = cfg.Resolver
+		}
+		e.notifier = notify.New(o)
+	}
 	e.secrets.apps = map[string]projections.App{}
 	e.lead.ctx, e.lead.cancel = context.WithCancel(context.Background())
 	e.lead.cancel() // nothing may deliver before this node leads
@@ -270,6 +290,11 @@ func (e *Engine) Stop() {
 	e.background.Unlock()
 	e.background.wg.Wait()
 	e.fires.close()
+	if e.notifier != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = e.notifier.Close(ctx) // what is still on its way is not recorded: at most once
+		cancel()
+	}
 	e.out.close()
 	e.pool.Close()
 	e.system.Shutdown()

@@ -110,6 +110,9 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 	}
 	rejected := rejectedOf(payloads, results)
 	for i, p := range payloads {
+		if rc, ok := p.(event.RunCompleted); ok && rc.Status == event.StatusFailure && results[i].Err == nil {
+			e.inBackground(func() { e.notifyInterrupted(rc) }) // the only FAILURE the fire path records
+		}
 		if rc, ok := p.(event.RunCompleted); ok && rc.Status == event.StatusMiss && results[i].Err == nil {
 			e.cfg.Metrics.RunCompleted(rc.AppID, event.StatusMiss)
 			if ok, omitted := e.missedLog.line(e.clock.Now()); ok {
@@ -416,7 +419,7 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, f proje
 			outcome = append(outcome, event.ScheduleStoppedByCallback{ScheduleID: pr.ScheduleID, AppID: pr.AppID,
 				RunID: pr.RunID, HTTPStatus: o.HTTPStatus, Response: o.Response})
 		}
-		e.out.add(outcome...)
+		e.out.add(e.notifyAfter(s, f.Counter, nil), outcome...)
 	}}
 	if err := e.pool.Submit(ctx, job); err != nil {
 		e.cfg.Logger.Warn("delivery not queued", "run", pr.RunID, "err", err)

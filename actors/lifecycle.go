@@ -36,11 +36,16 @@ type ScheduleChange struct {
 	Counted        *bool
 	Overlap        *string
 	KeepOutputs    *int
+	// NotifyOnSuccess and NotifyOnFailure replace the targets told of
+	// outcomes.
+	NotifyOnSuccess *[]string
+	NotifyOnFailure *[]string
 }
 
 // jobs reports whether c changes a field of event.JobsSince.
 func (c ScheduleChange) jobs() bool {
 	return c.Callback != nil && c.Callback.Shaped() || c.Counted != nil || c.Overlap != nil || c.KeepOutputs != nil ||
+		c.NotifyOnSuccess != nil || c.NotifyOnFailure != nil ||
 		c.Cron != nil && (c.Cron.Parts() > 1 || c.Cron.Manual())
 }
 
@@ -66,6 +71,8 @@ func (c ScheduleChange) changed() []string {
 	add(c.Counted != nil, "counted")
 	add(c.Overlap != nil, "overlap")
 	add(c.KeepOutputs != nil, "keepOutputs")
+	add(c.NotifyOnSuccess != nil, "notifyOnSuccess")
+	add(c.NotifyOnFailure != nil, "notifyOnFailure")
 	return out
 }
 
@@ -280,6 +287,15 @@ func (e *Engine) buildUpdate(id string, c ScheduleChange) (event.Payload, error)
 	set(&u.Overlap, c.Overlap)
 	if c.KeepOutputs != nil {
 		u.KeepOutputs = *c.KeepOutputs
+	}
+	if c.NotifyOnSuccess != nil {
+		u.NotifyOnSuccess = *c.NotifyOnSuccess
+	}
+	if c.NotifyOnFailure != nil {
+		u.NotifyOnFailure = *c.NotifyOnFailure
+	}
+	if err := e.CheckTargets(u.Definition); err != nil {
+		return nil, err
 	}
 	switch {
 	case c.ScheduleTimeMs != nil:

@@ -13,7 +13,7 @@ import (
 // would spend the log's fsyncs on bookkeeping.
 type outcomeBatcher struct {
 	eng  *Engine
-	in   chan []event.Payload // a run's outcome, and the stop it asked for if any
+	in   chan outcomeItem // a run's outcome, and what goes with it
 	done chan struct{}
 	once sync.Once
 	wg   sync.WaitGroup // the run loop, which close waits for
@@ -33,18 +33,25 @@ const (
 )
 
 func newOutcomeBatcher(e *Engine) *outcomeBatcher {
-	b := &outcomeBatcher{eng: e, in: make(chan []event.Payload, outcomeQueue), done: make(chan struct{})}
+	b := &outcomeBatcher{eng: e, in: make(chan outcomeItem, outcomeQueue), done: make(chan struct{})}
 	b.wg.Add(1)
 	go b.run()
 	return b
 }
 
-// add queues a run's outcome (its RunCompleted, and the events that go
-// with it, kept together in one entry); it blocks only if the queue is
-// full, which slows deliveries down rather than dropping outcomes.
-func (b *outcomeBatcher) add(outcome ...event.Payload) {
+// outcomeItem is a run's outcome: its events, kept together in one entry
+// (RunOutput, RunCompleted, a ScheduleStoppedByCallback), and what to do
+// once its RunCompleted is applied (after, if any: its notifications).
+type outcomeItem struct {
+	events []event.Payload
+	after  func(event.RunCompleted)
+}
+
+// add queues a run's outcome; it blocks only if the queue is full, which
+// slows deliveries down rather than dropping outcomes.
+func (b *outcomeBatcher) add(after func(event.RunCompleted), outcome ...event.Payload) {
 	select {
-	case b.in <- outcome:
+	case b.in <- outcomeItem{events: outcome, after: after}:
 	case <-b.done:
 	}
 }
@@ -58,12 +65,29 @@ func (b *outcomeBatcher) close() {
 func (b *outcomeBatcher) run() {
 	defer b.wg.Done()
 	var pending []event.Payload
+	var afters []func() // to call once the entry is applied
+	var applied []event.RunCompleted
 	bytes := 0 // of the commands' outputs in pending
 	flush := time.NewTicker(outcomeFlushEvery)
 	defer flush.Stop()
 	for {
 		select {
-		case outcome := <-b.in:
+		case item := <-b.in:
+			outcome := item.events
+			if item.after != nil {
+				at, after := len(pending), item.after
+				for i, p := range outcome {
+					if _, ok := p.(event.RunCompleted); ok {
+						at += i
+						afters = append(afters, func() {
+							if at < len(applied) && applied[at].RunID != "" {
+								after(applied[at])
+							}
+						})
+						break
+					}
+				}
+			}
 			pending = append(pending, outcome...)
 			for _, p := range outcome {
 				if o, ok := p.(event.RunOutput); ok {
@@ -80,8 +104,11 @@ func (b *outcomeBatcher) run() {
 		case <-b.done:
 			return
 		}
-		b.record(pending)
-		pending, bytes = pending[:0], 0
+		applied = b.record(pending)
+		for _, f := range afters {
+			f()
+		}
+		pending, bytes, afters = pending[:0], 0, afters[:0]
 	}
 }
 
@@ -93,7 +120,10 @@ func (b *outcomeBatcher) run() {
 // the same run ids; nothing is lost, a receiver may see a duplicate it can
 // recognise. A retry of a batch that did commit is refused by apply (the
 // runs are no longer in flight), which changes nothing.
-func (b *outcomeBatcher) record(batch []event.Payload) {
+//
+// It returns, by position in batch, the RunCompleted events that applied
+// (a zero value elsewhere).
+func (b *outcomeBatcher) record(batch []event.Payload) []event.RunCompleted {
 	var results []raftfsm.Result
 	for delay := outcomeRetryFirst; ; delay = min(2*delay, outcomeRetryMax) {
 		var err error
@@ -102,20 +132,23 @@ func (b *outcomeBatcher) record(batch []event.Payload) {
 		}
 		if !b.eng.Leading() {
 			b.eng.cfg.Logger.Warn("record run outcomes: leadership lost; the next leader re-fires them", "runs", len(batch), "err", err)
-			return
+			return nil
 		}
 		b.eng.cfg.Logger.Warn("record run outcomes: retrying", "runs", len(batch), "in", delay, "err", err)
 		select {
 		case <-time.After(delay):
 		case <-b.done:
-			return
+			return nil
 		}
 	}
+	applied := make([]event.RunCompleted, len(batch))
 	for i, r := range results {
 		if r.Err != nil {
 			b.eng.cfg.Logger.Debug("run outcome not recorded", "event", batch[i].EventType(), "err", r.Err)
 		} else if rc, ok := batch[i].(event.RunCompleted); ok {
 			b.eng.cfg.Metrics.RunCompleted(rc.AppID, rc.Status) // counted once committed, like a MISS
+			applied[i] = rc
 		}
 	}
+	return applied
 }

@@ -178,6 +178,15 @@ func (a *applier) apply(p event.Payload) (int, error) {
 		return 0, a.signatureSpent(p)
 	case *event.RunOutput:
 		return 0, a.runOutput(p)
+	case *event.NotificationSent:
+		// Nothing of the state changes: it goes into its schedule's (and
+		// app's) history, where a user looks for why a mail never came.
+		if _, err := a.schedule(p.ScheduleID); err != nil {
+			return 0, err
+		}
+		a.app = p.AppID
+		a.touch(p.ScheduleID, false)
+		return 0, nil
 	}
 	return 0, fmt.Errorf("%w: no apply rule for %s", ErrInvalidEvent, a.ev.Type)
 }

@@ -132,7 +132,7 @@ func scheduleScoped(t event.Type) bool {
 	switch t {
 	case event.TypeScheduleCreated, event.TypeScheduleDeleted, event.TypeRunFired, event.TypeRunCompleted,
 		event.TypeScheduleClosed, event.TypeScheduleUpdated, event.TypeSchedulePaused, event.TypeScheduleResumed,
-		event.TypeRunTriggered, event.TypeScheduleStoppedByCallback:
+		event.TypeRunTriggered, event.TypeScheduleStoppedByCallback, event.TypeNotificationSent:
 		return true
 	}
 	return false

@@ -67,6 +67,8 @@ var (
 		event.IntField(31, func(s *Schedule) *int { return &s.KeepOutputs }),
 		event.IntField(32, func(s *Schedule) *int { return &s.Runs }),
 		event.IntField(33, func(s *Schedule) *int { return &s.Counter }),
+		event.StringsField(34, func(s *Schedule) *[]string { return &s.NotifyOnSuccess }),
+		event.StringsField(35, func(s *Schedule) *[]string { return &s.NotifyOnFailure }),
 	)
 	runCodec = event.NewCodec(
 		event.StringField(1, func(r *Run) *string { return &r.RunID }),

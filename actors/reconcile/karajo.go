@@ -1,10 +1,12 @@
 package reconcile
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/chronicle-sched/chronicle/actors/notify"
 	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/cronspec"
@@ -83,11 +85,35 @@ func karajoHTTPJob(j *karajoconf.HTTPJob) (Job, error) {
 	job := Job{Name: KindHTTP + "/" + j.ID, Cron: spec, Callback: cb,
 		Retry:   &event.RetryPolicy{MaxAttempts: 1, TimeoutMs: max(1, timeout.Milliseconds())},
 		Labels:  map[string]string{LabelKarajoKind: KindHTTP, LabelKarajoID: j.ID},
-		Counted: true, Overlap: event.OverlapBufferOne}
+		Counted: true, Overlap: event.OverlapBufferOne,
+		NotifyOnSuccess: j.NotifOnSuccess, NotifyOnFailure: j.NotifOnFailed}
 	if problems := admit.Request(job.Callback, job.Payload); len(problems) > 0 {
 		return Job{}, fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return job, nil
+}
+
+// KarajoTargets are karajo's [notif] sections as notification targets: an
+// email through its SMTP server (smtps:// TLS from the start,
+// smtp+starttls:// and smtp:// STARTTLS, smtp:// in clear only to a
+// loopback relay), a webhook signed as Standard Webhooks do with the
+// secret's bytes as its key.
+func KarajoTargets(cfg *karajoconf.Config) map[string]notify.Channel {
+	out := map[string]notify.Channel{}
+	for _, n := range cfg.Notifs {
+		switch n.Kind {
+		case karajoconf.NotifEmail:
+			scheme := "smtp://"
+			if n.SMTPScheme == "smtps" {
+				scheme = "smtps://"
+			}
+			out[n.Name] = notify.Email{Server: scheme + n.SMTPAddr, User: n.SMTPUser, Password: n.SMTPPassword,
+				From: n.From, To: n.To, AllowPlain: n.SMTPScheme == "smtp"}
+		case karajoconf.NotifWebhook:
+			out[n.Name] = notify.Webhook{URL: n.URL, Secret: "whsec_" + base64.StdEncoding.EncodeToString([]byte(n.Secret))}
+		}
+	}
+	return out
 }
 
 // KarajoCounterEnv carries a command run's counter, as in karajo.
@@ -113,7 +139,8 @@ func karajoCommandJob(j *karajoconf.Job) (Job, error) {
 	}
 	return Job{Name: KindCommand + "/" + j.ID, Cron: spec, Callback: cb,
 		Labels:  map[string]string{LabelKarajoKind: KindCommand, LabelKarajoID: j.ID},
-		Counted: true, Overlap: event.OverlapBufferOne, KeepOutputs: j.LogRetention}, nil
+		Counted: true, Overlap: event.OverlapBufferOne, KeepOutputs: j.LogRetention,
+		NotifyOnSuccess: j.NotifOnSuccess, NotifyOnFailure: j.NotifOnFailed}, nil
 }
 
 // karajoSpec is a job's interval (@every, aligned to the Unix epoch) or

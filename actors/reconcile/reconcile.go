@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"maps"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/chronicle-sched/chronicle/actors"
@@ -32,9 +33,11 @@ type Job struct {
 	Retry    *event.RetryPolicy
 	Labels   map[string]string
 	// Counted, Overlap and KeepOutputs go into its Definition.
-	Counted     bool
-	Overlap     string
-	KeepOutputs int
+	Counted         bool
+	Overlap         string
+	KeepOutputs     int
+	NotifyOnSuccess []string
+	NotifyOnFailure []string
 }
 
 // Engine is what reconciling needs of actors.Engine.
@@ -128,13 +131,15 @@ func (r *Reconciler) Once(ctx context.Context) (Summary, error) {
 		case !exists:
 			if _, err := r.Engine.CreateSchedule(ctx, actors.CreateSchedule{AppID: r.App, Payload: j.Payload, Cron: j.Cron,
 				Callback: j.Callback, Retry: j.Retry, Definition: event.Definition{Name: j.Name, Labels: j.Labels,
-					Counted: j.Counted, Overlap: j.Overlap, KeepOutputs: j.KeepOutputs}}); err != nil {
+					Counted: j.Counted, Overlap: j.Overlap, KeepOutputs: j.KeepOutputs,
+					NotifyOnSuccess: j.NotifyOnSuccess, NotifyOnFailure: j.NotifyOnFailure}}); err != nil {
 				return s, fmt.Errorf("create %s: %w", j.Name, err)
 			}
 			s.Created++
 		case !same(cur, j):
 			change := actors.ScheduleChange{Payload: &j.Payload, Cron: j.Cron, Callback: &j.Callback, Retry: j.Retry,
-				Labels: &j.Labels, Counted: &j.Counted, Overlap: &j.Overlap, KeepOutputs: &j.KeepOutputs}
+				Labels: &j.Labels, Counted: &j.Counted, Overlap: &j.Overlap, KeepOutputs: &j.KeepOutputs,
+				NotifyOnSuccess: &j.NotifyOnSuccess, NotifyOnFailure: &j.NotifyOnFailure}
 			if j.Retry == nil {
 				change.Retry = &event.RetryPolicy{}
 			}
@@ -164,7 +169,8 @@ func same(s projections.Schedule, j Job) bool {
 	}
 	return s.CronExpression == j.Cron.Expression() && s.TimeZone == zone && s.Payload == j.Payload &&
 		reflect.DeepEqual(normal(s.Callback), normal(j.Callback)) && reflect.DeepEqual(retryOf(s.Retry), retryOf(j.Retry)) &&
-		maps.Equal(s.Labels, j.Labels) && s.Counted == j.Counted && s.Overlap == j.Overlap && s.KeepOutputs == j.KeepOutputs
+		maps.Equal(s.Labels, j.Labels) && s.Counted == j.Counted && s.Overlap == j.Overlap && s.KeepOutputs == j.KeepOutputs &&
+		slices.Equal(s.NotifyOnSuccess, j.NotifyOnSuccess) && slices.Equal(s.NotifyOnFailure, j.NotifyOnFailure)
 }
 
 func normal(c event.Callback) event.Callback {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/chronicle-sched/chronicle/actors"
 	"github.com/chronicle-sched/chronicle/actors/delivery"
+	"github.com/chronicle-sched/chronicle/actors/notify"
 	"github.com/chronicle-sched/chronicle/actors/reconcile"
 	"github.com/chronicle-sched/chronicle/cluster"
 	"github.com/chronicle-sched/chronicle/eventlog/admit"
@@ -74,6 +75,9 @@ type serveConfig struct {
 	// karajoConfig is karajo's configuration file to run the jobs of
 	// (--karajo-config; "": none).
 	karajoConfig string
+	// notify tunes notifications' delivery (tests: their retries, the CA
+	// of a test's mail server).
+	notify notify.Options
 }
 
 // parseServe reads flags; each flag can also come from CHRONICLE_<NAME>
@@ -290,8 +294,9 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		return nil, err
 	}
 	maxCommandRuns := 0
+	var targets map[string]notify.Channel
 	if karajoCfg != nil {
-		maxCommandRuns = karajoCfg.MaxJobRunning
+		maxCommandRuns, targets = karajoCfg.MaxJobRunning, reconcile.KarajoTargets(karajoCfg)
 	}
 	rn, err := raftfsm.Open(raftfsm.Config{
 		NodeID: c.nodeID, RaftAddr: c.raftAddr, DataDir: c.dataDir, Peers: peers,
@@ -330,7 +335,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 			MaxBackoff: c.cbMaxBackoff, RetryOn4xx: c.cbRetry4xx},
 		Guard: guard, Resolver: c.resolver, SecretGrace: c.secretGrace, Metrics: m,
 		Self:    func() string { s, _ := self.Load().(string); return s },
-		DataDir: c.dataDir, MaxCommandRuns: maxCommandRuns,
+		DataDir: c.dataDir, MaxCommandRuns: maxCommandRuns, Targets: targets, Notify: c.notify,
 	}, replicator{rn, cl.Forwarder}, state)
 	if karajoJobs != nil {
 		r := &reconcile.Reconciler{App: reconcile.KarajoApp, OwnerLabel: reconcile.LabelKarajoKind, Jobs: karajoJobs,

@@ -139,6 +139,8 @@ func check(p event.Payload, at int64) error {
 		return scheduleStopped(p)
 	case *event.SignatureSpent:
 		return signatureSpent(p, at)
+	case *event.NotificationSent:
+		return notificationSent(p)
 	case *event.RunOutput:
 		if len(p.Output) > MaxOutputBytes {
 			return fmt.Errorf("run %s: output longer than %d bytes", p.RunID, MaxOutputBytes)
@@ -239,7 +241,8 @@ func endAfter(end, run int64) error {
 // updatableFields are the names ScheduleUpdated.Changed may hold.
 var updatableFields = map[string]bool{"payload": true, "scheduleTime": true, "scheduleTimeMs": true,
 	"cronExpression": true, "timeZone": true, "callback": true, "retry": true, "name": true, "endTime": true,
-	"stopOnCallback": true, "labels": true, "counted": true, "overlap": true, "keepOutputs": true}
+	"stopOnCallback": true, "labels": true, "counted": true, "overlap": true, "keepOutputs": true,
+	"notifyOnSuccess": true, "notifyOnFailure": true}
 
 func scheduleUpdated(p *event.ScheduleUpdated, at int64) error {
 	if err := firstErr(ScheduleID(p.ScheduleID), AppID(p.AppID), PayloadText(p.Payload)); err != nil {
@@ -296,6 +299,16 @@ func Definition(d event.Definition, cron bool) []string {
 	if d.KeepOutputs < 0 || d.KeepOutputs > MaxKeptOutputs {
 		problems = append(problems, fmt.Sprintf("keepOutputs must be between 0 and %d", MaxKeptOutputs))
 	}
+	for field, names := range map[string][]string{"notifyOnSuccess": d.NotifyOnSuccess, "notifyOnFailure": d.NotifyOnFailure} {
+		if len(names) > MaxNotifyTargets {
+			problems = append(problems, fmt.Sprintf("%s names at most %d notification targets", field, MaxNotifyTargets))
+		}
+		for _, n := range names {
+			if n == "" || len(n) > MaxNameLen || !printable(n) {
+				problems = append(problems, fmt.Sprintf("%s: a target's name must be 1 to %d characters of printable UTF-8", field, MaxNameLen))
+			}
+		}
+	}
 	if len(d.Labels) > MaxLabels {
 		problems = append(problems, fmt.Sprintf("at most %d labels are allowed", MaxLabels))
 	}
@@ -331,6 +344,28 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// MaxNotifyTargets bounds the targets a schedule notifies of an outcome.
+const MaxNotifyTargets = 16
+
+func notificationSent(p *event.NotificationSent) error {
+	if err := runRef(p.ScheduleID, p.RunID, p.AppID, 0, 0); err != nil {
+		return err
+	}
+	switch {
+	case p.Target == "" || len(p.Target) > MaxNameLen || !printable(p.Target):
+		return fmt.Errorf("notification target %q", clip(p.Target, 40))
+	case p.Channel != "email" && p.Channel != "webhook":
+		return fmt.Errorf("notification channel %q", clip(p.Channel, 40))
+	case p.Status != event.NotificationDelivered && p.Status != event.NotificationFailed:
+		return fmt.Errorf("notification status %q", clip(p.Status, 40))
+	case p.Attempts < 0 || p.Attempts > maxRecordedTries || p.Code < 0 || p.Code > 999:
+		return fmt.Errorf("notification of %s: impossible counts", p.RunID)
+	case len(p.Error) > maxMessageBytes || !utf8.ValidString(p.Error):
+		return fmt.Errorf("notification of %s: error longer than %d bytes or not UTF-8", p.RunID, maxMessageBytes)
+	}
+	return nil
 }
 
 // MaxSignatureLife bounds how long a spent signature is kept.

@@ -63,13 +63,15 @@ const (
 	TypeSignatureSpent Type = 20
 	// TypeRunOutput: see RunOutput.
 	TypeRunOutput Type = 21
+	// TypeNotificationSent: see NotificationSent.
+	TypeNotificationSent Type = 22
 	// Add new types here with the next unused number, and move NewestType.
 )
 
 // NewestType is the newest event type this build reads. Nodes announce
 // it, and a leader proposes a type only once every member reads it (a
 // node that meets an event it cannot read stops).
-const NewestType = TypeRunOutput
+const NewestType = TypeNotificationSent
 
 // LifecycleSince is the oldest "newest type" of builds that know a
 // schedule's lifecycle (ScheduleUpdated to ScheduleStoppedByCallback, the
@@ -82,11 +84,11 @@ const LifecycleSince = TypeScheduleStoppedByCallback
 // shape (Callback.Shaped: its own signature, parameters, success status,
 // unverified TLS, a path on this cluster), command callbacks and their
 // outputs (RunOutput), the run counter, overlap and output retention of a
-// Definition, CANCELED outcomes, spent signatures, and cron expressions
+// Definition, CANCELED outcomes, spent signatures, notifications, and cron expressions
 // made of several parts (`;`). An older build would drop the fields,
 // refuse the status or could not evaluate the expression, so a leader
 // proposes them once every member reads this type.
-const JobsSince = TypeRunOutput
+const JobsSince = TypeNotificationSent
 
 // ActorsSince is the oldest "newest type" of builds that read Raft
 // commands carrying each event's actor (format 3): a leader writes them
@@ -119,6 +121,7 @@ var typeNames = map[Type]string{
 	TypeScheduleStoppedByCallback: "ScheduleStoppedByCallback",
 	TypeSignatureSpent:            "SignatureSpent",
 	TypeRunOutput:                 "RunOutput",
+	TypeNotificationSent:          "NotificationSent",
 }
 
 func (t Type) String() string {

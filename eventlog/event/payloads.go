@@ -309,6 +309,11 @@ type Definition struct {
 	Counted     bool   `json:"counted,omitempty"`
 	Overlap     string `json:"overlap,omitempty"`
 	KeepOutputs int    `json:"keepOutputs,omitempty"`
+	// NotifyOnSuccess and NotifyOnFailure name the server's notification
+	// targets (karajo's [notif]) told of a run that succeeded, or failed
+	// (FAILURE, MISS, CANCELED).
+	NotifyOnSuccess []string `json:"notifyOnSuccess,omitempty"`
+	NotifyOnFailure []string `json:"notifyOnFailure,omitempty"`
 }
 
 // Set reports whether any field of d is set.
@@ -317,7 +322,9 @@ func (d Definition) Set() bool {
 }
 
 // Jobs reports whether d uses a field of JobsSince.
-func (d Definition) Jobs() bool { return d.Counted || d.Overlap != "" || d.KeepOutputs != 0 }
+func (d Definition) Jobs() bool {
+	return d.Counted || d.Overlap != "" || d.KeepOutputs != 0 || len(d.NotifyOnSuccess) > 0 || len(d.NotifyOnFailure) > 0
+}
 
 // IsCron reports whether the created schedule is a cron schedule.
 func (s ScheduleCreated) IsCron() bool { return s.CronExpression != "" }
@@ -522,6 +529,32 @@ func (ScheduleStoppedByCallback) EventType() Type {
 }
 func (SignatureSpent) EventType() Type { return TypeSignatureSpent }
 func (RunOutput) EventType() Type      { return TypeRunOutput }
+func (NotificationSent) EventType() Type {
+	return TypeNotificationSent
+}
+
+// Outcomes of a notification (NotificationSent.Status).
+const (
+	NotificationDelivered = "sent"
+	NotificationFailed    = "failed"
+)
+
+// NotificationSent: the leader told Target (a notification target of the
+// server's configuration, by Channel, email or webhook) of run RunID's
+// outcome, or gave up after Attempts (Error says why; Code is the last
+// SMTP reply or HTTP status). A notification still being sent when its
+// leader stops is not sent again: notifications are at most once.
+type NotificationSent struct {
+	ScheduleID string `json:"scheduleId"`
+	RunID      string `json:"runId"`
+	AppID      string `json:"appId"`
+	Target     string `json:"target"`
+	Channel    string `json:"channel"`
+	Status     string `json:"status"`
+	Attempts   int    `json:"attempts,omitempty"`
+	Code       int    `json:"code,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
 
 // RunOutput: what a run's commands wrote (stdout and stderr, as they
 // came), proposed with its RunCompleted, before it. Cut: the output was

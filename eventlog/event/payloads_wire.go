@@ -44,6 +44,18 @@ var commandCodec = NewCodec(
 	StringField(3, func(c *Command) *string { return &c.CounterEnv }),
 )
 
+var notificationSentCodec = NewCodec(
+	StringField(1, func(p *NotificationSent) *string { return &p.ScheduleID }),
+	StringField(2, func(p *NotificationSent) *string { return &p.RunID }),
+	StringField(3, func(p *NotificationSent) *string { return &p.AppID }),
+	StringField(4, func(p *NotificationSent) *string { return &p.Target }),
+	StringField(5, func(p *NotificationSent) *string { return &p.Channel }),
+	StringField(6, func(p *NotificationSent) *string { return &p.Status }),
+	IntField(7, func(p *NotificationSent) *int { return &p.Attempts }),
+	IntField(8, func(p *NotificationSent) *int { return &p.Code }),
+	StringField(9, func(p *NotificationSent) *string { return &p.Error }),
+)
+
 var runOutputCodec = NewCodec(
 	StringField(1, func(p *RunOutput) *string { return &p.ScheduleID }),
 	StringField(2, func(p *RunOutput) *string { return &p.RunID }),
@@ -91,6 +103,8 @@ var scheduleCreatedCodec = NewCodec(
 	BoolField(17, func(p *ScheduleCreated) *bool { return &p.Counted }),
 	StringField(18, func(p *ScheduleCreated) *string { return &p.Overlap }),
 	IntField(19, func(p *ScheduleCreated) *int { return &p.KeepOutputs }),
+	StringsField(20, func(p *ScheduleCreated) *[]string { return &p.NotifyOnSuccess }),
+	StringsField(21, func(p *ScheduleCreated) *[]string { return &p.NotifyOnFailure }),
 )
 
 var scheduleUpdatedCodec = NewCodec(
@@ -112,6 +126,8 @@ var scheduleUpdatedCodec = NewCodec(
 	BoolField(16, func(p *ScheduleUpdated) *bool { return &p.Counted }),
 	StringField(17, func(p *ScheduleUpdated) *string { return &p.Overlap }),
 	IntField(18, func(p *ScheduleUpdated) *int { return &p.KeepOutputs }),
+	StringsField(19, func(p *ScheduleUpdated) *[]string { return &p.NotifyOnSuccess }),
+	StringsField(20, func(p *ScheduleUpdated) *[]string { return &p.NotifyOnFailure }),
 )
 
 var schedulePausedCodec = NewCodec(
@@ -268,4 +284,5 @@ var payloadKinds = map[Type]payloadKind{
 	TypeScheduleStoppedByCallback: kind[ScheduleStoppedByCallback, *ScheduleStoppedByCallback]{scheduleStoppedCodec},
 	TypeSignatureSpent:            kind[SignatureSpent, *SignatureSpent]{signatureSpentCodec},
 	TypeRunOutput:                 kind[RunOutput, *RunOutput]{runOutputCodec},
+	TypeNotificationSent:          kind[NotificationSent, *NotificationSent]{notificationSentCodec},
 }

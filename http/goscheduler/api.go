@@ -325,14 +325,16 @@ type createRequest struct {
 	HTTPCallback   *detailsJSON  `json:"httpCallback"`
 	Retry          *retryJSON    `json:"retry"`
 	// Chronicle's additions: see README, "A schedule's lifecycle".
-	Name           string            `json:"name"`
-	EndTime        *int64            `json:"endTime"`
-	StopOnCallback bool              `json:"stopOnCallback"`
-	Labels         map[string]string `json:"labels"`
-	Paused         bool              `json:"paused"`
-	Counted        bool              `json:"counted"`
-	Overlap        string            `json:"overlap"`
-	KeepOutputs    int               `json:"keepOutputs"`
+	Name            string            `json:"name"`
+	EndTime         *int64            `json:"endTime"`
+	StopOnCallback  bool              `json:"stopOnCallback"`
+	Labels          map[string]string `json:"labels"`
+	Paused          bool              `json:"paused"`
+	Counted         bool              `json:"counted"`
+	Overlap         string            `json:"overlap"`
+	KeepOutputs     int               `json:"keepOutputs"`
+	NotifyOnSuccess []string          `json:"notifyOnSuccess"`
+	NotifyOnFailure []string          `json:"notifyOnFailure"`
 }
 
 func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httprouter.Params) error {
@@ -390,7 +392,8 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 		c.ScheduleTime = t
 	}
 	c.Definition = event.Definition{Name: req.Name, StopOnCallback: req.StopOnCallback, Labels: req.Labels,
-		Counted: req.Counted, Overlap: req.Overlap, KeepOutputs: req.KeepOutputs}
+		Counted: req.Counted, Overlap: req.Overlap, KeepOutputs: req.KeepOutputs,
+		NotifyOnSuccess: req.NotifyOnSuccess, NotifyOnFailure: req.NotifyOnFailure}
 	if req.EndTime != nil {
 		c.EndTime = *req.EndTime
 		a.futureEndTime(c.EndTime, &errs)
@@ -669,15 +672,17 @@ type scheduleJSON struct {
 	HTTPStatus       int          `json:"httpStatus,omitempty"`
 	Attempts         int          `json:"attempts,omitempty"`
 	// Chronicle's additions.
-	Number         uint64            `json:"number,omitempty"` // the seq of its creation: a short, unique id
-	Name           string            `json:"name,omitempty"`
-	EndTime        int64             `json:"endTime,omitempty"`
-	StopOnCallback bool              `json:"stopOnCallback,omitempty"`
-	Labels         map[string]string `json:"labels,omitempty"`
-	UpdatedAt      int64             `json:"updatedAt,omitempty"` // epoch ms
-	Counted        bool              `json:"counted,omitempty"`
-	Overlap        string            `json:"overlap,omitempty"`
-	KeepOutputs    int               `json:"keepOutputs,omitempty"`
+	Number          uint64            `json:"number,omitempty"` // the seq of its creation: a short, unique id
+	Name            string            `json:"name,omitempty"`
+	EndTime         int64             `json:"endTime,omitempty"`
+	StopOnCallback  bool              `json:"stopOnCallback,omitempty"`
+	Labels          map[string]string `json:"labels,omitempty"`
+	UpdatedAt       int64             `json:"updatedAt,omitempty"` // epoch ms
+	Counted         bool              `json:"counted,omitempty"`
+	Overlap         string            `json:"overlap,omitempty"`
+	KeepOutputs     int               `json:"keepOutputs,omitempty"`
+	NotifyOnSuccess []string          `json:"notifyOnSuccess,omitempty"`
+	NotifyOnFailure []string          `json:"notifyOnFailure,omitempty"`
 	// Runs is how many runs a counted schedule has fired; Counter, a
 	// run's number among them.
 	Runs    int `json:"runs,omitempty"`
@@ -693,6 +698,7 @@ func renderSchedule(s projections.Schedule) scheduleJSON {
 		Status:   s.Status, ErrorMessage: s.ErrorMessage, HTTPStatus: s.HTTPStatus, Attempts: s.Attempts,
 		Name: s.Name, EndTime: s.EndTime, StopOnCallback: s.StopOnCallback, Labels: s.Labels, UpdatedAt: s.UpdatedAt,
 		Counted: s.Counted, Overlap: s.Overlap, KeepOutputs: s.KeepOutputs, Runs: s.Runs, Counter: s.Counter,
+		NotifyOnSuccess: s.NotifyOnSuccess, NotifyOnFailure: s.NotifyOnFailure,
 	}
 	if s.ParentID == "" {
 		out.Number = s.CreatedSeq

@@ -21,22 +21,24 @@ import (
 // patchRequest is PATCH /goscheduler/schedules/{id}: the create request's
 // fields, each optional; one left out keeps its value.
 type patchRequest struct {
-	AppID          *string            `json:"appId"`
-	Payload        *string            `json:"payload"`
-	ScheduleTime   *int64             `json:"scheduleTime"`
-	ScheduleTimeMs *int64             `json:"scheduleTimeMs"`
-	CronExpression *string            `json:"cronExpression"`
-	TimeZone       *string            `json:"timeZone"`
-	Callback       *callbackJSON      `json:"callback"`
-	HTTPCallback   *detailsJSON       `json:"httpCallback"`
-	Retry          *retryJSON         `json:"retry"`
-	Name           *string            `json:"name"`
-	EndTime        *int64             `json:"endTime"` // 0 removes it
-	StopOnCallback *bool              `json:"stopOnCallback"`
-	Labels         *map[string]string `json:"labels"`
-	Counted        *bool              `json:"counted"`
-	Overlap        *string            `json:"overlap"`
-	KeepOutputs    *int               `json:"keepOutputs"`
+	AppID           *string            `json:"appId"`
+	Payload         *string            `json:"payload"`
+	ScheduleTime    *int64             `json:"scheduleTime"`
+	ScheduleTimeMs  *int64             `json:"scheduleTimeMs"`
+	CronExpression  *string            `json:"cronExpression"`
+	TimeZone        *string            `json:"timeZone"`
+	Callback        *callbackJSON      `json:"callback"`
+	HTTPCallback    *detailsJSON       `json:"httpCallback"`
+	Retry           *retryJSON         `json:"retry"`
+	Name            *string            `json:"name"`
+	EndTime         *int64             `json:"endTime"` // 0 removes it
+	StopOnCallback  *bool              `json:"stopOnCallback"`
+	Labels          *map[string]string `json:"labels"`
+	Counted         *bool              `json:"counted"`
+	Overlap         *string            `json:"overlap"`
+	KeepOutputs     *int               `json:"keepOutputs"`
+	NotifyOnSuccess *[]string          `json:"notifyOnSuccess"`
+	NotifyOnFailure *[]string          `json:"notifyOnFailure"`
 }
 
 func (a *API) updateSchedule(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -149,10 +151,17 @@ func (a *API) scheduleChange(req patchRequest, app string, cron bool, expr, tz s
 	if req.KeepOutputs != nil {
 		c.KeepOutputs, def.KeepOutputs = req.KeepOutputs, *req.KeepOutputs
 	}
+	if req.NotifyOnSuccess != nil {
+		c.NotifyOnSuccess, def.NotifyOnSuccess = req.NotifyOnSuccess, *req.NotifyOnSuccess
+	}
+	if req.NotifyOnFailure != nil {
+		c.NotifyOnFailure, def.NotifyOnFailure = req.NotifyOnFailure, *req.NotifyOnFailure
+	}
 	errs = append(errs, admit.Definition(def, cron)...)
 	if c.Payload == nil && c.Callback == nil && c.Retry == nil && c.ScheduleTime == nil && c.ScheduleTimeMs == nil &&
 		c.Cron == nil && req.Name == nil && req.EndTime == nil && req.StopOnCallback == nil && req.Labels == nil &&
-		req.Counted == nil && req.Overlap == nil && req.KeepOutputs == nil && len(errs) == 0 {
+		req.Counted == nil && req.Overlap == nil && req.KeepOutputs == nil && req.NotifyOnSuccess == nil &&
+		req.NotifyOnFailure == nil && len(errs) == 0 {
 		errs = append(errs, "nothing to change: give at least one of payload, scheduleTime, scheduleTimeMs, cronExpression, "+
 			"timeZone, callback, retry, name, endTime, stopOnCallback, labels")
 	}
