@@ -243,6 +243,26 @@ func (c *Client) Trigger(ctx context.Context, id string) (TriggerResult, error) 
 	return out, nil
 }
 
+// Cancel cuts short what a schedule is running now (a call in flight, a
+// command's processes); the runs are recorded CANCELED.
+func (c *Client) Cancel(ctx context.Context, id string) (CancelResult, error) {
+	var out CancelResult
+	if err := c.native(ctx, http.MethodPost, "/goscheduler/schedules/"+seg(id)+"/cancel", nil, nil, &out); err != nil {
+		return CancelResult{}, fmt.Errorf("cancel schedule %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// Output returns what command run runID wrote (kept for its schedule's
+// newest runs).
+func (c *Client) Output(ctx context.Context, runID string) (RunOutput, error) {
+	var out RunOutput
+	if err := c.native(ctx, http.MethodGet, "/goscheduler/schedules/"+seg(runID)+"/output", nil, nil, &out); err != nil {
+		return RunOutput{}, fmt.Errorf("output of run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
 // RunsQuery selects a page of a schedule's runs.
 type RunsQuery struct {
 	// When is "past" (the default: runs fired, newest first) or "future"

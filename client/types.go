@@ -53,9 +53,38 @@ type CallbackDetails struct {
 	// NumberParam names a query parameter that carries the schedule's
 	// number on every call.
 	NumberParam string `json:"numberParam,omitempty"`
+	// The request's shape for receivers written for another scheduler
+	// (karajo's): TimeParam carries the attempt's unix time, placed as
+	// Params says (query, form or json); Signature adds a hex HMAC-SHA256
+	// header of the parameters; SuccessStatus is the one status that
+	// counts; InsecureTLS skips the certificate check.
+	TimeParam     string         `json:"timeParam,omitempty"`
+	Params        string         `json:"params,omitempty"`
+	Signature     *HMACSignature `json:"signature,omitempty"`
+	SuccessStatus int            `json:"successStatus,omitempty"`
+	InsecureTLS   bool           `json:"insecureTls,omitempty"`
+	// Command is what a command callback (a karajo job, defined by the
+	// server's configuration) runs; shown, never sent.
+	Command *Command `json:"command,omitempty"`
 }
 
-// Callback is a schedule's callback; Type is "http".
+// HMACSignature is a callback's own signature header and secret (the
+// secret reads back as ***).
+type HMACSignature struct {
+	Header string `json:"header"`
+	Secret string `json:"secret"`
+}
+
+// Command is a command callback's commands, run in Dir under the leader's
+// data directory.
+type Command struct {
+	Lines      []string `json:"lines"`
+	Dir        string   `json:"dir"`
+	CounterEnv string   `json:"counterEnv,omitempty"`
+}
+
+// Callback is a schedule's callback; Type is "http" (or "command", for a
+// job of the server's configuration).
 type Callback struct {
 	Type    string          `json:"type"`
 	Details CallbackDetails `json:"details"`
@@ -102,6 +131,23 @@ type Schedule struct {
 	StopOnCallback bool              `json:"stopOnCallback,omitempty"`
 	Labels         map[string]string `json:"labels,omitempty"`
 	UpdatedAt      int64             `json:"updatedAt,omitempty"` // epoch ms
+	JobOptions
+	// Runs is how many runs a counted schedule fired; Counter, a run's
+	// number among them.
+	Runs    int `json:"runs,omitempty"`
+	Counter int `json:"counter,omitempty"`
+}
+
+// JobOptions are a schedule's job-like options: Counted numbers its runs;
+// Overlap "buffer_one" runs one at a time; KeepOutputs is how many command
+// outputs are kept; NotifyOnSuccess and NotifyOnFailure name the server's
+// notification targets.
+type JobOptions struct {
+	Counted         bool     `json:"counted,omitempty"`
+	Overlap         string   `json:"overlap,omitempty"`
+	KeepOutputs     int      `json:"keepOutputs,omitempty"`
+	NotifyOnSuccess []string `json:"notifyOnSuccess,omitempty"`
+	NotifyOnFailure []string `json:"notifyOnFailure,omitempty"`
 }
 
 // IsCron reports whether s is a cron definition (not one of its runs).
@@ -137,22 +183,41 @@ type CreateScheduleRequest struct {
 	StopOnCallback bool              `json:"stopOnCallback,omitempty"`
 	Labels         map[string]string `json:"labels,omitempty"`
 	Paused         bool              `json:"paused,omitempty"`
+	JobOptions
 }
 
 // UpdateScheduleRequest is PATCH /goscheduler/schedules/{id}: the fields
 // to change; nil keeps the schedule's value. A callback is replaced whole.
 type UpdateScheduleRequest struct {
-	Payload        *string            `json:"payload,omitempty"`
-	ScheduleTime   *int64             `json:"scheduleTime,omitempty"`
-	ScheduleTimeMs *int64             `json:"scheduleTimeMs,omitempty"`
-	CronExpression *string            `json:"cronExpression,omitempty"`
-	TimeZone       *string            `json:"timeZone,omitempty"`
-	Callback       *Callback          `json:"callback,omitempty"`
-	Retry          *RetryPolicy       `json:"retry,omitempty"`
-	Name           *string            `json:"name,omitempty"`
-	EndTime        *int64             `json:"endTime,omitempty"` // 0 removes the end time
-	StopOnCallback *bool              `json:"stopOnCallback,omitempty"`
-	Labels         *map[string]string `json:"labels,omitempty"`
+	Payload         *string            `json:"payload,omitempty"`
+	ScheduleTime    *int64             `json:"scheduleTime,omitempty"`
+	ScheduleTimeMs  *int64             `json:"scheduleTimeMs,omitempty"`
+	CronExpression  *string            `json:"cronExpression,omitempty"`
+	TimeZone        *string            `json:"timeZone,omitempty"`
+	Callback        *Callback          `json:"callback,omitempty"`
+	Retry           *RetryPolicy       `json:"retry,omitempty"`
+	Name            *string            `json:"name,omitempty"`
+	EndTime         *int64             `json:"endTime,omitempty"` // 0 removes the end time
+	StopOnCallback  *bool              `json:"stopOnCallback,omitempty"`
+	Labels          *map[string]string `json:"labels,omitempty"`
+	Counted         *bool              `json:"counted,omitempty"`
+	Overlap         *string            `json:"overlap,omitempty"`
+	KeepOutputs     *int               `json:"keepOutputs,omitempty"`
+	NotifyOnSuccess *[]string          `json:"notifyOnSuccess,omitempty"`
+	NotifyOnFailure *[]string          `json:"notifyOnFailure,omitempty"`
+}
+
+// CancelResult is what a cancel answers: the runs cut short.
+type CancelResult struct {
+	ScheduleID string   `json:"scheduleId"`
+	RunIDs     []string `json:"runIds"`
+}
+
+// RunOutput is what a command run wrote (Cut: only its start was kept).
+type RunOutput struct {
+	RunID  string `json:"runId"`
+	Output string `json:"output"`
+	Cut    bool   `json:"cut"`
 }
 
 // SchedulePage is a page of schedules: an app's schedules or a

@@ -16,7 +16,6 @@ import (
 	"net/http/httptest"
 	"net/mail"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,26 +49,9 @@ type pki struct {
 
 func newPKI(t testing.TB) pki {
 	t.Helper()
-	dir := t.TempDir()
-	ca, err := testcerts.NewCA(dir, "mail")
+	cert, pool, err := testcerts.Server(t.TempDir(), "mail", "127.0.0.1", "localhost")
 	if err != nil {
 		t.Fatal(err)
-	}
-	iss, err := ca.Issue(dir, "smtp", "127.0.0.1", "localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(iss.Cert, iss.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, err := os.ReadFile(ca.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("CA certificate not parsed")
 	}
 	return pki{pool: pool, cert: cert}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -168,6 +169,7 @@ command = sleep 30
 	})
 	runs := decodeData[struct{ Schedules []lifeSchedule }](t, tn.must(200, "GET", "/goscheduler/schedules/"+echo+"/runs?size=100", nil)).Schedules
 	var kept, gone int
+	keptRun := ""
 	for _, run := range runs {
 		if run.Status != "SUCCESS" {
 			continue
@@ -176,6 +178,7 @@ command = sleep 30
 		switch code {
 		case 200:
 			kept++
+			keptRun = run.ScheduleID
 			out := decodeData[struct{ Output string }](t, r).Output
 			want := fmt.Sprintf("$ echo counter=$KARAJO_JOB_COUNTER\ncounter=%d\n$ pwd\n%s\n", run.Counter,
 				filepath.Join(dir, "data", "karajo", "job", "echo_counter"))
@@ -187,6 +190,9 @@ command = sleep 30
 		default:
 			t.Fatalf("output of %s: HTTP %d %s", run.ScheduleID, code, r.raw)
 		}
+	}
+	if out, err := tn.api().Output(context.Background(), keptRun); err != nil || !strings.Contains(out.Output, "counter=") {
+		t.Fatalf("the Go client's Output of the newest run: %+v, %v", out, err)
 	}
 	if kept != 2 || gone == 0 {
 		t.Fatalf("%d outputs kept and %d dropped of %d runs, want the 2 newest kept (log_retention)", kept, gone, len(runs))
@@ -219,8 +225,12 @@ command = sleep 30
 	})
 	time.Sleep(300 * time.Millisecond) // its sleep has begun
 	start := time.Now()
-	r := tn.must(200, "POST", "/goscheduler/schedules/"+long+"/cancel", nil)
-	runID := decodeData[struct{ RunIDs []string }](t, r).RunIDs[0]
+	ctx := context.Background()
+	canceled, err := tn.api().Cancel(ctx, long) // the Go client, as a program would
+	if err != nil || len(canceled.RunIDs) != 1 {
+		t.Fatalf("cancel: %+v, %v", canceled, err)
+	}
+	runID := canceled.RunIDs[0]
 	if run := tn.lifeCall(200, "GET", "/goscheduler/schedules/"+runID, nil); run.Status != "CANCELED" || time.Since(start) > 5*time.Second {
 		t.Fatalf("canceled run %s after %s: %+v", run.Status, time.Since(start), run)
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -39,22 +38,11 @@ type mail struct {
 
 func startMailbox(t *testing.T, user, password string) *mailbox {
 	t.Helper()
-	dir := t.TempDir()
-	ca, err := testcerts.NewCA(dir, "mail")
+	cert, roots, err := testcerts.Server(t.TempDir(), "mail", "127.0.0.1", "localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := ca.Issue(dir, "smtp", "127.0.0.1", "localhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(iss.Cert, iss.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, _ := os.ReadFile(ca.File)
-	m := &mailbox{roots: x509.NewCertPool()}
-	m.roots.AppendCertsFromPEM(pem)
+	m := &mailbox{roots: roots}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &mailSession{m: m, c: c, user: user, password: password}, nil
 	}))

@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -102,4 +103,32 @@ func serial() *big.Int {
 
 func writePEM(path, typ string, der []byte) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+}
+
+// Server makes a CA named name in dir and a certificate it signed for
+// hosts, and returns the certificate ready for a tls.Config and a pool
+// trusting the CA: what a test's TLS server (a mail server, say) and its
+// client need.
+func Server(dir, name string, hosts ...string) (tls.Certificate, *x509.CertPool, error) {
+	ca, err := NewCA(dir, name)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	iss, err := ca.Issue(dir, name+"-server", hosts...)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	cert, err := tls.LoadX509KeyPair(iss.Cert, iss.Key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	pem, err := os.ReadFile(ca.File)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return tls.Certificate{}, nil, fmt.Errorf("testcerts: CA certificate %s not parsed", ca.File)
+	}
+	return cert, pool, nil
 }
