@@ -185,7 +185,7 @@ func (e *Engine) CreateSchedule(ctx context.Context, c CreateSchedule) (_ projec
 	if err := e.CheckTargets(c.Definition); err != nil {
 		return projections.Schedule{}, err
 	}
-	if c.Callback.Shaped() || c.Definition.Jobs() || c.Cron != nil && (c.Cron.Parts() > 1 || c.Cron.Manual()) {
+	if c.Callback.Shaped() || c.Definition.HasJob() || c.Cron != nil && (c.Cron.Parts() > 1 || c.Cron.Manual()) {
 		if err := e.readable(event.JobsSince); err != nil {
 			return projections.Schedule{}, err
 		}

@@ -39,7 +39,11 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 	var payloads []event.Payload
 	var fired []fireItem
 	var took []projections.PendingRun // exclusive runs this chunk made their schedule's running one
-	defer func() { e.untake(took, fired, rejectedOf(payloads, results)) }()
+	defer func() {
+		if len(took) > 0 {
+			e.untake(took, fired, rejectedOf(payloads, results))
+		}
+	}()
 	for _, it := range chunk {
 		pr := it.pr
 		if it.ctx.Err() != nil {
@@ -147,7 +151,7 @@ func (e *Engine) readFired(pr projections.PendingRun) (projections.FiredRun, boo
 		return projections.FiredRun{}, false
 	}
 	f := projections.FiredRun{Run: pr, Schedule: s}
-	if s.Counted {
+	if s.Jobs().Counted {
 		if r, ok, err := e.state.Schedule(pr.RunID); err == nil && ok {
 			f.Counter = r.Counter
 		}
@@ -383,10 +387,12 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, f proje
 		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,
 		FollowRedirects: s.Callback.FollowRedirects, SigningSecrets: e.signingSecrets(pr.AppID),
 		StopContract: s.StopOnCallback, FiredBy: e.firedBy(),
-		TimeParam: s.Callback.TimeParam, Params: s.Callback.Params, SuccessStatus: s.Callback.SuccessStatus,
-		InsecureTLS: s.Callback.InsecureTLS, Self: s.Callback.Local(),
+		Self: s.Callback.Local(),
 	}
-	if sig := s.Callback.Signature; sig != nil {
+	if sh := s.Callback.Shape; sh != nil {
+		req.TimeParam, req.Params, req.SuccessStatus, req.InsecureTLS = sh.TimeParam, sh.Params, sh.SuccessStatus, sh.InsecureTLS
+	}
+	if sig := s.Callback.Shaping().Signature; sig != nil {
 		req.HMAC = &delivery.HMAC{Header: sig.Header, Secret: sig.Secret}
 	}
 	if p := s.Callback.NumberParam; p != "" {

@@ -281,19 +281,21 @@ func (e *Engine) buildUpdate(id string, c ScheduleChange) (event.Payload, error)
 	if c.Labels != nil {
 		u.Labels = *c.Labels
 	}
+	job := u.Jobs()
 	if c.Counted != nil {
-		u.Counted = *c.Counted
+		job.Counted = *c.Counted
 	}
-	set(&u.Overlap, c.Overlap)
+	set(&job.Overlap, c.Overlap)
 	if c.KeepOutputs != nil {
-		u.KeepOutputs = *c.KeepOutputs
+		job.KeepOutputs = *c.KeepOutputs
 	}
 	if c.NotifyOnSuccess != nil {
-		u.NotifyOnSuccess = *c.NotifyOnSuccess
+		job.NotifyOnSuccess = *c.NotifyOnSuccess
 	}
 	if c.NotifyOnFailure != nil {
-		u.NotifyOnFailure = *c.NotifyOnFailure
+		job.NotifyOnFailure = *c.NotifyOnFailure
 	}
+	u.Job = job.Ref()
 	if err := e.CheckTargets(u.Definition); err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func (n *notices) take(id string) (noticeRef, bool) {
 // CheckTargets refuses notification target names this server does not
 // know (they come from its configuration).
 func (e *Engine) CheckTargets(d event.Definition) error {
-	for _, names := range [][]string{d.NotifyOnSuccess, d.NotifyOnFailure} {
+	for _, names := range [][]string{d.Jobs().NotifyOnSuccess, d.Jobs().NotifyOnFailure} {
 		for _, n := range names {
 			if _, ok := e.cfg.Targets[n]; !ok {
 				return fmt.Errorf("%w: no notification target %q in this server's configuration (it knows %s)",
@@ -82,7 +82,7 @@ func (e *Engine) targetNames() string {
 // it is applied (nil when s notifies no one): the run's counter and
 // output go into the message.
 func (e *Engine) notifyAfter(s projections.Schedule, counter int, output []byte) func(event.RunCompleted) {
-	if e.notifier == nil || len(s.NotifyOnSuccess)+len(s.NotifyOnFailure) == 0 {
+	if e.notifier == nil || len(s.Jobs().NotifyOnSuccess)+len(s.Jobs().NotifyOnFailure) == 0 {
 		return nil
 	}
 	return func(rc event.RunCompleted) { e.notifyOutcome(s, counter, rc, output) }
@@ -108,9 +108,9 @@ func (e *Engine) notifyOutcome(s projections.Schedule, counter int, rc event.Run
 	var names []string
 	switch rc.Status {
 	case event.StatusSuccess:
-		names = s.NotifyOnSuccess
+		names = s.Jobs().NotifyOnSuccess
 	case event.StatusFailure, event.StatusCanceled:
-		names = s.NotifyOnFailure
+		names = s.Jobs().NotifyOnFailure
 	}
 	_, _, ctx := e.term()
 	for _, name := range names {

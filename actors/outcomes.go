@@ -66,7 +66,7 @@ func (b *outcomeBatcher) run() {
 	defer b.wg.Done()
 	var pending []event.Payload
 	var afters []func() // to call once the entry is applied
-	var applied []event.RunCompleted
+	var results []raftfsm.Result
 	bytes := 0 // of the commands' outputs in pending
 	flush := time.NewTicker(outcomeFlushEvery)
 	defer flush.Stop()
@@ -77,11 +77,11 @@ func (b *outcomeBatcher) run() {
 			if item.after != nil {
 				at, after := len(pending), item.after
 				for i, p := range outcome {
-					if _, ok := p.(event.RunCompleted); ok {
+					if rc, ok := p.(event.RunCompleted); ok {
 						at += i
 						afters = append(afters, func() {
-							if at < len(applied) && applied[at].RunID != "" {
-								after(applied[at])
+							if at < len(results) && results[at].Err == nil {
+								after(rc)
 							}
 						})
 						break
@@ -104,7 +104,7 @@ func (b *outcomeBatcher) run() {
 		case <-b.done:
 			return
 		}
-		applied = b.record(pending)
+		results = b.record(pending)
 		for _, f := range afters {
 			f()
 		}
@@ -120,10 +120,8 @@ func (b *outcomeBatcher) run() {
 // the same run ids; nothing is lost, a receiver may see a duplicate it can
 // recognise. A retry of a batch that did commit is refused by apply (the
 // runs are no longer in flight), which changes nothing.
-//
-// It returns, by position in batch, the RunCompleted events that applied
-// (a zero value elsewhere).
-func (b *outcomeBatcher) record(batch []event.Payload) []event.RunCompleted {
+// It returns each event's result (nil if the batch was given up).
+func (b *outcomeBatcher) record(batch []event.Payload) []raftfsm.Result {
 	var results []raftfsm.Result
 	for delay := outcomeRetryFirst; ; delay = min(2*delay, outcomeRetryMax) {
 		var err error
@@ -141,14 +139,12 @@ func (b *outcomeBatcher) record(batch []event.Payload) []event.RunCompleted {
 			return nil
 		}
 	}
-	applied := make([]event.RunCompleted, len(batch))
 	for i, r := range results {
 		if r.Err != nil {
 			b.eng.cfg.Logger.Debug("run outcome not recorded", "event", batch[i].EventType(), "err", r.Err)
 		} else if rc, ok := batch[i].(event.RunCompleted); ok {
 			b.eng.cfg.Metrics.RunCompleted(rc.AppID, rc.Status) // counted once committed, like a MISS
-			applied[i] = rc
 		}
 	}
-	return applied
+	return results
 }

@@ -138,7 +138,7 @@ func (e *Engine) otherInFlight(pr projections.PendingRun) bool {
 // busy refuses a trigger of exclusive schedule s while a run of it is in
 // flight and another waits (parked, or due and about to be).
 func (e *Engine) busy(s projections.Schedule, nowMs int64) error {
-	if s.Overlap != event.OverlapBufferOne {
+	if s.Jobs().Overlap != event.OverlapBufferOne {
 		return nil
 	}
 	runs, err := e.state.PendingOf(s.ScheduleID)

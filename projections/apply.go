@@ -369,7 +369,7 @@ func (a *applier) scheduleCreated(p *event.ScheduleCreated) error {
 	if s.Status == event.StatusPaused {
 		return nil // its run becomes pending on resume
 	}
-	return a.addPending(PendingRun{
+	return a.addPending(s, PendingRun{
 		RunID: s.ScheduleID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
 		ScheduledTime: s.ScheduleTime, DueMs: s.DueMs(), Kind: KindOnce,
 	})
@@ -385,7 +385,7 @@ func (a *applier) addCronOccurrence(s Schedule, t int64) error {
 	if _, ok, err := getRecord[PendingRun](a.b, pendKey(runID)); err != nil || ok {
 		return err
 	}
-	return a.addPending(PendingRun{
+	return a.addPending(s, PendingRun{
 		RunID: runID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
 		ScheduledTime: t, DueMs: t * 1000, Kind: KindCron,
 	})
@@ -453,7 +453,7 @@ func (a *applier) runFired(p *event.RunFired) error {
 		return err
 	}
 	counter := 0
-	if s.Counted && !wasFired {
+	if s.Jobs().Counted && !wasFired {
 		// Numbered as it fires: a re-fire keeps its number, a miss takes
 		// none (karajo counts the runs it starts).
 		s.Runs++
@@ -655,7 +655,7 @@ func (a *applier) scheduleUpdated(p *event.ScheduleUpdated) error {
 			return err
 		}
 	}
-	return a.addPending(onceRun(s))
+	return a.addPending(s, onceRun(s))
 }
 
 // onceRun is the pending run of one-time schedule s.
@@ -705,7 +705,7 @@ func (a *applier) scheduleResumed(p *event.ScheduleResumed) error {
 	if s.IsCron() {
 		return a.addCronOccurrence(s, s.NextRunTime)
 	}
-	return a.addPending(onceRun(s))
+	return a.addPending(s, onceRun(s))
 }
 
 func (a *applier) runTriggered(p *event.RunTriggered) error {
@@ -727,7 +727,7 @@ func (a *applier) runTriggered(p *event.RunTriggered) error {
 		return err
 	}
 	now := a.nowMs()
-	return a.addPending(PendingRun{RunID: p.RunID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
+	return a.addPending(s, PendingRun{RunID: p.RunID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
 		ScheduledTime: now / 1000, DueMs: now, Kind: KindTrigger})
 }
 
@@ -751,7 +751,7 @@ func (a *applier) setExpiry(s Schedule, old int64) error {
 	if s.EndTime == 0 {
 		return nil
 	}
-	return a.addPending(PendingRun{RunID: event.ExpiryRunID(s.ScheduleID), ScheduleID: s.ScheduleID, AppID: s.AppID,
+	return a.addPending(s, PendingRun{RunID: event.ExpiryRunID(s.ScheduleID), ScheduleID: s.ScheduleID, AppID: s.AppID,
 		Partition: s.Partition, ScheduledTime: s.EndTime, DueMs: s.EndTime * 1000, Kind: KindExpiry})
 }
 
@@ -968,7 +968,11 @@ func (a *applier) bulkReconcile(it bulkItem) (bool, error) {
 		}
 	}
 	reconciles++
-	if err := a.addPending(PendingRun{
+	s, err := a.schedule(scheduleID)
+	if err != nil {
+		return false, err
+	}
+	if err := a.addPending(s, PendingRun{
 		RunID: event.ReconcileRunID(base, reconciles), ScheduleID: scheduleID, AppID: app, Partition: partition,
 		ScheduledTime: t, DueMs: a.nowMs(), Kind: KindReconcile,
 	}); err != nil {
@@ -1049,16 +1053,11 @@ func (a *applier) pendingOf(scheduleID string) ([]PendingRun, error) {
 	return out, err
 }
 
-func (a *applier) addPending(pr PendingRun) error {
+// addPending makes pr, a run of schedule s, pending: it takes s's
+// policies (Exclusive, NoRefire), read by the fire path.
+func (a *applier) addPending(s Schedule, pr PendingRun) error {
 	if pr.Kind != KindExpiry {
-		// The schedule is written before its runs become pending.
-		s, ok, err := getRecord[Schedule](a.b, scheduleKey(pr.ScheduleID))
-		if err != nil {
-			return err
-		}
-		if ok {
-			pr.Exclusive, pr.NoRefire = s.Overlap == event.OverlapBufferOne, s.IsCommand()
-		}
+		pr.Exclusive, pr.NoRefire = s.Jobs().Overlap == event.OverlapBufferOne, s.IsCommand()
 	}
 	if err := putRecord(a, pendKey(pr.RunID), pr); err != nil {
 		return err

@@ -20,7 +20,7 @@ func TestCommandJobRunsAreCountedAndKeepTheirNewestOutputs(t *testing.T) {
 	w := newWorld(t)
 	w.must(event.AppRegistered{AppID: "k", Partitions: 1, Active: true})
 	w.must(event.ScheduleCreated{ScheduleID: "job", AppID: "k", CronExpression: "@every 1s", NextRunTime: 1,
-		Callback: commandCallback, Definition: event.Definition{Counted: true, Overlap: event.OverlapBufferOne, KeepOutputs: 2}})
+		Callback: commandCallback, Definition: event.Definition{Job: &event.JobOptions{Counted: true, Overlap: event.OverlapBufferOne, KeepOutputs: 2}}})
 	if pr, ok, _ := w.q().Pending(event.CronRunID("job", 1)); !ok || !pr.Exclusive || !pr.NoRefire {
 		t.Fatalf("pending run %+v: want Exclusive and NoRefire from its schedule", pr)
 	}

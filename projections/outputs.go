@@ -52,7 +52,7 @@ func (a *applier) runOutput(p *event.RunOutput) error {
 	if err := a.b.Set(outsKey(s.ScheduleID, a.ev.Seq), []byte(p.RunID), nil); err != nil {
 		return err
 	}
-	keep := s.KeepOutputs
+	keep := s.Jobs().KeepOutputs
 	if keep == 0 {
 		keep = DefaultKeepOutputs
 	}

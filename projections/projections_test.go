@@ -329,7 +329,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 	// A counted command job keeping one output: the first output (and its
 	// event) is dropped when the second comes, on the rebuild too.
 	w.must(event.ScheduleCreated{ScheduleID: "cmd", AppID: "a", CronExpression: "@every 1s", NextRunTime: 1,
-		Callback: commandCallback, Definition: event.Definition{Counted: true, KeepOutputs: 1}})
+		Callback: commandCallback, Definition: event.Definition{Job: &event.JobOptions{Counted: true, KeepOutputs: 1}}})
 	for i := int64(1); i <= 2; i++ {
 		run := event.CronRunID("cmd", i)
 		w.must(event.RunFired{ScheduleID: "cmd", RunID: run, AppID: "a", ScheduledTime: i, NextRunTime: i + 1})

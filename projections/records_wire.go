@@ -62,13 +62,9 @@ var (
 		event.StringMapField(26, func(s *Schedule) *map[string]string { return &s.Labels }),
 		event.Int64Field(27, func(s *Schedule) *int64 { return &s.UpdatedAt }),
 		event.IntField(28, func(s *Schedule) *int { return &s.Triggers }),
-		event.BoolField(29, func(s *Schedule) *bool { return &s.Counted }),
-		event.StringField(30, func(s *Schedule) *string { return &s.Overlap }),
-		event.IntField(31, func(s *Schedule) *int { return &s.KeepOutputs }),
-		event.IntField(32, func(s *Schedule) *int { return &s.Runs }),
-		event.IntField(33, func(s *Schedule) *int { return &s.Counter }),
-		event.StringsField(34, func(s *Schedule) *[]string { return &s.NotifyOnSuccess }),
-		event.StringsField(35, func(s *Schedule) *[]string { return &s.NotifyOnFailure }),
+		event.OptionalMessageField(29, func(s *Schedule) **event.JobOptions { return &s.Job }, event.JobOptionsCodec),
+		event.IntField(30, func(s *Schedule) *int { return &s.Runs }),
+		event.IntField(31, func(s *Schedule) *int { return &s.Counter }),
 	)
 	runCodec = event.NewCodec(
 		event.StringField(1, func(r *Run) *string { return &r.RunID }),

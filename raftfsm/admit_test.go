@@ -19,7 +19,7 @@ func TestProposerRefusesFieldsNotEveryMemberReads(t *testing.T) {
 		CronExpression: "0 * * * * *", NextRunTime: next,
 		Callback: event.Callback{Type: "http", URL: "https://example.com/hook", Method: "POST"}}
 	shaped := base
-	shaped.Callback.TimeParam, shaped.Callback.Params = "_karajo_epoch", event.ParamsJSON
+	shaped.Callback.Shape = &event.RequestShape{TimeParam: "_karajo_epoch", Params: event.ParamsJSON}
 	union := base
 	union.ScheduleID, union.CronExpression = "s2", "0 * * * * *; 30 * * * * *"
 

@@ -61,19 +61,20 @@ func karajoHTTPJob(j *karajoconf.HTTPJob) (Job, error) {
 	if err != nil {
 		return Job{}, err
 	}
-	cb := event.Callback{Type: "http", URL: j.URL, Method: j.Method, TimeParam: KarajoEpochParam,
-		Params: event.ParamsQuery, SuccessStatus: 200, InsecureTLS: j.Insecure}
+	shape := event.RequestShape{TimeParam: KarajoEpochParam, Params: event.ParamsQuery, SuccessStatus: 200,
+		InsecureTLS: j.Insecure}
 	if (j.RequestType == "form" || j.RequestType == "json") && admit.BodyMethods[j.Method] {
-		cb.Params = j.RequestType
+		shape.Params = j.RequestType
 	}
+	if j.Secret != "" {
+		shape.Signature = &event.HMACSignature{Header: j.HeaderSign, Secret: j.Secret}
+	}
+	cb := event.Callback{Type: "http", URL: j.URL, Method: j.Method, Shape: &shape}
 	for _, h := range j.Headers {
 		if cb.Headers == nil {
 			cb.Headers = map[string]string{}
 		}
 		cb.Headers[h[0]] = h[1]
-	}
-	if j.Secret != "" {
-		cb.Signature = &event.HMACSignature{Header: j.HeaderSign, Secret: j.Secret}
 	}
 	timeout := j.Timeout
 	if timeout == 0 {
@@ -83,10 +84,10 @@ func karajoHTTPJob(j *karajoconf.HTTPJob) (Job, error) {
 		return Job{}, fmt.Errorf("http_timeout %s: at most %s", timeout, admit.MaxTimeoutMs*time.Millisecond)
 	}
 	job := Job{Name: KindHTTP + "/" + j.ID, Cron: spec, Callback: cb,
-		Retry:   &event.RetryPolicy{MaxAttempts: 1, TimeoutMs: max(1, timeout.Milliseconds())},
-		Labels:  map[string]string{LabelKarajoKind: KindHTTP, LabelKarajoID: j.ID},
-		Counted: true, Overlap: event.OverlapBufferOne,
-		NotifyOnSuccess: j.NotifOnSuccess, NotifyOnFailure: j.NotifOnFailed}
+		Retry:  &event.RetryPolicy{MaxAttempts: 1, TimeoutMs: max(1, timeout.Milliseconds())},
+		Labels: map[string]string{LabelKarajoKind: KindHTTP, LabelKarajoID: j.ID},
+		Options: event.JobOptions{Counted: true, Overlap: event.OverlapBufferOne,
+			NotifyOnSuccess: j.NotifOnSuccess, NotifyOnFailure: j.NotifOnFailed}}
 	if problems := admit.Request(job.Callback, job.Payload); len(problems) > 0 {
 		return Job{}, fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
@@ -138,9 +139,9 @@ func karajoCommandJob(j *karajoconf.Job) (Job, error) {
 		return Job{}, fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return Job{Name: KindCommand + "/" + j.ID, Cron: spec, Callback: cb,
-		Labels:  map[string]string{LabelKarajoKind: KindCommand, LabelKarajoID: j.ID},
-		Counted: true, Overlap: event.OverlapBufferOne, KeepOutputs: j.LogRetention,
-		NotifyOnSuccess: j.NotifOnSuccess, NotifyOnFailure: j.NotifOnFailed}, nil
+		Labels: map[string]string{LabelKarajoKind: KindCommand, LabelKarajoID: j.ID},
+		Options: event.JobOptions{Counted: true, Overlap: event.OverlapBufferOne, KeepOutputs: j.LogRetention,
+			NotifyOnSuccess: j.NotifOnSuccess, NotifyOnFailure: j.NotifOnFailed}}, nil
 }
 
 // karajoSpec is a job's interval (@every, aligned to the Unix epoch) or

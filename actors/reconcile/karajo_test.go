@@ -59,17 +59,16 @@ http_insecure = true
 	if get.Cron.Expression() != "0 15 8 * * *; 0 45 17 * * *" || put.Cron.Expression() != "@every 90s" {
 		t.Errorf("expressions %q and %q", get.Cron.Expression(), put.Cron.Expression())
 	}
-	want := event.Callback{Type: "http", URL: "https://ci.example/hook", Method: "GET", Headers: map[string]string{"X-A": "b"},
-		TimeParam: "_karajo_epoch", Params: "query", SuccessStatus: 200,
+	want := event.RequestShape{TimeParam: "_karajo_epoch", Params: "query", SuccessStatus: 200,
 		Signature: &event.HMACSignature{Header: "X-Sign", Secret: "s"}}
-	if got := get.Callback; got.Params != want.Params || got.Method != want.Method || *got.Signature != *want.Signature ||
-		got.Headers["X-A"] != "b" || got.SuccessStatus != 200 || got.TimeParam != want.TimeParam {
+	if got, sh := get.Callback, get.Callback.Shaping(); sh.Params != want.Params || got.Method != "GET" ||
+		*sh.Signature != *want.Signature || got.Headers["X-A"] != "b" || sh.SuccessStatus != 200 || sh.TimeParam != want.TimeParam {
 		t.Errorf("GET job's callback %+v, want %+v", got, want)
 	}
 	if get.Retry.MaxAttempts != 1 || get.Retry.TimeoutMs != 3_600_000 {
 		t.Errorf("no timeout: retry %+v, want one attempt and the longest timeout", *get.Retry)
 	}
-	if put.Callback.Params != "form" || !put.Callback.InsecureTLS || !put.Callback.Local() || put.Callback.Signature != nil ||
+	if sh := put.Callback.Shaping(); sh.Params != "form" || !sh.InsecureTLS || !put.Callback.Local() || sh.Signature != nil ||
 		put.Retry.TimeoutMs != 20_000 {
 		t.Errorf("PUT job: %+v, retry %+v", put.Callback, *put.Retry)
 	}
@@ -95,16 +94,16 @@ command = ./backup.sh
 		t.Fatal(err)
 	}
 	deploy, nightly := jobs[0], jobs[1]
-	if deploy.Name != "job/deploy_web" || !deploy.Cron.Manual() || deploy.KeepOutputs != 3 || !deploy.Counted ||
-		deploy.Overlap != event.OverlapBufferOne || deploy.Labels[LabelKarajoKind] != KindCommand {
+	if deploy.Name != "job/deploy_web" || !deploy.Cron.Manual() || deploy.Options.KeepOutputs != 3 || !deploy.Options.Counted ||
+		deploy.Options.Overlap != event.OverlapBufferOne || deploy.Labels[LabelKarajoKind] != KindCommand {
 		t.Errorf("deploy: %+v", deploy)
 	}
 	if c := deploy.Callback; c.Type != event.CallbackCommand || c.Command.Dir != "karajo/job/deploy_web" ||
 		c.Command.CounterEnv != "KARAJO_JOB_COUNTER" || len(c.Command.Lines) != 2 || c.Command.Lines[1] != "make deploy" {
 		t.Errorf("deploy's callback: %+v %+v", c, c.Command)
 	}
-	if nightly.Cron.Expression() != "0 0 2 * * *" || nightly.KeepOutputs != 5 {
-		t.Errorf("nightly: %q keeps %d", nightly.Cron.Expression(), nightly.KeepOutputs)
+	if nightly.Cron.Expression() != "0 0 2 * * *" || nightly.Options.KeepOutputs != 5 {
+		t.Errorf("nightly: %q keeps %d", nightly.Cron.Expression(), nightly.Options.KeepOutputs)
 	}
 }
 

@@ -32,12 +32,9 @@ type Job struct {
 	Callback event.Callback
 	Retry    *event.RetryPolicy
 	Labels   map[string]string
-	// Counted, Overlap and KeepOutputs go into its Definition.
-	Counted         bool
-	Overlap         string
-	KeepOutputs     int
-	NotifyOnSuccess []string
-	NotifyOnFailure []string
+	// Options are its job options (counter, overlap, outputs kept,
+	// notifications).
+	Options event.JobOptions
 }
 
 // Engine is what reconciling needs of actors.Engine.
@@ -130,16 +127,16 @@ func (r *Reconciler) Once(ctx context.Context) (Summary, error) {
 			fallthrough
 		case !exists:
 			if _, err := r.Engine.CreateSchedule(ctx, actors.CreateSchedule{AppID: r.App, Payload: j.Payload, Cron: j.Cron,
-				Callback: j.Callback, Retry: j.Retry, Definition: event.Definition{Name: j.Name, Labels: j.Labels,
-					Counted: j.Counted, Overlap: j.Overlap, KeepOutputs: j.KeepOutputs,
-					NotifyOnSuccess: j.NotifyOnSuccess, NotifyOnFailure: j.NotifyOnFailure}}); err != nil {
+				Callback: j.Callback, Retry: j.Retry,
+				Definition: event.Definition{Name: j.Name, Labels: j.Labels, Job: j.Options.Ref()}}); err != nil {
 				return s, fmt.Errorf("create %s: %w", j.Name, err)
 			}
 			s.Created++
 		case !same(cur, j):
 			change := actors.ScheduleChange{Payload: &j.Payload, Cron: j.Cron, Callback: &j.Callback, Retry: j.Retry,
-				Labels: &j.Labels, Counted: &j.Counted, Overlap: &j.Overlap, KeepOutputs: &j.KeepOutputs,
-				NotifyOnSuccess: &j.NotifyOnSuccess, NotifyOnFailure: &j.NotifyOnFailure}
+				Labels: &j.Labels, Counted: &j.Options.Counted, Overlap: &j.Options.Overlap,
+				KeepOutputs: &j.Options.KeepOutputs, NotifyOnSuccess: &j.Options.NotifyOnSuccess,
+				NotifyOnFailure: &j.Options.NotifyOnFailure}
 			if j.Retry == nil {
 				change.Retry = &event.RetryPolicy{}
 			}
@@ -169,8 +166,12 @@ func same(s projections.Schedule, j Job) bool {
 	}
 	return s.CronExpression == j.Cron.Expression() && s.TimeZone == zone && s.Payload == j.Payload &&
 		reflect.DeepEqual(normal(s.Callback), normal(j.Callback)) && reflect.DeepEqual(retryOf(s.Retry), retryOf(j.Retry)) &&
-		maps.Equal(s.Labels, j.Labels) && s.Counted == j.Counted && s.Overlap == j.Overlap && s.KeepOutputs == j.KeepOutputs &&
-		slices.Equal(s.NotifyOnSuccess, j.NotifyOnSuccess) && slices.Equal(s.NotifyOnFailure, j.NotifyOnFailure)
+		maps.Equal(s.Labels, j.Labels) && sameJob(s.Jobs(), j.Options)
+}
+
+func sameJob(a, b event.JobOptions) bool {
+	return a.Counted == b.Counted && a.Overlap == b.Overlap && a.KeepOutputs == b.KeepOutputs &&
+		slices.Equal(a.NotifyOnSuccess, b.NotifyOnSuccess) && slices.Equal(a.NotifyOnFailure, b.NotifyOnFailure)
 }
 
 func normal(c event.Callback) event.Callback {

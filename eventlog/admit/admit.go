@@ -293,13 +293,14 @@ func Definition(d event.Definition, cron bool) []string {
 	if d.StopOnCallback && !cron {
 		problems = append(problems, "stopOnCallback is for cron schedules: a one-time schedule runs once")
 	}
-	if d.Overlap != event.OverlapAllow && d.Overlap != event.OverlapBufferOne {
-		problems = append(problems, fmt.Sprintf("overlap %q must be %q or absent", clip(d.Overlap, 40), event.OverlapBufferOne))
+	j := d.Jobs()
+	if j.Overlap != event.OverlapAllow && j.Overlap != event.OverlapBufferOne {
+		problems = append(problems, fmt.Sprintf("overlap %q must be %q or absent", clip(j.Overlap, 40), event.OverlapBufferOne))
 	}
-	if d.KeepOutputs < 0 || d.KeepOutputs > MaxKeptOutputs {
+	if j.KeepOutputs < 0 || j.KeepOutputs > MaxKeptOutputs {
 		problems = append(problems, fmt.Sprintf("keepOutputs must be between 0 and %d", MaxKeptOutputs))
 	}
-	for field, names := range map[string][]string{"notifyOnSuccess": d.NotifyOnSuccess, "notifyOnFailure": d.NotifyOnFailure} {
+	for field, names := range map[string][]string{"notifyOnSuccess": j.NotifyOnSuccess, "notifyOnFailure": j.NotifyOnFailure} {
 		if len(names) > MaxNotifyTargets {
 			problems = append(problems, fmt.Sprintf("%s names at most %d notification targets", field, MaxNotifyTargets))
 		}
@@ -732,12 +733,12 @@ func Request(cb event.Callback, payload string) []string {
 // whose parameters may be its body (see Request).
 func BodyParams(cb event.Callback, payload string) []string {
 	var problems []string
-	if cb.Params == event.ParamsForm || cb.Params == event.ParamsJSON {
+	if params := cb.Shaping().Params; params == event.ParamsForm || params == event.ParamsJSON {
 		if payload != "" {
-			problems = append(problems, fmt.Sprintf("a callback with %s params sends them as its body: the payload must be empty", cb.Params))
+			problems = append(problems, fmt.Sprintf("a callback with %s params sends them as its body: the payload must be empty", params))
 		}
 		if !BodyMethods[cb.Method] {
-			problems = append(problems, fmt.Sprintf("a callback with %s params sends a body: its method must be POST, PUT, PATCH or DELETE", cb.Params))
+			problems = append(problems, fmt.Sprintf("a callback with %s params sends a body: its method must be POST, PUT, PATCH or DELETE", params))
 		}
 	}
 	return problems
@@ -754,19 +755,23 @@ const MaxSecretLen = 1024
 // event.Callback.Shaped).
 func shape(cb event.Callback) []string {
 	var problems []string
-	if p := cb.TimeParam; p != "" && !paramName(p) {
+	if cb.Shape != nil && *cb.Shape == (event.RequestShape{}) {
+		problems = append(problems, "an empty request shape: leave it out")
+	}
+	sh := cb.Shaping()
+	if p := sh.TimeParam; p != "" && !paramName(p) {
 		problems = append(problems, fmt.Sprintf("timeParam %q must be 1 to 64 letters, digits, '.', '_', '~' or '-'", clip(p, 40)))
 	}
-	switch cb.Params {
+	switch sh.Params {
 	case "":
 	case event.ParamsQuery, event.ParamsForm, event.ParamsJSON:
-		if cb.TimeParam == "" {
+		if sh.TimeParam == "" {
 			problems = append(problems, "params says where the call's parameters go: it needs timeParam")
 		}
 	default:
-		problems = append(problems, fmt.Sprintf("params %q must be query, form or json", clip(cb.Params, 40)))
+		problems = append(problems, fmt.Sprintf("params %q must be query, form or json", clip(sh.Params, 40)))
 	}
-	if s := cb.Signature; s != nil {
+	if s := sh.Signature; s != nil {
 		switch {
 		case !HeaderName(s.Header):
 			problems = append(problems, fmt.Sprintf("invalid signature header name %q", clip(s.Header, 40)))
@@ -782,7 +787,7 @@ func shape(cb event.Callback) []string {
 			problems = append(problems, fmt.Sprintf("signature secret must be 1 to %d bytes of text on one line", MaxSecretLen))
 		}
 	}
-	if s := cb.SuccessStatus; s != 0 && (s < 200 || s > 299) {
+	if s := sh.SuccessStatus; s != 0 && (s < 200 || s > 299) {
 		problems = append(problems, fmt.Sprintf("successStatus %d must be a 2xx status", s))
 	}
 	return problems
@@ -822,7 +827,7 @@ func commandCallback(cb event.Callback) []string {
 	}
 	var problems []string
 	if cb.URL != "" || cb.Method != "" || len(cb.Headers) > 0 || cb.FollowRedirects || len(cb.SecretHeaders) > 0 ||
-		cb.NumberParam != "" || cb.TimeParam != "" || cb.Params != "" || cb.Signature != nil || cb.SuccessStatus != 0 || cb.InsecureTLS {
+		cb.NumberParam != "" || cb.Shape != nil {
 		problems = append(problems, "a command callback makes no HTTP call: no url, method, headers or request shape")
 	}
 	if len(c.Lines) == 0 || len(c.Lines) > MaxCommandLines {

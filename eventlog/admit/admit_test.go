@@ -144,8 +144,8 @@ func karajoCall() event.ScheduleCreated {
 	c := create()
 	c.Payload, c.ScheduleTime = "", 0
 	c.CronExpression, c.NextRunTime = "0 15 8 * * *; 0 45 17 * * *", at.Truncate(24*time.Hour).Add(17*time.Hour+45*time.Minute).Unix()
-	c.Callback.TimeParam, c.Callback.Params, c.Callback.SuccessStatus, c.Callback.InsecureTLS = "_karajo_epoch", event.ParamsJSON, 200, true
-	c.Callback.Signature = &event.HMACSignature{Header: "X-Karajo-Sign", Secret: "s3cret"}
+	c.Callback.Shape = &event.RequestShape{TimeParam: "_karajo_epoch", Params: event.ParamsJSON, SuccessStatus: 200,
+		InsecureTLS: true, Signature: &event.HMACSignature{Header: "X-Karajo-Sign", Secret: "s3cret"}}
 	return c
 }
 
@@ -156,7 +156,8 @@ func commandJob() event.ScheduleCreated {
 	c.Payload, c.ScheduleTime, c.CronExpression, c.NextRunTime = "", 0, "@every 10s", at.Unix()+10
 	c.Callback = event.Callback{Type: event.CallbackCommand, Command: &event.Command{Lines: []string{"make deploy", "echo done"},
 		Dir: "karajo/job/deploy", CounterEnv: "KARAJO_JOB_COUNTER"}}
-	c.Definition = event.Definition{Name: "job/deploy", Counted: true, Overlap: event.OverlapBufferOne, KeepOutputs: 5}
+	c.Definition = event.Definition{Name: "job/deploy",
+		Job: &event.JobOptions{Counted: true, Overlap: event.OverlapBufferOne, KeepOutputs: 5}}
 	return c
 }
 
@@ -173,8 +174,8 @@ func TestACommandJobIsChecked(t *testing.T) {
 		"counter env":       {func(c *event.ScheduleCreated) { c.Callback.Command.CounterEnv = "1X" }, "environment variable"},
 		"and a URL":         {func(c *event.ScheduleCreated) { c.Callback.URL = "https://x.example/" }, "makes no HTTP call"},
 		"command over http": {func(c *event.ScheduleCreated) { c.Callback.Type = "http" }, "runs no command"},
-		"overlap":           {func(c *event.ScheduleCreated) { c.Overlap = "skip" }, "overlap"},
-		"keep outputs":      {func(c *event.ScheduleCreated) { c.KeepOutputs = 5000 }, "keepOutputs"},
+		"overlap":           {func(c *event.ScheduleCreated) { c.Job.Overlap = "skip" }, "overlap"},
+		"keep outputs":      {func(c *event.ScheduleCreated) { c.Job.KeepOutputs = 5000 }, "keepOutputs"},
 	}
 	for name, c := range cases {
 		p := commandJob()
@@ -198,23 +199,24 @@ func TestACallbacksShapeIsChecked(t *testing.T) {
 		want string
 	}{
 		"json params with a payload": {func(c *event.ScheduleCreated) { c.Payload = "{}" }, "payload must be empty"},
-		"form params on GET":         {func(c *event.ScheduleCreated) { c.Callback.Method, c.Callback.Params = "GET", "form" }, "method must be POST"},
-		"params without a parameter": {func(c *event.ScheduleCreated) { c.Callback.TimeParam = "" }, "needs timeParam"},
-		"unknown params":             {func(c *event.ScheduleCreated) { c.Callback.Params = "xml" }, "query, form or json"},
-		"time param name":            {func(c *event.ScheduleCreated) { c.Callback.TimeParam = "a b" }, "timeParam"},
-		"signature header":           {func(c *event.ScheduleCreated) { c.Callback.Signature.Header = "X Sign" }, "signature header name"},
-		"signature over ours": {func(c *event.ScheduleCreated) { c.Callback.Signature.Header = "webhook-signature" },
+		"form params on GET":         {func(c *event.ScheduleCreated) { c.Callback.Method, c.Callback.Shape.Params = "GET", "form" }, "method must be POST"},
+		"params without a parameter": {func(c *event.ScheduleCreated) { c.Callback.Shape.TimeParam = "" }, "needs timeParam"},
+		"unknown params":             {func(c *event.ScheduleCreated) { c.Callback.Shape.Params = "xml" }, "query, form or json"},
+		"time param name":            {func(c *event.ScheduleCreated) { c.Callback.Shape.TimeParam = "a b" }, "timeParam"},
+		"signature header":           {func(c *event.ScheduleCreated) { c.Callback.Shape.Signature.Header = "X Sign" }, "signature header name"},
+		"signature over ours": {func(c *event.ScheduleCreated) { c.Callback.Shape.Signature.Header = "webhook-signature" },
 			"Chronicle sets"},
 		"signature twice": {func(c *event.ScheduleCreated) { c.Callback.Headers = map[string]string{"x-karajo-sign": "x"} },
 			"also a callback header"},
-		"empty secret":     {func(c *event.ScheduleCreated) { c.Callback.Signature.Secret = "" }, "signature secret"},
-		"secret with a CR": {func(c *event.ScheduleCreated) { c.Callback.Signature.Secret = "a\rb" }, "signature secret"},
-		"success 500":      {func(c *event.ScheduleCreated) { c.Callback.SuccessStatus = 500 }, "2xx"},
+		"empty secret":     {func(c *event.ScheduleCreated) { c.Callback.Shape.Signature.Secret = "" }, "signature secret"},
+		"secret with a CR": {func(c *event.ScheduleCreated) { c.Callback.Shape.Signature.Secret = "a\rb" }, "signature secret"},
+		"success 500":      {func(c *event.ScheduleCreated) { c.Callback.Shape.SuccessStatus = 500 }, "2xx"},
 	}
 	for name, c := range cases {
 		p := karajoCall()
-		sig := *p.Callback.Signature
-		p.Callback.Signature = &sig
+		shape, sig := *p.Callback.Shape, *p.Callback.Shape.Signature
+		shape.Signature = &sig
+		p.Callback.Shape = &shape
 		c.f(&p)
 		_, err := Event(stamp(t, p))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

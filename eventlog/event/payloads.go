@@ -150,6 +150,17 @@ type Callback struct {
 	// (karajo's HTTP jobs); a leader proposes any of these once every
 	// member reads JobsSince (see Shaped).
 
+	// Shape is the request's shape (nil: a plain call). A pointer, so that
+	// the many callbacks without one keep schedules' records small.
+	Shape *RequestShape `json:"shape,omitempty"`
+
+	// Command is what a "command" callback runs.
+	Command *Command `json:"command,omitempty"`
+}
+
+// RequestShape is how a call is made for a receiver written for another
+// scheduler (karajo's HTTP jobs).
+type RequestShape struct {
 	// TimeParam, if set, names a parameter carrying the call's time (unix
 	// seconds, when the attempt is sent), placed as Params says: karajo's
 	// _karajo_epoch, which its receivers check for freshness.
@@ -171,9 +182,22 @@ type Callback struct {
 	// (karajo's http_insecure). Every address it connects to is still
 	// checked by the guard.
 	InsecureTLS bool `json:"insecureTls,omitempty"`
+}
 
-	// Command is what a "command" callback runs.
-	Command *Command `json:"command,omitempty"`
+// Shaping returns c's request shape (zero for a plain call).
+func (c Callback) Shaping() RequestShape {
+	if c.Shape == nil {
+		return RequestShape{}
+	}
+	return *c.Shape
+}
+
+// Ref is s as a Callback holds it: nil when it sets nothing.
+func (s RequestShape) Ref() *RequestShape {
+	if s == (RequestShape{}) {
+		return nil
+	}
+	return &s
 }
 
 // Command is a run's commands (karajo's command jobs): each line is run in
@@ -209,7 +233,7 @@ type HMACSignature struct {
 // Shaped reports whether the callback uses a request-shape field (see
 // JobsSince).
 func (c Callback) Shaped() bool {
-	return c.Command != nil || c.Type == CallbackCommand || c.Local() || c.TimeParam != "" || c.Params != "" || c.Signature != nil || c.SuccessStatus != 0 || c.InsecureTLS
+	return c.Command != nil || c.Type == CallbackCommand || c.Local() || c.Shape != nil
 }
 
 // SensitiveHeaders are masked wherever a callback is shown (read APIs,
@@ -224,8 +248,10 @@ const Masked = "***"
 // headers and of those it names secret masked (names compared without
 // regard to case).
 func (c Callback) Shown() Callback {
-	if c.Signature != nil {
-		c.Signature = &HMACSignature{Header: c.Signature.Header, Secret: maskSecret(c.Signature.Secret)}
+	if c.Shape != nil && c.Shape.Signature != nil {
+		shape := *c.Shape
+		shape.Signature = &HMACSignature{Header: shape.Signature.Header, Secret: maskSecret(shape.Signature.Secret)}
+		c.Shape = &shape
 	}
 	if len(c.Headers) == 0 {
 		return c
@@ -301,30 +327,58 @@ type Definition struct {
 	StopOnCallback bool `json:"stopOnCallback,omitempty"`
 	// Labels are the user's key-value notes on the schedule.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Job holds the options of a job-like schedule (nil: none of them).
+	// It is a pointer so that the many schedules without them stay small
+	// (a schedule's record is decoded, cached and copied on every fire).
+	Job *JobOptions `json:"job,omitempty"`
+}
+
+// JobOptions are a schedule's job-like options (karajo's jobs have them);
+// a leader proposes them once every member reads JobsSince.
+type JobOptions struct {
 	// Counted: the schedule's runs are numbered 1, 2, ... as they fire
-	// (karajo's job counter). Overlap is its overlap policy (Overlap*).
+	// (karajo's job counter).
+	Counted bool `json:"counted,omitempty"`
+	// Overlap is its overlap policy (Overlap*).
+	Overlap string `json:"overlap,omitempty"`
 	// KeepOutputs is how many of its newest runs keep their output
-	// (RunOutput; karajo's log_retention). A leader proposes these once
-	// every member reads JobsSince.
-	Counted     bool   `json:"counted,omitempty"`
-	Overlap     string `json:"overlap,omitempty"`
-	KeepOutputs int    `json:"keepOutputs,omitempty"`
+	// (RunOutput; karajo's log_retention; 0: 5).
+	KeepOutputs int `json:"keepOutputs,omitempty"`
 	// NotifyOnSuccess and NotifyOnFailure name the server's notification
 	// targets (karajo's [notif]) told of a run that succeeded, or failed
-	// (FAILURE, MISS, CANCELED).
+	// (FAILURE, CANCELED).
 	NotifyOnSuccess []string `json:"notifyOnSuccess,omitempty"`
 	NotifyOnFailure []string `json:"notifyOnFailure,omitempty"`
 }
 
-// Set reports whether any field of d is set.
-func (d Definition) Set() bool {
-	return d.Name != "" || d.EndTime != 0 || d.StopOnCallback || len(d.Labels) > 0 || d.Jobs()
+// Zero reports whether o sets nothing.
+func (o JobOptions) Zero() bool {
+	return !o.Counted && o.Overlap == "" && o.KeepOutputs == 0 && len(o.NotifyOnSuccess) == 0 && len(o.NotifyOnFailure) == 0
 }
 
-// Jobs reports whether d uses a field of JobsSince.
-func (d Definition) Jobs() bool {
-	return d.Counted || d.Overlap != "" || d.KeepOutputs != 0 || len(d.NotifyOnSuccess) > 0 || len(d.NotifyOnFailure) > 0
+// Ref is o as a Definition holds it: nil when it sets nothing.
+func (o JobOptions) Ref() *JobOptions {
+	if o.Zero() {
+		return nil
+	}
+	return &o
 }
+
+// Jobs returns d's job options (zero when it has none).
+func (d Definition) Jobs() JobOptions {
+	if d.Job == nil {
+		return JobOptions{}
+	}
+	return *d.Job
+}
+
+// Set reports whether any field of d is set.
+func (d Definition) Set() bool {
+	return d.Name != "" || d.EndTime != 0 || d.StopOnCallback || len(d.Labels) > 0 || d.HasJob()
+}
+
+// HasJob reports whether d uses a field of JobsSince.
+func (d Definition) HasJob() bool { return d.Job != nil && !d.Job.Zero() }
 
 // IsCron reports whether the created schedule is a cron schedule.
 func (s ScheduleCreated) IsCron() bool { return s.CronExpression != "" }
@@ -585,9 +639,9 @@ func TypeNeeded(p Payload) Type {
 	switch p := p.(type) {
 	case *ScheduleCreated:
 		need(LifecycleSince, p.Definition.Set() || p.Callback.NumberParam != "" || p.Paused)
-		need(JobsSince, p.Callback.Shaped() || p.Definition.Jobs() || newCron(p.CronExpression))
+		need(JobsSince, p.Callback.Shaped() || p.Definition.HasJob() || newCron(p.CronExpression))
 	case *ScheduleUpdated:
-		need(JobsSince, p.Callback.Shaped() || p.Definition.Jobs() || newCron(p.CronExpression))
+		need(JobsSince, p.Callback.Shaped() || p.Definition.HasJob() || newCron(p.CronExpression))
 	case *RunCompleted:
 		need(JobsSince, p.Status == StatusCanceled)
 	case *RunFired:

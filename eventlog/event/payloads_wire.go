@@ -30,12 +30,16 @@ var CallbackCodec = NewCodec(
 	BoolField(5, func(c *Callback) *bool { return &c.FollowRedirects }),
 	StringsField(6, func(c *Callback) *[]string { return &c.SecretHeaders }),
 	StringField(7, func(c *Callback) *string { return &c.NumberParam }),
-	StringField(8, func(c *Callback) *string { return &c.TimeParam }),
-	StringField(9, func(c *Callback) *string { return &c.Params }),
-	OptionalMessageField(10, func(c *Callback) **HMACSignature { return &c.Signature }, hmacSignatureCodec),
-	IntField(11, func(c *Callback) *int { return &c.SuccessStatus }),
-	BoolField(12, func(c *Callback) *bool { return &c.InsecureTLS }),
-	OptionalMessageField(13, func(c *Callback) **Command { return &c.Command }, commandCodec),
+	OptionalMessageField(8, func(c *Callback) **RequestShape { return &c.Shape }, requestShapeCodec),
+	OptionalMessageField(9, func(c *Callback) **Command { return &c.Command }, commandCodec),
+)
+
+var requestShapeCodec = NewCodec(
+	StringField(1, func(s *RequestShape) *string { return &s.TimeParam }),
+	StringField(2, func(s *RequestShape) *string { return &s.Params }),
+	OptionalMessageField(3, func(s *RequestShape) **HMACSignature { return &s.Signature }, hmacSignatureCodec),
+	IntField(4, func(s *RequestShape) *int { return &s.SuccessStatus }),
+	BoolField(5, func(s *RequestShape) *bool { return &s.InsecureTLS }),
 )
 
 var commandCodec = NewCodec(
@@ -100,11 +104,17 @@ var scheduleCreatedCodec = NewCodec(
 	BoolField(14, func(p *ScheduleCreated) *bool { return &p.StopOnCallback }),
 	StringMapField(15, func(p *ScheduleCreated) *map[string]string { return &p.Labels }),
 	BoolField(16, func(p *ScheduleCreated) *bool { return &p.Paused }),
-	BoolField(17, func(p *ScheduleCreated) *bool { return &p.Counted }),
-	StringField(18, func(p *ScheduleCreated) *string { return &p.Overlap }),
-	IntField(19, func(p *ScheduleCreated) *int { return &p.KeepOutputs }),
-	StringsField(20, func(p *ScheduleCreated) *[]string { return &p.NotifyOnSuccess }),
-	StringsField(21, func(p *ScheduleCreated) *[]string { return &p.NotifyOnFailure }),
+	OptionalMessageField(17, func(p *ScheduleCreated) **JobOptions { return &p.Job }, JobOptionsCodec),
+)
+
+// JobOptionsCodec is the wire form of a schedule's job options (records
+// embed it too).
+var JobOptionsCodec = NewCodec(
+	BoolField(1, func(o *JobOptions) *bool { return &o.Counted }),
+	StringField(2, func(o *JobOptions) *string { return &o.Overlap }),
+	IntField(3, func(o *JobOptions) *int { return &o.KeepOutputs }),
+	StringsField(4, func(o *JobOptions) *[]string { return &o.NotifyOnSuccess }),
+	StringsField(5, func(o *JobOptions) *[]string { return &o.NotifyOnFailure }),
 )
 
 var scheduleUpdatedCodec = NewCodec(
@@ -123,11 +133,7 @@ var scheduleUpdatedCodec = NewCodec(
 	BoolField(13, func(p *ScheduleUpdated) *bool { return &p.StopOnCallback }),
 	StringMapField(14, func(p *ScheduleUpdated) *map[string]string { return &p.Labels }),
 	StringsField(15, func(p *ScheduleUpdated) *[]string { return &p.Changed }),
-	BoolField(16, func(p *ScheduleUpdated) *bool { return &p.Counted }),
-	StringField(17, func(p *ScheduleUpdated) *string { return &p.Overlap }),
-	IntField(18, func(p *ScheduleUpdated) *int { return &p.KeepOutputs }),
-	StringsField(19, func(p *ScheduleUpdated) *[]string { return &p.NotifyOnSuccess }),
-	StringsField(20, func(p *ScheduleUpdated) *[]string { return &p.NotifyOnFailure }),
+	OptionalMessageField(16, func(p *ScheduleUpdated) **JobOptions { return &p.Job }, JobOptionsCodec),
 )
 
 var schedulePausedCodec = NewCodec(

@@ -290,15 +290,16 @@ type detailsJSON struct {
 func (d detailsJSON) callback() event.Callback {
 	return event.Callback{Type: "http", URL: d.URL, Method: d.Method, Headers: d.Headers,
 		FollowRedirects: d.FollowRedirects, SecretHeaders: d.SecretHeaders, NumberParam: d.NumberParam,
-		TimeParam: d.TimeParam, Params: d.Params, Signature: d.Signature, SuccessStatus: d.SuccessStatus,
-		InsecureTLS: d.InsecureTLS}
+		Shape: event.RequestShape{TimeParam: d.TimeParam, Params: d.Params, Signature: d.Signature,
+			SuccessStatus: d.SuccessStatus, InsecureTLS: d.InsecureTLS}.Ref()}
 }
 
 // detailsOf is a callback's details as the API shows them.
 func detailsOf(c event.Callback) detailsJSON {
 	return detailsJSON{URL: c.URL, Method: c.Method, Headers: c.Headers, FollowRedirects: c.FollowRedirects,
-		SecretHeaders: c.SecretHeaders, NumberParam: c.NumberParam, TimeParam: c.TimeParam, Params: c.Params,
-		Signature: c.Signature, SuccessStatus: c.SuccessStatus, InsecureTLS: c.InsecureTLS, Command: c.Command}
+		SecretHeaders: c.SecretHeaders, NumberParam: c.NumberParam, TimeParam: c.Shaping().TimeParam,
+		Params: c.Shaping().Params, Signature: c.Shaping().Signature, SuccessStatus: c.Shaping().SuccessStatus,
+		InsecureTLS: c.Shaping().InsecureTLS, Command: c.Command}
 }
 
 type callbackJSON struct {
@@ -392,8 +393,8 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 		c.ScheduleTime = t
 	}
 	c.Definition = event.Definition{Name: req.Name, StopOnCallback: req.StopOnCallback, Labels: req.Labels,
-		Counted: req.Counted, Overlap: req.Overlap, KeepOutputs: req.KeepOutputs,
-		NotifyOnSuccess: req.NotifyOnSuccess, NotifyOnFailure: req.NotifyOnFailure}
+		Job: event.JobOptions{Counted: req.Counted, Overlap: req.Overlap, KeepOutputs: req.KeepOutputs,
+			NotifyOnSuccess: req.NotifyOnSuccess, NotifyOnFailure: req.NotifyOnFailure}.Ref()}
 	if req.EndTime != nil {
 		c.EndTime = *req.EndTime
 		a.futureEndTime(c.EndTime, &errs)
@@ -697,8 +698,8 @@ func renderSchedule(s projections.Schedule) scheduleJSON {
 		Callback: callbackJSON{Type: cb.Type, Details: detailsOf(cb)},
 		Status:   s.Status, ErrorMessage: s.ErrorMessage, HTTPStatus: s.HTTPStatus, Attempts: s.Attempts,
 		Name: s.Name, EndTime: s.EndTime, StopOnCallback: s.StopOnCallback, Labels: s.Labels, UpdatedAt: s.UpdatedAt,
-		Counted: s.Counted, Overlap: s.Overlap, KeepOutputs: s.KeepOutputs, Runs: s.Runs, Counter: s.Counter,
-		NotifyOnSuccess: s.NotifyOnSuccess, NotifyOnFailure: s.NotifyOnFailure,
+		Counted: s.Jobs().Counted, Overlap: s.Jobs().Overlap, KeepOutputs: s.Jobs().KeepOutputs, Runs: s.Runs, Counter: s.Counter,
+		NotifyOnSuccess: s.Jobs().NotifyOnSuccess, NotifyOnFailure: s.Jobs().NotifyOnFailure,
 	}
 	if s.ParentID == "" {
 		out.Number = s.CreatedSeq

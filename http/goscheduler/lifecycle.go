@@ -142,21 +142,23 @@ func (a *API) scheduleChange(req patchRequest, app string, cron bool, expr, tz s
 	if req.Labels != nil {
 		c.Labels, def.Labels = req.Labels, *req.Labels
 	}
-	if req.Counted != nil {
-		c.Counted = req.Counted
-	}
+	// The job options as they would be checked: those given, over zero.
+	var job event.JobOptions
+	c.Counted, c.Overlap, c.KeepOutputs = req.Counted, req.Overlap, req.KeepOutputs
+	c.NotifyOnSuccess, c.NotifyOnFailure = req.NotifyOnSuccess, req.NotifyOnFailure
 	if req.Overlap != nil {
-		c.Overlap, def.Overlap = req.Overlap, *req.Overlap
+		job.Overlap = *req.Overlap
 	}
 	if req.KeepOutputs != nil {
-		c.KeepOutputs, def.KeepOutputs = req.KeepOutputs, *req.KeepOutputs
+		job.KeepOutputs = *req.KeepOutputs
 	}
 	if req.NotifyOnSuccess != nil {
-		c.NotifyOnSuccess, def.NotifyOnSuccess = req.NotifyOnSuccess, *req.NotifyOnSuccess
+		job.NotifyOnSuccess = *req.NotifyOnSuccess
 	}
 	if req.NotifyOnFailure != nil {
-		c.NotifyOnFailure, def.NotifyOnFailure = req.NotifyOnFailure, *req.NotifyOnFailure
+		job.NotifyOnFailure = *req.NotifyOnFailure
 	}
+	def.Job = job.Ref()
 	errs = append(errs, admit.Definition(def, cron)...)
 	if c.Payload == nil && c.Callback == nil && c.Retry == nil && c.ScheduleTime == nil && c.ScheduleTimeMs == nil &&
 		c.Cron == nil && req.Name == nil && req.EndTime == nil && req.StopOnCallback == nil && req.Labels == nil &&

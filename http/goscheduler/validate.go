@@ -60,7 +60,9 @@ func validateCallback(cb *callbackJSON, errs *[]string) *event.Callback {
 	}
 	c := d.callback()
 	c.Method = strings.ToUpper(strings.TrimSpace(d.Method))
-	c.Params = strings.ToLower(strings.TrimSpace(d.Params))
+	if c.Shape != nil {
+		c.Shape.Params = strings.ToLower(strings.TrimSpace(d.Params))
+	}
 	for _, p := range admit.Callback(c) {
 		if strings.HasPrefix(p, "Invalid http callback method ") {
 			p = "Invalid http callback method " + truncate(d.Method, 40) // as sent, not normalised
