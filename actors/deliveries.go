@@ -45,12 +45,18 @@ func (d *deliveries) add(runID, schedule string, ctx context.Context) context.Co
 	return runCtx
 }
 
-// going reports whether run id is being delivered in a term not ended.
+// going reports whether run id is being delivered in a term not ended
+// (one canceled by CancelRun is, until its CANCELED outcome is applied).
 func (d *deliveries) going(runID string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	r, ok := d.runs[runID]
-	return ok && r.ctx.Err() == nil
+	return ok && r.alive()
+}
+
+// alive: not cut short by the end of its term.
+func (r delivering) alive() bool {
+	return r.ctx.Err() == nil || errors.Is(context.Cause(r.ctx), errCanceledByUser)
 }
 
 // cancelSchedule cancels the deliveries of schedule's runs going on, and
@@ -89,7 +95,7 @@ func (d *deliveries) count() int {
 	defer d.mu.Unlock()
 	n := 0
 	for _, r := range d.runs {
-		if r.ctx.Err() == nil {
+		if r.alive() {
 			n++
 		}
 	}

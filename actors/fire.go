@@ -49,9 +49,14 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 		if it.ctx.Err() != nil {
 			continue // popped in a term this node no longer leads
 		}
-		if !e.stillAsPopped(pr) {
+		cur, same := e.stillAsPopped(pr)
+		if !same {
 			continue
 		}
+		// The record as it is now: its policies (exclusive, no re-fire)
+		// may have changed since the timer queued it (an update that kept
+		// its due time).
+		pr = cur
 		if pr.Fired && pr.NoRefire {
 			payloads = append(payloads, e.interrupted(pr))
 			continue
@@ -200,19 +205,21 @@ func (e *Engine) untake(took []projections.PendingRun, fired []fireItem, rejecte
 // timer as it is now. (Apply does not check this yet: RunFired carries no
 // due time to compare, and a rule added to apply must be one every member
 // of a cluster applies.)
-func (e *Engine) stillAsPopped(pr projections.PendingRun) bool {
+//
+// It returns the record as it is now.
+func (e *Engine) stillAsPopped(pr projections.PendingRun) (projections.PendingRun, bool) {
 	if pr.Kind == projections.KindExpiry {
-		return true
+		return pr, true
 	}
 	now, ok, err := e.state.Pending(pr.RunID)
 	switch {
 	case err != nil:
 		e.cfg.Logger.Error("read a due run before firing it", "run", pr.RunID, "err", err)
-		return true // apply decides, as before this check
+		return pr, true // apply decides, as before this check
 	case !ok:
-		return false // gone: deleted, or fired and completed
+		return pr, false // gone: deleted, or fired and completed
 	}
-	return now.DueMs == pr.DueMs && now.Fired == pr.Fired
+	return now, now.DueMs == pr.DueMs && now.Fired == pr.Fired
 }
 
 // firing returns the events that fire pr: its RunFired, carrying a cron's

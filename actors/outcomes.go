@@ -106,7 +106,9 @@ func (b *outcomeBatcher) run() {
 		}
 		results = b.record(pending)
 		for _, f := range afters {
-			f()
+			// Not on this goroutine: what they do (a notification that
+			// fails at once is recorded) comes back to this batcher.
+			b.eng.inBackground(f)
 		}
 		pending, bytes, afters = pending[:0], 0, afters[:0]
 	}

@@ -257,8 +257,10 @@ func (e *Engine) Observe(fx projections.Effects) {
 			e.system.Root.Send(t.pid, dueGone{pr.RunID})
 		}
 		switch {
-		case pr.Exclusive && pr.Fired:
-			// Its outcome is applied: the run parked behind it goes.
+		case pr.Fired:
+			// Its outcome is applied: the run parked behind it, if any,
+			// goes (whatever this run's own policy was: the schedule may
+			// have become exclusive while it ran).
 			if next, ok := e.overlap.drop(pr.ScheduleID, pr.RunID); ok {
 				e.announceLocked(next)
 			}

@@ -233,7 +233,7 @@ path = /deploy
 secret = job-secret
 log_retention = 3
 command = echo deploying $KARAJO_JOB_COUNTER
-command = sleep 1
+command = sleep 3
 
 [job "GitHub push"]
 path = /github
@@ -335,7 +335,9 @@ http_header = X-Team: ops
 	}
 
 	// Pause: a run is then refused with 412; a replayed or stale pause 401.
-	body := url.Values{"_karajo_epoch": {strconv.FormatInt(time.Now().Unix(), 10)}, "id": {"deploy_web"}}.Encode()
+	// (A second in the past: the client's own requests below, within the
+	// same second, must not carry the very same signed bytes.)
+	body := url.Values{"_karajo_epoch": {strconv.FormatInt(time.Now().Add(-2*time.Second).Unix(), 10)}, "id": {"deploy_web"}}.Encode()
 	sign := map[string]string{"Content-Type": "application/x-www-form-urlencoded", "X-Karajo-Sign": karajoSign(body, "global-secret")}
 	code, _, raw = karajoRaw(t, "POST", tn.base+"/karajo/api/job_exec/pause", sign, body)
 	if code != 200 || !strings.Contains(raw, `"status":"paused"`) || !strings.HasSuffix(raw, `"code":200}`) {
@@ -344,6 +346,18 @@ http_header = X-Team: ops
 	code, _, raw = karajoRaw(t, "POST", tn.base+"/karajo/api/job_exec/pause", sign, body)
 	if code != 401 || !strings.Contains(raw, "already used") {
 		t.Fatalf("the same pause again: HTTP %d %s, want 401", code, raw)
+	}
+	// Nor on another endpoint (karajo signs no path), nor with a fresh
+	// epoch or another id in the query, which no signature covers.
+	code, _, raw = karajoRaw(t, "POST", tn.base+"/karajo/api/job_exec/resume", sign, body)
+	if code != 401 {
+		t.Fatalf("the pause's signed body sent to resume: HTTP %d %s, want 401", code, raw)
+	}
+	old := url.Values{"_karajo_epoch": {strconv.FormatInt(time.Now().Add(-time.Hour).Unix(), 10)}, "id": {"deploy_web"}}.Encode()
+	code, _, raw = karajoRaw(t, "POST", tn.base+"/karajo/api/job_exec/cancel?_karajo_epoch="+strconv.FormatInt(time.Now().Unix(), 10),
+		map[string]string{"Content-Type": "text/plain", "X-Karajo-Sign": karajoSign(old, "global-secret")}, old)
+	if code != 401 || !strings.Contains(raw, "_karajo_epoch") {
+		t.Fatalf("an hour-old signed body with a fresh epoch in the query: HTTP %d %s, want 401", code, raw)
 	}
 	stale := url.Values{"_karajo_epoch": {strconv.FormatInt(time.Now().Add(-10*time.Minute).Unix(), 10)}, "id": {"deploy_web"}}.Encode()
 	code, _, raw = karajoRaw(t, "POST", tn.base+"/karajo/api/job_exec/resume",
@@ -376,6 +390,9 @@ http_header = X-Team: ops
 		j, err := kc.Env()
 		return err == nil && j.Jobs["Deploy web"].Status == "running"
 	})
+	// karajo's client signs its epoch in seconds: a cancel in the same
+	// second as the resume would be the very same signed bytes, a replay.
+	time.Sleep(time.Second)
 	if _, err := kc.jobExecAction("cancel", "deploy_web"); err != nil {
 		t.Fatal(err)
 	}
@@ -430,6 +447,7 @@ http_header = X-Team: ops
 	if code != 401 || !strings.Contains(raw, "_karajo_epoch") {
 		t.Fatalf("a resume without _karajo_epoch: HTTP %d %s, want 401", code, raw)
 	}
+	time.Sleep(time.Second) // a second after the pause: other signed bytes (see the cancel above)
 	if hj, err := kc.jobHTTPAction("resume", "ping"); err != nil || hj.Status == "paused" {
 		t.Fatalf("job_http resume: %+v, %v", hj, err)
 	}

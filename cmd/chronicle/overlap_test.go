@@ -118,3 +118,28 @@ func TestManualCronsRunOnlyWhenTriggered(t *testing.T) {
 		t.Fatalf("after its run the manual cron is %s", s.Status)
 	}
 }
+
+// A cron made exclusive while one of its runs goes on: the occurrence due
+// meanwhile waits for that run (which was not exclusive itself) and then
+// fires; the cron goes on.
+func TestACronMadeExclusiveWhileRunningGoesOn(t *testing.T) {
+	tn := startTestNode(t, testConfig(t, t.TempDir()))
+	tn.registerApp("late", 1)
+	rc := newReceiver(t)
+	rc.answerAfter("/slow", 2500*time.Millisecond)
+	c := tn.lifeCall(200, "POST", "/goscheduler/schedules", map[string]any{"appId": "late", "cronExpression": "@every 1s",
+		"retry":    map[string]any{"maxAttempts": 1, "timeoutMs": 10000},
+		"callback": map[string]any{"type": "http", "details": map[string]any{"url": rc.url("/slow"), "method": "POST"}}})
+	waitFor(t, 10*time.Second, "a call going on", func() bool { return len(rc.hitsFor("/slow")) >= 1 })
+	tn.lifeCall(200, "PATCH", "/goscheduler/schedules/"+c.ScheduleID, map[string]any{"overlap": "buffer_one"})
+	patched := time.Now()
+	waitFor(t, 20*time.Second, "three calls begun after the change, one at a time", func() bool {
+		n := 0
+		for _, h := range rc.hitsFor("/slow") {
+			if h.At.After(patched.Add(3 * time.Second)) { // past the calls the change found going on
+				n++
+			}
+		}
+		return n >= 3
+	})
+}

@@ -6,11 +6,13 @@
 // names and JSON shapes, so karajo's clients work unchanged.
 //
 // Where it differs from karajo (README, "karajo's jobs"): a management
-// request's _karajo_epoch must be within 5 minutes of the server's clock
-// and each signature is accepted once, cluster-wide (SignatureSpent); so
-// is a webhook's; an unknown log counter is a real 404; responses are
-// gzip-compressed only for clients that accept it; with auth on, the
-// reading endpoints need a token like every other API of the server.
+// request's _karajo_epoch, read from the signed bytes only, must be within
+// 5 minutes of the server's clock and each signature is accepted once,
+// cluster-wide (SignatureSpent); a webhook's epoch, when its body has one,
+// must be fresh, but a webhook is not once-only; an unknown log counter is
+// a real 404; responses are gzip-compressed only for clients that accept
+// it; with auth on, the reading endpoints need a token like every other
+// API of the server.
 package karajo
 
 import (

@@ -176,8 +176,10 @@ func (a *API) act(ctx context.Context, s projections.Schedule, act action) error
 
 // signedForm checks a job_exec management request: the raw body signed
 // with the global secret in X-Karajo-Sign (401), an _karajo_epoch within
-// the window and a signature not used before (401). It returns the form
-// (the body's fields over the query's, as karajo reads them).
+// the window and a signature not used before (401). It returns the form,
+// read from the body alone: only what is signed is trusted (karajo also
+// reads the query, which no signature covers, so a captured body could be
+// sent again with a fresh epoch or another id there).
 func (a *API) signedForm(r *http.Request, rc *requestCtx) (url.Values, error) {
 	body, err := readBody(r)
 	if err != nil {
@@ -187,17 +189,11 @@ func (a *API) signedForm(r *http.Request, rc *requestCtx) (url.Values, error) {
 	if !checkSign(a.cfg.Karajo.Secret, body, sig) {
 		return nil, errSignature("")
 	}
-	form, _ := url.ParseQuery(r.URL.RawQuery)
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		fields, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, &apiError{Message: "the form does not parse: " + err.Error(), Code: http.StatusBadRequest}
-		}
-		for k, v := range fields {
-			form[k] = v
-		}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, &apiError{Message: "the form does not parse: " + err.Error(), Code: http.StatusBadRequest}
 	}
-	if err := a.fresh(r, rc, sig, form.Get("_karajo_epoch")); err != nil {
+	if err := a.fresh(rc, sig, form.Get("_karajo_epoch")); err != nil {
 		return nil, err
 	}
 	return form, nil
@@ -205,12 +201,12 @@ func (a *API) signedForm(r *http.Request, rc *requestCtx) (url.Values, error) {
 
 // fresh refuses a management request whose epoch is out of the window or
 // whose signature was used before (401).
-func (a *API) fresh(r *http.Request, rc *requestCtx, sig, rawEpoch string) error {
+func (a *API) fresh(rc *requestCtx, sig, rawEpoch string) error {
 	epoch, err := epochOf(rawEpoch, rc.now)
 	if err != nil {
 		return errSignature(err.Error())
 	}
-	fresh, err := a.spend(rc, r.URL.Path, sig, epoch)
+	fresh, err := a.spend(rc, sig, epoch)
 	switch {
 	case err != nil:
 		return err
@@ -259,7 +255,7 @@ func (a *API) httpAction(act action) handlerFunc {
 		if err != nil {
 			return &apiError{Message: "the query does not parse: " + err.Error(), Code: http.StatusBadRequest}
 		}
-		if err := a.fresh(r, rc, sig, q.Get("_karajo_epoch")); err != nil {
+		if err := a.fresh(rc, sig, q.Get("_karajo_epoch")); err != nil {
 			return err
 		}
 		id := q.Get("id")

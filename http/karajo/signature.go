@@ -45,16 +45,17 @@ func epochOf(raw string, now time.Time) (time.Time, error) {
 	return at, nil
 }
 
-// spend records sig, of a request to path, as used, cluster-wide, until
-// a request carrying it could no longer be accepted anyway; a second use
-// is a replay (ok false).
-func (a *API) spend(r *requestCtx, path, sig string, epoch time.Time) (ok bool, err error) {
-	latest := r.now
-	if epoch.After(latest) {
-		latest = epoch
+// spend records sig as used, cluster-wide, until its signed epoch leaves
+// the window (a request carrying it is refused from then on anyway); a
+// second use is a replay (ok false). The record is the signature's alone,
+// not the endpoint's: karajo signs no path, so one signed body must not
+// serve a pause, then a resume, then a cancel.
+func (a *API) spend(r *requestCtx, sig string, epoch time.Time) (ok bool, err error) {
+	until := epoch.Add(EpochWindow + time.Second)
+	if !until.After(r.now) {
+		return false, nil // cannot happen: epochOf checked the window
 	}
-	until := latest.Add(EpochWindow + time.Second)
-	h := sha256.Sum256([]byte("karajo\x00" + path + "\x00" + sig))
+	h := sha256.Sum256([]byte("karajo\x00" + sig))
 	err = a.cmd.SpendSignature(r.ctx, hex.EncodeToString(h[:]), until)
 	if errors.Is(err, projections.ErrSignatureSpent) {
 		return false, nil
