@@ -47,7 +47,7 @@ const apiTime = (d) => `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(
 const localInput = (d) => apiTime(d).replace(' ', 'T');
 const fromLocalInput = (v) => (v ? new Date(v + 'Z') : null);
 
-const STATUSES = ['SCHEDULED', 'SUCCESS', 'FAILURE', 'MISS', 'PAUSED', 'DELETED', 'EXPIRED', 'STOPPED'];
+const STATUSES = ['SCHEDULED', 'SUCCESS', 'FAILURE', 'MISS', 'CANCELED', 'PAUSED', 'DELETED', 'EXPIRED', 'STOPPED'];
 
 const badge = (status) => h('span', { class: `badge s-${String(status).toLowerCase()}` }, status);
 
@@ -580,6 +580,7 @@ function pager(id, page, next, go) {
 
 function callbackText(s) {
   const d = (s.callback && s.callback.details) || {};
+  if (d.command) return `$ ${d.command.lines.join(' && ')}`;
   return d.url ? `${d.method || ''} ${d.url}` : '';
 }
 
@@ -692,7 +693,7 @@ async function viewSchedule(view, _query, id) {
       ['Scheduled', s.scheduleTimeMs ? utc(s.scheduleTimeMs, true) : utc(s.scheduleTime)],
       ['Next run', utc(s.nextRunTime)],
       ['End time', utc(s.endTime)],
-      ['Callback', `${d.method || ''} ${d.url || ''}`],
+      ['Callback', d.command ? h('pre', {}, d.command.lines.map((l) => `$ ${l}`).join('\n')) : `${d.method || ''} ${d.url || ''}`],
       ['Headers', d.headers ? h('pre', {}, Object.entries(d.headers).map(([k, v]) => `${k}: ${v}`).join('\n')) : ''],
       ['Payload', s.payload ? h('pre', { id: 'payload' }, s.payload) : ''],
       ['Retry', s.retry ? JSON.stringify(s.retry) : ''],
