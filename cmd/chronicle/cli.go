@@ -72,7 +72,7 @@ func apiGroups() map[string][]apiCommand {
 // apiGroupSummary is each group's line in the help.
 var apiGroupSummary = map[string]string{
 	"apps":      "register, list, activate and deactivate apps, and read an app's history",
-	"schedules": "create, read, list, change, pause, resume, trigger and delete schedules; their runs and history",
+	"schedules": "create, read, list, change, pause, resume, trigger, cancel and delete schedules; their runs, outputs and history",
 	"cluster":   "show the cluster; add and remove members; transfer leadership",
 	"token":     "issue, list and revoke API tokens (admin)",
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/chronicle-sched/chronicle/eventlog/admit"
 )
 
-// chronicle schedules create|get|list|update|pause|resume|trigger|delete|runs|events
+// chronicle schedules create|get|list|update|pause|resume|trigger|cancel|output|delete|runs|events
 
 func schedulesCommands() []apiCommand {
 	return []apiCommand{
@@ -67,6 +67,40 @@ func schedulesCommands() []apiCommand {
 						fmt.Fprintln(tw, "RUN\tSCHEDULE")
 						fmt.Fprintf(tw, "%s\t%s\n", out.RunID, out.ScheduleID)
 					})
+				}
+			}},
+		{verb: "cancel", args: "ID", nargs: [2]int{1, 1},
+			summary: "cut short what a schedule runs now (a call in flight, a command's processes): the runs end CANCELED",
+			setup: func(fs *flag.FlagSet) runFunc {
+				return func(ctx context.Context, r *cmdRun) error {
+					out, err := r.c.Cancel(ctx, r.args[0])
+					if err != nil {
+						return err
+					}
+					return r.print(out, func(tw *tabwriter.Writer) {
+						fmt.Fprintln(tw, "RUN\tSCHEDULE")
+						for _, id := range out.RunIDs {
+							fmt.Fprintf(tw, "%s\t%s\n", id, out.ScheduleID)
+						}
+					})
+				}
+			}},
+		{verb: "output", args: "RUN-ID", nargs: [2]int{1, 1},
+			summary: "what a command run wrote (kept for its schedule's newest runs); as text, or -o json",
+			setup: func(fs *flag.FlagSet) runFunc {
+				return func(ctx context.Context, r *cmdRun) error {
+					out, err := r.c.Output(ctx, r.args[0])
+					if err != nil {
+						return err
+					}
+					if r.json {
+						return r.print(out, nil)
+					}
+					_, err = io.WriteString(r.stdout, out.Output)
+					if err == nil && out.Cut {
+						r.note("only the start of the output was kept")
+					}
+					return err
 				}
 			}},
 		scheduleStep("delete", "delete a schedule (a cron with its future runs)", (*client.Client).Delete),

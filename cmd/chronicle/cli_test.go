@@ -351,7 +351,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"schedules", "get", "--bogus", "x"}, "chronicle schedules get: flag provided but not defined: -bogus (chronicle schedules get -h)"},
 		{[]string{"schedules", "get"}, "chronicle schedules get: takes ID, got 0 argument(s) (chronicle schedules get -h)"},
 		{[]string{"schedules", "get", "a", "b"}, "chronicle schedules get: takes ID, got 2 argument(s) (chronicle schedules get -h)"},
-		{[]string{"schedules", "fetch"}, `chronicle schedules: unknown command "fetch": give create, get, list, update, pause, resume, trigger, delete, runs, events (chronicle schedules -h)`},
+		{[]string{"schedules", "fetch"}, `chronicle schedules: unknown command "fetch": give create, get, list, update, pause, resume, trigger, cancel, output, delete, runs, events (chronicle schedules -h)`},
 		{[]string{"schedules", "get", "x", "-o", "yaml"}, `chronicle schedules get: -o must be table or json, not "yaml"`},
 		{[]string{"schedules", "create", "--url", rc.url("/x"), "--in", "1m"}, "chronicle schedules create: --app is required"},
 		{[]string{"schedules", "create", "--app", "errs", "--url", rc.url("/x")},
@@ -386,7 +386,7 @@ func TestCLIErrors(t *testing.T) {
 	wantError(t, runChronicle("", "apps", "list", "--server", "localhost:8080"), 2,
 		`chronicle apps list: --server: server URL "localhost:8080": want http://host:port or https://host:port`)
 	wantError(t, runChronicle("", "schedules"), 2,
-		"chronicle schedules: give a command: create, get, list, update, pause, resume, trigger, delete, runs, events (chronicle schedules -h)")
+		"chronicle schedules: give a command: create, get, list, update, pause, resume, trigger, cancel, output, delete, runs, events (chronicle schedules -h)")
 
 	// -h is not an error: the help goes to stdout.
 	if r := runChronicle("", "schedules", "create", "-h"); r.code != 0 || !strings.Contains(r.out, "Usage: chronicle schedules create [flags]") ||

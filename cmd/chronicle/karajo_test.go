@@ -167,6 +167,17 @@ command = sleep 30
 	waitFor(t, 15*time.Second, "four runs of the echo job", func() bool {
 		return tn.lifeCall(200, "GET", "/goscheduler/schedules/"+echo, nil).Runs >= 4
 	})
+	// Paused, so that no newer run drops the outputs read below.
+	tn.must(200, "POST", "/goscheduler/schedules/"+echo+"/pause", nil)
+	waitFor(t, 10*time.Second, "its last run done", func() bool {
+		for _, run := range decodeData[struct{ Schedules []lifeSchedule }](t,
+			tn.must(200, "GET", "/goscheduler/schedules/"+echo+"/runs?size=3", nil)).Schedules {
+			if run.Status == "SCHEDULED" {
+				return false
+			}
+		}
+		return true
+	})
 	runs := decodeData[struct{ Schedules []lifeSchedule }](t, tn.must(200, "GET", "/goscheduler/schedules/"+echo+"/runs?size=100", nil)).Schedules
 	var kept, gone int
 	keptRun := ""
@@ -193,6 +204,9 @@ command = sleep 30
 	}
 	if out, err := tn.api().Output(context.Background(), keptRun); err != nil || !strings.Contains(out.Output, "counter=") {
 		t.Fatalf("the Go client's Output of the newest run: %+v, %v", out, err)
+	}
+	if r := mustCLI(t, tn.cli("schedules", "output", keptRun)); !strings.HasPrefix(r.out, "$ echo counter=$KARAJO_JOB_COUNTER\ncounter=") {
+		t.Fatalf("chronicle schedules output: %v", r)
 	}
 	if kept != 2 || gone == 0 {
 		t.Fatalf("%d outputs kept and %d dropped of %d runs, want the 2 newest kept (log_retention)", kept, gone, len(runs))
@@ -233,6 +247,9 @@ command = sleep 30
 	runID := canceled.RunIDs[0]
 	if run := tn.lifeCall(200, "GET", "/goscheduler/schedules/"+runID, nil); run.Status != "CANCELED" || time.Since(start) > 5*time.Second {
 		t.Fatalf("canceled run %s after %s: %+v", run.Status, time.Since(start), run)
+	}
+	if r := tn.cli("schedules", "cancel", long); r.code != 1 || !strings.Contains(r.err, "no run of the schedule is running") {
+		t.Fatalf("chronicle schedules cancel with nothing running: %v", r)
 	}
 	// The API never defines commands.
 	code, body := tn.call("PATCH", "/goscheduler/schedules/"+long, map[string]any{"callback": map[string]any{"type": "http",
