@@ -178,6 +178,25 @@ func (a *applier) apply(p event.Payload) (int, error) {
 		return 0, a.signatureSpent(p)
 	case *event.RunOutput:
 		return 0, a.runOutput(p)
+	case *event.JobCreated:
+		a.app = p.AppID
+		a.touch(p.ScheduleID, false)
+		return 0, a.jobCreated(p)
+	case *event.JobStarted:
+		a.touch(p.ScheduleID, false)
+		return 0, a.jobStarted(p)
+	case *event.TaskStarted:
+		a.touch(p.ScheduleID, false)
+		return 0, a.taskStarted(p)
+	case *event.TaskFinished:
+		a.touch(p.ScheduleID, false)
+		return 0, a.taskFinished(p)
+	case *event.JobFinished:
+		a.touch(p.ScheduleID, false)
+		return 0, a.jobFinished(p)
+	case *event.JobCancelled:
+		a.touch(p.ScheduleID, false)
+		return 0, a.jobCancelled(p)
 	case *event.NotificationSent:
 		// Nothing of the state changes: it goes into its schedule's (and
 		// app's) history, where a user looks for why a mail never came.

@@ -132,7 +132,9 @@ func scheduleScoped(t event.Type) bool {
 	switch t {
 	case event.TypeScheduleCreated, event.TypeScheduleDeleted, event.TypeRunFired, event.TypeRunCompleted,
 		event.TypeScheduleClosed, event.TypeScheduleUpdated, event.TypeSchedulePaused, event.TypeScheduleResumed,
-		event.TypeRunTriggered, event.TypeScheduleStoppedByCallback, event.TypeNotificationSent:
+		event.TypeRunTriggered, event.TypeScheduleStoppedByCallback, event.TypeNotificationSent,
+		event.TypeJobCreated, event.TypeJobStarted, event.TypeTaskStarted, event.TypeTaskFinished, event.TypeJobFinished,
+		event.TypeJobCancelled:
 		return true
 	}
 	return false
@@ -191,6 +193,13 @@ func (a *applier) dropSchedule(s Schedule) error {
 			return false, err
 		}
 		keys = append(keys, append([]byte(nil), k...), ridKey(r.RunID), atKey(r.AppID, r.ScheduledTime, r.RunID))
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	err = scanPrefix(a.b, sjobPrefix(s.ScheduleID), nil, func(k, _ []byte) (bool, error) {
+		keys = append(keys, append([]byte(nil), k...), jobKey(binary.BigEndian.Uint64(k[len(k)-8:])))
 		return true, nil
 	})
 	if err != nil {

@@ -28,6 +28,8 @@ import "encoding/binary"
 //	p/sigx/<until:8><digest>             "" (spent signatures by expiry)
 //	p/out/<runId>                        <cut:1><output> (runs' outputs: outputs.go)
 //	p/outs/<schedule>\0<seq:8>           <runId> (a schedule's outputs, oldest first)
+//	p/job/<id:8>                         Job (workflow jobs: jobs.go)
+//	p/sjob/<schedule>\0<id:8>            "" (a schedule's jobs, oldest first)
 //
 // A triggered run's record is at p/run/<cron>\0<T:8><runId>: after the
 // occurrence of the same second, if any, and apart from it.
@@ -55,11 +57,13 @@ const (
 	pSigx = "p/sigx/"
 	pOut  = "p/out/"
 	pOuts = "p/outs/"
+	pJob  = "p/job/"
+	pSjob = "p/sjob/"
 )
 
 // projectionPrefixes lists every read model, in checksum order.
 var projectionPrefixes = []string{pApp, pSch, pRun, pRid, pAt, pCron, pPend, pDue, pInfl, pPsch, pNode, pSev, pAev, pClos,
-	pTok, pTokh, pName, pSig, pSigx, pOut, pOuts}
+	pTok, pTokh, pName, pSig, pSigx, pOut, pOuts, pJob, pSjob}
 
 func join(parts ...[]byte) []byte {
 	n := 0

@@ -336,6 +336,14 @@ func TestRebuildEqualsLive(t *testing.T) {
 		w.must(event.RunOutput{ScheduleID: "cmd", RunID: run, AppID: "a", Output: []byte{0xff, 'o', 'k', byte(i)}})
 		w.must(event.RunCompleted{ScheduleID: "cmd", RunID: run, AppID: "a", ScheduledTime: i, Status: event.StatusFailure})
 	}
+	// A workflow schedule and its jobs.
+	w.must(event.ScheduleCreated{ScheduleID: "wf", AppID: "a", CronExpression: "@manual", Callback: workflowCallback})
+	w.must(event.JobCreated{ScheduleID: "wf", AppID: "a", Tasks: workflowCallback.Workflow.Tasks, InitializedBy: "scheduler"})
+	job := w.seq
+	w.must(event.JobStarted{JobID: job, ScheduleID: "wf", AppID: "a"})
+	w.must(event.TaskStarted{JobID: job, ScheduleID: "wf", AppID: "a", Task: 2, TaskRunID: "wf.2"})
+	w.must(event.TaskFinished{JobID: job, ScheduleID: "wf", AppID: "a", Task: 2, Status: event.StatusJobSuccess})
+	w.must(event.JobFinished{JobID: job, ScheduleID: "wf", AppID: "a", Status: event.StatusJobSuccess})
 
 	live, err := Checksums(w.db)
 	if err != nil {

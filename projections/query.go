@@ -429,7 +429,8 @@ func decodeToken(tok string, prefix []byte) ([]byte, error) {
 var Rejections = []error{ErrAppExists, ErrAppNotFound, ErrAppInactive, ErrAppAlreadyActive,
 	ErrAppAlreadyInactive, ErrScheduleExists, ErrScheduleNotFound, ErrRunNotPending,
 	ErrRunAlreadyFired, ErrRunNotFired, ErrInvalidEvent, ErrScheduleClosed, ErrTokenExists, ErrTokenNotFound,
-	ErrNameTaken, ErrSchedulePaused, ErrScheduleNotPaused, ErrSignatureSpent}
+	ErrNameTaken, ErrSchedulePaused, ErrScheduleNotPaused, ErrSignatureSpent, ErrJobWaiting, ErrJobNotFound,
+	ErrJobNotWaiting, ErrJobBusy}
 
 // RejectionIndex is the position in Rejections of the rejection err is, or
 // -1 if it is none.

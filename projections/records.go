@@ -89,6 +89,8 @@ type Schedule struct {
 	Runs int `json:"runs,omitempty"`
 	// Counter is a run's number (RunAsSchedule; 0 in a schedule's record).
 	Counter int `json:"counter,omitempty"`
+	// Jobs is a workflow schedule's queue of jobs (nil for the others).
+	Queue *JobQueue `json:"queue,omitempty"`
 }
 
 // IsCommand reports whether s runs commands rather than calling a URL.

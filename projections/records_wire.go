@@ -65,6 +65,7 @@ var (
 		event.OptionalMessageField(29, func(s *Schedule) **event.JobOptions { return &s.Job }, event.JobOptionsCodec),
 		event.IntField(30, func(s *Schedule) *int { return &s.Runs }),
 		event.IntField(31, func(s *Schedule) *int { return &s.Counter }),
+		event.OptionalMessageField(32, func(s *Schedule) **JobQueue { return &s.Queue }, jobQueueCodec),
 	)
 	runCodec = event.NewCodec(
 		event.StringField(1, func(r *Run) *string { return &r.RunID }),
@@ -116,9 +117,40 @@ var (
 	)
 )
 
+var (
+	jobQueueCodec = event.NewCodec(
+		event.Uint64Field(1, func(q *JobQueue) *uint64 { return &q.Waiting }),
+		event.Uint64Field(2, func(q *JobQueue) *uint64 { return &q.Processing }),
+		event.IntField(3, func(q *JobQueue) *int { return &q.Count }),
+	)
+	taskResultCodec = event.NewCodec(
+		event.StringField(1, func(r *TaskResult) *string { return &r.Status }),
+		event.StringField(2, func(r *TaskResult) *string { return &r.TaskRunID }),
+		event.IntField(3, func(r *TaskResult) *int { return &r.Attempts }),
+		event.Int64Field(4, func(r *TaskResult) *int64 { return &r.StartedAt }),
+		event.Int64Field(5, func(r *TaskResult) *int64 { return &r.FinishedAt }),
+		event.StringField(6, func(r *TaskResult) *string { return &r.Response }),
+	)
+	jobCodec = event.NewCodec(
+		event.Uint64Field(1, func(j *Job) *uint64 { return &j.ID }),
+		event.StringField(2, func(j *Job) *string { return &j.ScheduleID }),
+		event.StringField(3, func(j *Job) *string { return &j.AppID }),
+		event.StringField(4, func(j *Job) *string { return &j.Status }),
+		event.Int64Field(5, func(j *Job) *int64 { return &j.CreatedAt }),
+		event.Int64Field(6, func(j *Job) *int64 { return &j.StartedAt }),
+		event.Int64Field(7, func(j *Job) *int64 { return &j.EndedAt }),
+		event.StringField(8, func(j *Job) *string { return &j.InitializedBy }),
+		event.StringField(9, func(j *Job) *string { return &j.Initiator }),
+		event.StringField(10, func(j *Job) *string { return &j.UserAgent }),
+		event.StringsField(11, func(j *Job) *[]string { return &j.NotifyEmails }),
+		event.RepeatedMessageField(12, func(j *Job) *[]event.Task { return &j.Tasks }, event.TaskCodec),
+		event.RepeatedMessageField(13, func(j *Job) *[]TaskResult { return &j.Results }, taskResultCodec),
+	)
+)
+
 // record is a read-model record type.
 type record interface {
-	App | Schedule | Run | PendingRun | Node | Token
+	App | Schedule | Run | PendingRun | Node | Token | Job
 }
 
 // codecOf returns the wire form of record type T.
@@ -137,6 +169,8 @@ func codecOf[T record]() *event.Codec[T] {
 		c = nodeCodec
 	case *Token:
 		c = tokenCodec
+	case *Job:
+		c = jobCodec
 	}
 	return c.(*event.Codec[T])
 }

@@ -141,6 +141,21 @@ func check(p event.Payload, at int64) error {
 		return signatureSpent(p, at)
 	case *event.NotificationSent:
 		return notificationSent(p)
+	case *event.JobCreated:
+		return jobCreated(p)
+	case *event.JobStarted:
+		return jobRef(p.JobID, p.ScheduleID, p.AppID)
+	case *event.JobCancelled:
+		return jobRef(p.JobID, p.ScheduleID, p.AppID)
+	case *event.TaskStarted:
+		return taskStarted(p)
+	case *event.TaskFinished:
+		return taskFinished(p)
+	case *event.JobFinished:
+		if p.Status != event.StatusJobSuccess && p.Status != event.StatusJobWarning && p.Status != event.StatusJobError {
+			return fmt.Errorf("job %d finished with status %q", p.JobID, clip(p.Status, 40))
+		}
+		return jobRef(p.JobID, p.ScheduleID, p.AppID)
 	case *event.RunOutput:
 		if len(p.Output) > MaxOutputBytes {
 			return fmt.Errorf("run %s: output longer than %d bytes", p.RunID, MaxOutputBytes)
@@ -667,15 +682,18 @@ var Methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": t
 // words GoScheduler answers with (nil if nothing). The method must be
 // upper case and the type "http", as the APIs normalise them.
 func Callback(cb event.Callback) []string {
-	if cb.Type == event.CallbackCommand {
+	switch {
+	case cb.Type == event.CallbackCommand:
 		return commandCallback(cb)
+	case cb.Type == event.CallbackWorkflow:
+		return workflowCallback(cb)
 	}
 	var problems []string
 	if cb.Type != "http" {
 		problems = append(problems, fmt.Sprintf("unsupported callback type %q: only http is supported", clip(cb.Type, 40)))
 	}
-	if cb.Command != nil {
-		problems = append(problems, "an http callback runs no command")
+	if cb.Command != nil || cb.Workflow != nil {
+		problems = append(problems, "an http callback runs no command or workflow")
 	}
 	if u, err := url.ParseRequestURI(cb.URL); err != nil {
 		problems = append(problems, err.Error())

@@ -247,3 +247,55 @@ func TestHostPort(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkflowsAndJobsAreChecked(t *testing.T) {
+	wf := create()
+	wf.Payload, wf.ScheduleTime, wf.CronExpression, wf.NextRunTime = "", 0, "@manual", 0
+	wf.Callback = event.Callback{Type: event.CallbackWorkflow, Workflow: &event.Workflow{Tasks: []event.Task{
+		{URL: "https://ex.example/run", Parameters: `{"config":1}`, Phase: "1", Active: true},
+		{Component: "wr-db", Action: "run", Active: true, ContinueOnFailure: true, TimeoutMinutes: 30},
+	}}}
+	ok := []event.Payload{wf,
+		event.JobCreated{ScheduleID: "s1", AppID: "mail", Tasks: wf.Callback.Workflow.Tasks, InitializedBy: "scheduler",
+			NotifyEmails: []string{"ops@example.com"}},
+		event.JobStarted{JobID: 7, ScheduleID: "s1", AppID: "mail"},
+		event.TaskStarted{JobID: 7, ScheduleID: "s1", AppID: "mail", Task: 1, TaskRunID: "7.1"},
+		event.TaskFinished{JobID: 7, ScheduleID: "s1", AppID: "mail", Task: 1, Status: event.StatusJobWarning, Response: `{}`},
+		event.JobFinished{JobID: 7, ScheduleID: "s1", AppID: "mail", Status: event.StatusJobError},
+		event.JobCancelled{JobID: 8, ScheduleID: "s1", AppID: "mail"},
+	}
+	for _, p := range ok {
+		if _, err := Event(stamp(t, p)); err != nil {
+			t.Errorf("%T refused: %v", p, err)
+		}
+	}
+	task := func(f func(*event.Task)) event.Payload {
+		c := wf
+		tasks := append([]event.Task(nil), wf.Callback.Workflow.Tasks...)
+		f(&tasks[0])
+		c.Callback = event.Callback{Type: event.CallbackWorkflow, Workflow: &event.Workflow{Tasks: tasks}}
+		return c
+	}
+	for name, c := range map[string]struct {
+		p    event.Payload
+		want string
+	}{
+		"no call":          {task(func(t *event.Task) { t.URL = "" }), `one of "componentUrl" or "component"`},
+		"ftp":              {task(func(t *event.Task) { t.URL = "ftp://x/y" }), "http or https"},
+		"parameters":       {task(func(t *event.Task) { t.Parameters = "[1]" }), "JSON object"},
+		"timeout":          {task(func(t *event.Task) { t.TimeoutMinutes = -1 }), "timeoutMinutes"},
+		"job by whom":      {event.JobCreated{ScheduleID: "s1", AppID: "mail", InitializedBy: "cron"}, "initialized by"},
+		"job id":           {event.JobStarted{ScheduleID: "s1", AppID: "mail"}, "no job id"},
+		"task status":      {event.TaskFinished{JobID: 7, ScheduleID: "s1", AppID: "mail", Status: "done"}, "status"},
+		"job status":       {event.JobFinished{JobID: 7, ScheduleID: "s1", AppID: "mail", Status: event.StatusJobCancelled}, "status"},
+		"task run id":      {event.TaskStarted{JobID: 7, ScheduleID: "s1", AppID: "mail"}, "task run id"},
+		"workflow and url": {func() event.Payload { c := wf; c.Callback.URL = "https://x.example/"; return c }(), "no call of its own"},
+	} {
+		if _, err := Event(stamp(t, c.p)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	if event.TypeNeeded(&wf) != event.WorkflowsSince {
+		t.Error("a workflow schedule is proposed before every member reads workflows")
+	}
+}

@@ -133,6 +133,22 @@ func MessageField[T, M any](n protowire.Number, at func(*T) *M, c *Codec[M]) Cod
 		read:  func(f *Fields, m *T) { f.Message(func(b *Fields) { c.Read(b, at(m)) }) }}
 }
 
+// RepeatedMessageField is a list of nested messages, one repetition of
+// the field each (a repetition read appends).
+func RepeatedMessageField[T, M any](n protowire.Number, at func(*T) *[]M, c *Codec[M]) CodecField[T] {
+	return CodecField[T]{num: n,
+		write: func(w *Wire, m *T) {
+			for i := range *at(m) {
+				w.Message(n, func(b *Wire) { c.Append(b, &(*at(m))[i]) })
+			}
+		},
+		read: func(f *Fields, m *T) {
+			var v M
+			f.Message(func(b *Fields) { c.Read(b, &v) })
+			*at(m) = append(*at(m), v)
+		}}
+}
+
 // OptionalMessageField is a pointer to a nested message: nil is absent.
 func OptionalMessageField[T, M any](n protowire.Number, at func(*T) **M, c *Codec[M]) CodecField[T] {
 	return CodecField[T]{num: n,

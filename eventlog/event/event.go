@@ -65,13 +65,20 @@ const (
 	TypeRunOutput Type = 21
 	// TypeNotificationSent: see NotificationSent.
 	TypeNotificationSent Type = 22
+	// Workflow jobs: see workflow.go.
+	TypeJobCreated   Type = 23
+	TypeJobStarted   Type = 24
+	TypeTaskStarted  Type = 25
+	TypeTaskFinished Type = 26
+	TypeJobFinished  Type = 27
+	TypeJobCancelled Type = 28
 	// Add new types here with the next unused number, and move NewestType.
 )
 
 // NewestType is the newest event type this build reads. Nodes announce
 // it, and a leader proposes a type only once every member reads it (a
 // node that meets an event it cannot read stops).
-const NewestType = TypeNotificationSent
+const NewestType = TypeJobCancelled
 
 // LifecycleSince is the oldest "newest type" of builds that know a
 // schedule's lifecycle (ScheduleUpdated to ScheduleStoppedByCallback, the
@@ -89,6 +96,11 @@ const LifecycleSince = TypeScheduleStoppedByCallback
 // refuse the status or could not evaluate the expression, so a leader
 // proposes them once every member reads this type.
 const JobsSince = TypeNotificationSent
+
+// WorkflowsSince is the oldest "newest type" of builds that read workflow
+// jobs (workflow callbacks and the job events): a leader proposes them once
+// every member reads this type.
+const WorkflowsSince = TypeJobCancelled
 
 // ActorsSince is the oldest "newest type" of builds that read Raft
 // commands carrying each event's actor (format 3): a leader writes them
@@ -122,6 +134,12 @@ var typeNames = map[Type]string{
 	TypeSignatureSpent:            "SignatureSpent",
 	TypeRunOutput:                 "RunOutput",
 	TypeNotificationSent:          "NotificationSent",
+	TypeJobCreated:                "JobCreated",
+	TypeJobStarted:                "JobStarted",
+	TypeTaskStarted:               "TaskStarted",
+	TypeTaskFinished:              "TaskFinished",
+	TypeJobFinished:               "JobFinished",
+	TypeJobCancelled:              "JobCancelled",
 }
 
 func (t Type) String() string {

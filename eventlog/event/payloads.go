@@ -156,6 +156,8 @@ type Callback struct {
 
 	// Command is what a "command" callback runs.
 	Command *Command `json:"command,omitempty"`
+	// Workflow is what a "workflow" callback runs (see workflow.go).
+	Workflow *Workflow `json:"workflow,omitempty"`
 }
 
 // RequestShape is how a call is made for a receiver written for another
@@ -646,6 +648,12 @@ func TypeNeeded(p Payload) Type {
 		need(JobsSince, p.Status == StatusCanceled)
 	case *RunFired:
 		need(JobsSince, p.Skipped != 0)
+	}
+	switch p := p.(type) {
+	case *ScheduleCreated:
+		need(WorkflowsSince, p.Callback.Workflow != nil || p.Callback.Type == CallbackWorkflow)
+	case *ScheduleUpdated:
+		need(WorkflowsSince, p.Callback.Workflow != nil || p.Callback.Type == CallbackWorkflow)
 	}
 	return t
 }

@@ -32,6 +32,7 @@ var CallbackCodec = NewCodec(
 	StringField(7, func(c *Callback) *string { return &c.NumberParam }),
 	OptionalMessageField(8, func(c *Callback) **RequestShape { return &c.Shape }, requestShapeCodec),
 	OptionalMessageField(9, func(c *Callback) **Command { return &c.Command }, commandCodec),
+	OptionalMessageField(10, func(c *Callback) **Workflow { return &c.Workflow }, workflowCodec),
 )
 
 var requestShapeCodec = NewCodec(
@@ -291,4 +292,10 @@ var payloadKinds = map[Type]payloadKind{
 	TypeSignatureSpent:            kind[SignatureSpent, *SignatureSpent]{signatureSpentCodec},
 	TypeRunOutput:                 kind[RunOutput, *RunOutput]{runOutputCodec},
 	TypeNotificationSent:          kind[NotificationSent, *NotificationSent]{notificationSentCodec},
+	TypeJobCreated:                kind[JobCreated, *JobCreated]{jobCreatedCodec},
+	TypeJobStarted:                kind[JobStarted, *JobStarted]{jobStartedCodec},
+	TypeTaskStarted:               kind[TaskStarted, *TaskStarted]{taskStartedCodec},
+	TypeTaskFinished:              kind[TaskFinished, *TaskFinished]{taskFinishedCodec},
+	TypeJobFinished:               kind[JobFinished, *JobFinished]{jobFinishedCodec},
+	TypeJobCancelled:              kind[JobCancelled, *JobCancelled]{jobCancelledCodec},
 }

@@ -1,0 +1,131 @@
+package admit
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+)
+
+// Limits of a workflow (issue 19).
+const (
+	MaxTasks          = 100
+	MaxTaskParameters = 64 << 10 // a task's parameters, as JSON text
+	MaxTaskTimeout    = 7 * 24 * 60
+	MaxTaskResponse   = 64 << 10 // what a finished task's answer keeps
+	maxNotifyEmails   = 20
+)
+
+// workflowCallback returns what is wrong with a workflow callback: its
+// tasks, and nothing of an HTTP call or a command.
+func workflowCallback(cb event.Callback) []string {
+	if cb.Workflow == nil {
+		return []string{"a workflow callback needs its tasks"}
+	}
+	var problems []string
+	if cb.URL != "" || cb.Method != "" || len(cb.Headers) > 0 || cb.Shape != nil || cb.Command != nil || cb.NumberParam != "" {
+		problems = append(problems, "a workflow callback makes no call of its own: its tasks do")
+	}
+	return append(problems, Tasks(cb.Workflow.Tasks)...)
+}
+
+// Tasks returns what is wrong with a workflow's tasks, each problem naming
+// the task (counted from 1).
+func Tasks(tasks []event.Task) []string {
+	var problems []string
+	if len(tasks) > MaxTasks {
+		problems = append(problems, fmt.Sprintf("at most %d tasks", MaxTasks))
+	}
+	for i, t := range tasks {
+		bad := func(format string, args ...any) {
+			problems = append(problems, fmt.Sprintf("task %d: ", i+1)+fmt.Sprintf(format, args...))
+		}
+		switch {
+		case t.URL == "" && t.Component == "":
+			bad(`one of "componentUrl" or "component" must be set`)
+		case t.URL != "":
+			u, err := url.Parse(t.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(t.URL) > maxURLLen || u.User != nil {
+				bad("url %q must be an absolute http or https URL without credentials", clip(t.URL, 80))
+			}
+		}
+		for name, v := range map[string]string{"component": t.Component, "action": t.Action, "phase": t.Phase} {
+			if len(v) > MaxNameLen || !printable(v) {
+				bad("%s must be at most %d characters of printable UTF-8", name, MaxNameLen)
+			}
+		}
+		if t.Parameters != "" {
+			var obj map[string]json.RawMessage
+			if len(t.Parameters) > MaxTaskParameters || json.Unmarshal([]byte(t.Parameters), &obj) != nil {
+				bad("parameters must be a JSON object of at most %d bytes", MaxTaskParameters)
+			}
+		}
+		if t.TimeoutMinutes < 0 || t.TimeoutMinutes > MaxTaskTimeout {
+			bad("timeoutMinutes must be between 0 (none) and %d", MaxTaskTimeout)
+		}
+	}
+	return problems
+}
+
+// Who creates a job (JobCreated.InitializedBy).
+var initializers = map[string]bool{"manually": true, "scheduler": true, "trigger": true}
+
+func jobCreated(p *event.JobCreated) error {
+	if err := firstErr(ScheduleID(p.ScheduleID), AppID(p.AppID)); err != nil {
+		return err
+	}
+	if problems := Tasks(p.Tasks); len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, ", "))
+	}
+	switch {
+	case !initializers[p.InitializedBy]:
+		return fmt.Errorf("job initialized by %q", clip(p.InitializedBy, 40))
+	case len(p.Initiator) > MaxNameLen || !printable(p.Initiator) || len(p.UserAgent) > 1024 || !utf8.ValidString(p.UserAgent):
+		return fmt.Errorf("job initiator or user agent too long or not text")
+	case len(p.NotifyEmails) > maxNotifyEmails:
+		return fmt.Errorf("at most %d notification emails", maxNotifyEmails)
+	}
+	for _, e := range p.NotifyEmails {
+		if e == "" || len(e) > 320 || !printable(e) {
+			return fmt.Errorf("notification email %q", clip(e, 80))
+		}
+	}
+	return nil
+}
+
+func jobRef(id uint64, scheduleID, appID string) error {
+	if id == 0 {
+		return fmt.Errorf("no job id")
+	}
+	return firstErr(ScheduleID(scheduleID), AppID(appID))
+}
+
+func taskStarted(p *event.TaskStarted) error {
+	switch {
+	case p.Task < 0 || p.Task >= MaxTasks:
+		return fmt.Errorf("job %d: task %d", p.JobID, p.Task)
+	case p.TaskRunID == "" || len(p.TaskRunID) > maxRunIDLen || !printable(p.TaskRunID):
+		return fmt.Errorf("job %d: task run id %q", p.JobID, clip(p.TaskRunID, 80))
+	}
+	return jobRef(p.JobID, p.ScheduleID, p.AppID)
+}
+
+func taskFinished(p *event.TaskFinished) error {
+	switch p.Status {
+	case event.StatusJobSuccess, event.StatusJobWarning, event.StatusJobError:
+	default:
+		return fmt.Errorf("job %d: task %d finished with status %q", p.JobID, p.Task, clip(p.Status, 40))
+	}
+	switch {
+	case p.Task < 0 || p.Task >= MaxTasks:
+		return fmt.Errorf("job %d: task %d", p.JobID, p.Task)
+	case len(p.Response) > MaxTaskResponse || !utf8.ValidString(p.Response):
+		return fmt.Errorf("job %d: task %d's response longer than %d bytes or not UTF-8", p.JobID, p.Task, MaxTaskResponse)
+	case p.StartedAt < 0 || p.FinishedAt < 0:
+		return fmt.Errorf("job %d: task %d: negative times", p.JobID, p.Task)
+	}
+	return jobRef(p.JobID, p.ScheduleID, p.AppID)
+}

@@ -1,0 +1,264 @@
+package projections
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/chronicle-sched/chronicle/eventlog/event"
+	"github.com/chronicle-sched/chronicle/internal/errkind"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Workflow jobs (issue 19): p/job/<id:8> is a job's record, its id the seq
+// of its JobCreated; p/sjob/<schedule>\0<id:8> lists a schedule's jobs; a
+// schedule's record holds its queue (the job waiting, the one processing,
+// how many it had). The queue rule is here, in apply, so that whichever
+// node proposes, an orchestration never has two jobs processing nor more
+// than one waiting.
+
+// Rejections of the job events.
+var (
+	ErrJobWaiting    = errkind.New(errkind.Conflict, "the schedule already has a job waiting")
+	ErrJobNotFound   = errkind.New(errkind.NotFound, "no such job")
+	ErrJobNotWaiting = errkind.New(errkind.Conflict, "the job is not waiting")
+	ErrJobBusy       = errkind.New(errkind.Conflict, "the schedule already runs a job")
+)
+
+// Job is a workflow job: the tasks it runs (a copy made when it was
+// created) and what became of each.
+type Job struct {
+	ID            uint64       `json:"id"`
+	ScheduleID    string       `json:"scheduleId"`
+	AppID         string       `json:"appId"`
+	Status        string       `json:"status"`
+	CreatedAt     int64        `json:"createdAt"` // unix ms
+	StartedAt     int64        `json:"startedAt,omitempty"`
+	EndedAt       int64        `json:"endedAt,omitempty"`
+	InitializedBy string       `json:"initializedBy"`
+	Initiator     string       `json:"initiator,omitempty"`
+	UserAgent     string       `json:"userAgent,omitempty"`
+	NotifyEmails  []string     `json:"notifyEmails,omitempty"`
+	Tasks         []event.Task `json:"tasks,omitempty"`
+	// Results has one entry per task, by index, once the job started.
+	Results []TaskResult `json:"results,omitempty"`
+}
+
+// TaskResult is what became of one task of a job.
+type TaskResult struct {
+	Status     string `json:"status"` // waiting, processing, success, warning, error, cancelled
+	TaskRunID  string `json:"taskRunId,omitempty"`
+	Attempts   int    `json:"attempts,omitempty"` // calls begun (a new leader repeats one with no outcome)
+	StartedAt  int64  `json:"startedAt,omitempty"`
+	FinishedAt int64  `json:"finishedAt,omitempty"`
+	Response   string `json:"response,omitempty"`
+}
+
+// JobQueue is a schedule's jobs as its record keeps them.
+type JobQueue struct {
+	Waiting    uint64 `json:"waiting,omitempty"`
+	Processing uint64 `json:"processing,omitempty"`
+	Count      int    `json:"count,omitempty"`
+}
+
+func jobKey(id uint64) []byte                   { return join([]byte(pJob), u64(id)) }
+func sjobPrefix(schedule string) []byte         { return join([]byte(pSjob), []byte(schedule), nul) }
+func sjobKey(schedule string, id uint64) []byte { return join(sjobPrefix(schedule), u64(id)) }
+
+func (a *applier) job(id uint64, scheduleID string) (Job, error) {
+	j, ok, err := getRecord[Job](a.b, jobKey(id))
+	switch {
+	case err != nil:
+		return j, err
+	case !ok || j.ScheduleID != scheduleID:
+		return j, fmt.Errorf("%w: %d", ErrJobNotFound, id)
+	}
+	return j, nil
+}
+
+func (a *applier) queueOf(s *Schedule) *JobQueue {
+	if s.Queue == nil {
+		s.Queue = &JobQueue{}
+	}
+	return s.Queue
+}
+
+func (a *applier) jobCreated(p *event.JobCreated) error {
+	s, err := a.schedule(p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	if s.AppID != p.AppID || s.Callback.Workflow == nil || s.Status == event.StatusDeleted {
+		return fmt.Errorf("%w: %s runs no jobs", ErrInvalidEvent, p.ScheduleID)
+	}
+	q := a.queueOf(&s)
+	if q.Waiting != 0 {
+		return fmt.Errorf("%w: job %d", ErrJobWaiting, q.Waiting)
+	}
+	j := Job{ID: a.ev.Seq, ScheduleID: s.ScheduleID, AppID: s.AppID, Status: event.StatusJobWaiting, CreatedAt: a.nowMs(),
+		InitializedBy: p.InitializedBy, Initiator: p.Initiator, UserAgent: p.UserAgent, NotifyEmails: p.NotifyEmails, Tasks: p.Tasks}
+	q.Waiting, q.Count = j.ID, q.Count+1
+	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
+		return err
+	}
+	if err := a.b.Set(sjobKey(s.ScheduleID, j.ID), nil, nil); err != nil {
+		return err
+	}
+	return putRecord(a, jobKey(j.ID), j)
+}
+
+func (a *applier) jobStarted(p *event.JobStarted) error {
+	j, err := a.job(p.JobID, p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	s, err := a.schedule(p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	q := a.queueOf(&s)
+	switch {
+	case j.Status != event.StatusJobWaiting:
+		return fmt.Errorf("%w: %d is %s", ErrJobNotWaiting, j.ID, j.Status)
+	case q.Processing != 0:
+		return fmt.Errorf("%w: job %d", ErrJobBusy, q.Processing)
+	}
+	q.Waiting, q.Processing = 0, j.ID
+	j.Status, j.StartedAt = event.StatusJobProcessing, a.nowMs()
+	j.Results = make([]TaskResult, len(j.Tasks))
+	for i := range j.Results {
+		j.Results[i].Status = event.StatusJobWaiting
+	}
+	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
+		return err
+	}
+	return putRecord(a, jobKey(j.ID), j)
+}
+
+// processing is job id of schedule, which must be processing, with task
+// index task.
+func (a *applier) processing(id uint64, schedule string, task int) (Job, error) {
+	j, err := a.job(id, schedule)
+	switch {
+	case err != nil:
+		return j, err
+	case j.Status != event.StatusJobProcessing:
+		return j, fmt.Errorf("%w: job %d is %s", ErrInvalidEvent, id, j.Status)
+	case task < 0 || task >= len(j.Results):
+		return j, fmt.Errorf("%w: job %d has no task %d", ErrInvalidEvent, id, task)
+	}
+	return j, nil
+}
+
+func (a *applier) taskStarted(p *event.TaskStarted) error {
+	j, err := a.processing(p.JobID, p.ScheduleID, p.Task)
+	if err != nil {
+		return err
+	}
+	r := &j.Results[p.Task]
+	if r.FinishedAt != 0 || r.Status == event.StatusJobSuccess || r.Status == event.StatusJobWarning || r.Status == event.StatusJobError {
+		return fmt.Errorf("%w: job %d's task %d has finished", ErrInvalidEvent, j.ID, p.Task)
+	}
+	r.Status, r.TaskRunID, r.Attempts = event.StatusJobProcessing, p.TaskRunID, r.Attempts+1
+	if r.StartedAt == 0 {
+		r.StartedAt = a.nowMs()
+	}
+	return putRecord(a, jobKey(j.ID), j)
+}
+
+func (a *applier) taskFinished(p *event.TaskFinished) error {
+	j, err := a.processing(p.JobID, p.ScheduleID, p.Task)
+	if err != nil {
+		return err
+	}
+	r := &j.Results[p.Task]
+	if r.Status != event.StatusJobProcessing {
+		return fmt.Errorf("%w: job %d's task %d is %s", ErrInvalidEvent, j.ID, p.Task, r.Status)
+	}
+	r.Status, r.Response, r.FinishedAt = p.Status, p.Response, a.nowMs()
+	if p.StartedAt != 0 {
+		r.StartedAt = p.StartedAt
+	}
+	if p.FinishedAt != 0 {
+		r.FinishedAt = p.FinishedAt
+	}
+	return putRecord(a, jobKey(j.ID), j)
+}
+
+func (a *applier) jobFinished(p *event.JobFinished) error {
+	j, err := a.job(p.JobID, p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	if j.Status != event.StatusJobProcessing {
+		return fmt.Errorf("%w: job %d is %s", ErrInvalidEvent, j.ID, j.Status)
+	}
+	s, err := a.schedule(p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	j.Status, j.EndedAt = p.Status, a.nowMs()
+	for i := range j.Results {
+		if r := &j.Results[i]; r.Status == event.StatusJobWaiting || r.Status == event.StatusJobProcessing {
+			r.Status = event.StatusJobCancelled // never ran (a later phase), or cut short
+		}
+	}
+	if q := a.queueOf(&s); q.Processing == j.ID {
+		q.Processing = 0
+	}
+	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
+		return err
+	}
+	return putRecord(a, jobKey(j.ID), j)
+}
+
+func (a *applier) jobCancelled(p *event.JobCancelled) error {
+	j, err := a.job(p.JobID, p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	if j.Status != event.StatusJobWaiting {
+		return fmt.Errorf("%w: %d is %s", ErrJobNotWaiting, j.ID, j.Status)
+	}
+	s, err := a.schedule(p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	j.Status, j.EndedAt = event.StatusJobCancelled, a.nowMs()
+	if q := a.queueOf(&s); q.Waiting == j.ID {
+		q.Waiting = 0
+	}
+	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
+		return err
+	}
+	return putRecord(a, jobKey(j.ID), j)
+}
+
+// Job returns job id.
+func (q Reader) Job(id uint64) (Job, bool, error) { return getRecord[Job](q.R, jobKey(id)) }
+
+// JobsOf returns up to limit of schedule id's jobs after skipping offset,
+// newest first.
+func (q Reader) JobsOf(id string, offset, limit int) ([]Job, error) {
+	it, err := q.R.NewIter(&pebble.IterOptions{LowerBound: sjobPrefix(id), UpperBound: prefixEnd(sjobPrefix(id))})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []Job
+	skipped := 0
+	for ok := it.Last(); ok && len(out) < limit; ok = it.Prev() {
+		if skipped < offset {
+			skipped++
+			continue
+		}
+		k := it.Key()
+		j, found, err := q.Job(binary.BigEndian.Uint64(k[len(k)-8:]))
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out = append(out, j)
+		}
+	}
+	return out, it.Error()
+}
