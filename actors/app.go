@@ -310,7 +310,7 @@ func (a *appActor) proposeCommand(c queuedCommand) {
 		if c.release != nil {
 			c.release()
 		}
-		c.reply <- reply{affected: res.Affected, proposed: p, err: err}
+		c.reply <- reply{affected: res.Affected, proposed: p, seq: res.Seq, at: res.Time, err: err}
 		root.Send(self, entryDone{failed: err != nil})
 	}()
 }

@@ -106,6 +106,8 @@ type reply struct {
 	affected int
 	created  *projections.Schedule // a create's record, as apply wrote it
 	proposed event.Payload         // a built command's event
+	seq      uint64                // a built command's event's seq
+	at       int64                 // and its time (unix ns)
 	err      error
 }
 

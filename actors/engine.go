@@ -75,6 +75,9 @@ type State interface {
 	DueRuns(app string, partition int, fromMs, untilMs int64, fn func(projections.PendingRun) bool) (int64, error)
 	PartitionsWithRuns(app string) ([]int, error)
 	ClosedBefore(cutoffMs int64, limit int) ([]string, error)
+	// Job is a workflow job; LiveJobs are those waiting or processing.
+	Job(id uint64) (projections.Job, bool, error)
+	LiveJobs() ([]projections.Job, error)
 }
 
 // Config tunes the scheduler.
@@ -116,6 +119,11 @@ type Config struct {
 	RetentionInterval time.Duration
 	// Metrics, if set, counts attempts, outcomes, lateness and commands.
 	Metrics *metrics.Metrics
+	// ComponentURL is where a workflow task naming a component is called:
+	// a URL with {component} and {action} in it (--component-url).
+	// TaskPoll is how often a task answered 202 is polled (default 1s).
+	ComponentURL string
+	TaskPoll     time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -152,6 +160,9 @@ func (c *Config) setDefaults() {
 	if c.MaxCommandRuns <= 0 {
 		c.MaxCommandRuns = 1
 	}
+	if c.TaskPoll <= 0 {
+		c.TaskPoll = time.Second
+	}
 }
 
 // Engine owns the actor system and the leader-only firing machinery.
@@ -169,6 +180,7 @@ type Engine struct {
 	repl   Replicator
 	state  State
 	pool   *delivery.Pool
+	client *delivery.Client // workflow tasks' calls (jobs.go)
 	out    *outcomeBatcher
 	fires  *fireBatcher
 
@@ -219,6 +231,8 @@ type Engine struct {
 	// failedLog and missedLog bound the lines written for failed and
 	// missed runs.
 	failedLog, missedLog runLog
+	// jobs: the actors driving the processing workflow jobs (jobs.go).
+	jobs jobDrivers
 	// delivering: the runs this node is delivering (deliveries.go).
 	delivering deliveries
 	// queuedRuns counts the runs queued in this node's timers (due within
@@ -253,7 +267,7 @@ func New(cfg Config, repl Replicator, state State) *Engine {
 		copts.OnAttempt = func(req delivery.Request, status int, took time.Duration) { m.Attempt(req.AppID, status, took) }
 	}
 	client := delivery.NewClient(copts)
-	e := &Engine{cfg: cfg, clock: cfg.Clock, system: system, repl: repl, state: state,
+	e := &Engine{cfg: cfg, clock: cfg.Clock, system: system, repl: repl, state: state, client: client,
 		pool: delivery.NewPool(client, cfg.Workers, 64*cfg.Workers)}
 	e.reg.apps, e.reg.crons = map[string]*actor.PID{}, map[string]*actor.PID{}
 	e.reg.timers, e.reg.active = map[timerKey]*timerEntry{}, map[string]bool{}

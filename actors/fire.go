@@ -389,6 +389,10 @@ func (e *Engine) deliver(ctx context.Context, pr projections.PendingRun, f proje
 		e.runCommand(ctx, pr, f)
 		return
 	}
+	if s.Callback.Workflow != nil {
+		e.fireJob(ctx, pr, f)
+		return
+	}
 	req := delivery.Request{
 		AppID: pr.AppID, ScheduleID: pr.ScheduleID, RunID: pr.RunID, ScheduledTime: scheduledInstant(pr),
 		Method: s.Callback.Method, URL: s.Callback.URL, Headers: s.Callback.Headers, Payload: s.Payload,

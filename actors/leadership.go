@@ -65,6 +65,7 @@ func (e *Engine) takeOver(epoch uint64) {
 			e.lead.ctx, e.lead.cancel = context.WithCancel(context.Background())
 			ctx := e.lead.ctx
 			e.inBackground(func() { e.retain(ctx) })
+			e.inBackground(func() { e.resumeJobs(ctx) })
 			for _, task := range e.leaderTasks {
 				e.inBackground(func() { task(ctx) })
 			}
@@ -145,4 +146,5 @@ func (e *Engine) stepDownLocked() {
 	e.fired.Unlock()
 	e.delivering.reset()
 	e.overlap.reset()
+	e.stopJobs()
 }

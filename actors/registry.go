@@ -234,6 +234,7 @@ func (e *Engine) Observe(fx projections.Effects) {
 	}
 	epoch := e.lead.epoch
 	e.keepFired(fx.Fired)
+	e.jobsChanged(fx.Jobs)
 	e.reg.Lock()
 	defer e.reg.Unlock()
 	for _, app := range fx.Apps {

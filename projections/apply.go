@@ -56,6 +56,7 @@ type Effects struct {
 	Closed  []Schedule // schedules closed (they fire no more)
 	Updated []Schedule // schedules updated, paused or resumed (a cron's definition may have changed)
 	Fired   []FiredRun // runs recorded as fired, with what their call needs
+	Jobs    []Job      // workflow jobs created, started, finished or cancelled, as they are now
 
 	// Restored: the whole state was replaced from a snapshot; reload everything.
 	Restored bool

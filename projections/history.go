@@ -199,7 +199,8 @@ func (a *applier) dropSchedule(s Schedule) error {
 		return err
 	}
 	err = scanPrefix(a.b, sjobPrefix(s.ScheduleID), nil, func(k, _ []byte) (bool, error) {
-		keys = append(keys, append([]byte(nil), k...), jobKey(binary.BigEndian.Uint64(k[len(k)-8:])))
+		id := binary.BigEndian.Uint64(k[len(k)-8:])
+		keys = append(keys, append([]byte(nil), k...), jobKey(id), liveJobKey(id))
 		return true, nil
 	})
 	if err != nil {

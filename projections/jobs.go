@@ -10,8 +10,9 @@ import (
 )
 
 // Workflow jobs (issue 19): p/job/<id:8> is a job's record, its id the seq
-// of its JobCreated; p/sjob/<schedule>\0<id:8> lists a schedule's jobs; a
-// schedule's record holds its queue (the job waiting, the one processing,
+// of its JobCreated; p/sjob/<schedule>\0<id:8> lists a schedule's jobs;
+// p/ljob/<id:8> lists the jobs not ended (waiting or processing), which a
+// new leader takes over; a schedule's record holds its queue (the job waiting, the one processing,
 // how many it had). The queue rule is here, in apply, so that whichever
 // node proposes, an orchestration never has two jobs processing nor more
 // than one waiting.
@@ -22,23 +23,27 @@ var (
 	ErrJobNotFound   = errkind.New(errkind.NotFound, "no such job")
 	ErrJobNotWaiting = errkind.New(errkind.Conflict, "the job is not waiting")
 	ErrJobBusy       = errkind.New(errkind.Conflict, "the schedule already runs a job")
+	// ErrJobOfRun: the cron run already created its job (it was fired
+	// again after a failover).
+	ErrJobOfRun = errkind.New(errkind.Conflict, "the run already created its job")
 )
 
 // Job is a workflow job: the tasks it runs (a copy made when it was
 // created) and what became of each.
 type Job struct {
-	ID            uint64       `json:"id"`
-	ScheduleID    string       `json:"scheduleId"`
-	AppID         string       `json:"appId"`
-	Status        string       `json:"status"`
-	CreatedAt     int64        `json:"createdAt"` // unix ms
-	StartedAt     int64        `json:"startedAt,omitempty"`
-	EndedAt       int64        `json:"endedAt,omitempty"`
-	InitializedBy string       `json:"initializedBy"`
-	Initiator     string       `json:"initiator,omitempty"`
-	UserAgent     string       `json:"userAgent,omitempty"`
-	NotifyEmails  []string     `json:"notifyEmails,omitempty"`
-	Tasks         []event.Task `json:"tasks,omitempty"`
+	ID            uint64         `json:"id"`
+	ScheduleID    string         `json:"scheduleId"`
+	AppID         string         `json:"appId"`
+	Status        string         `json:"status"`
+	CreatedAt     int64          `json:"createdAt"` // unix ms
+	StartedAt     int64          `json:"startedAt,omitempty"`
+	EndedAt       int64          `json:"endedAt,omitempty"`
+	InitializedBy string         `json:"initializedBy"`
+	Initiator     string         `json:"initiator,omitempty"`
+	UserAgent     string         `json:"userAgent,omitempty"`
+	NotifyEmails  []string       `json:"notifyEmails,omitempty"`
+	Tasks         []event.Task   `json:"tasks,omitempty"`
+	Notices       []event.Notice `json:"notifications,omitempty"`
 	// Results has one entry per task, by index, once the job started.
 	Results []TaskResult `json:"results,omitempty"`
 }
@@ -58,9 +63,11 @@ type JobQueue struct {
 	Waiting    uint64 `json:"waiting,omitempty"`
 	Processing uint64 `json:"processing,omitempty"`
 	Count      int    `json:"count,omitempty"`
+	LastRun    string `json:"lastRun,omitempty"` // the last cron run that created a job
 }
 
 func jobKey(id uint64) []byte                   { return join([]byte(pJob), u64(id)) }
+func liveJobKey(id uint64) []byte               { return join([]byte(pLjob), u64(id)) }
 func sjobPrefix(schedule string) []byte         { return join([]byte(pSjob), []byte(schedule), nul) }
 func sjobKey(schedule string, id uint64) []byte { return join(sjobPrefix(schedule), u64(id)) }
 
@@ -91,11 +98,18 @@ func (a *applier) jobCreated(p *event.JobCreated) error {
 		return fmt.Errorf("%w: %s runs no jobs", ErrInvalidEvent, p.ScheduleID)
 	}
 	q := a.queueOf(&s)
-	if q.Waiting != 0 {
+	switch {
+	case p.RunID != "" && p.RunID == q.LastRun:
+		return fmt.Errorf("%w: %s", ErrJobOfRun, p.RunID)
+	case q.Waiting != 0:
 		return fmt.Errorf("%w: job %d", ErrJobWaiting, q.Waiting)
 	}
+	if p.RunID != "" {
+		q.LastRun = p.RunID
+	}
 	j := Job{ID: a.ev.Seq, ScheduleID: s.ScheduleID, AppID: s.AppID, Status: event.StatusJobWaiting, CreatedAt: a.nowMs(),
-		InitializedBy: p.InitializedBy, Initiator: p.Initiator, UserAgent: p.UserAgent, NotifyEmails: p.NotifyEmails, Tasks: p.Tasks}
+		InitializedBy: p.InitializedBy, Initiator: p.Initiator, UserAgent: p.UserAgent, NotifyEmails: p.NotifyEmails, Tasks: p.Tasks,
+		Notices: p.Notices}
 	q.Waiting, q.Count = j.ID, q.Count+1
 	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
 		return err
@@ -103,7 +117,30 @@ func (a *applier) jobCreated(p *event.JobCreated) error {
 	if err := a.b.Set(sjobKey(s.ScheduleID, j.ID), nil, nil); err != nil {
 		return err
 	}
-	return putRecord(a, jobKey(j.ID), j)
+	if err := a.b.Set(liveJobKey(j.ID), nil, nil); err != nil {
+		return err
+	}
+	return a.putJob(j)
+}
+
+// putJob writes job j and tells the leader's runner of it.
+func (a *applier) putJob(j Job) error {
+	if err := putRecord(a, jobKey(j.ID), j); err != nil {
+		return err
+	}
+	a.fx.Jobs = append(a.fx.Jobs, j)
+	return nil
+}
+
+// endJob writes job j, which ended, and its schedule s.
+func (a *applier) endJob(j Job, s Schedule) error {
+	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
+		return err
+	}
+	if err := a.b.Delete(liveJobKey(j.ID), nil); err != nil {
+		return err
+	}
+	return a.putJob(j)
 }
 
 func (a *applier) jobStarted(p *event.JobStarted) error {
@@ -131,7 +168,7 @@ func (a *applier) jobStarted(p *event.JobStarted) error {
 	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
 		return err
 	}
-	return putRecord(a, jobKey(j.ID), j)
+	return a.putJob(j)
 }
 
 // processing is job id of schedule, which must be processing, with task
@@ -205,10 +242,7 @@ func (a *applier) jobFinished(p *event.JobFinished) error {
 	if q := a.queueOf(&s); q.Processing == j.ID {
 		q.Processing = 0
 	}
-	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
-		return err
-	}
-	return putRecord(a, jobKey(j.ID), j)
+	return a.endJob(j, s)
 }
 
 func (a *applier) jobCancelled(p *event.JobCancelled) error {
@@ -227,14 +261,24 @@ func (a *applier) jobCancelled(p *event.JobCancelled) error {
 	if q := a.queueOf(&s); q.Waiting == j.ID {
 		q.Waiting = 0
 	}
-	if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
-		return err
-	}
-	return putRecord(a, jobKey(j.ID), j)
+	return a.endJob(j, s)
 }
 
 // Job returns job id.
 func (q Reader) Job(id uint64) (Job, bool, error) { return getRecord[Job](q.R, jobKey(id)) }
+
+// LiveJobs returns the jobs waiting or processing, oldest first.
+func (q Reader) LiveJobs() ([]Job, error) {
+	var out []Job
+	err := scanPrefix(q.R, []byte(pLjob), nil, func(k, _ []byte) (bool, error) {
+		j, found, err := q.Job(binary.BigEndian.Uint64(k[len(k)-8:]))
+		if found {
+			out = append(out, j)
+		}
+		return err == nil, err
+	})
+	return out, err
+}
 
 // JobsOf returns up to limit of schedule id's jobs after skipping offset,
 // newest first.

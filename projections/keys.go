@@ -59,11 +59,12 @@ const (
 	pOuts = "p/outs/"
 	pJob  = "p/job/"
 	pSjob = "p/sjob/"
+	pLjob = "p/ljob/"
 )
 
 // projectionPrefixes lists every read model, in checksum order.
 var projectionPrefixes = []string{pApp, pSch, pRun, pRid, pAt, pCron, pPend, pDue, pInfl, pPsch, pNode, pSev, pAev, pClos,
-	pTok, pTokh, pName, pSig, pSigx, pOut, pOuts, pJob, pSjob}
+	pTok, pTokh, pName, pSig, pSigx, pOut, pOuts, pJob, pSjob, pLjob}
 
 func join(parts ...[]byte) []byte {
 	n := 0

@@ -430,7 +430,7 @@ var Rejections = []error{ErrAppExists, ErrAppNotFound, ErrAppInactive, ErrAppAlr
 	ErrAppAlreadyInactive, ErrScheduleExists, ErrScheduleNotFound, ErrRunNotPending,
 	ErrRunAlreadyFired, ErrRunNotFired, ErrInvalidEvent, ErrScheduleClosed, ErrTokenExists, ErrTokenNotFound,
 	ErrNameTaken, ErrSchedulePaused, ErrScheduleNotPaused, ErrSignatureSpent, ErrJobWaiting, ErrJobNotFound,
-	ErrJobNotWaiting, ErrJobBusy}
+	ErrJobNotWaiting, ErrJobBusy, ErrJobOfRun}
 
 // RejectionIndex is the position in Rejections of the rejection err is, or
 // -1 if it is none.

@@ -122,6 +122,7 @@ var (
 		event.Uint64Field(1, func(q *JobQueue) *uint64 { return &q.Waiting }),
 		event.Uint64Field(2, func(q *JobQueue) *uint64 { return &q.Processing }),
 		event.IntField(3, func(q *JobQueue) *int { return &q.Count }),
+		event.StringField(4, func(q *JobQueue) *string { return &q.LastRun }),
 	)
 	taskResultCodec = event.NewCodec(
 		event.StringField(1, func(r *TaskResult) *string { return &r.Status }),
@@ -145,6 +146,7 @@ var (
 		event.StringsField(11, func(j *Job) *[]string { return &j.NotifyEmails }),
 		event.RepeatedMessageField(12, func(j *Job) *[]event.Task { return &j.Tasks }, event.TaskCodec),
 		event.RepeatedMessageField(13, func(j *Job) *[]TaskResult { return &j.Results }, taskResultCodec),
+		event.RepeatedMessageField(14, func(j *Job) *[]event.Notice { return &j.Notices }, event.NoticeCodec),
 	)
 )
 

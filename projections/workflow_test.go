@@ -62,6 +62,10 @@ func TestWorkflowJobsQueueAndRecordTheirTasks(t *testing.T) {
 	if s := w.schedule("orch"); s.Queue == nil || s.Queue.Count != 3 || s.Queue.Processing != second || s.Queue.Waiting != 0 {
 		t.Fatalf("queue %+v", s.Queue)
 	}
+	// A new leader takes over the jobs not ended: only the second.
+	if live, err := w.q().LiveJobs(); err != nil || len(live) != 1 || live[0].ID != second {
+		t.Fatalf("live jobs %+v, %v", live, err)
+	}
 	if _, err := w.apply(event.JobCreated{ScheduleID: "once", AppID: "k", InitializedBy: "manually"}); err == nil {
 		t.Fatal("a job of a schedule that does not exist")
 	}

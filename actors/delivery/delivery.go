@@ -73,6 +73,9 @@ type Request struct {
 	// Self: URL is a path on this node's own API (ClientOptions.Self),
 	// called on the address it listens on; redirects are not followed.
 	Self bool
+	// KeepBody, if above 0, keeps up to that many bytes of the last
+	// answer's body in the Outcome (a workflow task's response).
+	KeepBody int
 }
 
 // HMAC is a callback signature of karajo's kind: Header carries the hex
@@ -131,6 +134,11 @@ type Outcome struct {
 	// to stop (Response is the start of that answer's body).
 	Stop     bool
 	Response string
+	// Body and Location are the last answer's body (up to the request's
+	// KeepBody bytes, valid UTF-8) and Location header, when KeepBody is
+	// set.
+	Body     string
+	Location string
 }
 
 // Headers Chronicle adds to every call, overriding user headers of the
@@ -266,7 +274,7 @@ func (c *Client) Deliver(ctx context.Context, req Request, p Policy) Outcome {
 		if c.onAttempt != nil && (res.status != 0 || ctx.Err() == nil) {
 			c.onAttempt(req, res.status, time.Since(began))
 		}
-		out.Attempts, out.HTTPStatus = attempt, res.status
+		out.Attempts, out.HTTPStatus, out.Body, out.Location = attempt, res.status, res.body, res.location
 		if res.stop {
 			// The receiver answered: the schedule is to stop, this run
 			// is over whatever its status says.
@@ -354,6 +362,8 @@ type attemptResult struct {
 	hasRetryAfter bool
 	stop          bool   // the answer asked to stop (StopContract)
 	response      string // the start of the answer's body, when stop
+	body          string // up to KeepBody bytes of the answer's body
+	location      string
 }
 
 // maxContract is how much of an answer is read for the stop contract.
@@ -404,21 +414,25 @@ func (c *Client) attempt(ctx context.Context, req Request, p Policy, n int) atte
 	if req.StopContract {
 		limit = maxContract
 	}
+	limit = max(limit, int64(req.KeepBody))
 	head, _ := io.ReadAll(io.LimitReader(res.Body, limit))
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxDrain-int64(len(head))))
 	code := res.StatusCode
 	var stop bool
-	var response string
+	var response, body, location string
 	if req.StopContract && stopAsked(head) {
 		stop, response = true, strings.ToValidUTF8(string(head), "?")
+	}
+	if req.KeepBody > 0 {
+		body, location = strings.ToValidUTF8(string(head[:min(len(head), req.KeepBody)]), "?"), res.Header.Get("Location")
 	}
 	if len(head) > maxSnippet+1 {
 		head = head[:maxSnippet+1]
 	}
 	if code >= 200 && code < 300 && (req.SuccessStatus == 0 || code == req.SuccessStatus) {
-		return attemptResult{ok: true, status: code, stop: stop, response: response}
+		return attemptResult{ok: true, status: code, stop: stop, response: response, body: body, location: location}
 	}
-	r := attemptResult{status: code, err: statusMessage(res, head), stop: stop, response: response}
+	r := attemptResult{status: code, err: statusMessage(res, head), stop: stop, response: response, body: body, location: location}
 	switch {
 	case code >= 200 && code < 300: // not the one status that counts: an answer, final
 		r.err = fmt.Sprintf("%s: only %d counts as success", r.err, req.SuccessStatus)

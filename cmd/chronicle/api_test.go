@@ -149,7 +149,7 @@ func TestCreateScheduleValidation(t *testing.T) {
 			m["cronExpression"] = "* * * * *"
 			m["timeZone"] = "Mars/Base"
 		}), 400, "Mars/Base"},
-		{"callback type", with(func(m map[string]any) { m["callback"].(map[string]any)["type"] = "kafka" }), 400, "only http is supported"},
+		{"callback type", with(func(m map[string]any) { m["callback"].(map[string]any)["type"] = "kafka" }), 400, "use http, or workflow with tasks"},
 		{"header", with(func(m map[string]any) { details(m)["headers"] = map[string]string{"Bad Header": "x"} }), 400, "invalid callback header name"},
 		{"payload type", with(func(m map[string]any) { m["payload"] = map[string]any{"a": 1} }), 400, "field payload must be a string"},
 		{"retry", with(func(m map[string]any) { m["retry"] = map[string]any{"maxAttempts": 99} }), 400, "retry.maxAttempts must be between"},

@@ -75,6 +75,10 @@ type serveConfig struct {
 	// karajoConfig is karajo's configuration file to run the jobs of
 	// (--karajo-config; "": none).
 	karajoConfig string
+	// componentURL resolves workflow tasks that name a component
+	// (--component-url); taskPoll is how often a 202 task is polled.
+	componentURL string
+	taskPoll     time.Duration
 	// notify tunes notifications' delivery (tests: their retries, the CA
 	// of a test's mail server).
 	notify notify.Options
@@ -131,6 +135,8 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body; larger ones are answered 413")
 	fs.DurationVar(&c.readHeaderTimeout, "http-read-header-timeout", 10*time.Second, "how long a client may take to send its request headers")
 	fs.StringVar(&c.karajoConfig, "karajo-config", "", "karajo's configuration file (karajo.conf, with the job.d and job_http.d directories under its dir_base): its jobs become schedules of the app "+reconcile.KarajoApp+", reconciled by the leader at each take-over")
+	fs.StringVar(&c.componentURL, "component-url", "", "where a workflow task naming a component (Keboola's component and action) is called: a URL with {component} and {action} in it, e.g. http://components.internal/{component}/{action}")
+	fs.DurationVar(&c.taskPoll, "task-poll-interval", time.Second, "how often a workflow task answered 202 (with a Location or url to follow) is polled")
 	fs.StringVar(&c.cronhubotApp, "cronhubot-app", cronhubot.DefaultApp, "app that holds the jobs of CronHubot's API (/cronjobs); registered on its first create")
 	fs.StringVar(&c.cronhubotZone, "cronhubot-time-zone", "UTC", "IANA time zone in which CronHubot's API reads and writes times (stop_at, created_at) and evaluates expressions")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
@@ -336,6 +342,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		Guard: guard, Resolver: c.resolver, SecretGrace: c.secretGrace, Metrics: m,
 		Self:    func() string { s, _ := self.Load().(string); return s },
 		DataDir: c.dataDir, MaxCommandRuns: maxCommandRuns, Targets: targets, Notify: c.notify,
+		ComponentURL: c.componentURL, TaskPoll: c.taskPoll,
 	}, replicator{rn, cl.Forwarder}, state)
 	if karajoJobs != nil {
 		r := &reconcile.Reconciler{App: reconcile.KarajoApp, OwnerLabel: reconcile.LabelKarajoKind, Jobs: karajoJobs,

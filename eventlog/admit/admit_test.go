@@ -253,7 +253,7 @@ func TestWorkflowsAndJobsAreChecked(t *testing.T) {
 	wf.Payload, wf.ScheduleTime, wf.CronExpression, wf.NextRunTime = "", 0, "@manual", 0
 	wf.Callback = event.Callback{Type: event.CallbackWorkflow, Workflow: &event.Workflow{Tasks: []event.Task{
 		{URL: "https://ex.example/run", Parameters: `{"config":1}`, Phase: "1", Active: true},
-		{Component: "wr-db", Action: "run", Active: true, ContinueOnFailure: true, TimeoutMinutes: 30},
+		{Component: "wr-db", Action: "run", Active: true, ContinueOnFailure: true, TimeoutSeconds: 1800},
 	}}}
 	ok := []event.Payload{wf,
 		event.JobCreated{ScheduleID: "s1", AppID: "mail", Tasks: wf.Callback.Workflow.Tasks, InitializedBy: "scheduler",
@@ -283,7 +283,7 @@ func TestWorkflowsAndJobsAreChecked(t *testing.T) {
 		"no call":          {task(func(t *event.Task) { t.URL = "" }), `one of "componentUrl" or "component"`},
 		"ftp":              {task(func(t *event.Task) { t.URL = "ftp://x/y" }), "http or https"},
 		"parameters":       {task(func(t *event.Task) { t.Parameters = "[1]" }), "JSON object"},
-		"timeout":          {task(func(t *event.Task) { t.TimeoutMinutes = -1 }), "timeoutMinutes"},
+		"timeout":          {task(func(t *event.Task) { t.TimeoutSeconds = -1 }), "timeoutSeconds"},
 		"job by whom":      {event.JobCreated{ScheduleID: "s1", AppID: "mail", InitializedBy: "cron"}, "initialized by"},
 		"job id":           {event.JobStarted{ScheduleID: "s1", AppID: "mail"}, "no job id"},
 		"task status":      {event.TaskFinished{JobID: 7, ScheduleID: "s1", AppID: "mail", Status: "done"}, "status"},

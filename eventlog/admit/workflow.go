@@ -13,10 +13,11 @@ import (
 // Limits of a workflow (issue 19).
 const (
 	MaxTasks          = 100
-	MaxTaskParameters = 64 << 10 // a task's parameters, as JSON text
-	MaxTaskTimeout    = 7 * 24 * 60
-	MaxTaskResponse   = 64 << 10 // what a finished task's answer keeps
+	MaxTaskParameters = 64 << 10      // a task's parameters, as JSON text
+	MaxTaskTimeout    = 7 * 24 * 3600 // seconds
+	MaxTaskResponse   = 64 << 10      // what a finished task's answer keeps
 	maxNotifyEmails   = 20
+	maxNotices        = 50
 )
 
 // workflowCallback returns what is wrong with a workflow callback: its
@@ -29,7 +30,46 @@ func workflowCallback(cb event.Callback) []string {
 	if cb.URL != "" || cb.Method != "" || len(cb.Headers) > 0 || cb.Shape != nil || cb.Command != nil || cb.NumberParam != "" {
 		problems = append(problems, "a workflow callback makes no call of its own: its tasks do")
 	}
-	return append(problems, Tasks(cb.Workflow.Tasks)...)
+	problems = append(problems, Tasks(cb.Workflow.Tasks)...)
+	return append(problems, Notices(cb.Workflow.Notices)...)
+}
+
+// Notices returns what is wrong with a workflow's notices, each problem
+// naming the notice (counted from 1).
+func Notices(notices []event.Notice) []string {
+	var problems []string
+	if len(notices) > maxNotices {
+		problems = append(problems, fmt.Sprintf("at most %d notifications", maxNotices))
+	}
+	for i, n := range notices {
+		bad := func(format string, args ...any) {
+			problems = append(problems, fmt.Sprintf("notification %d: ", i+1)+fmt.Sprintf(format, args...))
+		}
+		switch n.Channel {
+		case event.NoticeError, event.NoticeWarning, event.NoticeWaiting, event.NoticeProcessing:
+		default:
+			bad("channel %q is not one of error, warning, waiting, processing", clip(n.Channel, 40))
+		}
+		if n.Email == "" && n.URL == "" {
+			bad("an email or a url is needed")
+		}
+		if len(n.Email) > 320 || !printable(n.Email) || (n.Email != "" && !strings.Contains(n.Email, "@")) {
+			bad("email %q is not an address", clip(n.Email, 80))
+		}
+		if n.URL != "" {
+			u, err := url.Parse(n.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(n.URL) > maxURLLen {
+				bad("url %q must be an absolute http or https URL", clip(n.URL, 80))
+			}
+		}
+		if n.Parameters != "" {
+			var obj map[string]json.RawMessage
+			if len(n.Parameters) > 4096 || json.Unmarshal([]byte(n.Parameters), &obj) != nil {
+				bad("parameters must be a JSON object of at most 4096 bytes")
+			}
+		}
+	}
+	return problems
 }
 
 // Tasks returns what is wrong with a workflow's tasks, each problem naming
@@ -63,8 +103,8 @@ func Tasks(tasks []event.Task) []string {
 				bad("parameters must be a JSON object of at most %d bytes", MaxTaskParameters)
 			}
 		}
-		if t.TimeoutMinutes < 0 || t.TimeoutMinutes > MaxTaskTimeout {
-			bad("timeoutMinutes must be between 0 (none) and %d", MaxTaskTimeout)
+		if t.TimeoutSeconds < 0 || t.TimeoutSeconds > MaxTaskTimeout {
+			bad("timeoutSeconds must be between 0 (none) and %d", MaxTaskTimeout)
 		}
 	}
 	return problems
@@ -85,6 +125,10 @@ func jobCreated(p *event.JobCreated) error {
 		return fmt.Errorf("job initialized by %q", clip(p.InitializedBy, 40))
 	case len(p.Initiator) > MaxNameLen || !printable(p.Initiator) || len(p.UserAgent) > 1024 || !utf8.ValidString(p.UserAgent):
 		return fmt.Errorf("job initiator or user agent too long or not text")
+	case len(p.RunID) > maxRunIDLen || !printable(p.RunID):
+		return fmt.Errorf("job created by run %q", clip(p.RunID, 80))
+	case len(Notices(p.Notices)) > 0:
+		return fmt.Errorf("%s", strings.Join(Notices(p.Notices), ", "))
 	case len(p.NotifyEmails) > maxNotifyEmails:
 		return fmt.Errorf("at most %d notification emails", maxNotifyEmails)
 	}

@@ -11,8 +11,31 @@ const CallbackWorkflow = "workflow"
 
 // Workflow is what a workflow callback runs: its tasks, in order.
 type Workflow struct {
-	Tasks []Task `json:"tasks"`
+	Tasks   []Task   `json:"tasks"`
+	Notices []Notice `json:"notifications,omitempty"`
 }
+
+// Notice is who is told of a workflow's jobs, on which Channel: error or
+// warning when a job ends so; waiting when a job has waited longer than
+// the parameter timeout (minutes); processing when a job runs longer than
+// the usual (the average of its workflow's last successful jobs) by more
+// than the parameter tolerance (percent). By email to Email and, when URL
+// is set, by a signed webhook to URL. Parameters is a JSON object, as
+// text.
+type Notice struct {
+	Channel    string `json:"channel"`
+	Email      string `json:"email,omitempty"`
+	URL        string `json:"url,omitempty"`
+	Parameters string `json:"parameters,omitempty"`
+}
+
+// Channels of a notice.
+const (
+	NoticeError      = "error"
+	NoticeWarning    = "warning"
+	NoticeWaiting    = "waiting"
+	NoticeProcessing = "processing"
+)
 
 // Task is one call of a workflow: to URL (http or https), or to Component
 // and Action resolved to a URL by the server's configuration; Parameters
@@ -26,7 +49,7 @@ type Task struct {
 	Phase             string `json:"phase,omitempty"` // "": a phase of its own
 	Active            bool   `json:"active,omitempty"`
 	ContinueOnFailure bool   `json:"continueOnFailure,omitempty"`
-	TimeoutMinutes    int    `json:"timeoutMinutes,omitempty"`
+	TimeoutSeconds    int    `json:"timeoutSeconds,omitempty"` // 0: none
 }
 
 // Statuses of a job and of a job's task.
@@ -50,6 +73,10 @@ type JobCreated struct {
 	Initiator     string   `json:"initiator,omitempty"`
 	UserAgent     string   `json:"userAgent,omitempty"`
 	NotifyEmails  []string `json:"notifyEmails,omitempty"`
+	Notices       []Notice `json:"notifications,omitempty"` // the workflow's, as they were
+	// RunID is the cron run that created it (InitializedBy scheduler):
+	// a run fired again after a failover creates no second job.
+	RunID string `json:"runId,omitempty"`
 }
 
 // JobStarted: the leader began job JobID (its schedule runs no other).
@@ -114,11 +141,20 @@ var TaskCodec = NewCodec(
 	StringField(6, func(t *Task) *string { return &t.Phase }),
 	BoolField(7, func(t *Task) *bool { return &t.Active }),
 	BoolField(8, func(t *Task) *bool { return &t.ContinueOnFailure }),
-	IntField(9, func(t *Task) *int { return &t.TimeoutMinutes }),
+	IntField(9, func(t *Task) *int { return &t.TimeoutSeconds }),
+)
+
+// NoticeCodec is the wire form of a notice.
+var NoticeCodec = NewCodec(
+	StringField(1, func(n *Notice) *string { return &n.Channel }),
+	StringField(2, func(n *Notice) *string { return &n.Email }),
+	StringField(3, func(n *Notice) *string { return &n.URL }),
+	StringField(4, func(n *Notice) *string { return &n.Parameters }),
 )
 
 var workflowCodec = NewCodec(
 	RepeatedMessageField(1, func(w *Workflow) *[]Task { return &w.Tasks }, TaskCodec),
+	RepeatedMessageField(2, func(w *Workflow) *[]Notice { return &w.Notices }, NoticeCodec),
 )
 
 var jobCreatedCodec = NewCodec(
@@ -129,6 +165,8 @@ var jobCreatedCodec = NewCodec(
 	StringField(5, func(p *JobCreated) *string { return &p.Initiator }),
 	StringField(6, func(p *JobCreated) *string { return &p.UserAgent }),
 	StringsField(7, func(p *JobCreated) *[]string { return &p.NotifyEmails }),
+	RepeatedMessageField(8, func(p *JobCreated) *[]Notice { return &p.Notices }, NoticeCodec),
+	StringField(9, func(p *JobCreated) *string { return &p.RunID }),
 )
 
 var jobStartedCodec = NewCodec(

@@ -37,6 +37,10 @@ type Commands interface {
 	TriggerRun(ctx context.Context, id string) (string, error)
 	// CancelRun cancels the runs of a schedule going on (on the leader).
 	CancelRun(ctx context.Context, id string) ([]string, error)
+	// CreateJob creates a job of a workflow schedule; CancelJob cancels
+	// a waiting one (both on the leader).
+	CreateJob(ctx context.Context, id string, c actors.NewJob) (projections.Job, error)
+	CancelJob(ctx context.Context, id uint64) error
 	// Linearize returns once this node has applied every write the
 	// cluster acknowledged before it was called.
 	Linearize() error
@@ -56,6 +60,8 @@ type Queries interface {
 	ScheduleEvents(id string, after uint64, limit int) (projections.EventPage, error)
 	AppEvents(app string, after uint64, limit int) (projections.EventPage, error)
 	RunOutput(runID string) (output []byte, cut, found bool, err error)
+	Job(id uint64) (projections.Job, bool, error)
+	JobsOf(id string, offset, limit int) ([]projections.Job, error)
 }
 
 // API serves the GoScheduler endpoints.
@@ -105,6 +111,10 @@ func (a *API) Register(r *httprouter.Router) {
 	r.POST("/goscheduler/schedules/:id/trigger", a.handle(a.triggerRun))
 	r.POST("/goscheduler/schedules/:id/cancel", a.handle(a.cancelRun))
 	r.GET("/goscheduler/schedules/:id/output", a.handle(a.runOutput))
+	r.GET("/goscheduler/schedules/:id/jobs", a.handle(a.jobs))
+	r.POST("/goscheduler/schedules/:id/jobs", a.handle(a.createJob))
+	r.GET("/goscheduler/jobs/:jobId", a.handle(a.getJob))
+	r.DELETE("/goscheduler/jobs/:jobId", a.handle(a.cancelJob))
 	r.GET("/goscheduler/schedules/:id/runs", a.handle(a.runs))
 	r.GET("/goscheduler/schedules/:id/events", a.handle(a.scheduleEvents))
 	r.GET("/goscheduler/apps/:appId/events", a.handle(a.appEvents))
@@ -283,6 +293,9 @@ type detailsJSON struct {
 	// Command is shown for a command callback (a karajo job); the API
 	// never takes one: see validateCallback.
 	Command *event.Command `json:"command,omitempty"`
+	// Tasks and Notifications are a workflow callback's (jobs.go).
+	Tasks         []taskJSON   `json:"tasks,omitempty"`
+	Notifications []noticeJSON `json:"notifications,omitempty"`
 }
 
 // callback is the details as the log holds them (method and params not
@@ -299,7 +312,7 @@ func detailsOf(c event.Callback) detailsJSON {
 	return detailsJSON{URL: c.URL, Method: c.Method, Headers: c.Headers, FollowRedirects: c.FollowRedirects,
 		SecretHeaders: c.SecretHeaders, NumberParam: c.NumberParam, TimeParam: c.Shaping().TimeParam,
 		Params: c.Shaping().Params, Signature: c.Shaping().Signature, SuccessStatus: c.Shaping().SuccessStatus,
-		InsecureTLS: c.Shaping().InsecureTLS, Command: c.Command}
+		InsecureTLS: c.Shaping().InsecureTLS, Command: c.Command, Tasks: tasksOf(c.Workflow), Notifications: noticesOf(c.Workflow)}
 }
 
 type callbackJSON struct {
@@ -355,11 +368,7 @@ func (a *API) createSchedule(w http.ResponseWriter, r *http.Request, _ httproute
 		cb = &callbackJSON{Type: "http", Details: *req.HTTPCallback}
 	}
 	callback := validateCallback(cb, &errs)
-	if callback != nil {
-		if err := a.checkURL(callback.URL); err != nil {
-			errs = append(errs, err.Error())
-		}
-	}
+	a.checkURLs(callback, &errs)
 	retry := validateRetry(req.Retry, &errs)
 	if err := admit.PayloadText(req.Payload); err != nil {
 		errs = append(errs, err.Error())

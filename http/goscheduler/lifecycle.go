@@ -89,9 +89,7 @@ func (a *API) scheduleChange(req patchRequest, app string, cron bool, expr, tz s
 	}
 	if cb != nil {
 		c.Callback = validateCallback(cb, &errs)
-		if err := a.checkURL(c.Callback.URL); err != nil {
-			errs = append(errs, err.Error())
-		}
+		a.checkURLs(c.Callback, &errs)
 	}
 	if req.Retry != nil {
 		c.Retry = validateRetry(req.Retry, &errs)

@@ -51,10 +51,18 @@ func validateCallback(cb *callbackJSON, errs *[]string) *event.Callback {
 	if typ == "" {
 		typ = "http"
 	}
-	if typ != "http" {
-		*errs = append(*errs, fmt.Sprintf("unsupported callback type %q: only http is supported", truncate(cb.Type, 40)))
-	}
 	d := cb.Details
+	if typ == event.CallbackWorkflow {
+		c := event.Callback{Type: typ, Workflow: workflowOf(d, errs)}
+		if d.URL != "" || d.Method != "" || len(d.Headers) > 0 {
+			*errs = append(*errs, "a workflow callback makes no call of its own: give its tasks")
+		}
+		*errs = append(*errs, admit.Callback(c)...)
+		return &c
+	}
+	if typ != "http" {
+		*errs = append(*errs, fmt.Sprintf("unsupported callback type %q: use http, or workflow with tasks", truncate(cb.Type, 40)))
+	}
 	if d.Command != nil {
 		*errs = append(*errs, "a command callback is defined only in the server's configuration (karajo's jobs, --karajo-config), never through the API")
 	}
