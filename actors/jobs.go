@@ -90,7 +90,7 @@ func (d *jobDriver) step(c actor.Context) {
 		c.Stop(c.Self())
 		return
 	}
-	steps := jobSteps(j.Tasks)
+	steps := workflow.StepsOf(j.Tasks)
 	outcomes := map[int]string{}
 	for _, phase := range workflow.Phases(steps) {
 		var start []int
@@ -175,19 +175,6 @@ func (d *jobDriver) finish(c actor.Context, j projections.Job, status string) {
 		return
 	}
 	c.Stop(c.Self())
-}
-
-// jobSteps are the rules' view of a job's tasks.
-func jobSteps(tasks []event.Task) []workflow.Step {
-	steps := make([]workflow.Step, len(tasks))
-	for i, t := range tasks {
-		steps[i] = workflow.Step{Active: t.Active, ContinueOnFailure: t.ContinueOnFailure}
-		if t.Phase != "" {
-			phase := t.Phase
-			steps[i].Phase = &phase
-		}
-	}
-	return steps
 }
 
 // drive starts the actor of processing job id, unless one drives it. The

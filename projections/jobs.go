@@ -64,6 +64,8 @@ type JobQueue struct {
 	Processing uint64 `json:"processing,omitempty"`
 	Count      int    `json:"count,omitempty"`
 	LastRun    string `json:"lastRun,omitempty"` // the last cron run that created a job
+	// ScheduledAt is when a cron run last created a job (unix ms).
+	ScheduledAt int64 `json:"scheduledAt,omitempty"`
 }
 
 func jobKey(id uint64) []byte                   { return join([]byte(pJob), u64(id)) }
@@ -105,7 +107,7 @@ func (a *applier) jobCreated(p *event.JobCreated) error {
 		return fmt.Errorf("%w: job %d", ErrJobWaiting, q.Waiting)
 	}
 	if p.RunID != "" {
-		q.LastRun = p.RunID
+		q.LastRun, q.ScheduledAt = p.RunID, a.nowMs()
 	}
 	j := Job{ID: a.ev.Seq, ScheduleID: s.ScheduleID, AppID: s.AppID, Status: event.StatusJobWaiting, CreatedAt: a.nowMs(),
 		InitializedBy: p.InitializedBy, Initiator: p.Initiator, UserAgent: p.UserAgent, NotifyEmails: p.NotifyEmails, Tasks: p.Tasks,

@@ -123,6 +123,7 @@ var (
 		event.Uint64Field(2, func(q *JobQueue) *uint64 { return &q.Processing }),
 		event.IntField(3, func(q *JobQueue) *int { return &q.Count }),
 		event.StringField(4, func(q *JobQueue) *string { return &q.LastRun }),
+		event.Int64Field(5, func(q *JobQueue) *int64 { return &q.ScheduledAt }),
 	)
 	taskResultCodec = event.NewCodec(
 		event.StringField(1, func(r *TaskResult) *string { return &r.Status }),

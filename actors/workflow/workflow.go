@@ -17,12 +17,27 @@
 //     end warning. A job with no active task succeeds.
 package workflow
 
+import "github.com/chronicle-sched/chronicle/eventlog/event"
+
 // Step is what the rules need of a task.
 type Step struct {
 	// Phase names the task's phase; nil: a phase of its own.
 	Phase             *string
 	Active            bool
 	ContinueOnFailure bool
+}
+
+// StepsOf are the rules' view of a job's tasks.
+func StepsOf(tasks []event.Task) []Step {
+	steps := make([]Step, len(tasks))
+	for i, t := range tasks {
+		steps[i] = Step{Active: t.Active, ContinueOnFailure: t.ContinueOnFailure}
+		if t.Phase != "" {
+			phase := t.Phase
+			steps[i].Phase = &phase
+		}
+	}
+	return steps
 }
 
 // Phases returns the phases of steps, in the order they run, each the

@@ -29,6 +29,7 @@ import (
 	"github.com/chronicle-sched/chronicle/http/cronhubot"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/karajo"
+	"github.com/chronicle-sched/chronicle/http/keboola"
 	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/chronicle-sched/chronicle/http/server"
 	"github.com/chronicle-sched/chronicle/internal/buildinfo"
@@ -78,6 +79,7 @@ type serveConfig struct {
 	// componentURL resolves workflow tasks that name a component
 	// (--component-url); taskPoll is how often a 202 task is polled.
 	componentURL string
+	keboolaApp   string
 	taskPoll     time.Duration
 	// notify tunes notifications' delivery (tests: their retries, the CA
 	// of a test's mail server).
@@ -137,6 +139,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.karajoConfig, "karajo-config", "", "karajo's configuration file (karajo.conf, with the job.d and job_http.d directories under its dir_base): its jobs become schedules of the app "+reconcile.KarajoApp+", reconciled by the leader at each take-over")
 	fs.StringVar(&c.componentURL, "component-url", "", "where a workflow task naming a component (Keboola's component and action) is called: a URL with {component} and {action} in it, e.g. http://components.internal/{component}/{action}")
 	fs.DurationVar(&c.taskPoll, "task-poll-interval", time.Second, "how often a workflow task answered 202 (with a Location or url to follow) is polled")
+	fs.StringVar(&c.keboolaApp, "keboola-app", keboola.DefaultApp, "app that holds the orchestrations of Keboola Orchestrator's API (/orchestrations, /jobs, /run); registered on its first create")
 	fs.StringVar(&c.cronhubotApp, "cronhubot-app", cronhubot.DefaultApp, "app that holds the jobs of CronHubot's API (/cronjobs); registered on its first create")
 	fs.StringVar(&c.cronhubotZone, "cronhubot-time-zone", "UTC", "IANA time zone in which CronHubot's API reads and writes times (stop_at, created_at) and evaluates expressions")
 	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "serve net/http/pprof on this address (off when empty; keep it on loopback)")
@@ -367,7 +370,12 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	api := goscheduler.New(engine, state, healthy, guard.CheckURL, logger)
 	cronhubotAPI := cronhubot.New(engine, state, cronhubot.Config{App: c.cronhubotApp, Zone: c.cronhubotLoc,
 		Healthy: healthy, CheckURL: guard.CheckURL, Logger: logger})
-	apis := []server.API{cronhubotAPI}
+	apis := []server.API{cronhubotAPI, keboola.New(engine, state, keboola.Config{App: c.keboolaApp,
+		CheckURL: guard.CheckURL, Components: c.componentURL != "", Logger: logger})}
+	authCfg.TokenHeaders = map[string]string{}
+	for _, p := range keboola.Prefixes {
+		authCfg.TokenHeaders[p] = keboola.TokenHeader // Keboola's clients send their token so
+	}
 	if karajoCfg != nil {
 		apis = append(apis, karajo.New(engine, state, karajo.Config{Karajo: karajoCfg, Version: buildinfo.Read().Version,
 			Logger: logger}))

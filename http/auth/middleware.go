@@ -50,6 +50,27 @@ type Config struct {
 	// event.ActorSigned, a writer of SignedApps only.
 	SignedWrites []string
 	SignedApps   []string
+	// TokenHeaders names, by path prefix, a header that carries the token
+	// on those paths when Authorization does not (Keboola's
+	// X-StorageApi-Token).
+	TokenHeaders map[string]string
+}
+
+// Why a request's token is refused.
+var (
+	ErrNoToken      = errkind.New(errkind.Unauthenticated, "a token is required")
+	ErrUnknownToken = errkind.New(errkind.Unauthenticated, "unknown or revoked token")
+)
+
+// tokenHeader is the header that carries the token on path besides
+// Authorization ("" for none).
+func (c Config) tokenHeader(path string) string {
+	for prefix, h := range c.TokenHeaders {
+		if path == prefix || strings.HasPrefix(path, prefix+"/") {
+			return h
+		}
+	}
+	return ""
 }
 
 // On reports whether requests need a token.
@@ -201,8 +222,15 @@ func (c Config) peer(r *http.Request) (Principal, error) {
 func (c Config) bearer(r *http.Request) (Principal, error) {
 	h := r.Header.Get("Authorization")
 	token, ok := strings.CutPrefix(h, "Bearer ")
+	if name := c.tokenHeader(r.URL.Path); h == "" && name != "" {
+		token, ok = r.Header.Get(name), true
+	}
 	if !ok || strings.TrimSpace(token) == "" {
-		return Principal{}, errkind.New(errkind.Unauthenticated, "a token is required: send Authorization: Bearer <token>")
+		send := "Authorization: Bearer <token>"
+		if name := c.tokenHeader(r.URL.Path); name != "" {
+			send = name + ": <token>, or " + send
+		}
+		return Principal{}, fmt.Errorf("%w: send %s", ErrNoToken, send)
 	}
 	token = strings.TrimSpace(token)
 	if equal(token, c.AdminToken) {
@@ -213,7 +241,7 @@ func (c Config) bearer(r *http.Request) (Principal, error) {
 	case err != nil:
 		return Principal{}, fmt.Errorf("look up a token: %w", err)
 	case !found:
-		return Principal{}, errkind.New(errkind.Unauthenticated, "unknown or revoked token")
+		return Principal{}, ErrUnknownToken
 	}
 	p := Principal{ID: t.TokenID, Role: t.Role}
 	if len(t.Apps) > 0 {

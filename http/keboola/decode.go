@@ -29,7 +29,7 @@ type Task struct {
 	Action            string          `json:"action,omitempty"`
 	ActionParameters  json.RawMessage `json:"actionParameters"`
 	ContinueOnFailure bool            `json:"continueOnFailure"`
-	TimeoutMinutes    *int            `json:"timeoutMinutes"`
+	TimeoutMinutes    *float64        `json:"timeoutMinutes"` // fractions allowed (Chronicle's: seconds count)
 	Active            bool            `json:"active"`
 	// Phase is a string however it was sent (123 reads back "123"); ""
 	// and null are no phase.
@@ -129,11 +129,10 @@ func task(raw json.RawMessage, n int) (Task, error) {
 	if present(in["timeoutMinutes"]) {
 		m, perr := number(in["timeoutMinutes"])
 		switch {
-		case perr != nil || m < 0:
-			return t, bad("Task %d: timeoutMinutes must be a whole number of minutes, not negative", n)
+		case perr != nil || m < 0 || m*60 > maxTimeoutSeconds:
+			return t, bad("Task %d: timeoutMinutes must be a number of minutes between 0 (none) and %d", n, maxTimeoutSeconds/60)
 		case m > 0:
-			mm := int(m)
-			t.TimeoutMinutes = &mm
+			t.TimeoutMinutes = &m
 		}
 	}
 	if t.Phase, err = phase(in["phase"], n); err != nil {

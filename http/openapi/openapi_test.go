@@ -17,6 +17,7 @@ import (
 	"github.com/chronicle-sched/chronicle/http/cronhubot"
 	"github.com/chronicle-sched/chronicle/http/goscheduler"
 	"github.com/chronicle-sched/chronicle/http/karajo"
+	"github.com/chronicle-sched/chronicle/http/keboola"
 	"github.com/chronicle-sched/chronicle/http/openapi"
 	"github.com/chronicle-sched/chronicle/http/openapi/openapitest"
 	"github.com/chronicle-sched/chronicle/http/server"
@@ -93,7 +94,7 @@ func startServer(t *testing.T, ac auth.Config) (string, *httprouter.Router) {
 		Addr: "127.0.0.1:0",
 		API:  goscheduler.New(nil, nil, func() error { return nil }, nil, logger),
 		APIs: []server.API{cronhubot.New(nil, nil, cronhubot.Config{Logger: logger}),
-			karajo.New(nil, nil, karajo.Config{Logger: logger}), spy},
+			karajo.New(nil, nil, karajo.Config{Logger: logger}), keboola.New(nil, nil, keboola.Config{Logger: logger}), spy},
 		Forwarded: http.NotFoundHandler(),
 		Relay:     func(next http.Handler, _ func(*http.Request) bool) http.Handler { return next },
 		Logger:    logger,
