@@ -78,6 +78,7 @@ type State interface {
 	// Job is a workflow job; LiveJobs are those waiting or processing.
 	Job(id uint64) (projections.Job, bool, error)
 	LiveJobs() ([]projections.Job, error)
+	JobsOf(id string, offset, limit int) ([]projections.Job, error)
 }
 
 // Config tunes the scheduler.
@@ -124,6 +125,9 @@ type Config struct {
 	// TaskPoll is how often a task answered 202 is polled (default 1s).
 	ComponentURL string
 	TaskPoll     time.Duration
+	// Mail, if set, sends workflow jobs' email notifications (its To is
+	// each notice's address): the server's SMTP (--smtp-url).
+	Mail *notify.Email
 }
 
 func (c *Config) setDefaults() {
@@ -224,10 +228,14 @@ type Engine struct {
 	commandSlots chan struct{}
 	// overlap keeps exclusive schedules to one run at a time (overlap.go).
 	overlap overlaps
-	// notifier tells targets of outcomes (notifications.go); nil with no
-	// targets. notices are the notifications on their way.
+	// notifier tells targets of outcomes (notifications.go) and workflow
+	// jobs' notices (jobnotices.go). notices are the notifications on
+	// their way.
 	notifier *notify.Notifier
 	notices  notices
+	// noticeTimers: this term's workflow job notifications to come
+	// (jobnotices.go).
+	noticeTimers noticeTimers
 	// failedLog and missedLog bound the lines written for failed and
 	// missed runs.
 	failedLog, missedLog runLog
@@ -273,17 +281,16 @@ func New(cfg Config, repl Replicator, state State) *Engine {
 	e.reg.timers, e.reg.active = map[timerKey]*timerEntry{}, map[string]bool{}
 	e.fired.runs = map[string]projections.FiredRun{}
 	e.commandSlots = make(chan struct{}, cfg.MaxCommandRuns)
-	if len(cfg.Targets) > 0 {
-		o := cfg.Notify
-		o.Done, o.Logger = e.notificationDone, logger
-		if o.Guard == nil {
-			o.Guard = cfg.Guard
-		}
-		if o.Resolver == nil {
-			o.Resolver = cfg.Resolver
-		}
-		e.notifier = notify.New(o)
+	// Always a notifier: workflow jobs notify whoever their notices name.
+	nopts := cfg.Notify
+	nopts.Done, nopts.Logger = e.notificationDone, logger
+	if nopts.Guard == nil {
+		nopts.Guard = cfg.Guard
 	}
+	if nopts.Resolver == nil {
+		nopts.Resolver = cfg.Resolver
+	}
+	e.notifier = notify.New(nopts)
 	e.secrets.apps = map[string]projections.App{}
 	e.lead.ctx, e.lead.cancel = context.WithCancel(context.Background())
 	e.lead.cancel() // nothing may deliver before this node leads

@@ -218,6 +218,7 @@ func (e *Engine) stopJobs() {
 func (e *Engine) jobsChanged(jobs []projections.Job) {
 	ctx := e.lead.ctx
 	for _, j := range jobs {
+		e.jobNotices(ctx, j)
 		switch j.Status {
 		case event.StatusJobProcessing:
 			e.drive(ctx, j.ID)

@@ -147,4 +147,5 @@ func (e *Engine) stepDownLocked() {
 	e.delivering.reset()
 	e.overlap.reset()
 	e.stopJobs()
+	e.noticeTimers.reset()
 }

@@ -34,6 +34,9 @@ type notices struct {
 type noticeRef struct {
 	rc     event.RunCompleted
 	target string
+	// jobID and notice: a workflow job's notification on that channel.
+	jobID  uint64
+	notice string
 }
 
 func (n *notices) put(id string, ref noticeRef) {
@@ -149,7 +152,8 @@ func (e *Engine) recordNotice(ref noticeRef, o notify.Outcome) {
 		msg = strings.ToValidUTF8(msg[:4096], "")
 	}
 	e.out.add(nil, event.NotificationSent{ScheduleID: ref.rc.ScheduleID, RunID: ref.rc.RunID, AppID: ref.rc.AppID,
-		Target: ref.target, Channel: o.Channel, Status: status, Attempts: o.Attempts, Code: o.Status, Error: msg})
+		Target: ref.target, Channel: o.Channel, Status: status, Attempts: o.Attempts, Code: o.Status, Error: msg,
+		JobID: ref.jobID, Notice: ref.notice})
 	if !o.Success {
 		e.cfg.Logger.Warn("notification not delivered", "schedule", ref.rc.ScheduleID, "run", ref.rc.RunID,
 			"target", ref.target, "attempts", o.Attempts, "err", o.Error)

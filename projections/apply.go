@@ -206,7 +206,7 @@ func (a *applier) apply(p event.Payload) (int, error) {
 		}
 		a.app = p.AppID
 		a.touch(p.ScheduleID, false)
-		return 0, nil
+		return 0, a.jobNotified(p)
 	}
 	return 0, fmt.Errorf("%w: no apply rule for %s", ErrInvalidEvent, a.ev.Type)
 }

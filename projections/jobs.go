@@ -3,6 +3,7 @@ package projections
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/errkind"
@@ -44,6 +45,9 @@ type Job struct {
 	NotifyEmails  []string       `json:"notifyEmails,omitempty"`
 	Tasks         []event.Task   `json:"tasks,omitempty"`
 	Notices       []event.Notice `json:"notifications,omitempty"`
+	// Notified are who the job was told, on which channel ("<channel>
+	// <recipient>"), each once.
+	Notified []string `json:"notified,omitempty"`
 	// Results has one entry per task, by index, once the job started.
 	Results []TaskResult `json:"results,omitempty"`
 }
@@ -264,6 +268,23 @@ func (a *applier) jobCancelled(p *event.JobCancelled) error {
 		q.Waiting = 0
 	}
 	return a.endJob(j, s)
+}
+
+// jobNotified marks job p.JobID told on channel p.Notice.
+func (a *applier) jobNotified(p *event.NotificationSent) error {
+	if p.JobID == 0 {
+		return nil
+	}
+	j, err := a.job(p.JobID, p.ScheduleID)
+	if err != nil {
+		return err
+	}
+	told := p.Notice + " " + p.Target
+	if slices.Contains(j.Notified, told) {
+		return nil
+	}
+	j.Notified = append(j.Notified, told)
+	return putRecord(a, jobKey(j.ID), j)
 }
 
 // Job returns job id.

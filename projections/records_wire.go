@@ -148,6 +148,7 @@ var (
 		event.RepeatedMessageField(12, func(j *Job) *[]event.Task { return &j.Tasks }, event.TaskCodec),
 		event.RepeatedMessageField(13, func(j *Job) *[]TaskResult { return &j.Results }, taskResultCodec),
 		event.RepeatedMessageField(14, func(j *Job) *[]event.Notice { return &j.Notices }, event.NoticeCodec),
+		event.StringsField(15, func(j *Job) *[]string { return &j.Notified }),
 	)
 )
 

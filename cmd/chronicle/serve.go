@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	netmail "net/mail"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -80,7 +82,9 @@ type serveConfig struct {
 	// (--component-url); taskPoll is how often a 202 task is polled.
 	componentURL string
 	keboolaApp   string
-	taskPoll     time.Duration
+	// smtp sends workflow jobs' email notifications (--smtp-*).
+	smtpURL, smtpUser, smtpPasswordFile, smtpFrom string
+	taskPoll                                      time.Duration
 	// notify tunes notifications' delivery (tests: their retries, the CA
 	// of a test's mail server).
 	notify notify.Options
@@ -139,6 +143,10 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.StringVar(&c.karajoConfig, "karajo-config", "", "karajo's configuration file (karajo.conf, with the job.d and job_http.d directories under its dir_base): its jobs become schedules of the app "+reconcile.KarajoApp+", reconciled by the leader at each take-over")
 	fs.StringVar(&c.componentURL, "component-url", "", "where a workflow task naming a component (Keboola's component and action) is called: a URL with {component} and {action} in it, e.g. http://components.internal/{component}/{action}")
 	fs.DurationVar(&c.taskPoll, "task-poll-interval", time.Second, "how often a workflow task answered 202 (with a Location or url to follow) is polled")
+	fs.StringVar(&c.smtpURL, "smtp-url", "", "mail server for workflow jobs' email notifications: smtps://host[:465] (TLS) or smtp://host[:587] (STARTTLS required); empty: none sent by email")
+	fs.StringVar(&c.smtpUser, "smtp-user", "", "user to authenticate to --smtp-url as (none: no AUTH)")
+	fs.StringVar(&c.smtpPasswordFile, "smtp-password-file", "", "file holding --smtp-user's password")
+	fs.StringVar(&c.smtpFrom, "smtp-from", "", "sender of workflow jobs' email notifications, e.g. \"Chronicle <chronicle@example.com>\"")
 	fs.StringVar(&c.keboolaApp, "keboola-app", keboola.DefaultApp, "app that holds the orchestrations of Keboola Orchestrator's API (/orchestrations, /jobs, /run); registered on its first create")
 	fs.StringVar(&c.cronhubotApp, "cronhubot-app", cronhubot.DefaultApp, "app that holds the jobs of CronHubot's API (/cronjobs); registered on its first create")
 	fs.StringVar(&c.cronhubotZone, "cronhubot-time-zone", "UTC", "IANA time zone in which CronHubot's API reads and writes times (stop_at, created_at) and evaluates expressions")
@@ -303,6 +311,10 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		return nil, err
 	}
 	maxCommandRuns := 0
+	mailServer, err := c.mailServer()
+	if err != nil {
+		return nil, err
+	}
 	var targets map[string]notify.Channel
 	if karajoCfg != nil {
 		maxCommandRuns, targets = karajoCfg.MaxJobRunning, reconcile.KarajoTargets(karajoCfg)
@@ -345,7 +357,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		Guard: guard, Resolver: c.resolver, SecretGrace: c.secretGrace, Metrics: m,
 		Self:    func() string { s, _ := self.Load().(string); return s },
 		DataDir: c.dataDir, MaxCommandRuns: maxCommandRuns, Targets: targets, Notify: c.notify,
-		ComponentURL: c.componentURL, TaskPoll: c.taskPoll,
+		ComponentURL: c.componentURL, TaskPoll: c.taskPoll, Mail: mailServer,
 	}, replicator{rn, cl.Forwarder}, state)
 	if karajoJobs != nil {
 		r := &reconcile.Reconciler{App: reconcile.KarajoApp, OwnerLabel: reconcile.LabelKarajoKind, Jobs: karajoJobs,
@@ -625,4 +637,32 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// mailServer is the SMTP server workflow jobs' email notifications go
+// through (--smtp-url; nil: none).
+func (c serveConfig) mailServer() (*notify.Email, error) {
+	if c.smtpURL == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(c.smtpURL)
+	if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("--smtp-url %q: give smtps://host[:port] or smtp://host[:port] (credentials in --smtp-user and --smtp-password-file)", c.smtpURL)
+	}
+	if _, err := netmail.ParseAddress(c.smtpFrom); err != nil {
+		return nil, fmt.Errorf("--smtp-from %q: a sender address is needed with --smtp-url: %v", c.smtpFrom, err)
+	}
+	m := &notify.Email{Server: c.smtpURL, User: c.smtpUser, From: c.smtpFrom,
+		AllowPlain: u.Scheme == "smtp"} // the notifier allows it on loopback only
+	if c.smtpPasswordFile != "" {
+		b, err := os.ReadFile(c.smtpPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-password-file: %w", err)
+		}
+		m.Password = strings.TrimSpace(string(b))
+	}
+	if m.Password != "" && m.User == "" {
+		return nil, errors.New("--smtp-password-file without --smtp-user")
+	}
+	return m, nil
 }

@@ -265,3 +265,161 @@ func TestWorkflowJobQueueAndCron(t *testing.T) {
 		t.Fatalf("a paused cron created jobs: %d, then %d", len(byCron), len(after))
 	}
 }
+
+// Kill -9 the leader of a three-node cluster while a job's task is being
+// called: the new leader calls that task again under the same task-run
+// id (its outcome was never recorded), then the rest, and the job
+// finishes; no task is lost, and none that finished is called again.
+func TestKillLeaderMidJob(t *testing.T) {
+	nodes := makeCluster(t, 3, clusterOpts{child: true})
+	leader, followers := leaderAndFollowers(t, nodes)
+	rc := newReceiver(t)
+	rc.answerAfter("/long", 1500*time.Millisecond)
+	follower := followers[0]
+	follower.registerApp("etl", 1)
+	id := follower.createWorkflow("etl", "@manual",
+		map[string]any{"url": rc.url("/first")},
+		map[string]any{"url": rc.url("/long"), "timeoutSeconds": 30},
+		map[string]any{"url": rc.url("/last")})
+	j := follower.newJob(id)
+	waitFor(t, 15*time.Second, "the long task called", func() bool { return len(rc.hitsFor("/long")) == 1 })
+	leader.kill9()
+
+	survivor := followers[1]
+	done := survivor.waitJob(j.ID, 30*time.Second, "success", "warning", "error")
+	if done.Status != "success" {
+		t.Fatalf("the job ended %s after the failover: %+v", done.Status, done.Tasks)
+	}
+	long := rc.hitsFor("/long")
+	if len(long) < 2 {
+		t.Fatalf("the task in flight when the leader died was called %d times: the new leader did not call it again", len(long))
+	}
+	want := fmt.Sprintf("%d.2", j.ID)
+	for _, h := range long {
+		if got := h.Header.Get("X-Chronicle-Task-Run-Id"); got != want {
+			t.Fatalf("a repeated call carried task-run id %q, want %q", got, want)
+		}
+	}
+	if long[0].Header.Get("X-Chronicle-Fired-By") == long[len(long)-1].Header.Get("X-Chronicle-Fired-By") {
+		t.Fatal("the repeated call came from the same leader and term")
+	}
+	if n := len(rc.hitsFor("/first")); n != 1 {
+		t.Fatalf("the task that finished before the failover was called %d times", n)
+	}
+	if n := len(rc.hitsFor("/last")); n != 1 {
+		t.Fatalf("the task after the failover was called %d times", n)
+	}
+	if done.Tasks[1].Attempts < 2 || done.Tasks[1].TaskRunID != want {
+		t.Fatalf("the repeated task's record %+v", done.Tasks[1])
+	}
+	leader.start()
+	leader.waitHealthy()
+	waitFor(t, 15*time.Second, "the restarted node has the job's end", func() bool { return leader.getJob(j.ID).Status == "success" })
+}
+
+// A workflow job's notifications each arrive once, by email (a real SMTP
+// server: STARTTLS, AUTH) and by a webhook signed with the app's secret:
+// error and warning when jobs end so, waiting when a job waits past its
+// timeout, processing when a job runs past its workflow's usual time by
+// more than the tolerance. Each is recorded in the schedule's history.
+func TestWorkflowNotificationsArriveOnce(t *testing.T) {
+	mb := startMailbox(t, "robot", "mail-pass")
+	cfg := testConfig(t, t.TempDir())
+	cfg.smtpURL, cfg.smtpUser, cfg.smtpFrom = "smtp://"+mb.addr, "robot", "Chronicle <chronicle@example.com>"
+	cfg.smtpPasswordFile = writeSecret(t, "smtp-pass", "mail-pass")
+	cfg.notify.RootCAs = mb.roots
+	cfg.notify.Policy.MaxAttempts, cfg.notify.Policy.InitialBackoff = 2, 10*time.Millisecond
+	tn := startTestNode(t, cfg)
+	tn.registerApp("etl", 1)
+	secret := decodeData[struct{ Secret string }](t, tn.must(200, "GET", "/goscheduler/apps/etl/signing-secret", nil)).Secret
+	rc := newReceiver(t)
+	rc.answerWith("/bad", 400, `{"error":"bad input"}`)
+	rc.answerAfter("/slow", 1500*time.Millisecond)
+	rc.answerAfter("/varies", 100*time.Millisecond)
+
+	workflow := func(task map[string]any, channel string, params map[string]any) string {
+		return tn.lifeCall(200, "POST", "/goscheduler/schedules", map[string]any{"appId": "etl", "cronExpression": "@manual",
+			"callback": map[string]any{"type": "workflow", "details": map[string]any{"tasks": []any{task},
+				"notifications": []any{
+					map[string]any{"channel": channel, "email": channel + "@example.com", "parameters": params},
+					map[string]any{"channel": channel, "url": rc.url("/hook-" + channel), "parameters": params},
+				}}}}).ScheduleID
+	}
+	failing := workflow(map[string]any{"url": rc.url("/bad")}, "error", nil)
+	warned := workflow(map[string]any{"url": rc.url("/bad"), "continueOnFailure": true}, "warning", nil)
+	waiting := workflow(map[string]any{"url": rc.url("/slow")}, "waiting", map[string]any{"timeout": 0.01})
+	processing := workflow(map[string]any{"url": rc.url("/varies")}, "processing", map[string]any{"tolerance": 50})
+
+	tn.waitJob(tn.newJob(failing).ID, 10*time.Second, "error")
+	tn.waitJob(tn.newJob(warned).ID, 10*time.Second, "warning")
+	first := tn.newJob(waiting) // processing at once: never waits
+	second := tn.newJob(waiting)
+	tn.waitJob(tn.newJob(processing).ID, 10*time.Second, "success") // its usual: about 100 ms
+	rc.answerAfter("/varies", 1500*time.Millisecond)
+	tn.waitJob(tn.newJob(processing).ID, 10*time.Second, "success")
+	tn.waitJob(second.ID, 15*time.Second, "success")
+	tn.waitJob(first.ID, 5*time.Second, "success")
+
+	channels := []string{"error", "warning", "waiting", "processing"}
+	waitFor(t, 15*time.Second, "a mail and a webhook on each channel", func() bool {
+		for _, ch := range channels {
+			if len(rc.hitsFor("/hook-"+ch)) == 0 || len(mailsTo(mb, ch+"@example.com")) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(time.Second) // room for a second one, which must not come
+	for _, ch := range channels {
+		hooks, mails := rc.hitsFor("/hook-"+ch), mailsTo(mb, ch+"@example.com")
+		if len(hooks) != 1 || len(mails) != 1 {
+			t.Fatalf("channel %s: %d webhooks and %d mails, want one each", ch, len(hooks), len(mails))
+		}
+		h := hooks[0]
+		if !verifyWebhook(secret, h.Header.Get("webhook-id"), h.Header.Get("webhook-timestamp"), h.Body, h.Header.Get("webhook-signature")) {
+			t.Fatalf("channel %s: the webhook's signature does not verify with the app's secret", ch)
+		}
+		var doc struct {
+			JobID   uint64 `json:"jobId"`
+			Channel string `json:"channel"`
+		}
+		if err := json.Unmarshal([]byte(h.Body), &doc); err != nil || doc.Channel != ch || doc.JobID == 0 {
+			t.Fatalf("channel %s: webhook body %s", ch, h.Body)
+		}
+		if ch == "waiting" && doc.JobID != second.ID {
+			t.Fatalf("the waiting notification named job %d, want %d (the one that waited)", doc.JobID, second.ID)
+		}
+		if !mails[0].tls || mails[0].user != "robot" || !strings.Contains(mails[0].data, fmt.Sprintf("Job %d", doc.JobID)) {
+			t.Fatalf("channel %s: mail %+v", ch, mails[0])
+		}
+	}
+	recorded := func() int {
+		n := 0
+		for i, id := range []string{failing, warned, waiting, processing} {
+			for _, ev := range tn.scheduleHistory(id) {
+				if ev.Type == "NotificationSent" && strings.Contains(string(ev.Data), `"status":"sent"`) &&
+					strings.Contains(string(ev.Data), `"notice":"`+channels[i]+`"`) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	waitFor(t, 5*time.Second, "8 notifications recorded as sent", func() bool { return recorded() >= 8 })
+	if n := recorded(); n != 8 {
+		t.Fatalf("%d sent notifications recorded, want 8", n)
+	}
+}
+
+// mailsTo are the mails mb accepted for address to.
+func mailsTo(mb *mailbox, to string) []mail {
+	var out []mail
+	for _, m := range mb.received() {
+		for _, r := range m.to {
+			if r == to {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}

@@ -380,6 +380,13 @@ func notificationSent(p *event.NotificationSent) error {
 		return fmt.Errorf("notification of %s: impossible counts", p.RunID)
 	case len(p.Error) > maxMessageBytes || !utf8.ValidString(p.Error):
 		return fmt.Errorf("notification of %s: error longer than %d bytes or not UTF-8", p.RunID, maxMessageBytes)
+	case (p.JobID == 0) != (p.Notice == ""):
+		return fmt.Errorf("notification of %s: a job's notification names its job and channel, another names neither", p.RunID)
+	}
+	switch p.Notice {
+	case "", event.NoticeError, event.NoticeWarning, event.NoticeWaiting, event.NoticeProcessing:
+	default:
+		return fmt.Errorf("notification of job %d on channel %q", p.JobID, clip(p.Notice, 40))
 	}
 	return nil
 }

@@ -610,6 +610,11 @@ type NotificationSent struct {
 	Attempts   int    `json:"attempts,omitempty"`
 	Code       int    `json:"code,omitempty"`
 	Error      string `json:"error,omitempty"`
+	// JobID and Notice: a workflow job's notification, on its channel
+	// (error, warning, waiting, processing); apply marks the job as told
+	// on it, so a new leader does not tell it again.
+	JobID  uint64 `json:"jobId,omitempty"`
+	Notice string `json:"notice,omitempty"`
 }
 
 // RunOutput: what a run's commands wrote (stdout and stderr, as they

@@ -59,6 +59,8 @@ var notificationSentCodec = NewCodec(
 	IntField(7, func(p *NotificationSent) *int { return &p.Attempts }),
 	IntField(8, func(p *NotificationSent) *int { return &p.Code }),
 	StringField(9, func(p *NotificationSent) *string { return &p.Error }),
+	Uint64Field(10, func(p *NotificationSent) *uint64 { return &p.JobID }),
+	StringField(11, func(p *NotificationSent) *string { return &p.Notice }),
 )
 
 var runOutputCodec = NewCodec(
