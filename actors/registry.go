@@ -235,6 +235,12 @@ func (e *Engine) Observe(fx projections.Effects) {
 	epoch := e.lead.epoch
 	e.keepFired(fx.Fired)
 	e.jobsChanged(fx.Jobs)
+	for _, s := range fx.Deleted {
+		if s.Callback.Workflow != nil {
+			ctx, id := e.lead.ctx, s.ScheduleID
+			e.inBackground(func() { e.startNext(ctx, id) }) // its waiting job is cancelled
+		}
+	}
 	e.reg.Lock()
 	defer e.reg.Unlock()
 	for _, app := range fx.Apps {

@@ -189,7 +189,7 @@ func TestKeboolaOrchestrationsRunTheirJobs(t *testing.T) {
 	}
 
 	// The queue: one processing, one waiting, the third refused.
-	rc.answerAfter("/slow", 2*time.Second)
+	rc.answerAfter("/slow", 1500*time.Millisecond)
 	slow := obj(kbcMust(t, tn, 201, "POST", "/orchestrations", map[string]any{"name": "slow",
 		"tasks": []any{kbcTask(rc.url("/slow"), nil, nil)}}))
 	sid := slow["id"]
@@ -245,9 +245,22 @@ func TestKeboolaOrchestrationsRunTheirJobs(t *testing.T) {
 		}
 	}
 
-	// Deleted: 204, then 404, and gone from the list.
+	// Deleted while a job runs and one waits: 204, the waiting one is
+	// cancelled, the running one ends; then 404, and gone from the list.
+	waitKbcJob(t, tn, first["id"], 10*time.Second)
+	running := obj(kbcMust(t, tn, 202, "POST", "/run", map[string]any{"config": sid}))
+	waitFor(t, 10*time.Second, "a job processing", func() bool {
+		return obj(kbcMust(t, tn, 200, "GET", fmt.Sprintf("/jobs/%v", running["id"]), nil))["status"] == "processing"
+	})
+	queued := obj(kbcMust(t, tn, 201, "POST", fmt.Sprintf("/orchestrations/%v/jobs", sid), nil))
 	if code, _, _ := kbc(t, tn, "any-token", "DELETE", fmt.Sprintf("/orchestrations/%v", sid), nil); code != 204 {
 		t.Fatalf("delete: HTTP %d", code)
+	}
+	if j := waitKbcJob(t, tn, queued["id"], 10*time.Second); j["status"] != "cancelled" {
+		t.Fatalf("the waiting job of a deleted orchestration ended %v", j["status"])
+	}
+	if j := waitKbcJob(t, tn, running["id"], 10*time.Second); j["status"] != "success" {
+		t.Fatalf("the running job of a deleted orchestration ended %v: %v", j["status"], j["results"])
 	}
 	kbcMust(t, tn, 404, "GET", fmt.Sprintf("/orchestrations/%v", sid), nil)
 	for _, o := range list(kbcMust(t, tn, 200, "GET", "/orchestrations", nil)) {
