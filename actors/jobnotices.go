@@ -46,7 +46,12 @@ func (n *noticeTimers) arm(key string, d time.Duration, f func()) {
 	if _, ok := n.m[key]; ok {
 		return
 	}
-	n.m[key] = time.AfterFunc(max(d, 0), f)
+	n.m[key] = time.AfterFunc(max(d, 0), func() {
+		n.Lock()
+		delete(n.m, key)
+		n.Unlock()
+		f()
+	})
 }
 
 func (n *noticeTimers) reset() {
@@ -88,8 +93,18 @@ func noticesOf(j projections.Job, channel string) []event.Notice {
 	return out
 }
 
-// parameter reads a notice's numeric parameter (timeout, tolerance).
+// maxNoticeParameter bounds a notice's timeout (minutes) and tolerance
+// (percent): more would overflow a duration.
+const maxNoticeParameter = 1e6
+
+// parameter reads a notice's numeric parameter (timeout, tolerance), at
+// most maxNoticeParameter.
 func parameter(n event.Notice, name string) (float64, bool) {
+	v, ok := rawParameter(n, name)
+	return min(v, maxNoticeParameter), ok
+}
+
+func rawParameter(n event.Notice, name string) (float64, bool) {
 	var p map[string]any
 	if json.Unmarshal([]byte(n.Parameters), &p) != nil {
 		return 0, false
@@ -218,6 +233,7 @@ func (e *Engine) tellJob(ctx context.Context, id uint64, n event.Notice) {
 	}
 	for _, ch := range channels {
 		nt := jobNotification(j, title, n.Channel, who, ch)
+		nt.ID += "/" + ch.Kind() // an email and a webhook of one notice are two notifications
 		e.notices.put(nt.ID, ref)
 		if err := e.notifier.Send(ctx, nt); err != nil {
 			e.notices.take(nt.ID)

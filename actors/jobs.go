@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/chronicle-sched/chronicle/actors/delivery"
 	"github.com/chronicle-sched/chronicle/actors/workflow"
+	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/errkind"
 	"github.com/chronicle-sched/chronicle/projections"
+	"github.com/chronicle-sched/chronicle/raftfsm"
 )
 
 // Workflow jobs on the leader. A job waits until its schedule runs no
@@ -151,28 +154,43 @@ func (d *jobDriver) begin(c actor.Context, j projections.Job, tasks []int) {
 }
 
 // finished records a task's outcome, and reports whether it committed
-// (or never will: the job is no longer processing).
+// (or never will: the job is no longer processing, or the term ended).
+// An outcome the log refuses (it cannot happen for one callTask made; a
+// guard against calling the task again and again) is recorded as the
+// task's error.
 func (d *jobDriver) finished(c actor.Context, m taskDone) bool {
 	j, ok, err := d.e.state.Job(d.id)
 	if err == nil && (!ok || j.Status != event.StatusJobProcessing) {
 		return true
 	}
-	_, err = d.e.propose(event.TaskFinished{JobID: d.id, ScheduleID: j.ScheduleID, AppID: j.AppID, Task: m.task,
-		Status: m.status, Response: m.response, StartedAt: m.started.UnixMilli(), FinishedAt: m.finished.UnixMilli()})
+	tf := event.TaskFinished{JobID: d.id, ScheduleID: j.ScheduleID, AppID: j.AppID, Task: m.task,
+		Status: m.status, Response: m.response, StartedAt: m.started.UnixMilli(), FinishedAt: m.finished.UnixMilli()}
+	res, err := d.e.propose(tf)
+	if err == nil && res[0].Err != nil {
+		d.e.cfg.Logger.Error("a job's task outcome refused; recorded as its error", "job", d.id, "task", m.task, "err", res[0].Err)
+		tf.Status, tf.Response = event.StatusJobError, message("the task's outcome could not be recorded: "+res[0].Err.Error())
+		res, err = d.e.propose(tf)
+		if err == nil && res[0].Err != nil {
+			d.e.cfg.Logger.Error("a job's task error refused too", "job", d.id, "task", m.task, "err", res[0].Err)
+		}
+	}
 	if err != nil && d.ctx.Err() == nil {
 		d.e.cfg.Logger.Warn("a job's task outcome not recorded; trying again", "job", d.id, "task", m.task, "err", err)
 		return false
 	}
-	return true // recorded, or refused (the log says otherwise), or the term ended
+	return true
 }
 
 // finish records the end of job j with status.
 func (d *jobDriver) finish(c actor.Context, j projections.Job, status string) {
-	_, err := d.e.propose(event.JobFinished{JobID: j.ID, ScheduleID: j.ScheduleID, AppID: j.AppID, Status: status})
+	res, err := d.e.propose(event.JobFinished{JobID: j.ID, ScheduleID: j.ScheduleID, AppID: j.AppID, Status: status})
 	if err != nil && d.ctx.Err() == nil {
 		d.e.cfg.Logger.Warn("a job's end not recorded; trying again", "job", j.ID, "err", err)
 		d.later(c, jobStep{})
 		return
+	}
+	if err == nil && res[0].Err != nil {
+		d.e.cfg.Logger.Error("a job's end refused", "job", j.ID, "err", res[0].Err)
 	}
 	c.Stop(c.Self())
 }
@@ -245,22 +263,27 @@ func (e *Engine) resumeJobs(ctx context.Context) {
 }
 
 // startNext starts schedule id's waiting job if it runs none (a deleted
-// schedule's is cancelled instead). Apply has the last word: of two
+// schedule's is cancelled instead), trying again while this node leads
+// and the proposal does not commit. Apply has the last word: of two
 // leaders' (or two calls') JobStarted, one is refused.
 func (e *Engine) startNext(ctx context.Context, id string) {
-	if ctx.Err() != nil {
-		return
-	}
-	s, ok, err := e.state.Schedule(id)
-	if err != nil || !ok || s.Queue == nil || s.Queue.Waiting == 0 || s.Queue.Processing != 0 {
-		return
-	}
-	var p event.Payload = event.JobStarted{JobID: s.Queue.Waiting, ScheduleID: id, AppID: s.AppID}
-	if s.Status == event.StatusDeleted {
-		p = event.JobCancelled{JobID: s.Queue.Waiting, ScheduleID: id, AppID: s.AppID}
-	}
-	if _, err := e.proposeOne(event.ActorSystem, p); err != nil && ctx.Err() == nil && !errors.Is(err, errkind.Conflict) {
-		e.cfg.Logger.Warn("a waiting job not started", "schedule", id, "job", s.Queue.Waiting, "err", err)
+	for wait := retryAfterFailure; ctx.Err() == nil; wait = min(2*wait, 30*time.Second) {
+		s, ok, err := e.state.Schedule(id)
+		if err != nil || !ok || s.Queue == nil || s.Queue.Waiting == 0 || s.Queue.Processing != 0 {
+			return
+		}
+		var p event.Payload = event.JobStarted{JobID: s.Queue.Waiting, ScheduleID: id, AppID: s.AppID}
+		if s.Status == event.StatusDeleted {
+			p = event.JobCancelled{JobID: s.Queue.Waiting, ScheduleID: id, AppID: s.AppID}
+		}
+		res, err := e.proposeOne(event.ActorSystem, p)
+		if err == nil || res.Err != nil || ctx.Err() != nil {
+			return // applied, or refused: the state moved on
+		}
+		e.cfg.Logger.Warn("a waiting job not started; trying again", "schedule", id, "job", s.Queue.Waiting, "err", err)
+		if !delivery.Sleep(ctx, wait) {
+			return
+		}
 	}
 }
 
@@ -302,7 +325,7 @@ func (e *Engine) CreateJob(ctx context.Context, id string, c NewJob) (j projecti
 						jc.Tasks[i].Active = active
 					}
 				}
-				jc.Initiator, jc.UserAgent, jc.NotifyEmails = c.Initiator, c.UserAgent, c.NotifyEmails
+				jc.Initiator, jc.UserAgent, jc.NotifyEmails = c.Initiator, clipText(c.UserAgent, admit.MaxUserAgent), c.NotifyEmails
 				return jc, nil
 			}, actor: actorOf(ctx), reply: ch}
 		})
@@ -371,12 +394,16 @@ func (e *Engine) fireJob(ctx context.Context, pr projections.PendingRun, f proje
 		started := e.clock.Now()
 		jc := jobOf(f.Schedule, "scheduler")
 		jc.RunID = pr.RunID
-		res, err := e.propose(jc)
-		if err != nil {
-			if ctx.Err() == nil {
-				e.cfg.Logger.Warn("a cron's job not created; the next leader fires its run again", "run", pr.RunID, "err", err)
+		var res []raftfsm.Result
+		var err error
+		for wait := retryAfterFailure; ; wait = min(2*wait, 30*time.Second) {
+			if res, err = e.propose(jc); err == nil {
+				break
 			}
-			return
+			e.cfg.Logger.Warn("a cron's job not created; trying again", "run", pr.RunID, "err", err)
+			if !delivery.Sleep(ctx, wait) {
+				return // the term ended: the next leader fires the run again
+			}
 		}
 		rc := event.RunCompleted{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID, Partition: pr.Partition,
 			ScheduledTime: pr.ScheduledTime, Status: event.StatusSuccess, Attempts: 1,

@@ -73,16 +73,17 @@ func (e *Engine) callTask(ctx context.Context, j projections.Job, i int) taskDon
 	if err != nil {
 		return finish(event.StatusJobError, message(err.Error()))
 	}
-	callCtx, cancel := ctx, context.CancelFunc(func() {})
+	// A task with no timeout of its own may run as long as the longest
+	// one allowed; a synchronous component may answer only when it is
+	// done, so an attempt may last the whole task.
+	limit := time.Duration(admit.MaxTaskTimeout) * time.Second
 	if t.TimeoutSeconds > 0 {
-		callCtx, cancel = context.WithTimeoutCause(ctx, time.Duration(t.TimeoutSeconds)*time.Second, errTaskTimeout)
+		limit = time.Duration(t.TimeoutSeconds) * time.Second
 	}
+	callCtx, cancel := context.WithTimeoutCause(ctx, limit, errTaskTimeout)
 	defer cancel()
 	policy := e.cfg.Policy
-	if t.TimeoutSeconds > 0 {
-		// A synchronous component may answer only when it is done.
-		policy.Timeout = time.Duration(t.TimeoutSeconds) * time.Second
-	}
+	policy.Timeout = limit
 	runID := TaskRunID(j.ID, i)
 	body := t.Parameters
 	if body == "" {
@@ -116,8 +117,7 @@ func (e *Engine) callTask(ctx context.Context, j projections.Job, i int) taskDon
 	}
 	switch {
 	case o.Canceled && errors.Is(context.Cause(callCtx), errTaskTimeout):
-		return finish(event.StatusJobError, message(fmt.Sprintf("the task ran longer than its timeout (%s)",
-			time.Duration(t.TimeoutSeconds)*time.Second)))
+		return finish(event.StatusJobError, message(fmt.Sprintf("the task ran longer than its timeout (%s)", limit)))
 	case o.Canceled:
 		done.canceled = true
 		return done
@@ -155,9 +155,11 @@ func pollURL(target string, o delivery.Outcome) string {
 	return u.String()
 }
 
-// polledStatus reads a polled job's answer: finished when its "isFinished"
-// is true or its "status" is final; success or warning as it says, error
-// otherwise (error, cancelled, terminated).
+// polledStatus reads a polled job's answer: finished as its "isFinished"
+// says, else when its "status" is a final one (success, warning, error,
+// cancelled, terminated); success or warning as it says, error otherwise.
+// An answer that says neither is a job still going (the task's timeout
+// bounds the polling).
 func polledStatus(body string) (status string, finished bool) {
 	var v struct {
 		Status     string `json:"status"`
@@ -167,17 +169,20 @@ func polledStatus(body string) (status string, finished bool) {
 		return "", false
 	}
 	s := strings.ToLower(v.Status)
-	switch s {
-	case "waiting", "processing", "created", "running", "":
-		if v.IsFinished == nil || !*v.IsFinished {
-			return "", false
+	switch {
+	case v.IsFinished != nil:
+		finished = *v.IsFinished
+	default:
+		switch s {
+		case event.StatusJobSuccess, event.StatusJobWarning, event.StatusJobError, event.StatusJobCancelled, "terminated":
+			finished = true
 		}
 	}
 	switch s {
 	case event.StatusJobSuccess, event.StatusJobWarning:
-		return s, true
+		return s, finished
 	}
-	return event.StatusJobError, true
+	return event.StatusJobError, finished
 }
 
 // jsonResponse is what a task's record keeps of an answer: its body if it
@@ -195,12 +200,20 @@ func jsonResponse(body, msg string) string {
 	return message(msg)
 }
 
+// message is {"message": msg}, cut to what a task's record keeps
+// (escaping may grow the text: it is cut again until it fits).
 func message(msg string) string {
-	b, _ := json.Marshal(map[string]string{"message": truncate(msg, admit.MaxTaskResponse-64)})
-	return string(b)
+	for n := admit.MaxTaskResponse - 64; ; n /= 2 {
+		b, _ := json.Marshal(map[string]string{"message": clipText(msg, n)})
+		if len(b) <= admit.MaxTaskResponse {
+			return string(b)
+		}
+	}
 }
 
-func truncate(s string, n int) string {
+// clipText is s cut to at most n bytes of valid UTF-8.
+func clipText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
 	if len(s) <= n {
 		return s
 	}

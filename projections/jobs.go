@@ -77,12 +77,12 @@ func liveJobKey(id uint64) []byte               { return join([]byte(pLjob), u64
 func sjobPrefix(schedule string) []byte         { return join([]byte(pSjob), []byte(schedule), nul) }
 func sjobKey(schedule string, id uint64) []byte { return join(sjobPrefix(schedule), u64(id)) }
 
-func (a *applier) job(id uint64, scheduleID string) (Job, error) {
+func (a *applier) job(id uint64, scheduleID, appID string) (Job, error) {
 	j, ok, err := getRecord[Job](a.b, jobKey(id))
 	switch {
 	case err != nil:
 		return j, err
-	case !ok || j.ScheduleID != scheduleID:
+	case !ok || j.ScheduleID != scheduleID || j.AppID != appID:
 		return j, fmt.Errorf("%w: %d", ErrJobNotFound, id)
 	}
 	return j, nil
@@ -150,7 +150,7 @@ func (a *applier) endJob(j Job, s Schedule) error {
 }
 
 func (a *applier) jobStarted(p *event.JobStarted) error {
-	j, err := a.job(p.JobID, p.ScheduleID)
+	j, err := a.job(p.JobID, p.ScheduleID, p.AppID)
 	if err != nil {
 		return err
 	}
@@ -162,6 +162,8 @@ func (a *applier) jobStarted(p *event.JobStarted) error {
 	switch {
 	case j.Status != event.StatusJobWaiting:
 		return fmt.Errorf("%w: %d is %s", ErrJobNotWaiting, j.ID, j.Status)
+	case s.Status == event.StatusDeleted:
+		return fmt.Errorf("%w: %s is deleted: its waiting job is cancelled, never started", ErrInvalidEvent, s.ScheduleID)
 	case q.Processing != 0:
 		return fmt.Errorf("%w: job %d", ErrJobBusy, q.Processing)
 	}
@@ -179,8 +181,8 @@ func (a *applier) jobStarted(p *event.JobStarted) error {
 
 // processing is job id of schedule, which must be processing, with task
 // index task.
-func (a *applier) processing(id uint64, schedule string, task int) (Job, error) {
-	j, err := a.job(id, schedule)
+func (a *applier) processing(id uint64, schedule, app string, task int) (Job, error) {
+	j, err := a.job(id, schedule, app)
 	switch {
 	case err != nil:
 		return j, err
@@ -193,7 +195,7 @@ func (a *applier) processing(id uint64, schedule string, task int) (Job, error) 
 }
 
 func (a *applier) taskStarted(p *event.TaskStarted) error {
-	j, err := a.processing(p.JobID, p.ScheduleID, p.Task)
+	j, err := a.processing(p.JobID, p.ScheduleID, p.AppID, p.Task)
 	if err != nil {
 		return err
 	}
@@ -209,7 +211,7 @@ func (a *applier) taskStarted(p *event.TaskStarted) error {
 }
 
 func (a *applier) taskFinished(p *event.TaskFinished) error {
-	j, err := a.processing(p.JobID, p.ScheduleID, p.Task)
+	j, err := a.processing(p.JobID, p.ScheduleID, p.AppID, p.Task)
 	if err != nil {
 		return err
 	}
@@ -228,7 +230,7 @@ func (a *applier) taskFinished(p *event.TaskFinished) error {
 }
 
 func (a *applier) jobFinished(p *event.JobFinished) error {
-	j, err := a.job(p.JobID, p.ScheduleID)
+	j, err := a.job(p.JobID, p.ScheduleID, p.AppID)
 	if err != nil {
 		return err
 	}
@@ -252,7 +254,7 @@ func (a *applier) jobFinished(p *event.JobFinished) error {
 }
 
 func (a *applier) jobCancelled(p *event.JobCancelled) error {
-	j, err := a.job(p.JobID, p.ScheduleID)
+	j, err := a.job(p.JobID, p.ScheduleID, p.AppID)
 	if err != nil {
 		return err
 	}
@@ -275,7 +277,7 @@ func (a *applier) jobNotified(p *event.NotificationSent) error {
 	if p.JobID == 0 {
 		return nil
 	}
-	j, err := a.job(p.JobID, p.ScheduleID)
+	j, err := a.job(p.JobID, p.ScheduleID, p.AppID)
 	if err != nil {
 		return err
 	}

@@ -104,6 +104,9 @@ func TestKeboolaOrchestrationsRunTheirJobs(t *testing.T) {
 		minimal["nextScheduledTime"] != nil || !keboolaTime.MatchString(minimal["createdTime"].(string)) {
 		t.Fatalf("minimal orchestration %v", minimal)
 	}
+	if tasks, has := minimal["tasks"]; !has || tasks == nil {
+		t.Fatalf("a new orchestration shows no tasks list: %v", minimal)
+	}
 	if tok := obj(minimal["token"]); tok["description"] != "PHP Client test Orchestrator" {
 		t.Fatalf("token %v", tok)
 	}
@@ -238,6 +241,7 @@ func TestKeboolaOrchestrationsRunTheirJobs(t *testing.T) {
 		{"POST", "/orchestrations", map[string]any{"name": "x", "crontabRecord": "61 * * * *"}, 400, "Invalid crontab record"},
 		{"POST", "/orchestrations", map[string]any{"name": "x", "tasks": []any{map[string]any{"action": "run"}}}, 400, `one of "component" or "componentUrl"`},
 		{"POST", "/run", map[string]any{}, 400, `Parameter "config" is required`},
+		{"POST", "/run", map[string]any{"config": id, "notificationsEmails": []string{"not-an-address"}}, 400, "notificationsEmails"},
 	} {
 		code, _, v := kbc(t, tn, "any-token", c.method, c.path, c.body)
 		if m := obj(v); code != c.code || m["status"] != "error" || m["code"] != float64(c.code) || !strings.Contains(fmt.Sprint(m["message"]), c.message) {

@@ -3,6 +3,7 @@ package admit
 import (
 	"encoding/json"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -17,7 +18,9 @@ const (
 	MaxTaskTimeout    = 7 * 24 * 3600 // seconds
 	MaxTaskResponse   = 64 << 10      // what a finished task's answer keeps
 	maxNotifyEmails   = 20
-	maxNotices        = 50
+	// MaxUserAgent bounds the user agent a job records.
+	MaxUserAgent = 1024
+	maxNotices   = 50
 )
 
 // workflowCallback returns what is wrong with a workflow callback: its
@@ -53,8 +56,8 @@ func Notices(notices []event.Notice) []string {
 		if n.Email == "" && n.URL == "" {
 			bad("an email or a url is needed")
 		}
-		if len(n.Email) > 320 || !printable(n.Email) || (n.Email != "" && !strings.Contains(n.Email, "@")) {
-			bad("email %q is not an address", clip(n.Email, 80))
+		if err := EmailAddress(n.Email); n.Email != "" && err != nil {
+			bad("%v", err)
 		}
 		if n.URL != "" {
 			u, err := url.Parse(n.URL)
@@ -110,6 +113,33 @@ func Tasks(tasks []event.Task) []string {
 	return problems
 }
 
+// EmailAddress refuses what is not one address of at most MaxNameLen
+// bytes (a notification's recipient is recorded as its target).
+func EmailAddress(s string) error {
+	a, err := mail.ParseAddress(s)
+	switch {
+	case err != nil || a.Address != s:
+		return fmt.Errorf("%q is not an email address (name@host)", clip(s, 80))
+	case len(s) > MaxNameLen || !printable(s):
+		return fmt.Errorf("email address %q is longer than %d bytes", clip(s, 80), MaxNameLen)
+	}
+	return nil
+}
+
+// NotifyEmails returns what is wrong with a job's notification emails.
+func NotifyEmails(emails []string) []string {
+	var problems []string
+	if len(emails) > maxNotifyEmails {
+		problems = append(problems, fmt.Sprintf("at most %d notification emails", maxNotifyEmails))
+	}
+	for _, e := range emails {
+		if err := EmailAddress(e); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	return problems
+}
+
 // Who creates a job (JobCreated.InitializedBy).
 var initializers = map[string]bool{"manually": true, "scheduler": true, "trigger": true}
 
@@ -123,19 +153,15 @@ func jobCreated(p *event.JobCreated) error {
 	switch {
 	case !initializers[p.InitializedBy]:
 		return fmt.Errorf("job initialized by %q", clip(p.InitializedBy, 40))
-	case len(p.Initiator) > MaxNameLen || !printable(p.Initiator) || len(p.UserAgent) > 1024 || !utf8.ValidString(p.UserAgent):
+	case len(p.Initiator) > MaxNameLen || !printable(p.Initiator) || len(p.UserAgent) > MaxUserAgent || !utf8.ValidString(p.UserAgent):
 		return fmt.Errorf("job initiator or user agent too long or not text")
 	case len(p.RunID) > maxRunIDLen || !printable(p.RunID):
 		return fmt.Errorf("job created by run %q", clip(p.RunID, 80))
 	case len(Notices(p.Notices)) > 0:
 		return fmt.Errorf("%s", strings.Join(Notices(p.Notices), ", "))
-	case len(p.NotifyEmails) > maxNotifyEmails:
-		return fmt.Errorf("at most %d notification emails", maxNotifyEmails)
 	}
-	for _, e := range p.NotifyEmails {
-		if e == "" || len(e) > 320 || !printable(e) {
-			return fmt.Errorf("notification email %q", clip(e, 80))
-		}
+	if problems := NotifyEmails(p.NotifyEmails); len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, ", "))
 	}
 	return nil
 }

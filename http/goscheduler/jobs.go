@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chronicle-sched/chronicle/actors"
+	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/projections"
 	"github.com/julienschmidt/httprouter"
@@ -274,6 +275,9 @@ func (a *API) createJob(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 			return badRequest("task %d is not one of the schedule's", t.ID)
 		}
 		c.Active[t.ID] = t.Active
+	}
+	if problems := admit.NotifyEmails(req.NotifyEmails); len(problems) > 0 {
+		return badRequest("notifyEmails: %s", strings.Join(problems, ", "))
 	}
 	j, err := a.cmd.CreateJob(r.Context(), s.ScheduleID, c)
 	if err != nil {

@@ -310,7 +310,7 @@ type orchestrationJSON struct {
 	URI               string             `json:"uri"`
 	LastExecutedJob   *lastJobJSON       `json:"lastExecutedJob"`
 	Notifications     []notificationJSON `json:"notifications"`
-	Tasks             []taskJSON         `json:"tasks,omitempty"`
+	Tasks             *[]taskJSON        `json:"tasks,omitempty"` // nil: not shown (the list)
 }
 
 // taskJSON is a task as Keboola shows it: unset keys omitted, except the
@@ -411,7 +411,8 @@ func (a *API) render(r *http.Request, s projections.Schedule, withTasks bool) (o
 		o.LastScheduledTime = msPtr(s.Queue.ScheduledAt)
 	}
 	if withTasks {
-		o.Tasks = tasksOut(s.Callback.Workflow)
+		tasks := tasksOut(s.Callback.Workflow)
+		o.Tasks = &tasks
 	}
 	last, err := a.q.JobsOf(s.ScheduleID, 0, 1)
 	if err != nil {

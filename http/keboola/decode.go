@@ -57,6 +57,12 @@ func (e *BadRequest) Error() string { return e.Message }
 
 func bad(format string, args ...any) error { return &BadRequest{fmt.Sprintf(format, args...)} }
 
+// emptyList: [], which PHP clients send for an empty object.
+func emptyList(raw json.RawMessage) bool {
+	var list []json.RawMessage
+	return json.Unmarshal(raw, &list) == nil && len(list) == 0
+}
+
 // present: a key given with a value other than null.
 func present(raw json.RawMessage) bool {
 	return len(raw) > 0 && !bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
@@ -109,7 +115,7 @@ func task(raw json.RawMessage, n int) (Task, error) {
 			return t, bad("Task %d: componentUrl %q must be an http or https URL", n, clip(t.ComponentURL))
 		}
 	}
-	if present(in["actionParameters"]) {
+	if present(in["actionParameters"]) && !emptyList(in["actionParameters"]) {
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(in["actionParameters"], &obj) != nil {
 			return t, bad("Task %d: actionParameters must be an object", n)
@@ -208,9 +214,7 @@ func Notifications(raw json.RawMessage) ([]Notification, error) {
 		if p := f["parameters"]; present(p) {
 			var obj map[string]json.RawMessage
 			if json.Unmarshal(p, &obj) != nil {
-				// PHP clients send an empty parameters list as [].
-				var list []json.RawMessage
-				if json.Unmarshal(p, &list) != nil || len(list) > 0 {
+				if !emptyList(p) { // PHP clients send an empty object as []
 					return nil, bad("Notification %d: parameters must be an object", n)
 				}
 			} else {

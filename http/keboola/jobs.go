@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chronicle-sched/chronicle/actors"
 	"github.com/chronicle-sched/chronicle/actors/workflow"
+	"github.com/chronicle-sched/chronicle/eventlog/admit"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/http/respond"
 	"github.com/chronicle-sched/chronicle/projections"
@@ -52,7 +54,7 @@ type jobJSON struct {
 	InitiatorToken      initiatorJSON `json:"initiatorToken"`
 	Results             *resultsJSON  `json:"results"`
 	NotificationsEmails []string      `json:"notificationsEmails"`
-	Tasks               []taskJSON    `json:"tasks,omitempty"`
+	Tasks               *[]taskJSON   `json:"tasks,omitempty"` // nil: not shown (a list)
 	RunID               uint64        `json:"runId"`
 	URI                 string        `json:"uri"`
 	URL                 string        `json:"url,omitempty"` // create answers: where to follow it
@@ -82,12 +84,13 @@ func (a *API) renderJob(r *http.Request, j projections.Job, withTasks bool) jobJ
 		out.InitiatorToken.UserAgent = &ua
 	}
 	if withTasks {
-		out.Tasks = make([]taskJSON, len(j.Tasks))
+		tasks := make([]taskJSON, len(j.Tasks))
 		for i, t := range j.Tasks {
-			out.Tasks[i] = taskOut(t)
+			tasks[i] = taskOut(t)
 		}
+		out.Tasks = &tasks
 	}
-	if len(j.Results) == 0 {
+	if j.StartedAt == 0 {
 		return out // waiting, or cancelled while it waited: no results
 	}
 	res := &resultsJSON{Tasks: []resultJSON{}, Phases: [][]resultJSON{}}
@@ -95,6 +98,9 @@ func (a *API) renderJob(r *http.Request, j projections.Job, withTasks bool) jobJ
 	for i, t := range j.Tasks {
 		if !t.Active {
 			continue
+		}
+		if i >= len(j.Results) {
+			break
 		}
 		rj := resultJSON{taskJSON: taskOut(t), Status: j.Results[i].Status, Response: json.RawMessage("null")}
 		if rr := j.Results[i]; rr.Status != event.StatusJobCancelled {
@@ -167,6 +173,9 @@ func (a *API) newJob(w http.ResponseWriter, r *http.Request, s projections.Sched
 			if err := json.Unmarshal(raw, &c.NotifyEmails); err != nil {
 				return bad("notificationsEmails must be a list of email addresses")
 			}
+			if problems := admit.NotifyEmails(c.NotifyEmails); len(problems) > 0 {
+				return bad("notificationsEmails: %s", strings.Join(problems, "; "))
+			}
 		}
 		if err := overrides(s.Callback.Workflow.Tasks, f["tasks"], c.Active); err != nil {
 			return err
@@ -200,14 +209,25 @@ func overrides(tasks []event.Task, raw json.RawMessage, active map[int]bool) err
 	for i, g := range given {
 		want, got := taskOut(tasks[i]), taskOut(eventTask(g))
 		want.ID, got.ID, want.Active, got.Active = 0, 0, false, false
-		a, _ := json.Marshal(want)
-		b, _ := json.Marshal(got)
+		a, b := canonical(want), canonical(got)
 		if string(a) != string(b) {
 			return &jobValidation{fmt.Sprintf("Task %d is different from orchestration task.", i+1)}
 		}
 		active[tasks[i].ID] = g.Active
 	}
 	return nil
+}
+
+// canonical is v as JSON with every object's keys in order, so that two
+// tasks' parameters compare by content, not by how they were written.
+func canonical(v any) string {
+	b, _ := json.Marshal(v)
+	var generic any
+	if json.Unmarshal(b, &generic) != nil {
+		return string(b)
+	}
+	b, _ = json.Marshal(generic) // maps marshal with sorted keys
+	return string(b)
 }
 
 // eventTask is a task read from Keboola as the core holds it (without
