@@ -121,7 +121,7 @@ type Config struct {
 	// Metrics, if set, counts attempts, outcomes, lateness and commands.
 	Metrics *metrics.Metrics
 	// ComponentURL is where a workflow task naming a component is called:
-	// a URL with {component} and {action} in it (--component-url).
+	// a URL with {component} and {action} in it (--keboola-component-url).
 	// TaskPoll is how often a task answered 202 is polled (default 1s).
 	ComponentURL string
 	TaskPoll     time.Duration

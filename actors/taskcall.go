@@ -50,7 +50,7 @@ func (e *Engine) taskURL(t event.Task) (string, error) {
 		return t.URL, nil
 	}
 	if e.cfg.ComponentURL == "" {
-		return "", fmt.Errorf("task of component %q: no component URL template is configured (--component-url)", t.Component)
+		return "", fmt.Errorf("task of component %q: no component URL template is configured (--keboola-component-url)", t.Component)
 	}
 	action := t.Action
 	if action == "" {

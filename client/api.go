@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -427,4 +428,65 @@ func (c *Client) Healthy(ctx context.Context) error {
 		return fmt.Errorf("health check: %w", err)
 	}
 	return nil
+}
+
+// JobsQuery selects a page of a workflow schedule's jobs, newest first.
+type JobsQuery struct {
+	Size   int // 0: the server's default (100); at most 1000
+	Offset int // jobs skipped
+}
+
+// Jobs lists a page of workflow schedule id's jobs, newest first.
+func (c *Client) Jobs(ctx context.Context, id string, q JobsQuery) (JobList, error) {
+	v := url.Values{}
+	if q.Size != 0 {
+		v.Set("size", strconv.Itoa(q.Size))
+	}
+	if q.Offset != 0 {
+		v.Set("offset", strconv.Itoa(q.Offset))
+	}
+	raw, err := c.do(ctx, http.MethodGet, "/goscheduler/schedules/"+seg(id)+"/jobs", v, nil)
+	if err != nil {
+		return JobList{}, fmt.Errorf("jobs of schedule %s: %w", id, err)
+	}
+	var env struct {
+		Status status  `json:"status"`
+		Data   JobList `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return JobList{}, fmt.Errorf("jobs of schedule %s: decode the answer: %w", id, err)
+	}
+	if env.Status.TotalCount != nil {
+		env.Data.Total = *env.Status.TotalCount
+	}
+	return env.Data, nil
+}
+
+// RunJob creates a job of workflow schedule id now; it waits its turn
+// (a 409 *APIError when one waits already).
+func (c *Client) RunJob(ctx context.Context, id string, req RunJobRequest) (Job, error) {
+	var out Job
+	if err := c.native(ctx, http.MethodPost, "/goscheduler/schedules/"+seg(id)+"/jobs", nil, req, &out); err != nil {
+		return Job{}, fmt.Errorf("run a job of schedule %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// Job returns workflow job id with each task's outcome.
+func (c *Client) Job(ctx context.Context, id uint64) (Job, error) {
+	var out Job
+	if err := c.native(ctx, http.MethodGet, "/goscheduler/jobs/"+strconv.FormatUint(id, 10), nil, nil, &out); err != nil {
+		return Job{}, fmt.Errorf("job %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// CancelJob cancels job id, which must be waiting (a 409 *APIError
+// otherwise).
+func (c *Client) CancelJob(ctx context.Context, id uint64) (Job, error) {
+	var out Job
+	if err := c.native(ctx, http.MethodDelete, "/goscheduler/jobs/"+strconv.FormatUint(id, 10), nil, nil, &out); err != nil {
+		return Job{}, fmt.Errorf("cancel job %d: %w", id, err)
+	}
+	return out, nil
 }

@@ -66,6 +66,81 @@ type CallbackDetails struct {
 	// Command is what a command callback (a karajo job, defined by the
 	// server's configuration) runs; shown, never sent.
 	Command *Command `json:"command,omitempty"`
+	// Tasks and Notifications are a workflow callback's (Type
+	// "workflow"): its jobs run the tasks in phases.
+	Tasks         []WorkflowTask         `json:"tasks,omitempty"`
+	Notifications []WorkflowNotification `json:"notifications,omitempty"`
+}
+
+// WorkflowTask is one call of a workflow's jobs: to URL (or Component's
+// Action, through the server's --keboola-component-url), POSTing Parameters.
+// Consecutive tasks of one Phase run together; "" is a phase of its own.
+type WorkflowTask struct {
+	ID                int             `json:"id,omitempty"` // given by the server when 0
+	URL               string          `json:"url,omitempty"`
+	Component         string          `json:"component,omitempty"`
+	Action            string          `json:"action,omitempty"`
+	Parameters        json.RawMessage `json:"parameters,omitempty"`
+	Phase             string          `json:"phase,omitempty"`
+	Active            *bool           `json:"active,omitempty"` // nil: true
+	ContinueOnFailure bool            `json:"continueOnFailure,omitempty"`
+	TimeoutSeconds    int             `json:"timeoutSeconds,omitempty"`
+}
+
+// WorkflowNotification is who a workflow's jobs tell on Channel (error,
+// warning, waiting, processing): by email, and by a signed webhook to URL.
+type WorkflowNotification struct {
+	Channel    string          `json:"channel"`
+	Email      string          `json:"email,omitempty"`
+	URL        string          `json:"url,omitempty"`
+	Parameters json.RawMessage `json:"parameters,omitempty"` // waiting: timeout (minutes); processing: tolerance (%)
+}
+
+// Job is a workflow job: waiting, processing, then success, warning or
+// error (or cancelled while it waited), with each task's outcome.
+type Job struct {
+	ID            uint64    `json:"id"`
+	ScheduleID    string    `json:"scheduleId"`
+	AppID         string    `json:"appId"`
+	Status        string    `json:"status"`
+	CreatedAt     string    `json:"createdAt"`
+	StartedAt     string    `json:"startedAt,omitempty"`
+	EndedAt       string    `json:"endedAt,omitempty"`
+	InitializedBy string    `json:"initializedBy"`
+	Initiator     string    `json:"initiator,omitempty"`
+	Tasks         []JobTask `json:"tasks"`
+}
+
+// JobTask is a task of a job and what became of it.
+type JobTask struct {
+	WorkflowTask
+	Status     string          `json:"status"`
+	TaskRunID  string          `json:"taskRunId,omitempty"`
+	Attempts   int             `json:"attempts,omitempty"`
+	StartedAt  string          `json:"startedAt,omitempty"`
+	FinishedAt string          `json:"finishedAt,omitempty"`
+	Response   json.RawMessage `json:"response,omitempty"`
+}
+
+// JobList is a page of a workflow's jobs, newest first; Total counts them
+// all.
+type JobList struct {
+	ScheduleID string `json:"scheduleId"`
+	Jobs       []Job  `json:"jobs"`
+	Total      int    `json:"-"`
+}
+
+// RunJobRequest asks for a job now; Tasks change, for it only, whether a
+// task (by id) runs.
+type RunJobRequest struct {
+	Tasks        []TaskActive `json:"tasks,omitempty"`
+	NotifyEmails []string     `json:"notifyEmails,omitempty"`
+}
+
+// TaskActive is a job's change of one task's active.
+type TaskActive struct {
+	ID     int  `json:"id"`
+	Active bool `json:"active"`
 }
 
 // HMACSignature is a callback's own signature header and secret (the

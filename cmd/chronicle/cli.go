@@ -64,6 +64,7 @@ func apiGroups() map[string][]apiCommand {
 	return map[string][]apiCommand{
 		"apps":      appsCommands(),
 		"schedules": schedulesCommands(),
+		"jobs":      jobsCommands(),
 		"cluster":   clusterCommands(),
 		"token":     tokenCommands(),
 	}
@@ -73,6 +74,7 @@ func apiGroups() map[string][]apiCommand {
 var apiGroupSummary = map[string]string{
 	"apps":      "register, list, activate and deactivate apps, and read an app's history",
 	"schedules": "create, read, list, change, pause, resume, trigger, cancel and delete schedules; their runs, outputs and history",
+	"jobs":      "run, list, read and cancel a workflow schedule's jobs",
 	"cluster":   "show the cluster; add and remove members; transfer leadership",
 	"token":     "issue, list and revoke API tokens (admin)",
 }

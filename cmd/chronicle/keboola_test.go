@@ -137,6 +137,13 @@ func TestKeboolaOrchestrationsRunTheirJobs(t *testing.T) {
 	if got := list(kbcMust(t, tn, 200, "GET", fmt.Sprintf("/orchestrations/%v/notifications", id), nil)); len(got) != 1 {
 		t.Fatalf("notifications read back %v", got)
 	}
+	if got := kbcMust(t, tn, 200, "GET", fmt.Sprintf("/orchestrations/%v/tasks", id), nil); fmt.Sprint(got) != fmt.Sprint(tasks) {
+		t.Fatalf("tasks read back %v, put %v", got, tasks)
+	}
+	renewed := obj(kbcMust(t, tn, 200, "POST", fmt.Sprintf("/orchestrations/%v/create-token", id), nil))
+	if tok := obj(renewed["token"]); tok["id"] != float64(2) || len(list(renewed["tasks"])) != 4 {
+		t.Fatalf("create-token answered %v", renewed)
+	}
 
 	created := obj(kbcMust(t, tn, 201, "POST", fmt.Sprintf("/orchestrations/%v/jobs", id), nil))
 	if created["status"] != "waiting" || created["isFinished"] != false || created["results"] != nil ||
@@ -228,6 +235,19 @@ func TestKeboolaOrchestrationsRunTheirJobs(t *testing.T) {
 		t.Fatalf("triggered job %v", trig)
 	}
 
+	// A task past its timeoutMinutes fails the job (minutes may have a
+	// fraction: Chronicle counts seconds).
+	rc.answerAfter("/hang", 6*time.Second)
+	hang := obj(kbcMust(t, tn, 201, "POST", "/orchestrations", map[string]any{"name": "hangs",
+		"tasks": []any{kbcTask(rc.url("/hang"), nil, map[string]any{"timeoutMinutes": 0.05})}}))
+	if tm := obj(list(hang["tasks"])[0])["timeoutMinutes"]; tm != 0.05 {
+		t.Fatalf("timeoutMinutes read back %v", tm)
+	}
+	hung := waitKbcJob(t, tn, obj(kbcMust(t, tn, 202, "POST", "/run", map[string]any{"config": hang["id"]}))["id"], 10*time.Second)
+	if r := obj(list(obj(hung["results"])["tasks"])[0]); hung["status"] != "error" || !strings.Contains(fmt.Sprint(r["response"]), "timeout") {
+		t.Fatalf("a task past its timeout: %v", hung)
+	}
+
 	// Errors in Keboola's envelope.
 	for _, c := range []struct {
 		method, path string
@@ -275,6 +295,22 @@ func TestKeboolaOrchestrationsRunTheirJobs(t *testing.T) {
 		}
 	}
 
+	// A schedule of its own (@every, Chronicle's) creates jobs until the
+	// orchestration is made inactive.
+	every := obj(kbcMust(t, tn, 201, "POST", "/orchestrations", map[string]any{"name": "often",
+		"crontabRecord": "@every 1s", "tasks": []any{kbcTask(rc.url("/often"), nil, nil)}}))
+	waitFor(t, 10*time.Second, "two scheduled jobs", func() bool { return len(rc.hitsFor("/often")) >= 2 })
+	off := obj(kbcMust(t, tn, 200, "PUT", fmt.Sprintf("/orchestrations/%v", every["id"]), map[string]any{"active": false}))
+	if off["active"] != false || off["nextScheduledTime"] != nil {
+		t.Fatalf("inactive orchestration %v", off)
+	}
+	_, hdr, _ = kbc(t, tn, "any-token", "GET", fmt.Sprintf("/orchestrations/%v/jobs", every["id"]), nil)
+	before := hdr.Get("X-Total-Count")
+	time.Sleep(2500 * time.Millisecond)
+	if _, hdr, _ = kbc(t, tn, "any-token", "GET", fmt.Sprintf("/orchestrations/%v/jobs", every["id"]), nil); hdr.Get("X-Total-Count") != before {
+		t.Fatalf("an inactive orchestration's jobs went from %s to %s", before, hdr.Get("X-Total-Count"))
+	}
+
 	// The crontab's job, made by the scheduler on the minute.
 	cid := cron["id"]
 	waitFor(t, 75*time.Second, "the crontab's first job", func() bool {
@@ -305,8 +341,13 @@ func TestKeboolaTokens(t *testing.T) {
 			t.Fatalf("token %q: HTTP %d %v", c.token, code, v)
 		}
 	}
-	if code, _, v := kbc(t, tn, admin, "POST", "/orchestrations", map[string]any{"name": "n"}); code != 201 {
+	code, _, v := kbc(t, tn, admin, "POST", "/orchestrations", map[string]any{"name": "n"})
+	if code != 201 {
 		t.Fatalf("the admin token: HTTP %d %v", code, v)
+	}
+	code, _, v = kbc(t, tn, admin, "POST", "/run", map[string]any{"config": obj(v)["id"]})
+	if who := obj(obj(v)["initiatorToken"]); code != 202 || who["description"] != "admin" || who["userAgent"] != "Keboola Orchestrator API PHP Client" {
+		t.Fatalf("a run by the admin token: HTTP %d, initiator %v", code, who)
 	}
 	reader := tn.issueToken("dash", "reader")
 	if code, _, _ := kbc(t, tn, reader.Token, "GET", "/orchestrations", nil); code != 200 {

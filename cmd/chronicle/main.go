@@ -5,7 +5,8 @@
 //	chronicle audit --data-dir DIR [--app] [--json] ID
 //	chronicle recover --data-dir DIR --node-id ID --peers id=host:port,...
 //	chronicle apps register|list|activate|deactivate|events [--server URL] [--token T] [-o table|json]
-//	chronicle schedules create|get|list|update|pause|resume|trigger|delete|runs|events [...]
+//	chronicle schedules create|get|list|update|pause|resume|trigger|cancel|output|delete|runs|events [...]
+//	chronicle jobs list|run|get|cancel [...]
 //	chronicle cluster status|add|remove|transfer [...]
 //	chronicle token create|list|revoke [--server URL] [--token-file F] [--tls-ca F]
 //	chronicle version (or --version)
@@ -38,7 +39,7 @@ func main() {
 		err = audit(os.Args[2:], os.Stdout, os.Stderr)
 	case "recover":
 		err = recoverCluster(os.Args[2:], os.Stdout, os.Stderr)
-	case "apps", "schedules", "cluster", "token":
+	case "apps", "schedules", "jobs", "cluster", "token":
 		// The API commands write their own one-line error and choose
 		// the exit status (2 for a wrong command line).
 		os.Exit(runAPICommand(os.Args[1], os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
@@ -74,7 +75,8 @@ API commands, against any node of a running cluster (--server URL, default
 http://127.0.0.1:8080 or CHRONICLE_SERVER; --token or --token-file, or
 CHRONICLE_TOKEN; --tls-ca; -o table|json):
   chronicle apps register|list|activate|deactivate|events
-  chronicle schedules create|get|list|update|pause|resume|trigger|delete|runs|events
+  chronicle schedules create|get|list|update|pause|resume|trigger|cancel|output|delete|runs|events
+  chronicle jobs list|run|get|cancel
   chronicle cluster status|add|remove|transfer
   chronicle token create|list|revoke
                              (chronicle schedules -h lists a group's commands,

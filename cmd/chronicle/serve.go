@@ -79,7 +79,7 @@ type serveConfig struct {
 	// (--karajo-config; "": none).
 	karajoConfig string
 	// componentURL resolves workflow tasks that name a component
-	// (--component-url); taskPoll is how often a 202 task is polled.
+	// (--keboola-component-url); taskPoll is how often a 202 task is polled.
 	componentURL string
 	keboolaApp   string
 	// smtp sends workflow jobs' email notifications (--smtp-*).
@@ -141,7 +141,7 @@ func parseServe(args []string) (serveConfig, error) {
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body; larger ones are answered 413")
 	fs.DurationVar(&c.readHeaderTimeout, "http-read-header-timeout", 10*time.Second, "how long a client may take to send its request headers")
 	fs.StringVar(&c.karajoConfig, "karajo-config", "", "karajo's configuration file (karajo.conf, with the job.d and job_http.d directories under its dir_base): its jobs become schedules of the app "+reconcile.KarajoApp+", reconciled by the leader at each take-over")
-	fs.StringVar(&c.componentURL, "component-url", "", "where a workflow task naming a component (Keboola's component and action) is called: a URL with {component} and {action} in it, e.g. http://components.internal/{component}/{action}")
+	fs.StringVar(&c.componentURL, "keboola-component-url", "", "where a workflow task naming a component (Keboola's component and action) is called: a URL with {component} and {action} in it, e.g. http://components.internal/{component}/{action}")
 	fs.DurationVar(&c.taskPoll, "task-poll-interval", time.Second, "how often a workflow task answered 202 (with a Location or url to follow) is polled")
 	fs.StringVar(&c.smtpURL, "smtp-url", "", "mail server for workflow jobs' email notifications: smtps://host[:465] (TLS) or smtp://host[:587] (STARTTLS required); empty: none sent by email")
 	fs.StringVar(&c.smtpUser, "smtp-user", "", "user to authenticate to --smtp-url as (none: no AUTH)")
@@ -313,6 +313,9 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 	maxCommandRuns := 0
 	mailServer, err := c.mailServer()
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkComponentURL(); err != nil {
 		return nil, err
 	}
 	var targets map[string]notify.Channel
@@ -665,4 +668,18 @@ func (c serveConfig) mailServer() (*notify.Email, error) {
 		return nil, errors.New("--smtp-password-file without --smtp-user")
 	}
 	return m, nil
+}
+
+// checkComponentURL refuses a --keboola-component-url that names no
+// component or is not an http(s) URL once filled in.
+func (c serveConfig) checkComponentURL() error {
+	if c.componentURL == "" {
+		return nil
+	}
+	filled := strings.NewReplacer("{component}", "c", "{action}", "run").Replace(c.componentURL)
+	u, err := url.Parse(filled)
+	if !strings.Contains(c.componentURL, "{component}") || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--keboola-component-url %q: give an http(s) URL with {component} (and {action}) in it, e.g. http://components.internal/{component}/{action}", c.componentURL)
+	}
+	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chronicle-sched/chronicle/client"
 )
 
 // Workflow schedules through the native API (issue 19): a job's tasks run
@@ -114,11 +116,12 @@ func newAsyncComponent(t *testing.T) *asyncComponent {
 // inactive one is never called; the 202 task is polled until it finished;
 // each call carries its task-run id and its parameters as the body.
 func TestWorkflowJobRunsItsPhasesInOrder(t *testing.T) {
+	rc := newReceiver(t)
 	cfg := testConfig(t, t.TempDir())
 	cfg.taskPoll = 100 * time.Millisecond
+	cfg.componentURL = rc.url("/components/{component}/{action}")
 	tn := startTestNode(t, cfg)
 	tn.registerApp("etl", 1)
-	rc := newReceiver(t)
 	rc.answerAfter("/extract-a", 700*time.Millisecond)
 	rc.answerAfter("/extract-b", 700*time.Millisecond)
 	rc.answerWith("/transform", 200, `{"ok":true}`)
@@ -128,10 +131,11 @@ func TestWorkflowJobRunsItsPhasesInOrder(t *testing.T) {
 		map[string]any{"url": rc.url("/extract-b"), "phase": "1"},
 		map[string]any{"url": rc.url("/transform")},
 		map[string]any{"url": async.srv.URL + "/run", "phase": "x"},
+		map[string]any{"component": "ex-db", "action": "extract", "phase": "x"},
 		map[string]any{"url": rc.url("/never"), "phase": "x", "active": false},
 	)
 	created := tn.newJob(id)
-	if created.Status != "waiting" || created.InitializedBy != "manually" || len(created.Tasks) != 5 {
+	if created.Status != "waiting" || created.InitializedBy != "manually" || len(created.Tasks) != 6 {
 		t.Fatalf("created job %+v", created)
 	}
 	j := tn.waitJob(created.ID, 20*time.Second, "success", "warning", "error")
@@ -163,7 +167,10 @@ func TestWorkflowJobRunsItsPhasesInOrder(t *testing.T) {
 	if polls != 3 || asyncRun != fmt.Sprintf("%d.4", j.ID) {
 		t.Fatalf("the 202 task was polled %d times (want 3, until it said success), run id %q", polls, asyncRun)
 	}
-	for i, want := range []string{"success", "success", "success", "success", "cancelled"} {
+	if c := rc.hitsFor("/components/ex-db/extract"); len(c) != 1 || c[0].Header.Get("X-Chronicle-Task-Run-Id") != fmt.Sprintf("%d.5", j.ID) {
+		t.Fatalf("the component task was called %d times at its template's URL", len(c))
+	}
+	for i, want := range []string{"success", "success", "success", "success", "success", "cancelled"} {
 		if j.Tasks[i].Status != want {
 			t.Fatalf("task %d: %s, want %s (%+v)", i+1, j.Tasks[i].Status, want, j.Tasks)
 		}
@@ -422,4 +429,41 @@ func mailsTo(mb *mailbox, to string) []mail {
 		}
 	}
 	return out
+}
+
+// chronicle jobs run|get|list|cancel drive a workflow's jobs through the
+// Go client: a run with a task disabled for it only, its outcome per
+// task, the list with its total, and a cancel refused once it started.
+func TestJobsCLI(t *testing.T) {
+	tn := startTestNode(t, testConfig(t, t.TempDir()))
+	tn.registerApp("etl", 1)
+	rc := newReceiver(t)
+	id := tn.createWorkflow("etl", "@manual",
+		map[string]any{"url": rc.url("/a"), "phase": "p"},
+		map[string]any{"url": rc.url("/b"), "phase": "p"})
+	run := cliJSON[client.Job](t, tn.cli("jobs", "run", id, "--disable", "2", "-o", "json"))
+	if run.Status != "waiting" || len(run.Tasks) != 2 || *run.Tasks[1].Active {
+		t.Fatalf("jobs run printed %+v", run)
+	}
+	var done client.Job
+	waitFor(t, 10*time.Second, "the job's end", func() bool {
+		done = cliJSON[client.Job](t, tn.cli("jobs", "get", fmt.Sprint(run.ID), "-o", "json"))
+		return done.Status == "success"
+	})
+	if done.Tasks[0].Status != "success" || done.Tasks[1].Status != "cancelled" || len(rc.hitsFor("/b")) != 0 {
+		t.Fatalf("the job %+v (task 2 was disabled for it)", done)
+	}
+	if table := mustCLI(t, tn.cli("jobs", "get", fmt.Sprint(run.ID))); !strings.Contains(table.out, "success") {
+		t.Fatalf("jobs get as a table:\n%s", table.out)
+	}
+	list := cliJSON[client.JobList](t, tn.cli("jobs", "list", id, "-o", "json"))
+	if len(list.Jobs) != 1 || list.Jobs[0].ID != run.ID {
+		t.Fatalf("jobs list printed %+v", list)
+	}
+	if res := tn.cli("jobs", "cancel", fmt.Sprint(run.ID)); res.code == 0 || !strings.Contains(res.err, "not waiting") {
+		t.Fatalf("cancel of a finished job: %v", res)
+	}
+	if res := tn.cli("jobs", "get", "x"); res.code != 2 {
+		t.Fatalf("a job id that is not a number: %v", res)
+	}
 }

@@ -65,7 +65,7 @@ type Config struct {
 	// CheckURL refuses a URL the delivery guard denies (nil: none is).
 	CheckURL func(string) error
 	// Components: tasks may name a component (the server has
-	// --component-url); without it only componentUrl tasks are taken.
+	// --keboola-component-url); without it only componentUrl tasks are taken.
 	Components bool
 	Logger     *slog.Logger
 }
@@ -466,7 +466,7 @@ func (a *API) workflowIn(tasks []Task, notes []Notification) (*event.Workflow, e
 		et := eventTask(t)
 		et.ID = i + 1
 		if et.URL == "" && !a.cfg.Components {
-			return nil, bad("Task %d: component %q cannot be run: this server has no --component-url; give the task a componentUrl", i+1, clip(t.Component))
+			return nil, bad("Task %d: component %q cannot be run: this server has no --keboola-component-url; give the task a componentUrl", i+1, clip(t.Component))
 		}
 		if et.URL != "" {
 			if err := a.cfg.CheckURL(et.URL); err != nil {

@@ -581,7 +581,14 @@ function pager(id, page, next, go) {
 function callbackText(s) {
   const d = (s.callback && s.callback.details) || {};
   if (d.command) return `$ ${d.command.lines.join(' && ')}`;
+  if (d.tasks) return `workflow: ${d.tasks.length} task${d.tasks.length === 1 ? '' : 's'}`;
   return d.url ? `${d.method || ''} ${d.url}` : '';
+}
+
+// workflowText lists a workflow callback's tasks, a line each.
+function workflowText(d) {
+  return d.tasks.map((t) => `${t.id}. [${t.phase || '-'}] ${t.url || `${t.component}/${t.action || 'run'}`}` +
+    `${t.active === false ? ' (inactive)' : ''}${t.continueOnFailure ? ' (continue on failure)' : ''}`).join('\n');
 }
 
 function createForm(app) {
@@ -693,7 +700,8 @@ async function viewSchedule(view, _query, id) {
       ['Scheduled', s.scheduleTimeMs ? utc(s.scheduleTimeMs, true) : utc(s.scheduleTime)],
       ['Next run', utc(s.nextRunTime)],
       ['End time', utc(s.endTime)],
-      ['Callback', d.command ? h('pre', {}, d.command.lines.map((l) => `$ ${l}`).join('\n')) : `${d.method || ''} ${d.url || ''}`],
+      ['Callback', d.command ? h('pre', {}, d.command.lines.map((l) => `$ ${l}`).join('\n'))
+        : d.tasks ? h('pre', {}, workflowText(d)) : `${d.method || ''} ${d.url || ''}`],
       ['Headers', d.headers ? h('pre', {}, Object.entries(d.headers).map(([k, v]) => `${k}: ${v}`).join('\n')) : ''],
       ['Payload', s.payload ? h('pre', { id: 'payload' }, s.payload) : ''],
       ['Retry', s.retry ? JSON.stringify(s.retry) : ''],
