@@ -392,6 +392,17 @@ func notificationsOut(w *event.Workflow) []notificationJSON {
 	return out
 }
 
+// answer writes orchestration s, with its tasks, as the response.
+func (a *API) answer(w http.ResponseWriter, r *http.Request, s projections.Schedule, status int) error {
+	o, err := a.render(r, s, true)
+	if err != nil {
+		return err
+	}
+	respond.JSON(w, status, o)
+	return nil
+}
+
+// render is orchestration s in Keboola's shape; the list leaves out its tasks.
 func (a *API) render(r *http.Request, s projections.Schedule, withTasks bool) (orchestrationJSON, error) {
 	o := orchestrationJSON{ID: s.CreatedSeq, Name: s.Labels[labelName], CreatedTime: Time(time.UnixMilli(s.CreatedAt)),
 		Active: s.Status != event.StatusPaused, URI: fmt.Sprintf("%s/orchestrations/%d", base(r), s.CreatedSeq),
@@ -575,12 +586,7 @@ func (a *API) create(w http.ResponseWriter, r *http.Request, _ httprouter.Params
 	if err != nil {
 		return err
 	}
-	o, err := a.render(r, s, true)
-	if err != nil {
-		return err
-	}
-	respond.JSON(w, http.StatusCreated, o)
-	return nil
+	return a.answer(w, r, s, http.StatusCreated)
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -588,12 +594,7 @@ func (a *API) get(w http.ResponseWriter, r *http.Request, ps httprouter.Params) 
 	if err != nil {
 		return err
 	}
-	o, err := a.render(r, s, true)
-	if err != nil {
-		return err
-	}
-	respond.JSON(w, http.StatusOK, o)
-	return nil
+	return a.answer(w, r, s, http.StatusOK)
 }
 
 // update changes the keys given (tasks and notifications replaced whole,
@@ -611,12 +612,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 	if err != nil {
 		return err
 	}
-	o, err := a.render(r, s, true)
-	if err != nil {
-		return err
-	}
-	respond.JSON(w, http.StatusOK, o)
-	return nil
+	return a.answer(w, r, s, http.StatusOK)
 }
 
 // change applies Keboola's keys in f to orchestration s.
@@ -771,12 +767,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, ps httprouter.
 	if s, err = a.cmd.UpdateSchedule(r.Context(), s.ScheduleID, actors.ScheduleChange{Labels: &labels}); err != nil {
 		return err
 	}
-	o, err := a.render(r, s, true)
-	if err != nil {
-		return err
-	}
-	respond.JSON(w, http.StatusOK, o)
-	return nil
+	return a.answer(w, r, s, http.StatusOK)
 }
 
 func (a *API) getTasks(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
