@@ -88,10 +88,8 @@ var ErrNotRunning = errkind.New(errkind.Conflict, "no run of the schedule is run
 // (the APIs relay it there).
 func (e *Engine) CancelRun(ctx context.Context, id string) (runIDs []string, err error) {
 	defer func() { e.count(ctx, "cancel", err) }()
-	if s, ok, err := e.state.Schedule(id); err != nil {
+	if _, err := e.visibleSchedule(id); err != nil {
 		return nil, err
-	} else if !ok || s.ParentID != "" || s.Status == event.StatusDeleted {
-		return nil, fmt.Errorf("%w: schedule %s", projections.ErrScheduleNotFound, id)
 	}
 	if !e.Leading() {
 		return nil, fmt.Errorf("%w: only the leader runs and cancels runs", ErrNotLeader)

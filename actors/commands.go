@@ -209,17 +209,14 @@ func (e *Engine) DeleteSchedule(ctx context.Context, id string) (_ projections.S
 }
 
 func (e *Engine) deleteOnce(ctx context.Context, id string) (projections.Schedule, error) {
-	s, ok, err := e.state.Schedule(id)
+	s, err := e.visibleSchedule(id)
 	if err != nil {
 		return projections.Schedule{}, err
-	}
-	if !ok || s.ParentID != "" || s.Status == event.StatusDeleted {
-		return projections.Schedule{}, fmt.Errorf("%w: schedule %s", projections.ErrScheduleNotFound, id)
 	}
 	if _, err := e.ask(ctx, s.AppID, func(ch chan<- reply) interface{} { return deleteSchedule{id, actorOf(ctx), ch} }); err != nil {
 		return projections.Schedule{}, err
 	}
-	s, ok, err = e.state.Schedule(id)
+	s, ok, err := e.state.Schedule(id)
 	if err == nil && !ok {
 		err = fmt.Errorf("%w: schedule %s", projections.ErrScheduleNotFound, id)
 	}

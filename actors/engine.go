@@ -311,11 +311,9 @@ func (e *Engine) Stop() {
 	e.background.Unlock()
 	e.background.wg.Wait()
 	e.fires.close()
-	if e.notifier != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = e.notifier.Close(ctx) // what is still on its way is not recorded: at most once
-		cancel()
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = e.notifier.Close(ctx) // what is still on its way is not recorded: at most once
+	cancel()
 	e.out.close()
 	e.pool.Close()
 	e.system.Shutdown()

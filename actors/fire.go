@@ -34,14 +34,14 @@ const retryDelay = time.Second
 // try again later: a cron run whose next occurrence could not be computed
 // is not fired (a RunFired without its next run would end the cron).
 func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) {
-	var results []raftfsm.Result
 	now := e.clock.Now()
 	var payloads []event.Payload
 	var fired []fireItem
 	var took []projections.PendingRun // exclusive runs this chunk made their schedule's running one
+	var rejected map[string]bool      // the RunFireds apply refused (nil until proposed)
 	defer func() {
 		if len(took) > 0 {
-			e.untake(took, fired, rejectedOf(payloads, results))
+			e.untake(took, fired, rejected)
 		}
 	}()
 	for _, it := range chunk {
@@ -90,11 +90,11 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 		} else if overdue := now.Sub(time.UnixMilli(pr.DueMs)); overdue > e.cfg.MisfireThreshold && !released {
 			ps, ok = e.missed(pr, now, overdue)
 		} else {
+			after := pr.ScheduledTime
 			if released {
-				ps, ok = e.firingLate(pr, now)
-			} else {
-				ps, ok = e.firing(pr)
+				after = now.Unix()
 			}
+			ps, ok = e.firing(pr, after)
 			fires = ok && len(ps) > 0 && ps[0].EventType() == event.TypeRunFired
 		}
 		if !ok {
@@ -112,17 +112,21 @@ func (e *Engine) fireChunk(chunk []fireItem) (retry map[string]bool, err error) 
 	if len(payloads) == 0 {
 		return retry, nil
 	}
-	results, err = e.propose(payloads...)
+	results, err := e.propose(payloads...)
 	if err != nil {
 		fired = nil // nothing fired
 		return retry, err
 	}
-	rejected := rejectedOf(payloads, results)
+	rejected = rejectedOf(payloads, results)
 	for i, p := range payloads {
-		if rc, ok := p.(event.RunCompleted); ok && rc.Status == event.StatusFailure && results[i].Err == nil {
-			e.inBackground(func() { e.notifyInterrupted(rc) }) // the only FAILURE the fire path records
+		rc, ok := p.(event.RunCompleted)
+		if !ok || results[i].Err != nil {
+			continue
 		}
-		if rc, ok := p.(event.RunCompleted); ok && rc.Status == event.StatusMiss && results[i].Err == nil {
+		switch rc.Status {
+		case event.StatusFailure:
+			e.inBackground(func() { e.notifyInterrupted(rc) }) // the only FAILURE the fire path records
+		case event.StatusMiss:
 			e.cfg.Metrics.RunCompleted(rc.AppID, event.StatusMiss)
 			if ok, omitted := e.missedLog.line(e.clock.Now()); ok {
 				e.cfg.Logger.Warn("run missed", "app", rc.AppID, "schedule", rc.ScheduleID, "run", rc.RunID,
@@ -180,9 +184,6 @@ func rejectedOf(payloads []event.Payload, results []raftfsm.Result) map[string]b
 // not fire after all (missed, waiting for their cron, rejected, or the
 // entry not committed), releasing what was parked behind them.
 func (e *Engine) untake(took []projections.PendingRun, fired []fireItem, rejected map[string]bool) {
-	if len(took) == 0 {
-		return
-	}
 	going := map[string]bool{}
 	for _, it := range fired {
 		going[it.pr.RunID] = !rejected[it.pr.RunID]
@@ -225,13 +226,24 @@ func (e *Engine) stillAsPopped(pr projections.PendingRun) (projections.PendingRu
 // firing returns the events that fire pr: its RunFired, carrying a cron's
 // next occurrence (and, if there is none, the cron's closing). ok is false
 // if pr must wait: its cron's next occurrence could not be computed now.
-func (e *Engine) firing(pr projections.PendingRun) (ps []event.Payload, ok bool) {
+//
+// The next occurrence is the first after after, at least pr's own time: a
+// run that waited for its turn (overlap buffer_one) passes after = now, and
+// its RunFired counts in Skipped the occurrences that came due while it
+// waited, passed over as karajo drops the ticks of a busy job.
+func (e *Engine) firing(pr projections.PendingRun, after int64) (ps []event.Payload, ok bool) {
 	rf := event.RunFired{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID,
 		Partition: pr.Partition, ScheduledTime: pr.ScheduledTime, Refire: pr.Fired}
 	if pr.Kind != projections.KindCron || pr.Fired {
 		return []event.Payload{rf}, true
 	}
-	next := e.askCron(pr.ScheduleID, nextAfter{T: pr.ScheduledTime})
+	var ask any = nextAfter{T: pr.ScheduledTime}
+	if after > pr.ScheduledTime {
+		ask = missPlan{T: pr.ScheduledTime, Cutoff: after + 1}
+	} else {
+		after = pr.ScheduledTime
+	}
+	next := e.askCron(pr.ScheduleID, ask)
 	switch {
 	case errors.Is(next.err, errNoCron):
 		return nil, true // gone with its cron: nothing to fire
@@ -243,41 +255,13 @@ func (e *Engine) firing(pr projections.PendingRun) (ps []event.Payload, ok bool)
 		e.cfg.Logger.Warn("cron next occurrence not computed; the run waits", "schedule", pr.ScheduleID,
 			"run", pr.RunID, "err", next.err)
 		return nil, false
-	case next.next == 0 && next.ended:
-		// The last occurrence before the end time: it fires, and the end
-		// time's own entry closes the cron then.
-		return []event.Payload{rf}, true
-	case next.next == 0:
-		// The last occurrence: it fires, and the cron closes.
+	}
+	rf.NextRunTime, rf.Skipped = next.next, next.skipped
+	if next.next == 0 && !next.ended {
+		// The last occurrence: it fires, and the cron closes. (With
+		// ended, the end time's own entry closes the cron then.)
 		return e.closing(pr, event.ReasonExhausted, fmt.Sprintf("no occurrence after %s",
-			time.Unix(pr.ScheduledTime, 0).UTC().Format(time.RFC3339)), rf)
-	}
-	rf.NextRunTime = next.next
-	return []event.Payload{rf}, true
-}
-
-// firingLate is firing for a run that waited for its turn (overlap
-// buffer_one): a cron's next run is its first occurrence after now, and
-// the RunFired counts those that came due while it waited, passed over as
-// karajo drops the ticks of a busy job.
-func (e *Engine) firingLate(pr projections.PendingRun, now time.Time) ([]event.Payload, bool) {
-	if pr.Kind != projections.KindCron || now.Unix() <= pr.ScheduledTime {
-		return e.firing(pr)
-	}
-	p := e.askCron(pr.ScheduleID, missPlan{T: pr.ScheduledTime, Cutoff: now.Unix() + 1})
-	switch {
-	case errors.Is(p.err, errNoCron):
-		return nil, true
-	case p.unevaluable:
-		return e.closing(pr, event.ReasonUnevaluable, p.err.Error(), nil)
-	case p.err != nil:
-		e.cfg.Logger.Warn("cron next occurrence not computed; the run waits", "schedule", pr.ScheduleID, "run", pr.RunID, "err", p.err)
-		return nil, false
-	}
-	rf := event.RunFired{ScheduleID: pr.ScheduleID, RunID: pr.RunID, AppID: pr.AppID, Partition: pr.Partition,
-		ScheduledTime: pr.ScheduledTime, NextRunTime: p.next, Skipped: p.skipped}
-	if p.next == 0 && !p.ended {
-		return e.closing(pr, event.ReasonExhausted, fmt.Sprintf("no occurrence after %s", now.UTC().Format(time.RFC3339)), rf)
+			time.Unix(after, 0).UTC().Format(time.RFC3339)), rf)
 	}
 	return []event.Payload{rf}, true
 }

@@ -127,7 +127,7 @@ func (e *Engine) jobNotices(ctx context.Context, j projections.Job) {
 	switch j.Status {
 	case event.StatusJobError, event.StatusJobWarning:
 		for _, n := range noticesOf(j, j.Status) {
-			e.inBackground(func() { e.tellJob(ctx, j.ID, n) })
+			e.inBackground(func() { e.tellJob(ctx, j.ID, n, "") })
 		}
 	case event.StatusJobWaiting:
 		for _, n := range noticesOf(j, event.NoticeWaiting) {
@@ -185,22 +185,19 @@ func (e *Engine) armNotice(ctx context.Context, id uint64, n event.Notice, due t
 		if ctx.Err() != nil {
 			return
 		}
-		j, ok, err := e.state.Job(id)
 		want := event.StatusJobWaiting
 		if n.Channel == event.NoticeProcessing {
 			want = event.StatusJobProcessing
 		}
-		if err != nil || !ok || j.Status != want {
-			return
-		}
-		e.inBackground(func() { e.tellJob(ctx, id, n) })
+		e.inBackground(func() { e.tellJob(ctx, id, n, want) })
 	})
 }
 
-// tellJob sends notice n of job id, unless it was told already.
-func (e *Engine) tellJob(ctx context.Context, id uint64, n event.Notice) {
+// tellJob sends notice n of job id, unless it was told already or (want
+// not "") the job's status is no longer want.
+func (e *Engine) tellJob(ctx context.Context, id uint64, n event.Notice, want string) {
 	j, ok, err := e.state.Job(id)
-	if err != nil || !ok || ctx.Err() != nil {
+	if err != nil || !ok || ctx.Err() != nil || (want != "" && j.Status != want) {
 		return
 	}
 	who := recipient(n)
@@ -234,22 +231,12 @@ func (e *Engine) tellJob(ctx context.Context, id uint64, n event.Notice) {
 	for _, ch := range channels {
 		nt := jobNotification(j, title, n.Channel, who, ch)
 		nt.ID += "/" + ch.Kind() // an email and a webhook of one notice are two notifications
-		e.notices.put(nt.ID, ref)
-		if err := e.notifier.Send(ctx, nt); err != nil {
-			e.notices.take(nt.ID)
-			e.recordNotice(ref, notify.Outcome{Channel: ch.Kind(), Error: "not sent: " + err.Error()})
-		}
+		e.sendNotice(ctx, nt, ref)
 	}
 }
 
 // jobNotification is the message telling who of job j on channel.
 func jobNotification(j projections.Job, title, channel, who string, ch notify.Channel) notify.Notification {
-	at := func(ms int64) string {
-		if ms == 0 {
-			return "-"
-		}
-		return time.UnixMilli(ms).UTC().Format(time.RFC3339)
-	}
 	why := map[string]string{
 		event.NoticeError:      "ended with an error",
 		event.NoticeWarning:    "ended with a warning",
@@ -258,7 +245,7 @@ func jobNotification(j projections.Job, title, channel, who string, ch notify.Ch
 	}[channel]
 	var body strings.Builder
 	fmt.Fprintf(&body, "Job %d of %s (%s, app %s) %s.\nStatus: %s\nCreated: %s\nStarted: %s\nEnded: %s\n",
-		j.ID, title, j.ScheduleID, j.AppID, why, j.Status, at(j.CreatedAt), at(j.StartedAt), at(j.EndedAt))
+		j.ID, title, j.ScheduleID, j.AppID, why, j.Status, timeOrDash(j.CreatedAt), timeOrDash(j.StartedAt), timeOrDash(j.EndedAt))
 	type taskView struct {
 		ID     int    `json:"id"`
 		Status string `json:"status"`

@@ -365,16 +365,11 @@ func (e *Engine) CancelJob(ctx context.Context, id uint64) (err error) {
 // workflowSchedule reads schedule id for a job: it must exist, not be
 // deleted, and run a workflow.
 func (e *Engine) workflowSchedule(id string) (projections.Schedule, error) {
-	s, ok, err := e.state.Schedule(id)
-	switch {
-	case err != nil:
-		return s, err
-	case !ok || s.ParentID != "" || s.Status == event.StatusDeleted:
-		return s, fmt.Errorf("%w: schedule %s", projections.ErrScheduleNotFound, id)
-	case s.Callback.Workflow == nil:
-		return s, fmt.Errorf("%w: %s", ErrNotWorkflow, id)
+	s, err := e.visibleSchedule(id)
+	if err == nil && s.Callback.Workflow == nil {
+		err = fmt.Errorf("%w: %s", ErrNotWorkflow, id)
 	}
-	return s, nil
+	return s, err
 }
 
 // jobOf is a new job of workflow schedule s: a copy of its tasks and

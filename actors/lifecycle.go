@@ -42,6 +42,26 @@ type ScheduleChange struct {
 	NotifyOnFailure *[]string
 }
 
+// JobOver is job options o with the ones c sets laid over them.
+func (c ScheduleChange) JobOver(o event.JobOptions) event.JobOptions {
+	if c.Counted != nil {
+		o.Counted = *c.Counted
+	}
+	if c.Overlap != nil {
+		o.Overlap = *c.Overlap
+	}
+	if c.KeepOutputs != nil {
+		o.KeepOutputs = *c.KeepOutputs
+	}
+	if c.NotifyOnSuccess != nil {
+		o.NotifyOnSuccess = *c.NotifyOnSuccess
+	}
+	if c.NotifyOnFailure != nil {
+		o.NotifyOnFailure = *c.NotifyOnFailure
+	}
+	return o
+}
+
 // jobs reports whether c changes a field of event.JobsSince.
 func (c ScheduleChange) jobs() bool {
 	return c.Callback != nil && c.Callback.Shaped() || c.Counted != nil || c.Overlap != nil || c.KeepOutputs != nil ||
@@ -227,19 +247,27 @@ func (e *Engine) lifecycleOnce(ctx context.Context, id string, build func() (eve
 	return s, err
 }
 
-// liveSchedule reads schedule id (not a cron run) for a change: it must
-// exist, not deleted, and be scheduled or paused.
-func (e *Engine) liveSchedule(id string) (projections.Schedule, error) {
+// visibleSchedule reads schedule id as the APIs show it: it must exist,
+// be a schedule (not a cron run) and not be deleted.
+func (e *Engine) visibleSchedule(id string) (projections.Schedule, error) {
 	s, ok, err := e.state.Schedule(id)
 	switch {
 	case err != nil:
 		return s, err
 	case !ok || s.ParentID != "" || s.Status == event.StatusDeleted:
 		return s, fmt.Errorf("%w: schedule %s", projections.ErrScheduleNotFound, id)
-	case !s.Active():
-		return s, fmt.Errorf("%w: %s is %s", projections.ErrScheduleClosed, id, s.Status)
 	}
 	return s, nil
+}
+
+// liveSchedule reads schedule id (not a cron run) for a change: it must
+// exist, not deleted, and be scheduled or paused.
+func (e *Engine) liveSchedule(id string) (projections.Schedule, error) {
+	s, err := e.visibleSchedule(id)
+	if err == nil && !s.Active() {
+		err = fmt.Errorf("%w: %s is %s", projections.ErrScheduleClosed, id, s.Status)
+	}
+	return s, err
 }
 
 // buildUpdate merges c into schedule id as it stands and, for a cron whose
@@ -281,21 +309,7 @@ func (e *Engine) buildUpdate(id string, c ScheduleChange) (event.Payload, error)
 	if c.Labels != nil {
 		u.Labels = *c.Labels
 	}
-	job := u.Jobs()
-	if c.Counted != nil {
-		job.Counted = *c.Counted
-	}
-	set(&job.Overlap, c.Overlap)
-	if c.KeepOutputs != nil {
-		job.KeepOutputs = *c.KeepOutputs
-	}
-	if c.NotifyOnSuccess != nil {
-		job.NotifyOnSuccess = *c.NotifyOnSuccess
-	}
-	if c.NotifyOnFailure != nil {
-		job.NotifyOnFailure = *c.NotifyOnFailure
-	}
-	u.Job = job.Ref()
+	u.Job = c.JobOver(u.Jobs()).Ref()
 	if err := e.CheckTargets(u.Definition); err != nil {
 		return nil, err
 	}

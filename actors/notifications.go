@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -85,7 +86,7 @@ func (e *Engine) targetNames() string {
 // it is applied (nil when s notifies no one): the run's counter and
 // output go into the message.
 func (e *Engine) notifyAfter(s projections.Schedule, counter int, output []byte) func(event.RunCompleted) {
-	if e.notifier == nil || len(s.Jobs().NotifyOnSuccess)+len(s.Jobs().NotifyOnFailure) == 0 {
+	if !notifies(s) {
 		return nil
 	}
 	return func(rc event.RunCompleted) { e.notifyOutcome(s, counter, rc, output) }
@@ -96,7 +97,7 @@ func (e *Engine) notifyAfter(s projections.Schedule, counter int, output []byte)
 // does not hold: the schedule, the run's counter.
 func (e *Engine) notifyInterrupted(rc event.RunCompleted) {
 	s, ok, err := e.state.Schedule(rc.ScheduleID)
-	if err != nil || !ok || e.notifyAfter(s, 0, nil) == nil {
+	if err != nil || !ok || !notifies(s) {
 		return
 	}
 	counter := 0
@@ -104,6 +105,12 @@ func (e *Engine) notifyInterrupted(rc event.RunCompleted) {
 		counter = r.Counter
 	}
 	e.notifyOutcome(s, counter, rc, nil)
+}
+
+// notifies reports whether schedule s names targets to tell of outcomes.
+func notifies(s projections.Schedule) bool {
+	j := s.Jobs()
+	return len(j.NotifyOnSuccess)+len(j.NotifyOnFailure) > 0
 }
 
 // notifyOutcome queues the notifications of outcome rc of a run of s.
@@ -123,12 +130,17 @@ func (e *Engine) notifyOutcome(s projections.Schedule, counter int, rc event.Run
 			e.recordNotice(ref, notify.Outcome{Channel: "email", Error: "no such target in the configuration of the leader that recorded the outcome"})
 			continue
 		}
-		nt := notice(s, counter, rc, output, name, ch)
-		e.notices.put(nt.ID, ref)
-		if err := e.notifier.Send(ctx, nt); err != nil {
-			e.notices.take(nt.ID)
-			e.recordNotice(ref, notify.Outcome{Channel: ch.Kind(), Error: "not sent: " + err.Error()})
-		}
+		e.sendNotice(ctx, notice(s, counter, rc, output, name, ch), ref)
+	}
+}
+
+// sendNotice queues nt, remembered as ref until the notifier says what
+// became of it; one the notifier refuses is recorded failed at once.
+func (e *Engine) sendNotice(ctx context.Context, nt notify.Notification, ref noticeRef) {
+	e.notices.put(nt.ID, ref)
+	if err := e.notifier.Send(ctx, nt); err != nil {
+		e.notices.take(nt.ID)
+		e.recordNotice(ref, notify.Outcome{Channel: nt.Channel.Kind(), Error: "not sent: " + err.Error()})
 	}
 }
 
@@ -175,12 +187,6 @@ func notice(s projections.Schedule, counter int, rc event.RunCompleted, output [
 		output, cut = output[:maxNotifiedOutput], true
 	}
 	text := strings.ToValidUTF8(string(output), "\uFFFD")
-	at := func(ms int64) string {
-		if ms == 0 {
-			return "-"
-		}
-		return time.UnixMilli(ms).UTC().Format(time.RFC3339)
-	}
 	var body strings.Builder
 	fmt.Fprintf(&body, "Schedule: %s (%s, app %s)\nRun: %s (%s)\nStatus: %s\n", title, s.ScheduleID, s.AppID, run, rc.RunID, rc.Status)
 	if rc.ErrorMessage != "" {
@@ -189,7 +195,7 @@ func notice(s projections.Schedule, counter int, rc event.RunCompleted, output [
 	if rc.HTTPStatus != 0 {
 		fmt.Fprintf(&body, "HTTP status: %d\n", rc.HTTPStatus)
 	}
-	fmt.Fprintf(&body, "Started: %s\nFinished: %s\n", at(rc.StartedAt), at(rc.FinishedAt))
+	fmt.Fprintf(&body, "Started: %s\nFinished: %s\n", timeOrDash(rc.StartedAt), timeOrDash(rc.FinishedAt))
 	if text != "" {
 		fmt.Fprintf(&body, "\nOutput:\n%s", text)
 		if cut {
@@ -208,4 +214,12 @@ func notice(s projections.Schedule, counter int, rc event.RunCompleted, output [
 	}
 	return notify.Notification{ID: rc.RunID + "/" + strings.ToLower(rc.Status) + "/" + name, Subject: subject,
 		Body: body.String(), Document: doc, Channel: ch}
+}
+
+// timeOrDash is a message's time: RFC 3339 in UTC, "-" for none.
+func timeOrDash(ms int64) string {
+	if ms == 0 {
+		return "-"
+	}
+	return time.UnixMilli(ms).UTC().Format(time.RFC3339)
 }

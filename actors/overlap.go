@@ -170,7 +170,7 @@ func (e *Engine) skipped(pr projections.PendingRun) ([]event.Payload, bool) {
 	if pr.Kind != projections.KindCron {
 		return []event.Payload{rc}, true
 	}
-	ps, ok := e.firing(pr)
+	ps, ok := e.firing(pr, pr.ScheduledTime)
 	if !ok || len(ps) == 0 {
 		return ps, ok
 	}

@@ -99,14 +99,14 @@ func (e *Engine) callTask(ctx context.Context, j projections.Job, i int) taskDon
 	if o.Success && o.HTTPStatus == 202 {
 		next = pollURL(target, o) // "": accepted, with nothing to poll: done as far as we can tell
 	}
+	poll := req
+	poll.Method, poll.URL, poll.Payload = "GET", next, ""
+	poll.Headers = map[string]string{HeaderJobID: req.Headers[HeaderJobID], HeaderTaskRunID: runID, HeaderKBCRunID: req.Headers[HeaderKBCRunID]}
 	for next != "" {
 		if !delivery.Sleep(callCtx, e.cfg.TaskPoll) {
 			o = delivery.Outcome{Canceled: true}
 			break
 		}
-		poll := req
-		poll.Method, poll.URL, poll.Payload = "GET", next, ""
-		poll.Headers = map[string]string{HeaderJobID: req.Headers[HeaderJobID], HeaderTaskRunID: runID, HeaderKBCRunID: req.Headers[HeaderKBCRunID]}
 		o = e.client.Deliver(callCtx, poll, policy)
 		if !o.Success {
 			break

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chronicle-sched/chronicle/actors"
+	"github.com/chronicle-sched/chronicle/actors/delivery"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/cronspec"
 	"github.com/chronicle-sched/chronicle/projections"
@@ -81,10 +82,8 @@ func (r *Reconciler) Run(ctx context.Context) {
 			return
 		}
 		r.Logger.Warn("reconciling the configuration failed; retrying", "app", r.App, "err", err, "in", wait)
-		select {
-		case <-ctx.Done():
+		if !delivery.Sleep(ctx, wait) {
 			return
-		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)
 	}

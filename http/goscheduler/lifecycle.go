@@ -141,22 +141,9 @@ func (a *API) scheduleChange(req patchRequest, app string, cron bool, expr, tz s
 		c.Labels, def.Labels = req.Labels, *req.Labels
 	}
 	// The job options as they would be checked: those given, over zero.
-	var job event.JobOptions
 	c.Counted, c.Overlap, c.KeepOutputs = req.Counted, req.Overlap, req.KeepOutputs
 	c.NotifyOnSuccess, c.NotifyOnFailure = req.NotifyOnSuccess, req.NotifyOnFailure
-	if req.Overlap != nil {
-		job.Overlap = *req.Overlap
-	}
-	if req.KeepOutputs != nil {
-		job.KeepOutputs = *req.KeepOutputs
-	}
-	if req.NotifyOnSuccess != nil {
-		job.NotifyOnSuccess = *req.NotifyOnSuccess
-	}
-	if req.NotifyOnFailure != nil {
-		job.NotifyOnFailure = *req.NotifyOnFailure
-	}
-	def.Job = job.Ref()
+	def.Job = c.JobOver(event.JobOptions{}).Ref()
 	errs = append(errs, admit.Definition(def, cron)...)
 	if c.Payload == nil && c.Callback == nil && c.Retry == nil && c.ScheduleTime == nil && c.ScheduleTimeMs == nil &&
 		c.Cron == nil && req.Name == nil && req.EndTime == nil && req.StopOnCallback == nil && req.Labels == nil &&
