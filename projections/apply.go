@@ -475,12 +475,16 @@ func (a *applier) runFired(p *event.RunFired) error {
 	counter := 0
 	if s.Jobs().Counted && !wasFired {
 		// Numbered as it fires: a re-fire keeps its number, a miss takes
-		// none (karajo counts the runs it starts).
+		// none (karajo counts the runs it starts). The branches below
+		// write s, or (putCounted) write it for the count.
 		s.Runs++
 		counter = s.Runs
-		if err := putRecord(a, scheduleKey(s.ScheduleID), s); err != nil {
-			return err
+	}
+	putCounted := func() error {
+		if counter == 0 {
+			return nil
 		}
+		return putRecord(a, scheduleKey(s.ScheduleID), s)
 	}
 	a.fx.Fired = append(a.fx.Fired, FiredRun{Run: pr, Schedule: s, Counter: counter})
 	switch {
@@ -492,9 +496,15 @@ func (a *applier) runFired(p *event.RunFired) error {
 		}
 		return a.advanceCron(s, p.NextRunTime)
 	case pr.Kind == KindTrigger && !wasFired:
+		if err := putCounted(); err != nil {
+			return err
+		}
 		return a.putNewRun(Run{RunID: pr.RunID, ScheduleID: s.ScheduleID, AppID: s.AppID, Partition: s.Partition,
 			ScheduledTime: pr.ScheduledTime, Status: event.StatusScheduled, FiredAt: pr.FiredAt, Triggered: true, Counter: counter})
 	case s.IsCron():
+		if err := putCounted(); err != nil {
+			return err
+		}
 		return a.updateRunOf(pr, func(r *Run) {
 			r.FiredAt = pr.FiredAt
 			if counter != 0 {
@@ -1040,7 +1050,7 @@ func (a *applier) pendingRun(runID, scheduleID string) (PendingRun, error) {
 func (a *applier) pendingRunsOf(s Schedule) ([]PendingRun, error) {
 	ids, bounded := pendingRunIDs(s)
 	if !bounded {
-		return a.pendingOf(s.ScheduleID)
+		return pendingOf(a.b, s.ScheduleID)
 	}
 	var out []PendingRun
 	for _, id := range ids {
@@ -1055,13 +1065,13 @@ func (a *applier) pendingRunsOf(s Schedule) ([]PendingRun, error) {
 	return out, nil
 }
 
-// pendingOf returns the runs the pending-by-schedule index lists for
-// scheduleID.
-func (a *applier) pendingOf(scheduleID string) ([]PendingRun, error) {
+// pendingOf returns the runs the pending-by-schedule index of r lists for
+// scheduleID, in run id order.
+func pendingOf(r pebble.Reader, scheduleID string) ([]PendingRun, error) {
 	var out []PendingRun
-	err := scanPrefix(a.b, pschPrefix(scheduleID), nil, func(k, _ []byte) (bool, error) {
+	err := scanPrefix(r, pschPrefix(scheduleID), nil, func(k, _ []byte) (bool, error) {
 		runID := string(k[len(pschPrefix(scheduleID)):])
-		pr, ok, err := getRecord[PendingRun](a.b, pendKey(runID))
+		pr, ok, err := getRecord[PendingRun](r, pendKey(runID))
 		if err != nil {
 			return false, err
 		}

@@ -241,7 +241,7 @@ func compareGolden(t *testing.T, w *world, created []string, expected string) {
 			t.Fatal(err)
 		}
 		got.History[id] = types(h.Events)
-		pending, err := (&applier{b: w.db.NewIndexedBatch()}).pendingOf(id)
+		pending, err := Reader{R: w.db}.PendingOf(id)
 		if err != nil {
 			t.Fatal(err)
 		}

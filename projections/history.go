@@ -198,13 +198,15 @@ func (a *applier) dropSchedule(s Schedule) error {
 	if err != nil {
 		return err
 	}
-	err = scanPrefix(a.b, sjobPrefix(s.ScheduleID), nil, func(k, _ []byte) (bool, error) {
-		id := binary.BigEndian.Uint64(k[len(k)-8:])
-		keys = append(keys, append([]byte(nil), k...), jobKey(id), liveJobKey(id))
-		return true, nil
-	})
-	if err != nil {
-		return err
+	if s.Queue != nil { // a schedule that never had a job (jobCreated sets it) has none to drop: no scan
+		err = scanPrefix(a.b, sjobPrefix(s.ScheduleID), nil, func(k, _ []byte) (bool, error) {
+			id := binary.BigEndian.Uint64(k[len(k)-8:])
+			keys = append(keys, append([]byte(nil), k...), jobKey(id), liveJobKey(id))
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	err = scanPrefix(a.b, outsPrefix(s.ScheduleID), nil, func(k, v []byte) (bool, error) {
 		keys = append(keys, append([]byte(nil), k...), outKey(string(v)))

@@ -88,11 +88,29 @@ func (a *applier) job(id uint64, scheduleID, appID string) (Job, error) {
 	return j, nil
 }
 
-func (a *applier) queueOf(s *Schedule) *JobQueue {
-	if s.Queue == nil {
-		s.Queue = &JobQueue{}
+// queue is s's job queue, for a change: a copy, so that the record read
+// (which a cache or an effect may share) is not changed in place.
+func (s *Schedule) queue() *JobQueue {
+	q := JobQueue{}
+	if s.Queue != nil {
+		q = *s.Queue
 	}
+	s.Queue = &q
 	return s.Queue
+}
+
+// jobIn is job id of schedule (of app), which must be want (else notIn),
+// and that schedule.
+func (a *applier) jobIn(id uint64, schedule, app, want string, notIn error) (Job, Schedule, error) {
+	j, err := a.job(id, schedule, app)
+	if err != nil {
+		return j, Schedule{}, err
+	}
+	if j.Status != want {
+		return j, Schedule{}, fmt.Errorf("%w: job %d is %s", notIn, j.ID, j.Status)
+	}
+	s, err := a.schedule(schedule)
+	return j, s, err
 }
 
 func (a *applier) jobCreated(p *event.JobCreated) error {
@@ -103,7 +121,7 @@ func (a *applier) jobCreated(p *event.JobCreated) error {
 	if s.AppID != p.AppID || s.Callback.Workflow == nil || s.Status == event.StatusDeleted {
 		return fmt.Errorf("%w: %s runs no jobs", ErrInvalidEvent, p.ScheduleID)
 	}
-	q := a.queueOf(&s)
+	q := s.queue()
 	switch {
 	case p.RunID != "" && p.RunID == q.LastRun:
 		return fmt.Errorf("%w: %s", ErrJobOfRun, p.RunID)
@@ -150,18 +168,12 @@ func (a *applier) endJob(j Job, s Schedule) error {
 }
 
 func (a *applier) jobStarted(p *event.JobStarted) error {
-	j, err := a.job(p.JobID, p.ScheduleID, p.AppID)
+	j, s, err := a.jobIn(p.JobID, p.ScheduleID, p.AppID, event.StatusJobWaiting, ErrJobNotWaiting)
 	if err != nil {
 		return err
 	}
-	s, err := a.schedule(p.ScheduleID)
-	if err != nil {
-		return err
-	}
-	q := a.queueOf(&s)
+	q := s.queue()
 	switch {
-	case j.Status != event.StatusJobWaiting:
-		return fmt.Errorf("%w: %d is %s", ErrJobNotWaiting, j.ID, j.Status)
 	case s.Status == event.StatusDeleted:
 		return fmt.Errorf("%w: %s is deleted: its waiting job is cancelled, never started", ErrInvalidEvent, s.ScheduleID)
 	case q.Processing != 0:
@@ -200,7 +212,7 @@ func (a *applier) taskStarted(p *event.TaskStarted) error {
 		return err
 	}
 	r := &j.Results[p.Task]
-	if r.FinishedAt != 0 || r.Status == event.StatusJobSuccess || r.Status == event.StatusJobWarning || r.Status == event.StatusJobError {
+	if r.FinishedAt != 0 || event.JobOutcome(r.Status) {
 		return fmt.Errorf("%w: job %d's task %d has finished", ErrInvalidEvent, j.ID, p.Task)
 	}
 	r.Status, r.TaskRunID, r.Attempts = event.StatusJobProcessing, p.TaskRunID, r.Attempts+1
@@ -230,14 +242,7 @@ func (a *applier) taskFinished(p *event.TaskFinished) error {
 }
 
 func (a *applier) jobFinished(p *event.JobFinished) error {
-	j, err := a.job(p.JobID, p.ScheduleID, p.AppID)
-	if err != nil {
-		return err
-	}
-	if j.Status != event.StatusJobProcessing {
-		return fmt.Errorf("%w: job %d is %s", ErrInvalidEvent, j.ID, j.Status)
-	}
-	s, err := a.schedule(p.ScheduleID)
+	j, s, err := a.jobIn(p.JobID, p.ScheduleID, p.AppID, event.StatusJobProcessing, ErrInvalidEvent)
 	if err != nil {
 		return err
 	}
@@ -247,26 +252,19 @@ func (a *applier) jobFinished(p *event.JobFinished) error {
 			r.Status = event.StatusJobCancelled // never ran (a later phase), or cut short
 		}
 	}
-	if q := a.queueOf(&s); q.Processing == j.ID {
+	if q := s.queue(); q.Processing == j.ID {
 		q.Processing = 0
 	}
 	return a.endJob(j, s)
 }
 
 func (a *applier) jobCancelled(p *event.JobCancelled) error {
-	j, err := a.job(p.JobID, p.ScheduleID, p.AppID)
-	if err != nil {
-		return err
-	}
-	if j.Status != event.StatusJobWaiting {
-		return fmt.Errorf("%w: %d is %s", ErrJobNotWaiting, j.ID, j.Status)
-	}
-	s, err := a.schedule(p.ScheduleID)
+	j, s, err := a.jobIn(p.JobID, p.ScheduleID, p.AppID, event.StatusJobWaiting, ErrJobNotWaiting)
 	if err != nil {
 		return err
 	}
 	j.Status, j.EndedAt = event.StatusJobCancelled, a.nowMs()
-	if q := a.queueOf(&s); q.Waiting == j.ID {
+	if q := s.queue(); q.Waiting == j.ID {
 		q.Waiting = 0
 	}
 	return a.endJob(j, s)

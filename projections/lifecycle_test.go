@@ -11,9 +11,7 @@ import (
 func (w *world) pendingKinds(id string) map[string]string {
 	w.t.Helper()
 	s := w.schedule(id)
-	a := &applier{b: w.db.NewIndexedBatch()}
-	defer a.b.(interface{ Close() error }).Close()
-	prs, err := a.pendingOf(s.ScheduleID)
+	prs, err := Reader{R: w.db}.PendingOf(s.ScheduleID)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -252,17 +252,7 @@ func (q Reader) Pending(runID string) (PendingRun, bool, error) {
 
 // PendingOf returns schedule id's pending runs (due, or in flight), in
 // run id order.
-func (q Reader) PendingOf(id string) ([]PendingRun, error) {
-	var out []PendingRun
-	err := scanPrefix(q.R, pschPrefix(id), nil, func(k, _ []byte) (bool, error) {
-		pr, ok, err := getRecord[PendingRun](q.R, pendKey(string(k[len(pschPrefix(id)):])))
-		if err == nil && ok {
-			out = append(out, pr)
-		}
-		return err == nil, err
-	})
-	return out, err
-}
+func (q Reader) PendingOf(id string) ([]PendingRun, error) { return pendingOf(q.R, id) }
 
 // DueRuns calls fn, in due order, for the not-yet-fired runs of one app
 // partition due in [fromMs, untilMs), until fn returns false. It returns

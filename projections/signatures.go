@@ -71,22 +71,15 @@ func spentUntil(r pebble.Reader, digest string) (int64, bool, error) {
 
 // pruneSignatures drops up to sigPruned signatures that expired by now.
 func (a *applier) pruneSignatures(now int64) error {
-	it, err := a.b.NewIter(nil)
-	if err != nil {
-		return err
-	}
 	var expired [][]byte
-	for ok := it.SeekGE([]byte(pSigx)); ok && len(expired) < sigPruned; ok = it.Next() {
-		k := it.Key()
-		if len(k) < len(pSigx)+8 || string(k[:len(pSigx)]) != pSigx {
-			break
-		}
-		if int64(binary.BigEndian.Uint64(k[len(pSigx):])) > now {
-			break
+	err := scanPrefix(a.b, []byte(pSigx), nil, func(k, _ []byte) (bool, error) {
+		if len(k) < len(pSigx)+8 || int64(binary.BigEndian.Uint64(k[len(pSigx):])) > now {
+			return false, nil
 		}
 		expired = append(expired, append([]byte(nil), k...))
-	}
-	if err := it.Close(); err != nil {
+		return len(expired) < sigPruned, nil
+	})
+	if err != nil {
 		return err
 	}
 	for _, k := range expired {

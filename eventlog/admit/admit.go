@@ -152,7 +152,7 @@ func check(p event.Payload, at int64) error {
 	case *event.TaskFinished:
 		return taskFinished(p)
 	case *event.JobFinished:
-		if p.Status != event.StatusJobSuccess && p.Status != event.StatusJobWarning && p.Status != event.StatusJobError {
+		if !event.JobOutcome(p.Status) {
 			return fmt.Errorf("job %d finished with status %q", p.JobID, clip(p.Status, 40))
 		}
 		return jobRef(p.JobID, p.ScheduleID, p.AppID)

@@ -59,20 +59,27 @@ func Notices(notices []event.Notice) []string {
 		if err := EmailAddress(n.Email); n.Email != "" && err != nil {
 			bad("%v", err)
 		}
-		if n.URL != "" {
-			u, err := url.Parse(n.URL)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(n.URL) > maxURLLen {
-				bad("url %q must be an absolute http or https URL", clip(n.URL, 80))
-			}
+		if _, ok := webURL(n.URL); n.URL != "" && !ok {
+			bad("url %q must be an absolute http or https URL", clip(n.URL, 80))
 		}
-		if n.Parameters != "" {
-			var obj map[string]json.RawMessage
-			if len(n.Parameters) > 4096 || json.Unmarshal([]byte(n.Parameters), &obj) != nil {
-				bad("parameters must be a JSON object of at most 4096 bytes")
-			}
+		if n.Parameters != "" && !jsonObject(n.Parameters, 4096) {
+			bad("parameters must be a JSON object of at most 4096 bytes")
 		}
 	}
 	return problems
+}
+
+// webURL parses s, reporting whether it is an absolute http or https URL
+// of at most maxURLLen bytes.
+func webURL(s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	return u, err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && len(s) <= maxURLLen
+}
+
+// jsonObject reports whether s is a JSON object of at most max bytes.
+func jsonObject(s string, max int) bool {
+	var obj map[string]json.RawMessage
+	return len(s) <= max && json.Unmarshal([]byte(s), &obj) == nil
 }
 
 // Tasks returns what is wrong with a workflow's tasks, each problem naming
@@ -90,21 +97,17 @@ func Tasks(tasks []event.Task) []string {
 		case t.URL == "" && t.Component == "":
 			bad(`one of "componentUrl" or "component" must be set`)
 		case t.URL != "":
-			u, err := url.Parse(t.URL)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(t.URL) > maxURLLen || u.User != nil {
+			if u, ok := webURL(t.URL); !ok || u.User != nil {
 				bad("url %q must be an absolute http or https URL without credentials", clip(t.URL, 80))
 			}
 		}
-		for name, v := range map[string]string{"component": t.Component, "action": t.Action, "phase": t.Phase} {
-			if len(v) > MaxNameLen || !printable(v) {
-				bad("%s must be at most %d characters of printable UTF-8", name, MaxNameLen)
+		for _, f := range [...]struct{ name, v string }{{"component", t.Component}, {"action", t.Action}, {"phase", t.Phase}} {
+			if len(f.v) > MaxNameLen || !printable(f.v) {
+				bad("%s must be at most %d characters of printable UTF-8", f.name, MaxNameLen)
 			}
 		}
-		if t.Parameters != "" {
-			var obj map[string]json.RawMessage
-			if len(t.Parameters) > MaxTaskParameters || json.Unmarshal([]byte(t.Parameters), &obj) != nil {
-				bad("parameters must be a JSON object of at most %d bytes", MaxTaskParameters)
-			}
+		if t.Parameters != "" && !jsonObject(t.Parameters, MaxTaskParameters) {
+			bad("parameters must be a JSON object of at most %d bytes", MaxTaskParameters)
 		}
 		if t.TimeoutSeconds < 0 || t.TimeoutSeconds > MaxTaskTimeout {
 			bad("timeoutSeconds must be between 0 (none) and %d", MaxTaskTimeout)
@@ -157,8 +160,9 @@ func jobCreated(p *event.JobCreated) error {
 		return fmt.Errorf("job initiator or user agent too long or not text")
 	case len(p.RunID) > maxRunIDLen || !printable(p.RunID):
 		return fmt.Errorf("job created by run %q", clip(p.RunID, 80))
-	case len(Notices(p.Notices)) > 0:
-		return fmt.Errorf("%s", strings.Join(Notices(p.Notices), ", "))
+	}
+	if problems := Notices(p.Notices); len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, ", "))
 	}
 	if problems := NotifyEmails(p.NotifyEmails); len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, ", "))
@@ -184,12 +188,9 @@ func taskStarted(p *event.TaskStarted) error {
 }
 
 func taskFinished(p *event.TaskFinished) error {
-	switch p.Status {
-	case event.StatusJobSuccess, event.StatusJobWarning, event.StatusJobError:
-	default:
-		return fmt.Errorf("job %d: task %d finished with status %q", p.JobID, p.Task, clip(p.Status, 40))
-	}
 	switch {
+	case !event.JobOutcome(p.Status):
+		return fmt.Errorf("job %d: task %d finished with status %q", p.JobID, p.Task, clip(p.Status, 40))
 	case p.Task < 0 || p.Task >= MaxTasks:
 		return fmt.Errorf("job %d: task %d", p.JobID, p.Task)
 	case len(p.Response) > MaxTaskResponse || !utf8.ValidString(p.Response):

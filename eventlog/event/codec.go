@@ -65,7 +65,7 @@ func StringField[T any](n protowire.Number, at func(*T) *string) CodecField[T] {
 
 // BytesField is a byte slice (absent when empty).
 func BytesField[T any](n protowire.Number, at func(*T) *[]byte) CodecField[T] {
-	return scalarField(n, at, func(w *Wire, n protowire.Number, v []byte) { w.String(n, string(v)) }, (*Fields).Bytes)
+	return scalarField(n, at, (*Wire).ByteString, (*Fields).Bytes)
 }
 
 // IntField is an int that must fit 32 bits (zigzag varint, absent when 0).

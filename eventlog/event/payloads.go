@@ -643,22 +643,21 @@ func TypeNeeded(p Payload) Type {
 			t = since
 		}
 	}
+	// A schedule's definition, as ScheduleCreated and ScheduleUpdated carry it.
+	definition := func(c Callback, d Definition, cron string) {
+		need(JobsSince, c.Shaped() || d.HasJob() || newCron(cron))
+		need(WorkflowsSince, c.Workflow != nil || c.Type == CallbackWorkflow)
+	}
 	switch p := p.(type) {
 	case *ScheduleCreated:
 		need(LifecycleSince, p.Definition.Set() || p.Callback.NumberParam != "" || p.Paused)
-		need(JobsSince, p.Callback.Shaped() || p.Definition.HasJob() || newCron(p.CronExpression))
+		definition(p.Callback, p.Definition, p.CronExpression)
 	case *ScheduleUpdated:
-		need(JobsSince, p.Callback.Shaped() || p.Definition.HasJob() || newCron(p.CronExpression))
+		definition(p.Callback, p.Definition, p.CronExpression)
 	case *RunCompleted:
 		need(JobsSince, p.Status == StatusCanceled)
 	case *RunFired:
 		need(JobsSince, p.Skipped != 0)
-	}
-	switch p := p.(type) {
-	case *ScheduleCreated:
-		need(WorkflowsSince, p.Callback.Workflow != nil || p.Callback.Type == CallbackWorkflow)
-	case *ScheduleUpdated:
-		need(WorkflowsSince, p.Callback.Workflow != nil || p.Callback.Type == CallbackWorkflow)
 	}
 	return t
 }

@@ -41,6 +41,15 @@ func (w *Wire) String(n protowire.Number, v string) {
 	}
 }
 
+// ByteString writes a non-empty byte slice (as String would its text, without
+// a copy: a run's output can be a MiB).
+func (w *Wire) ByteString(n protowire.Number, v []byte) {
+	if len(v) > 0 {
+		w.b = protowire.AppendTag(w.b, n, protowire.BytesType)
+		w.b = protowire.AppendBytes(w.b, v)
+	}
+}
+
 // Int writes a non-zero signed integer (zigzag varint).
 func (w *Wire) Int(n protowire.Number, v int64) {
 	if v != 0 {

@@ -62,6 +62,12 @@ const (
 	StatusJobCancelled  = "cancelled"
 )
 
+// JobOutcome reports whether status is one a job or task ends with:
+// success, warning or error.
+func JobOutcome(status string) bool {
+	return status == StatusJobSuccess || status == StatusJobWarning || status == StatusJobError
+}
+
 // JobCreated: a job of workflow schedule ScheduleID was created, waiting,
 // with a copy of the tasks it runs (the workflow's, as they were, with any
 // per-run change of Active). Its id is the event's seq.

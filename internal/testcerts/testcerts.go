@@ -122,13 +122,7 @@ func Server(dir, name string, hosts ...string) (tls.Certificate, *x509.CertPool,
 	if err != nil {
 		return tls.Certificate{}, nil, err
 	}
-	pem, err := os.ReadFile(ca.File)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return tls.Certificate{}, nil, fmt.Errorf("testcerts: CA certificate %s not parsed", ca.File)
-	}
+	pool.AddCert(ca.cert)
 	return cert, pool, nil
 }
