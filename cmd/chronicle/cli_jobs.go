@@ -32,7 +32,7 @@ func jobsCommands() []apiCommand {
 					return r.print(list, func(tw *tabwriter.Writer) {
 						fmt.Fprintln(tw, "JOB\tSTATUS\tBY\tCREATED\tSTARTED\tENDED")
 						for _, j := range list.Jobs {
-							fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.InitializedBy, j.CreatedAt, dash(j.StartedAt), dash(j.EndedAt))
+							fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.InitializedBy, j.CreatedAt, orDash(j.StartedAt), orDash(j.EndedAt))
 						}
 					})
 				}
@@ -45,16 +45,17 @@ func jobsCommands() []apiCommand {
 				disable := fs.String("disable", "", "comma-separated task ids that do not run in this job")
 				return func(ctx context.Context, r *cmdRun) error {
 					var req client.RunJobRequest
-					for flagName, list := range map[string]string{"enable": *enable, "disable": *disable} {
-						for _, s := range strings.Split(list, ",") {
+					// enable's first, then disable's: a task in both is disabled.
+					for _, f := range [...]struct{ name, list string }{{"enable", *enable}, {"disable", *disable}} {
+						for _, s := range strings.Split(f.list, ",") {
 							if s = strings.TrimSpace(s); s == "" {
 								continue
 							}
 							id, err := strconv.Atoi(s)
 							if err != nil {
-								return usagef("--%s: %q is not a task id", flagName, s)
+								return usagef("--%s: %q is not a task id", f.name, s)
 							}
-							req.Tasks = append(req.Tasks, client.TaskActive{ID: id, Active: flagName == "enable"})
+							req.Tasks = append(req.Tasks, client.TaskActive{ID: id, Active: f.name == "enable"})
 						}
 					}
 					j, err := r.c.RunJob(ctx, r.args[0], req)
@@ -64,37 +65,27 @@ func jobsCommands() []apiCommand {
 					return printJob(r, j)
 				}
 			}},
-		{verb: "get", args: "JOB", nargs: [2]int{1, 1},
-			summary: "show a job and each task's outcome",
-			setup: func(fs *flag.FlagSet) runFunc {
-				return func(ctx context.Context, r *cmdRun) error {
-					id, err := jobID(r.args[0])
-					if err != nil {
-						return err
-					}
-					j, err := r.c.Job(ctx, id)
-					if err != nil {
-						return err
-					}
-					return printJob(r, j)
-				}
-			}},
-		{verb: "cancel", args: "JOB", nargs: [2]int{1, 1},
-			summary: "cancel a waiting job (409 once it started)",
-			setup: func(fs *flag.FlagSet) runFunc {
-				return func(ctx context.Context, r *cmdRun) error {
-					id, err := jobID(r.args[0])
-					if err != nil {
-						return err
-					}
-					j, err := r.c.CancelJob(ctx, id)
-					if err != nil {
-						return err
-					}
-					return printJob(r, j)
-				}
-			}},
+		jobStep("get", "show a job and each task's outcome", (*client.Client).Job),
+		jobStep("cancel", "cancel a waiting job (409 once it started)", (*client.Client).CancelJob),
 	}
+}
+
+// jobStep is a verb that calls the API on one job and shows it.
+func jobStep(verb, summary string, call func(*client.Client, context.Context, uint64) (client.Job, error)) apiCommand {
+	return apiCommand{verb: verb, args: "JOB", nargs: [2]int{1, 1}, summary: summary,
+		setup: func(fs *flag.FlagSet) runFunc {
+			return func(ctx context.Context, r *cmdRun) error {
+				id, err := jobID(r.args[0])
+				if err != nil {
+					return err
+				}
+				j, err := call(r.c, ctx, id)
+				if err != nil {
+					return err
+				}
+				return printJob(r, j)
+			}
+		}}
 }
 
 func jobID(s string) (uint64, error) {
@@ -105,34 +96,18 @@ func jobID(s string) (uint64, error) {
 	return id, nil
 }
 
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // printJob shows a job: its fields, then a line per task.
 func printJob(r *cmdRun, j client.Job) error {
 	return r.print(j, func(tw *tabwriter.Writer) {
 		fmt.Fprintf(tw, "JOB\t%d\nSCHEDULE\t%s\nSTATUS\t%s\nBY\t%s\nCREATED\t%s\nSTARTED\t%s\nENDED\t%s\n\n",
-			j.ID, j.ScheduleID, j.Status, j.InitializedBy, j.CreatedAt, dash(j.StartedAt), dash(j.EndedAt))
+			j.ID, j.ScheduleID, j.Status, j.InitializedBy, j.CreatedAt, orDash(j.StartedAt), orDash(j.EndedAt))
 		fmt.Fprintln(tw, "TASK\tPHASE\tSTATUS\tATTEMPTS\tTARGET\tRESPONSE")
 		for _, t := range j.Tasks {
 			target := t.URL
 			if target == "" {
 				target = t.Component + "/" + t.Action
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", t.ID, dash(t.Phase), t.Status, t.Attempts, target, clipLine(string(t.Response), 80))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", t.ID, orDash(t.Phase), t.Status, t.Attempts, target, orDash(clip(string(t.Response), 80)))
 		}
 	})
-}
-
-// clipLine is s on one line, at most n bytes.
-func clipLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return strings.ToValidUTF8(s[:n], "") + "…"
-	}
-	return dash(s)
 }

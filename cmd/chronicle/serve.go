@@ -362,7 +362,7 @@ func startNode(c serveConfig, logger *slog.Logger) (*node, error) {
 		DataDir: c.dataDir, MaxCommandRuns: maxCommandRuns, Targets: targets, Notify: c.notify,
 		ComponentURL: c.componentURL, TaskPoll: c.taskPoll, Mail: mailServer,
 	}, replicator{rn, cl.Forwarder}, state)
-	if karajoJobs != nil {
+	if karajoCfg != nil { // even with no jobs: it deletes those the file no longer has
 		r := &reconcile.Reconciler{App: reconcile.KarajoApp, OwnerLabel: reconcile.LabelKarajoKind, Jobs: karajoJobs,
 			Engine: engine, State: state, Logger: logger.With("config", c.karajoConfig)}
 		engine.WhileLeading(r.Run)
@@ -470,7 +470,7 @@ func loadKarajo(path string) (*karajoconf.Config, []reconcile.Job, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--karajo-config: %w", err)
 	}
-	return cfg, append(make([]reconcile.Job, 0, len(jobs)), jobs...), nil
+	return cfg, jobs, nil
 }
 
 // selfBase is the base URL this node calls its own API on (callbacks

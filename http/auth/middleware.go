@@ -222,12 +222,13 @@ func (c Config) peer(r *http.Request) (Principal, error) {
 func (c Config) bearer(r *http.Request) (Principal, error) {
 	h := r.Header.Get("Authorization")
 	token, ok := strings.CutPrefix(h, "Bearer ")
-	if name := c.tokenHeader(r.URL.Path); h == "" && name != "" {
+	name := c.tokenHeader(r.URL.Path)
+	if h == "" && name != "" {
 		token, ok = r.Header.Get(name), true
 	}
 	if !ok || strings.TrimSpace(token) == "" {
 		send := "Authorization: Bearer <token>"
-		if name := c.tokenHeader(r.URL.Path); name != "" {
+		if name != "" {
 			send = name + ": <token>, or " + send
 		}
 		return Principal{}, fmt.Errorf("%w: send %s", ErrNoToken, send)

@@ -309,10 +309,11 @@ func (d detailsJSON) callback() event.Callback {
 
 // detailsOf is a callback's details as the API shows them.
 func detailsOf(c event.Callback) detailsJSON {
+	sh := c.Shaping()
 	return detailsJSON{URL: c.URL, Method: c.Method, Headers: c.Headers, FollowRedirects: c.FollowRedirects,
-		SecretHeaders: c.SecretHeaders, NumberParam: c.NumberParam, TimeParam: c.Shaping().TimeParam,
-		Params: c.Shaping().Params, Signature: c.Shaping().Signature, SuccessStatus: c.Shaping().SuccessStatus,
-		InsecureTLS: c.Shaping().InsecureTLS, Command: c.Command, Tasks: tasksOf(c.Workflow), Notifications: noticesOf(c.Workflow)}
+		SecretHeaders: c.SecretHeaders, NumberParam: c.NumberParam, TimeParam: sh.TimeParam,
+		Params: sh.Params, Signature: sh.Signature, SuccessStatus: sh.SuccessStatus,
+		InsecureTLS: sh.InsecureTLS, Command: c.Command, Tasks: tasksOf(c.Workflow), Notifications: noticesOf(c.Workflow)}
 }
 
 type callbackJSON struct {
@@ -700,15 +701,15 @@ type scheduleJSON struct {
 }
 
 func renderSchedule(s projections.Schedule) scheduleJSON {
-	cb := s.Callback.Shown()
+	cb, job := s.Callback.Shown(), s.Jobs()
 	out := scheduleJSON{
 		ScheduleID: s.ScheduleID, ParentScheduleID: s.ParentID, Payload: s.Payload, AppID: s.AppID,
 		ScheduleTime: s.ScheduleTime, ScheduleTimeMs: s.ScheduleTimeMs, PartitionID: s.Partition,
 		Callback: callbackJSON{Type: cb.Type, Details: detailsOf(cb)},
 		Status:   s.Status, ErrorMessage: s.ErrorMessage, HTTPStatus: s.HTTPStatus, Attempts: s.Attempts,
 		Name: s.Name, EndTime: s.EndTime, StopOnCallback: s.StopOnCallback, Labels: s.Labels, UpdatedAt: s.UpdatedAt,
-		Counted: s.Jobs().Counted, Overlap: s.Jobs().Overlap, KeepOutputs: s.Jobs().KeepOutputs, Runs: s.Runs, Counter: s.Counter,
-		NotifyOnSuccess: s.Jobs().NotifyOnSuccess, NotifyOnFailure: s.Jobs().NotifyOnFailure,
+		Counted: job.Counted, Overlap: job.Overlap, KeepOutputs: job.KeepOutputs, Runs: s.Runs, Counter: s.Counter,
+		NotifyOnSuccess: job.NotifyOnSuccess, NotifyOnFailure: job.NotifyOnFailure,
 	}
 	if s.ParentID == "" {
 		out.Number = s.CreatedSeq

@@ -180,8 +180,6 @@ func (a *API) lifecycleStep(w http.ResponseWriter, r *http.Request, ps httproute
 	return nil
 }
 
-// triggerRun fires a run of a cron now: body statusCode 201, as for a
-// creation, with the run's id.
 // cancelRun cancels what a schedule is running: a command's processes
 // are killed, a call cut short, and the run's outcome is CANCELED.
 func (a *API) cancelRun(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
@@ -218,6 +216,8 @@ func (a *API) runOutput(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 	return nil
 }
 
+// triggerRun fires a run of a cron now: body statusCode 201, as for a
+// creation, with the run's id.
 func (a *API) triggerRun(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	s, err := a.findSchedule(r, ps.ByName("id"), true)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chronicle-sched/chronicle/actors"
+	"github.com/chronicle-sched/chronicle/actors/reconcile"
 	"github.com/chronicle-sched/chronicle/eventlog/event"
 	"github.com/chronicle-sched/chronicle/internal/karajoconf"
 	"github.com/chronicle-sched/chronicle/projections"
@@ -49,7 +50,7 @@ func (a *API) environment(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	out := env{Name: k.Name, ListenAddress: k.ListenAddress, DirBase: k.DirBase, DirPublic: k.DirPublic,
 		Version: a.cfg.Version, HTTPTimeout: k.HTTPTimeout, MaxJobRunning: k.MaxJobRunning, IsDevelopment: k.IsDevelopment}
 	for _, j := range k.Jobs {
-		v, _, err := a.execJob(j)
+		v, err := a.execJob(j)
 		if err != nil {
 			return err
 		}
@@ -59,7 +60,7 @@ func (a *API) environment(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		out.Jobs[j.Name] = v
 	}
 	for _, j := range k.HTTPJobs {
-		v, _, _, err := a.httpJobOf(j)
+		v, err := a.httpJobOf(j)
 		if err != nil {
 			return err
 		}
@@ -120,7 +121,7 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, ps httprouter.Params) 
 			return errForbidden(err.Error())
 		}
 	}
-	s, err := a.scheduleOf("job", j.ID)
+	s, err := a.scheduleOf(reconcile.KindCommand, j.ID)
 	if err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, ps httprouter.Params) 
 		}
 		return err
 	}
-	v, _, err := a.execJob(j)
+	v, err := a.execJob(j)
 	if err != nil {
 		return err
 	}
@@ -228,14 +229,14 @@ func (a *API) execAction(act action) handlerFunc {
 		if j == nil {
 			return errJobNotFound(id)
 		}
-		s, err := a.scheduleOf("job", j.ID)
+		s, err := a.scheduleOf(reconcile.KindCommand, j.ID)
 		if err != nil {
 			return err
 		}
 		if err := a.act(rc.ctx, s, act); err != nil {
 			return err
 		}
-		v, _, err := a.execJob(j)
+		v, err := a.execJob(j)
 		if err != nil {
 			return err
 		}
@@ -263,14 +264,14 @@ func (a *API) httpAction(act action) handlerFunc {
 		if j == nil {
 			return errInvalidJobID(id)
 		}
-		_, s, _, err := a.httpJobOf(j)
+		s, err := a.scheduleOf(reconcile.KindHTTP, j.ID)
 		if err != nil {
 			return err
 		}
 		if err := a.act(rc.ctx, s, act); err != nil {
 			return err
 		}
-		v, _, _, err := a.httpJobOf(j)
+		v, err := a.httpJobOf(j)
 		if err != nil {
 			return err
 		}
@@ -285,7 +286,7 @@ func (a *API) httpJob(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 	if j == nil {
 		return errInvalidJobID(id)
 	}
-	v, _, _, err := a.httpJobOf(j)
+	v, err := a.httpJobOf(j)
 	if err != nil {
 		return err
 	}
@@ -338,11 +339,7 @@ func (a *API) execLog(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 	if err != nil {
 		return err
 	}
-	s, err := a.scheduleOf("job", j.ID)
-	if err != nil {
-		return err
-	}
-	h, err := a.historyOf(s, j.LogRetention)
+	_, h, err := a.jobState(reconcile.KindCommand, j.ID, j.LogRetention)
 	if err != nil {
 		return err
 	}
@@ -372,7 +369,7 @@ func (a *API) httpLog(w http.ResponseWriter, r *http.Request, _ httprouter.Param
 	if err != nil {
 		return err
 	}
-	_, _, h, err := a.httpJobOf(j)
+	_, h, err := a.jobState(reconcile.KindHTTP, j.ID, j.LogRetention)
 	if err != nil {
 		return err
 	}
@@ -393,7 +390,7 @@ func (a *API) httpLogs(w http.ResponseWriter, r *http.Request, _ httprouter.Para
 	if j == nil {
 		return errInvalidJobID(id)
 	}
-	_, _, h, err := a.httpJobOf(j)
+	_, h, err := a.jobState(reconcile.KindHTTP, j.ID, j.LogRetention)
 	if err != nil {
 		return err
 	}

@@ -158,18 +158,11 @@ func (a *API) base(b karajoconf.JobBase, s projections.Schedule, h history) jobB
 	out := jobBase{ID: b.ID, Name: b.Name, Description: b.Description, Schedule: b.Schedule, Interval: b.Interval,
 		NotifOnSuccess: b.NotifOnSuccess, NotifOnFailed: b.NotifOnFailed, LogRetention: b.LogRetention,
 		LastRun: h.lastRun, Status: statusStarted}
-	if out.LastRun.IsZero() {
-		out.LastRun = time.Time{}
-	}
 	if s.NextRunTime != 0 && s.Status != event.StatusPaused {
 		out.NextRun = time.Unix(s.NextRunTime, 0).UTC()
 	}
 	for _, r := range h.runs {
-		name := fmt.Sprintf("%s.%d", b.ID, r.counter)
-		if r.status != statusRunning {
-			name += "." + r.status
-		}
-		out.Logs = append(out.Logs, logSummary{JobID: b.ID, Name: name, Status: r.status, Counter: r.counter})
+		out.Logs = append(out.Logs, logSummary{JobID: b.ID, Name: logName(b.ID, r), Status: r.status, Counter: r.counter})
 	}
 	if n := len(h.runs); n > 0 {
 		out.Status = h.runs[n-1].status
@@ -181,35 +174,38 @@ func (a *API) base(b karajoconf.JobBase, s projections.Schedule, h history) jobB
 }
 
 // execJob is command job j as karajo's API shows it.
-func (a *API) execJob(j *karajoconf.Job) (jobExec, projections.Schedule, error) {
-	s, err := a.scheduleOf(reconcile.KindCommand, j.ID)
+func (a *API) execJob(j *karajoconf.Job) (jobExec, error) {
+	s, h, err := a.jobState(reconcile.KindCommand, j.ID, j.LogRetention)
 	if err != nil {
-		return jobExec{}, s, err
-	}
-	h, err := a.historyOf(s, j.LogRetention)
-	if err != nil {
-		return jobExec{}, s, err
+		return jobExec{}, err
 	}
 	return jobExec{Path: j.Path, AuthKind: j.AuthKind, HeaderSign: j.HeaderSign, Commands: j.Commands,
-		jobBase: a.base(j.JobBase, s, h)}, s, nil
+		jobBase: a.base(j.JobBase, s, h)}, nil
 }
 
 // httpJobOf is HTTP job j as karajo's API shows it.
-func (a *API) httpJobOf(j *karajoconf.HTTPJob) (jobHTTP, projections.Schedule, history, error) {
-	s, err := a.scheduleOf(reconcile.KindHTTP, j.ID)
+func (a *API) httpJobOf(j *karajoconf.HTTPJob) (jobHTTP, error) {
+	s, h, err := a.jobState(reconcile.KindHTTP, j.ID, j.LogRetention)
 	if err != nil {
-		return jobHTTP{}, s, history{}, err
-	}
-	h, err := a.historyOf(s, j.LogRetention)
-	if err != nil {
-		return jobHTTP{}, s, h, err
+		return jobHTTP{}, err
 	}
 	out := jobHTTP{HeaderSign: j.HeaderSign, HTTPMethod: j.Method, HTTPURL: j.URL, HTTPRequestType: j.RequestType,
 		jobBase: a.base(j.JobBase, s, h), HTTPTimeout: j.Timeout, HTTPInsecure: j.Insecure}
 	for _, kv := range j.Headers {
 		out.HTTPHeaders = append(out.HTTPHeaders, kv[0]+": "+kv[1])
 	}
-	return out, s, h, nil
+	return out, nil
+}
+
+// jobState is the schedule of job id of kind (reconcile.KindHTTP or
+// KindCommand) and the newest runs of it that its retention keeps.
+func (a *API) jobState(kind, id string, retention int) (projections.Schedule, history, error) {
+	s, err := a.scheduleOf(kind, id)
+	if err != nil {
+		return s, history{}, err
+	}
+	h, err := a.historyOf(s, retention)
+	return s, h, err
 }
 
 // httpLogContent is what an HTTP job's run log says: its call and answer,

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"sort"
@@ -298,41 +299,19 @@ type lastJobJSON struct {
 }
 
 type orchestrationJSON struct {
-	ID                uint64             `json:"id"`
-	Name              string             `json:"name"`
-	CrontabRecord     *string            `json:"crontabRecord"`
-	CrontabTimezone   *string            `json:"crontabTimezone"`
-	CreatedTime       string             `json:"createdTime"`
-	LastScheduledTime *string            `json:"lastScheduledTime"`
-	NextScheduledTime *string            `json:"nextScheduledTime"`
-	Active            bool               `json:"active"`
-	Token             tokenJSON          `json:"token"`
-	URI               string             `json:"uri"`
-	LastExecutedJob   *lastJobJSON       `json:"lastExecutedJob"`
-	Notifications     []notificationJSON `json:"notifications"`
-	Tasks             *[]taskJSON        `json:"tasks,omitempty"` // nil: not shown (the list)
-}
-
-// taskJSON is a task as Keboola shows it: unset keys omitted, except the
-// ones its clients read as null.
-type taskJSON struct {
-	ID                int             `json:"id"`
-	Component         string          `json:"component,omitempty"`
-	ComponentURL      string          `json:"componentUrl,omitempty"`
-	Action            string          `json:"action,omitempty"`
-	ActionParameters  json.RawMessage `json:"actionParameters"`
-	ContinueOnFailure bool            `json:"continueOnFailure"`
-	TimeoutMinutes    *float64        `json:"timeoutMinutes"`
-	Active            bool            `json:"active"`
-	Phase             *string         `json:"phase"`
-}
-
-// notificationJSON keeps Keboola's key order: email, channel, parameters.
-type notificationJSON struct {
-	Email      string          `json:"email"`
-	Channel    string          `json:"channel"`
-	Parameters json.RawMessage `json:"parameters"`
-	URL        string          `json:"url,omitempty"`
+	ID                uint64         `json:"id"`
+	Name              string         `json:"name"`
+	CrontabRecord     *string        `json:"crontabRecord"`
+	CrontabTimezone   *string        `json:"crontabTimezone"`
+	CreatedTime       string         `json:"createdTime"`
+	LastScheduledTime *string        `json:"lastScheduledTime"`
+	NextScheduledTime *string        `json:"nextScheduledTime"`
+	Active            bool           `json:"active"`
+	Token             tokenJSON      `json:"token"`
+	URI               string         `json:"uri"`
+	LastExecutedJob   *lastJobJSON   `json:"lastExecutedJob"`
+	Notifications     []Notification `json:"notifications"`
+	Tasks             *[]Task        `json:"tasks,omitempty"` // nil: not shown (the list)
 }
 
 func ptr(s string) *string {
@@ -359,8 +338,9 @@ func base(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-func taskOut(t event.Task) taskJSON {
-	out := taskJSON{ID: t.ID, Component: t.Component, ComponentURL: t.URL, Action: t.Action,
+// taskOut is task t as Keboola shows it (and as Tasks reads it back).
+func taskOut(t event.Task) Task {
+	out := Task{ID: t.ID, Component: t.Component, ComponentURL: t.URL, Action: t.Action,
 		ActionParameters: json.RawMessage("{}"), ContinueOnFailure: t.ContinueOnFailure, Active: t.Active, Phase: ptr(t.Phase)}
 	if t.Parameters != "" {
 		out.ActionParameters = json.RawMessage(t.Parameters)
@@ -372,18 +352,18 @@ func taskOut(t event.Task) taskJSON {
 	return out
 }
 
-func tasksOut(w *event.Workflow) []taskJSON {
-	out := []taskJSON{}
-	for _, t := range w.Tasks {
+func tasksOut(ts []event.Task) []Task {
+	out := []Task{}
+	for _, t := range ts {
 		out = append(out, taskOut(t))
 	}
 	return out
 }
 
-func notificationsOut(w *event.Workflow) []notificationJSON {
-	out := []notificationJSON{}
-	for _, n := range w.Notices {
-		nj := notificationJSON{Email: n.Email, Channel: n.Channel, Parameters: json.RawMessage("{}"), URL: n.URL}
+func notificationsOut(ns []event.Notice) []Notification {
+	out := []Notification{}
+	for _, n := range ns {
+		nj := Notification{Email: n.Email, Channel: n.Channel, Parameters: json.RawMessage("{}"), URL: n.URL}
 		if n.Parameters != "" {
 			nj.Parameters = json.RawMessage(n.Parameters)
 		}
@@ -406,9 +386,8 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, s projections.Sched
 func (a *API) render(r *http.Request, s projections.Schedule, withTasks bool) (orchestrationJSON, error) {
 	o := orchestrationJSON{ID: s.CreatedSeq, Name: s.Labels[labelName], CreatedTime: Time(time.UnixMilli(s.CreatedAt)),
 		Active: s.Status != event.StatusPaused, URI: fmt.Sprintf("%s/orchestrations/%d", base(r), s.CreatedSeq),
-		Notifications: notificationsOut(s.Callback.Workflow)}
-	gen, _ := strconv.Atoi(s.Labels[labelToken])
-	o.Token = tokenJSON{ID: max(gen, 1), Description: tokenDescription(o.Name)}
+		Notifications: notificationsOut(s.Callback.Workflow.Notices)}
+	o.Token = tokenOf(s)
 	if s.CronExpression != "" && s.CronExpression != "@manual" {
 		o.CrontabRecord = ptr(s.CronExpression)
 		if s.TimeZone != "" {
@@ -422,7 +401,7 @@ func (a *API) render(r *http.Request, s projections.Schedule, withTasks bool) (o
 		o.LastScheduledTime = msPtr(s.Queue.ScheduledAt)
 	}
 	if withTasks {
-		tasks := tasksOut(s.Callback.Workflow)
+		tasks := tasksOut(s.Callback.Workflow.Tasks)
 		o.Tasks = &tasks
 	}
 	last, err := a.q.JobsOf(s.ScheduleID, 0, 1)
@@ -435,6 +414,25 @@ func (a *API) render(r *http.Request, s projections.Schedule, withTasks bool) (o
 			StartTime: msPtr(j.StartedAt), EndTime: msPtr(j.EndedAt)}
 	}
 	return o, nil
+}
+
+// tokenOf is orchestration s's token: its generation (create-token makes
+// the next), named after s.
+func tokenOf(s projections.Schedule) tokenJSON {
+	return tokenJSON{ID: tokenGeneration(s), Description: tokenDescription(s.Labels[labelName])}
+}
+
+func tokenGeneration(s projections.Schedule) int {
+	gen, _ := strconv.Atoi(s.Labels[labelToken])
+	return max(gen, 1)
+}
+
+// labelsOf is a copy of s's labels to change.
+func labelsOf(s projections.Schedule) map[string]string {
+	if l := maps.Clone(s.Labels); l != nil {
+		return l
+	}
+	return map[string]string{}
 }
 
 // tokenDescription is how Keboola named an orchestration's token.
@@ -619,10 +617,7 @@ func (a *API) update(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 func (a *API) change(r *http.Request, s projections.Schedule, f map[string]json.RawMessage) (projections.Schedule, error) {
 	var c actors.ScheduleChange
 	changed := false
-	labels := map[string]string{}
-	for k, v := range s.Labels {
-		labels[k] = v
-	}
+	labels := labelsOf(s)
 	if raw, given := f["name"]; given {
 		name, err := optString(raw, "name")
 		if err != nil || name == "" || len(name) > admit.MaxLabelValueLen {
@@ -650,7 +645,7 @@ func (a *API) change(r *http.Request, s projections.Schedule, f map[string]json.
 	}
 	wf := *s.Callback.Workflow
 	if present(f["tasks"]) || present(f["notifications"]) {
-		tasks, notes := keboolaTasks(wf.Tasks), keboolaNotices(wf.Notices)
+		tasks, notes := tasksOut(wf.Tasks), notificationsOut(wf.Notices)
 		var err error
 		if present(f["tasks"]) {
 			if tasks, err = Tasks(f["tasks"]); err != nil {
@@ -716,30 +711,6 @@ func renumber(tasks, old []event.Task) []event.Task {
 	return tasks
 }
 
-// keboolaTasks and keboolaNotices turn the core's back into what
-// workflowIn reads (an update that replaces only the other list).
-func keboolaTasks(ts []event.Task) []Task {
-	out := make([]Task, len(ts))
-	for i, t := range ts {
-		tj := taskOut(t)
-		out[i] = Task{ID: t.ID, Component: t.Component, ComponentURL: t.URL, Action: t.Action,
-			ActionParameters: tj.ActionParameters, ContinueOnFailure: t.ContinueOnFailure, TimeoutMinutes: tj.TimeoutMinutes,
-			Active: t.Active, Phase: tj.Phase}
-	}
-	return out
-}
-
-func keboolaNotices(ns []event.Notice) []Notification {
-	out := make([]Notification, len(ns))
-	for i, n := range ns {
-		out[i] = Notification{Email: n.Email, Channel: n.Channel, URL: n.URL, Parameters: json.RawMessage("{}")}
-		if n.Parameters != "" {
-			out[i].Parameters = json.RawMessage(n.Parameters)
-		}
-	}
-	return out
-}
-
 func (a *API) delete(w http.ResponseWriter, r *http.Request, ps httprouter.Params) error {
 	s, err := a.find(r, ps, true)
 	if err != nil {
@@ -758,12 +729,8 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, ps httprouter.
 	if err != nil {
 		return err
 	}
-	gen, _ := strconv.Atoi(s.Labels[labelToken])
-	labels := map[string]string{}
-	for k, v := range s.Labels {
-		labels[k] = v
-	}
-	labels[labelToken] = strconv.Itoa(max(gen, 1) + 1)
+	labels := labelsOf(s)
+	labels[labelToken] = strconv.Itoa(tokenGeneration(s) + 1)
 	if s, err = a.cmd.UpdateSchedule(r.Context(), s.ScheduleID, actors.ScheduleChange{Labels: &labels}); err != nil {
 		return err
 	}
@@ -775,7 +742,7 @@ func (a *API) getTasks(w http.ResponseWriter, r *http.Request, ps httprouter.Par
 	if err != nil {
 		return err
 	}
-	respond.JSON(w, http.StatusOK, tasksOut(s.Callback.Workflow))
+	respond.JSON(w, http.StatusOK, tasksOut(s.Callback.Workflow.Tasks))
 	return nil
 }
 
@@ -828,7 +795,7 @@ func (a *API) putTasks(w http.ResponseWriter, r *http.Request, ps httprouter.Par
 	if s, err = a.change(r, s, map[string]json.RawMessage{"tasks": raw}); err != nil {
 		return err
 	}
-	respond.JSON(w, http.StatusAccepted, tasksOut(s.Callback.Workflow))
+	respond.JSON(w, http.StatusAccepted, tasksOut(s.Callback.Workflow.Tasks))
 	return nil
 }
 
@@ -837,7 +804,7 @@ func (a *API) getNotifications(w http.ResponseWriter, r *http.Request, ps httpro
 	if err != nil {
 		return err
 	}
-	respond.JSON(w, http.StatusOK, notificationsOut(s.Callback.Workflow))
+	respond.JSON(w, http.StatusOK, notificationsOut(s.Callback.Workflow.Notices))
 	return nil
 }
 
@@ -853,6 +820,6 @@ func (a *API) putNotifications(w http.ResponseWriter, r *http.Request, ps httpro
 	if s, err = a.change(r, s, map[string]json.RawMessage{"notifications": raw}); err != nil {
 		return err
 	}
-	respond.JSON(w, http.StatusAccepted, notificationsOut(s.Callback.Workflow))
+	respond.JSON(w, http.StatusAccepted, notificationsOut(s.Callback.Workflow.Notices))
 	return nil
 }

@@ -228,18 +228,6 @@ func Notifications(raw json.RawMessage) ([]Notification, error) {
 	return out, nil
 }
 
-// Minutes reads a notification's numeric parameter (timeout, tolerance);
-// ok is false when it is absent or not a number above 0 (the notification
-// then never fires on it).
-func (n Notification) Minutes(name string) (float64, bool) {
-	var p map[string]json.RawMessage
-	if json.Unmarshal(n.Parameters, &p) != nil {
-		return 0, false
-	}
-	v, err := number(p[name])
-	return v, err == nil && v > 0
-}
-
 func optString(raw json.RawMessage, what string) (string, error) {
 	if !present(raw) {
 		return "", nil

@@ -29,7 +29,7 @@ type initiatorJSON struct {
 
 // resultJSON is a task of a job with what became of it.
 type resultJSON struct {
-	taskJSON
+	Task
 	Status    string          `json:"status"`
 	StartTime *string         `json:"startTime"`
 	EndTime   *string         `json:"endTime"`
@@ -54,14 +54,15 @@ type jobJSON struct {
 	InitiatorToken      initiatorJSON `json:"initiatorToken"`
 	Results             *resultsJSON  `json:"results"`
 	NotificationsEmails []string      `json:"notificationsEmails"`
-	Tasks               *[]taskJSON   `json:"tasks,omitempty"` // nil: not shown (a list)
+	Tasks               *[]Task       `json:"tasks,omitempty"` // nil: not shown (a list)
 	RunID               uint64        `json:"runId"`
 	URI                 string        `json:"uri"`
 	URL                 string        `json:"url,omitempty"` // create answers: where to follow it
 }
 
-// renderJob shows job j (its tasks too when withTasks).
-func (a *API) renderJob(r *http.Request, j projections.Job, withTasks bool) jobJSON {
+// renderJob shows job j of orchestration s (nil: not found), its tasks too
+// when withTasks.
+func (a *API) renderJob(r *http.Request, j projections.Job, s *projections.Schedule, withTasks bool) jobJSON {
 	out := jobJSON{ID: j.ID, CreatedTime: Time(time.UnixMilli(j.CreatedAt)), StartTime: msPtr(j.StartedAt),
 		EndTime: msPtr(j.EndedAt), Status: j.Status, InitializedBy: j.InitializedBy, RunID: j.ID,
 		NotificationsEmails: append([]string{}, j.NotifyEmails...), URI: fmt.Sprintf("%s/jobs/%d", base(r), j.ID)}
@@ -70,11 +71,8 @@ func (a *API) renderJob(r *http.Request, j projections.Job, withTasks bool) jobJ
 	default:
 		out.IsFinished = true
 	}
-	name := ""
-	if s, ok, err := a.q.Schedule(j.ScheduleID); err == nil && ok {
-		out.OrchestrationID, name = s.CreatedSeq, s.Labels[labelName]
-		gen, _ := strconv.Atoi(s.Labels[labelToken])
-		out.Token = tokenJSON{ID: max(gen, 1), Description: tokenDescription(name)}
+	if s != nil {
+		out.OrchestrationID, out.Token = s.CreatedSeq, tokenOf(*s)
 	}
 	out.InitiatorToken = initiatorJSON{Description: j.Initiator}
 	if j.InitializedBy == "scheduler" {
@@ -84,10 +82,7 @@ func (a *API) renderJob(r *http.Request, j projections.Job, withTasks bool) jobJ
 		out.InitiatorToken.UserAgent = &ua
 	}
 	if withTasks {
-		tasks := make([]taskJSON, len(j.Tasks))
-		for i, t := range j.Tasks {
-			tasks[i] = taskOut(t)
-		}
+		tasks := tasksOut(j.Tasks)
 		out.Tasks = &tasks
 	}
 	if j.StartedAt == 0 {
@@ -102,7 +97,7 @@ func (a *API) renderJob(r *http.Request, j projections.Job, withTasks bool) jobJ
 		if i >= len(j.Results) {
 			break
 		}
-		rj := resultJSON{taskJSON: taskOut(t), Status: j.Results[i].Status, Response: json.RawMessage("null")}
+		rj := resultJSON{Task: taskOut(t), Status: j.Results[i].Status, Response: json.RawMessage("null")}
 		if rr := j.Results[i]; rr.Status != event.StatusJobCancelled {
 			rj.StartTime, rj.EndTime = msPtr(rr.StartedAt), msPtr(rr.FinishedAt)
 			if rr.Response != "" && json.Valid([]byte(rr.Response)) {
@@ -140,7 +135,7 @@ func (a *API) jobs(w http.ResponseWriter, r *http.Request, ps httprouter.Params)
 	}
 	out := make([]jobJSON, len(list))
 	for i, j := range list {
-		out[i] = a.renderJob(r, j, false)
+		out[i] = a.renderJob(r, j, &s, false)
 	}
 	total := 0
 	if s.Queue != nil {
@@ -188,7 +183,7 @@ func (a *API) newJob(w http.ResponseWriter, r *http.Request, s projections.Sched
 	case err != nil:
 		return err
 	}
-	out := a.renderJob(r, j, true)
+	out := a.renderJob(r, j, &s, true)
 	out.URL = out.URI
 	w.Header().Set("Location", out.URI)
 	respond.JSON(w, code, out)
@@ -321,7 +316,11 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request, ps httprouter.Param
 	if err != nil {
 		return err
 	}
-	respond.JSON(w, http.StatusOK, a.renderJob(r, j, true))
+	var s *projections.Schedule // not read: the job is shown without its orchestration
+	if sch, ok, err := a.q.Schedule(j.ScheduleID); err == nil && ok {
+		s = &sch
+	}
+	respond.JSON(w, http.StatusOK, a.renderJob(r, j, s, true))
 	return nil
 }
 
