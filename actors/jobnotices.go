@@ -100,22 +100,17 @@ const maxNoticeParameter = 1e6
 // parameter reads a notice's numeric parameter (timeout, tolerance), at
 // most maxNoticeParameter.
 func parameter(n event.Notice, name string) (float64, bool) {
-	v, ok := rawParameter(n, name)
-	return min(v, maxNoticeParameter), ok
-}
-
-func rawParameter(n event.Notice, name string) (float64, bool) {
 	var p map[string]any
 	if json.Unmarshal([]byte(n.Parameters), &p) != nil {
 		return 0, false
 	}
 	switch v := p[name].(type) {
 	case float64:
-		return v, true
+		return min(v, maxNoticeParameter), true
 	case string:
 		var f float64
 		_, err := fmt.Sscan(v, &f)
-		return f, err == nil
+		return min(f, maxNoticeParameter), err == nil
 	}
 	return 0, false
 }

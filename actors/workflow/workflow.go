@@ -72,11 +72,11 @@ func Phases(steps []Step) [][]int {
 	return out
 }
 
-// Statuses of a task's outcome and of a finished job.
+// Statuses of a task's outcome and of a finished job (the log's).
 const (
-	Success = "success"
-	Warning = "warning"
-	Error   = "error"
+	Success = event.StatusJobSuccess
+	Warning = event.StatusJobWarning
+	Error   = event.StatusJobError
 )
 
 // Failed reports whether a task that ended with status failed (anything
